@@ -1,0 +1,71 @@
+/**
+ * Builds the fastify application (never listens: main.ts does). Tests use it with
+ * `inject()` or `listen({ port: 0 })`.
+ */
+import fastify, { type FastifyInstance } from 'fastify';
+import type { RingcacheConfig } from './config/schema';
+import { adminPlugin, ADMIN_PREFIX } from './admin/admin-plugin';
+import { Metrics } from './admin/metrics';
+import { BucketRegistry, type AdapterFactory } from './mounts/bucket-registry';
+import { createAdapter } from './mounts/adapter-factory';
+import { newRequestId, s3Plugin } from './s3/s3-plugin';
+import { sendS3Error } from './s3/error-reply';
+import { s3Error } from './s3/errors';
+import { startMultipartSweeper } from './s3/multipart-sweeper';
+
+export interface AppOptions {
+  config: RingcacheConfig;
+  /** Tests may wrap adapters (for example to count UFS calls). */
+  adapterFactory?: AdapterFactory;
+  logger?: boolean;
+}
+
+export interface RingcacheApp {
+  app: FastifyInstance;
+  buckets: BucketRegistry;
+  metrics: Metrics;
+}
+
+export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
+  const { config } = options;
+  const metrics = new Metrics();
+  const buckets = new BucketRegistry(config, options.adapterFactory ?? createAdapter);
+  await buckets.init();
+
+  const app = fastify({
+    logger:
+      options.logger === false
+        ? false
+        : { level: config.log.level, redact: ['req.headers.authorization', 'req.headers["x-amz-security-token"]'] },
+    genReqId: newRequestId,
+    disableRequestLogging: true,
+    // Object keys are parsed from the raw URL by the S3 layer, not by the router.
+    routerOptions: { maxParamLength: 4096 },
+    frameworkErrors: (error, request, reply) =>
+      sendS3Error(request, reply, s3Error('InvalidURI', "Couldn't parse the specified URI.", error)),
+  });
+  app.decorateRequest('s3Op', 'Unknown');
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-amz-request-id', String(request.id));
+    reply.header('x-amz-id-2', String(request.id));
+    reply.header('server', 'Ringcache');
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.url.startsWith(`${ADMIN_PREFIX}/`)) return;
+    const op = request.s3Op;
+    metrics.requests.labels(op, String(reply.statusCode)).inc();
+    metrics.duration.labels(op).observe(reply.elapsedTime / 1000);
+    request.log.debug({ op, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+
+  await app.register(adminPlugin, { prefix: ADMIN_PREFIX, metrics, buckets });
+  await app.register(s3Plugin, { config, buckets, metrics });
+
+  const stopSweeper = startMultipartSweeper(buckets, config.multipart, metrics, app.log);
+  app.addHook('onClose', async () => {
+    stopSweeper();
+    await buckets.close();
+  });
+  return { app, buckets, metrics };
+}

@@ -1,0 +1,85 @@
+/**
+ * Loads the configuration: defaults <- JSON file <- environment overrides, validated once
+ * and deep-frozen. The only module that reads `process.env`.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { configSchema, type ConfigInput, type RingcacheConfig } from './schema';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** The embedded default: one machine, ./data as the UFS, a fixed local credential. */
+export const EMBEDDED_DEFAULT: ConfigInput = {
+  dataDir: './data',
+  credentials: [{ accessKeyId: 'ringcache', secretAccessKey: 'ringcache-secret', grants: { '*': 'write' } }],
+};
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(options: { file?: string; env?: Env; cwd?: string } = {}): RingcacheConfig {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const fromFile = options.file ? readConfigFile(path.resolve(cwd, options.file)) : EMBEDDED_DEFAULT;
+  const merged = applyEnv(structuredClone(fromFile) as Record<string, any>, env);
+  return parseConfig(merged, cwd);
+}
+
+export function parseConfig(input: unknown, cwd = process.cwd()): RingcacheConfig {
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  - ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const config = result.data;
+  if (config.dataDir) config.dataDir = path.resolve(cwd, config.dataDir);
+  return deepFreeze(config);
+}
+
+function readConfigFile(file: string): ConfigInput {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as ConfigInput;
+  } catch (err) {
+    throw new ConfigError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** RINGCACHE_* variables override single settings of the file (or of the embedded default). */
+function applyEnv(config: Record<string, any>, env: Env): Record<string, any> {
+  const server = (config.server ??= {});
+  if (env.RINGCACHE_HOST) server.host = env.RINGCACHE_HOST;
+  if (env.RINGCACHE_PORT) server.port = toInt('RINGCACHE_PORT', env.RINGCACHE_PORT);
+  if (env.RINGCACHE_REGION) server.region = env.RINGCACHE_REGION;
+  if (env.RINGCACHE_BASE_DOMAIN) server.baseDomain = env.RINGCACHE_BASE_DOMAIN;
+  if (env.RINGCACHE_DATA_DIR) config.dataDir = env.RINGCACHE_DATA_DIR;
+  if (env.RINGCACHE_LOG_LEVEL) config.log = { ...config.log, level: env.RINGCACHE_LOG_LEVEL };
+  if (env.RINGCACHE_ACCESS_KEY_ID || env.RINGCACHE_SECRET_ACCESS_KEY) {
+    if (!env.RINGCACHE_ACCESS_KEY_ID || !env.RINGCACHE_SECRET_ACCESS_KEY) {
+      throw new ConfigError('set both RINGCACHE_ACCESS_KEY_ID and RINGCACHE_SECRET_ACCESS_KEY, or neither');
+    }
+    config.credentials = [
+      { accessKeyId: env.RINGCACHE_ACCESS_KEY_ID, secretAccessKey: env.RINGCACHE_SECRET_ACCESS_KEY, grants: { '*': 'write' } },
+    ];
+  }
+  return config;
+}
+
+function toInt(name: string, value: string): number {
+  if (!/^\d+$/.test(value)) throw new ConfigError(`${name} must be a whole number, got "${value}"`);
+  return Number(value);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,29 @@
+/**
+ * Starts a gateway: load config, build the app, listen, shut down cleanly on signals.
+ */
+import type { RingcacheConfig } from './config/schema';
+import { buildApp } from './app';
+
+export interface RunningGateway {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startGateway(config: RingcacheConfig, out: (line: string) => void = console.log): Promise<RunningGateway> {
+  const { app } = await buildApp({ config });
+  await app.listen({ host: config.server.host, port: config.server.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.server.port;
+  const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+  const url = `http://${host}:${port}`;
+
+  out(`Ringcache S3 gateway listening on ${url}`);
+  if (config.dataDir) out(`  buckets: top-level folders of ${config.dataDir}`);
+  for (const [bucket, mount] of Object.entries(config.mounts)) out(`  bucket ${bucket} -> ${mount.uri}`);
+  const first = config.credentials[0];
+  out(`  credentials: AWS_ACCESS_KEY_ID=${first.accessKeyId} AWS_SECRET_ACCESS_KEY=${first.secretAccessKey}`);
+  out(`  try: aws --endpoint-url ${url} s3 ls`);
+  out(`  metrics: ${url}/_ringcache/metrics   health: ${url}/_ringcache/healthz`);
+
+  return { url, close: () => app.close() };
+}

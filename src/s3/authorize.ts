@@ -1,0 +1,30 @@
+/**
+ * Grants: an access key may read or write the buckets its `grants` name ("*" for all);
+ * "write" includes "read". Anonymous requests may only read buckets mounted with
+ * anonymousRead.
+ */
+import type { Credential } from '../config/schema';
+import type { AuthResult } from './auth';
+import type { RequiredAccess } from './endpoint';
+import { s3Error } from './errors';
+
+export function accessLevel(credential: Credential | undefined, bucket: string): 'none' | 'read' | 'write' {
+  if (!credential) return 'none';
+  return credential.grants[bucket] ?? credential.grants['*'] ?? 'none';
+}
+
+export function authorize(
+  auth: AuthResult,
+  credential: Credential | undefined,
+  required: RequiredAccess,
+  bucket: { name: string; anonymousRead: boolean } | undefined,
+): void {
+  if (auth.kind === 'anonymous') {
+    if (required === 'read' && bucket?.anonymousRead) return;
+    throw s3Error('AccessDenied');
+  }
+  if (required === 'authenticated' || !bucket) return;
+  const level = accessLevel(credential, bucket.name);
+  if (level === 'write' || (level === 'read' && required === 'read')) return;
+  throw s3Error('AccessDenied');
+}

@@ -1,0 +1,37 @@
+/**
+ * What every S3 handler receives: the parsed endpoint, who is asking, the services, and
+ * an AbortSignal that fires when the client goes away (so UFS work stops with it).
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Credential, RingcacheConfig } from '../config/schema';
+import type { BucketRegistry } from '../mounts/bucket-registry';
+import type { AuthResult } from './auth';
+import type { Endpoint } from './endpoint';
+import type { Metrics } from '../admin/metrics';
+
+export interface S3Services {
+  config: RingcacheConfig;
+  buckets: BucketRegistry;
+  metrics: Metrics;
+}
+
+export interface S3Context<E extends Endpoint = Endpoint> {
+  endpoint: E;
+  request: FastifyRequest;
+  reply: FastifyReply;
+  auth: AuthResult;
+  /** The configured credential that signed the request; undefined for anonymous requests. */
+  credential: Credential | undefined;
+  services: S3Services;
+  signal: AbortSignal;
+}
+
+export type EndpointOf<Op extends Endpoint['op']> = Extract<Endpoint, { op: Op }>;
+
+/** The access key that signed the request, or "anonymous". */
+export const principal = (auth: AuthResult): string => (auth.kind === 'signed' ? auth.accessKeyId : 'anonymous');
+
+export function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+}

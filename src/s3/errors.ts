@@ -1,0 +1,96 @@
+/**
+ * The one S3 error table: code -> HTTP status and default message, in one row each,
+ * so the code and the status can never drift apart.
+ */
+import { isUfsError, type UfsError } from '../../ufs-adapters/errors';
+
+const S3_ERRORS = {
+  AccessDenied: [403, 'Access Denied'],
+  AuthorizationHeaderMalformed: [400, 'The authorization header is malformed.'],
+  AuthorizationQueryParametersError: [400, 'Error parsing the X-Amz-Credential parameter.'],
+  BadDigest: [400, 'The Content-MD5 or checksum you specified did not match what we received.'],
+  BucketAlreadyExists: [409, 'The requested bucket name is not available.'],
+  BucketAlreadyOwnedByYou: [409, 'Your previous request to create the named bucket succeeded and you already own it.'],
+  BucketNotEmpty: [409, 'The bucket you tried to delete is not empty.'],
+  EntityTooLarge: [400, 'Your proposed upload exceeds the maximum allowed object size.'],
+  EntityTooSmall: [400, 'Your proposed upload is smaller than the minimum allowed object size.'],
+  ExpiredToken: [400, 'The provided token has expired.'],
+  IncompleteBody: [400, 'You did not provide the number of bytes specified by the Content-Length HTTP header.'],
+  InternalError: [500, 'We encountered an internal error. Please try again.'],
+  InvalidAccessKeyId: [403, 'The AWS Access Key Id you provided does not exist in our records.'],
+  InvalidArgument: [400, 'Invalid Argument'],
+  InvalidBucketName: [400, 'The specified bucket is not valid.'],
+  InvalidDigest: [400, 'The Content-MD5 or checksum you specified is not valid.'],
+  InvalidObjectName: [400, 'Object name is not valid for the storage behind this bucket.'],
+  InvalidObjectState: [403, 'The operation is not valid for the current state of the object.'],
+  InvalidPart: [400, 'One or more of the specified parts could not be found or did not match.'],
+  InvalidPartOrder: [400, 'The list of parts was not in ascending order.'],
+  InvalidURI: [400, "Couldn't parse the specified URI."],
+  InvalidRange: [416, 'The requested range is not satisfiable'],
+  InvalidRequest: [400, 'Invalid Request'],
+  KeyTooLongError: [400, 'Your key is too long.'],
+  MalformedXML: [400, 'The XML you provided was not well-formed or did not validate against our published schema.'],
+  MetadataTooLarge: [400, 'Your metadata headers exceed the maximum allowed metadata size.'],
+  MethodNotAllowed: [405, 'The specified method is not allowed against this resource.'],
+  MissingContentLength: [411, 'You must provide the Content-Length HTTP header.'],
+  MissingSecurityHeader: [400, 'Your request is missing a required header.'],
+  NoSuchBucket: [404, 'The specified bucket does not exist.'],
+  NoSuchKey: [404, 'The specified key does not exist.'],
+  NoSuchVersion: [404, 'The specified version does not exist.'],
+  NoSuchTagSet: [404, 'The TagSet does not exist.'],
+  NoSuchUpload: [404, 'The specified multipart upload does not exist.'],
+  NotImplemented: [501, 'A header or query you provided implies functionality that is not implemented.'],
+  NotModified: [304, 'Not Modified'],
+  PathConflict: [409, 'The key conflicts with an existing object or folder in a store that cannot hold both (a file "a" and a key "a/b").'],
+  PreconditionFailed: [412, 'At least one of the pre-conditions you specified did not hold.'],
+  RequestTimeTooSkewed: [403, 'The difference between the request time and the current time is too large.'],
+  ServiceUnavailable: [503, 'The storage behind this bucket is unavailable. Please retry.'],
+  SignatureDoesNotMatch: [403, 'The request signature we calculated does not match the signature you provided. Check your key and signing method.'],
+  SlowDown: [503, 'Please reduce your request rate.'],
+  XAmzContentSHA256Mismatch: [400, "The provided 'x-amz-content-sha256' header does not match what was computed."],
+} as const satisfies Record<string, readonly [number, string]>;
+
+export type S3ErrorCode = keyof typeof S3_ERRORS;
+
+export class S3Error extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: S3ErrorCode,
+    message?: string,
+    options?: { cause?: unknown; resource?: string; headers?: Record<string, string> },
+  ) {
+    super(message ?? S3_ERRORS[code][1], options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'S3Error';
+    this.status = S3_ERRORS[code][0];
+    this.headers = options?.headers;
+  }
+
+  readonly headers?: Record<string, string>;
+}
+
+export const s3Error = (code: S3ErrorCode, message?: string, cause?: unknown): S3Error =>
+  new S3Error(code, message, cause === undefined ? undefined : { cause });
+
+const UFS_TO_S3: Record<UfsError['kind'], S3ErrorCode> = {
+  NotFound: 'NoSuchKey',
+  NoSuchUpload: 'NoSuchUpload',
+  PreconditionFailed: 'PreconditionFailed',
+  Unavailable: 'ServiceUnavailable',
+  Denied: 'AccessDenied',
+  Throttled: 'SlowDown',
+  InvalidKey: 'InvalidObjectName',
+  PathConflict: 'PathConflict',
+  InvalidPart: 'InvalidPart',
+  InvalidPartOrder: 'InvalidPartOrder',
+  EntityTooSmall: 'EntityTooSmall',
+  BucketNotEmpty: 'BucketNotEmpty',
+  Aborted: 'IncompleteBody',
+};
+
+/** Any error to an S3Error: S3 errors pass through, UFS errors map by kind, the rest is InternalError. */
+export function toS3Error(err: unknown): S3Error {
+  if (err instanceof S3Error) return err;
+  if (isUfsError(err)) return new S3Error(UFS_TO_S3[err.kind], err.message, { cause: err });
+  return new S3Error('InternalError', undefined, { cause: err });
+}

@@ -1,0 +1,40 @@
+/**
+ * CopyObject: MetadataDirective COPY (default) or REPLACE; copy to itself only with
+ * REPLACE. Within one store the adapter copies natively; across stores the bytes stream
+ * from one adapter into the other.
+ */
+import type { ObjectMetadata, WriteResult } from '../../../ufs-adapters/types';
+import { header, type EndpointOf, type S3Context } from '../context';
+import { s3Error } from '../errors';
+import { assertKeyLength, metadataFromHeaders } from '../object-headers';
+import { renderXml, xmlDate } from '../xml';
+import { resolveCopySource } from './copy-source';
+
+export async function handleCopyObject(ctx: S3Context<EndpointOf<'CopyObject'>>): Promise<void> {
+  const { endpoint, request, reply, services, signal } = ctx;
+  assertKeyLength(endpoint.key);
+  const destination = await services.buckets.get(endpoint.bucket);
+  const source = await resolveCopySource(ctx);
+
+  const directive = (header(request, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
+  if (directive !== 'COPY' && directive !== 'REPLACE') throw s3Error('InvalidArgument', 'Unknown metadata directive.');
+  const sameObject = source.bucket.name === destination.name && source.key === endpoint.key;
+  if (sameObject && directive === 'COPY') {
+    throw s3Error(
+      'InvalidRequest',
+      "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+    );
+  }
+  const replaced: ObjectMetadata | undefined = directive === 'REPLACE' ? metadataFromHeaders(request) : undefined;
+
+  let result: WriteResult;
+  if (source.bucket.adapter === destination.adapter) {
+    result = await destination.adapter.copy({ sourceKey: source.key, destinationKey: endpoint.key, metadata: replaced, signal });
+  } else {
+    const { key: _key, size: _size, etag: _etag, lastModified: _lm, partSizes: _ps, ...sourceMetadata } = source.info;
+    const body = await source.bucket.adapter.read(source.key, undefined, signal);
+    result = await destination.adapter.write({ key: endpoint.key, body, metadata: replaced ?? sourceMetadata, signal });
+  }
+  reply.header('content-type', 'application/xml');
+  await reply.send(renderXml('CopyObjectResult', { LastModified: xmlDate(result.lastModified), ETag: result.etag }));
+}

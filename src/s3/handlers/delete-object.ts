@@ -1,0 +1,58 @@
+/**
+ * DeleteObject (204 also for a missing key) and DeleteObjects (up to 1000 keys, quiet
+ * mode, per-key errors).
+ */
+import type { EndpointOf, S3Context } from '../context';
+import { s3Error, toS3Error } from '../errors';
+import { readSmallBody } from '../upload-body';
+import { parseRequestXml, renderXml, type XmlObject } from '../xml';
+import { assertNullVersion } from './get-object';
+
+const MAX_DELETE_KEYS = 1000;
+
+export async function handleDeleteObject(ctx: S3Context<EndpointOf<'DeleteObject'>>): Promise<void> {
+  const { endpoint, reply, services, signal } = ctx;
+  assertNullVersion(endpoint.query);
+  const bucket = await services.buckets.get(endpoint.bucket);
+  await bucket.adapter.delete(endpoint.key, signal);
+  await reply.code(204).send();
+}
+
+interface DeleteRequest {
+  quiet: boolean;
+  keys: { key: string; versionId?: string }[];
+}
+
+function parseDeleteRequest(xml: string): DeleteRequest {
+  const doc = parseRequestXml(xml, 'Delete');
+  const objects = doc.Object;
+  if (!Array.isArray(objects) || objects.length === 0 || objects.length > MAX_DELETE_KEYS) throw s3Error('MalformedXML');
+  const keys = objects.map((o: Record<string, unknown>) => {
+    if (typeof o?.Key !== 'string' || o.Key === '') throw s3Error('MalformedXML');
+    return { key: o.Key, versionId: typeof o.VersionId === 'string' ? o.VersionId : undefined };
+  });
+  return { quiet: String(doc.Quiet).toLowerCase() === 'true', keys };
+}
+
+export async function handleDeleteObjects(ctx: S3Context<EndpointOf<'DeleteObjects'>>): Promise<void> {
+  const { endpoint, request, reply, services, signal } = ctx;
+  const bucket = await services.buckets.get(endpoint.bucket);
+  const body = await readSmallBody(request, ctx.auth, services.metrics, 'DeleteObjects', 2 * 1024 * 1024);
+  const { quiet, keys } = parseDeleteRequest(body);
+
+  const deleted: XmlObject[] = [];
+  const errors: XmlObject[] = [];
+  for (const { key, versionId } of keys) {
+    try {
+      if (versionId !== undefined && versionId !== 'null') throw s3Error('NoSuchVersion');
+      await bucket.adapter.delete(key, signal);
+      if (!quiet) deleted.push({ Key: key, VersionId: versionId });
+    } catch (err) {
+      const s3 = toS3Error(err);
+      if (s3.code === 'InternalError') request.log.error({ err, op: 'DeleteObjects' }, 'delete failed');
+      errors.push({ Key: key, VersionId: versionId, Code: s3.code, Message: s3.message });
+    }
+  }
+  reply.header('content-type', 'application/xml');
+  await reply.send(renderXml('DeleteResult', { Deleted: deleted, Error: errors }));
+}

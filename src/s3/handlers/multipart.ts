@@ -1,0 +1,175 @@
+/**
+ * Multipart uploads: Create, UploadPart, UploadPartCopy, Complete, Abort, ListParts,
+ * ListMultipartUploads. Parts stream to the UFS (never to RAM); completion is the
+ * adapter's (native where the store has it).
+ */
+import { pipeline } from 'node:stream';
+import type { ChecksumAlgorithm, CompletedPart } from '../../../ufs-adapters/types';
+import { MAX_PART_NUMBER } from '../../../ufs-adapters/types';
+import { header, principal, type EndpointOf, type S3Context } from '../context';
+import { s3Error } from '../errors';
+import { assertKeyLength, checksumHeader, metadataFromHeaders } from '../object-headers';
+import { parseRange } from '../range';
+import { prepareUploadBody, readSmallBody } from '../upload-body';
+import { ownerXml, parseRequestXml, renderXml, xmlDate, type XmlObject } from '../xml';
+import { resolveCopySource } from './copy-source';
+import { parseMaxKeys } from './list-page';
+
+const MAX_PART_SIZE = 5 * 1024 ** 3;
+
+async function sendXml(ctx: S3Context, root: string, body: XmlObject): Promise<void> {
+  ctx.reply.header('content-type', 'application/xml');
+  await ctx.reply.send(renderXml(root, body));
+}
+
+function uploadIdOf(query: ReadonlyMap<string, string>): string {
+  const uploadId = query.get('uploadId');
+  if (!uploadId) throw s3Error('NoSuchUpload');
+  return uploadId;
+}
+
+function partNumberOf(query: ReadonlyMap<string, string>): number {
+  const text = query.get('partNumber') ?? '';
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > MAX_PART_NUMBER) {
+    throw s3Error('InvalidArgument', `Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`);
+  }
+  return n;
+}
+
+export async function handleCreateMultipartUpload(ctx: S3Context<EndpointOf<'CreateMultipartUpload'>>): Promise<void> {
+  const { endpoint } = ctx;
+  assertKeyLength(endpoint.key);
+  const bucket = await ctx.services.buckets.get(endpoint.bucket);
+  const upload = await bucket.adapter.createMultipartUpload(endpoint.key, metadataFromHeaders(ctx.request));
+  const checksumAlgorithm = header(ctx.request, 'x-amz-checksum-algorithm');
+  if (checksumAlgorithm) ctx.reply.header('x-amz-checksum-algorithm', checksumAlgorithm.toUpperCase());
+  await sendXml(ctx, 'InitiateMultipartUploadResult', { Bucket: endpoint.bucket, Key: endpoint.key, UploadId: upload.uploadId });
+}
+
+export async function handleUploadPart(ctx: S3Context<EndpointOf<'UploadPart'>>): Promise<void> {
+  const { endpoint, reply, services, signal } = ctx;
+  const bucket = await services.buckets.get(endpoint.bucket);
+  const uploadId = uploadIdOf(endpoint.query);
+  const partNumber = partNumberOf(endpoint.query);
+  await bucket.adapter.getMultipartUpload(endpoint.key, uploadId); // NoSuchUpload before reading the body
+  const upload = prepareUploadBody(ctx.request, ctx.auth, services.metrics, 'UploadPart', MAX_PART_SIZE);
+  const part = await bucket.adapter.uploadPart({ uploadId, key: endpoint.key, partNumber, body: upload.body, signal });
+  reply.header('etag', part.etag);
+  for (const [alg, value] of Object.entries(upload.checksums())) reply.header(checksumHeader(alg as ChecksumAlgorithm), value);
+  await reply.send();
+}
+
+export async function handleUploadPartCopy(ctx: S3Context<EndpointOf<'UploadPartCopy'>>): Promise<void> {
+  const { endpoint, services, signal } = ctx;
+  const bucket = await services.buckets.get(endpoint.bucket);
+  const uploadId = uploadIdOf(endpoint.query);
+  const partNumber = partNumberOf(endpoint.query);
+  await bucket.adapter.getMultipartUpload(endpoint.key, uploadId);
+  const source = await resolveCopySource(ctx);
+  const rangeHeader = header(ctx.request, 'x-amz-copy-source-range');
+  let range;
+  if (rangeHeader !== undefined) {
+    if (!/^bytes=\d+-\d+$/.test(rangeHeader.trim())) throw s3Error('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last');
+    range = parseRange(rangeHeader, source.info.size);
+    const [, last] = rangeHeader.trim().slice(6).split('-').map(Number);
+    if (!range || last >= source.info.size) throw s3Error('InvalidRequest', 'The specified copy source range is not valid for the source object');
+  }
+  if ((range ? range.end - range.start + 1 : source.info.size) > MAX_PART_SIZE) throw s3Error('EntityTooLarge');
+  const read = await source.bucket.adapter.read(source.key, range, signal);
+  const body = pipeline(read, services.metrics.countBytes('UploadPartCopy', 'in'), () => undefined);
+  const part = await bucket.adapter.uploadPart({ uploadId, key: endpoint.key, partNumber, body, signal });
+  await sendXml(ctx, 'CopyPartResult', { LastModified: xmlDate(part.lastModified), ETag: part.etag });
+}
+
+function parseCompleteRequest(xml: string): CompletedPart[] {
+  const doc = parseRequestXml(xml, 'CompleteMultipartUpload');
+  const parts = doc.Part;
+  if (!Array.isArray(parts) || parts.length === 0) throw s3Error('MalformedXML');
+  return parts.map((p: Record<string, unknown>) => {
+    const partNumber = Number(p?.PartNumber);
+    if (!Number.isInteger(partNumber) || typeof p.ETag !== 'string') throw s3Error('MalformedXML');
+    return { partNumber, etag: p.ETag };
+  });
+}
+
+export async function handleCompleteMultipartUpload(ctx: S3Context<EndpointOf<'CompleteMultipartUpload'>>): Promise<void> {
+  const { endpoint, services, signal } = ctx;
+  const bucket = await services.buckets.get(endpoint.bucket);
+  const uploadId = uploadIdOf(endpoint.query);
+  const body = await readSmallBody(ctx.request, ctx.auth, services.metrics, 'CompleteMultipartUpload', 4 * 1024 * 1024);
+  const parts = parseCompleteRequest(body);
+  const result = await bucket.adapter.completeMultipartUpload(endpoint.key, uploadId, parts, signal);
+  await sendXml(ctx, 'CompleteMultipartUploadResult', {
+    Location: `/${endpoint.bucket}/${endpoint.key.split('/').map(encodeURIComponent).join('/')}`,
+    Bucket: endpoint.bucket,
+    Key: endpoint.key,
+    ETag: result.etag,
+  });
+}
+
+export async function handleAbortMultipartUpload(ctx: S3Context<EndpointOf<'AbortMultipartUpload'>>): Promise<void> {
+  const bucket = await ctx.services.buckets.get(ctx.endpoint.bucket);
+  await bucket.adapter.abortMultipartUpload(ctx.endpoint.key, uploadIdOf(ctx.endpoint.query));
+  await ctx.reply.code(204).send();
+}
+
+export async function handleListParts(ctx: S3Context<EndpointOf<'ListParts'>>): Promise<void> {
+  const { endpoint } = ctx;
+  const bucket = await ctx.services.buckets.get(endpoint.bucket);
+  const uploadId = uploadIdOf(endpoint.query);
+  const maxParts = parseMaxKeys(endpoint.query.get('max-parts'), 'max-parts');
+  const markerText = endpoint.query.get('part-number-marker') ?? '0';
+  if (!/^\d+$/.test(markerText)) throw s3Error('InvalidArgument', 'part-number-marker must be an integer');
+  const marker = Number(markerText);
+  const all = (await bucket.adapter.listParts(endpoint.key, uploadId)).filter((p) => p.partNumber > marker);
+  const page = all.slice(0, maxParts);
+  const owner = ownerXml(principal(ctx.auth));
+  await sendXml(ctx, 'ListPartsResult', {
+    Bucket: endpoint.bucket,
+    Key: endpoint.key,
+    UploadId: uploadId,
+    Initiator: owner,
+    Owner: owner,
+    StorageClass: 'STANDARD',
+    PartNumberMarker: marker,
+    NextPartNumberMarker: page.length > 0 ? page[page.length - 1].partNumber : undefined,
+    MaxParts: maxParts,
+    IsTruncated: all.length > page.length,
+    Part: page.map((p) => ({ PartNumber: p.partNumber, LastModified: xmlDate(p.lastModified), ETag: p.etag, Size: p.size })),
+  });
+}
+
+export async function handleListMultipartUploads(ctx: S3Context<EndpointOf<'ListMultipartUploads'>>): Promise<void> {
+  const { endpoint } = ctx;
+  const bucket = await ctx.services.buckets.get(endpoint.bucket);
+  const prefix = endpoint.query.get('prefix') ?? '';
+  const keyMarker = endpoint.query.get('key-marker') ?? '';
+  const uploadIdMarker = endpoint.query.get('upload-id-marker') ?? '';
+  const maxUploads = parseMaxKeys(endpoint.query.get('max-uploads'), 'max-uploads');
+  const uploads: XmlObject[] = [];
+  let isTruncated = false;
+  let next: { key: string; uploadId: string } | undefined;
+  const owner = ownerXml(principal(ctx.auth));
+  for await (const upload of bucket.adapter.listMultipartUploads(prefix)) {
+    // Resume after (key-marker, upload-id-marker): later keys, or the same key after that upload id.
+    if (keyMarker !== '' && (upload.key < keyMarker || (upload.key === keyMarker && (uploadIdMarker === '' || upload.uploadId <= uploadIdMarker)))) continue;
+    if (uploads.length === maxUploads) {
+      isTruncated = true;
+      break;
+    }
+    uploads.push({ Key: upload.key, UploadId: upload.uploadId, Initiator: owner, Owner: owner, StorageClass: 'STANDARD', Initiated: xmlDate(upload.initiated) });
+    next = upload;
+  }
+  await sendXml(ctx, 'ListMultipartUploadsResult', {
+    Bucket: endpoint.bucket,
+    KeyMarker: keyMarker,
+    UploadIdMarker: uploadIdMarker,
+    NextKeyMarker: isTruncated ? next?.key : undefined,
+    NextUploadIdMarker: isTruncated ? next?.uploadId : undefined,
+    Prefix: prefix,
+    MaxUploads: maxUploads,
+    IsTruncated: isTruncated,
+    Upload: uploads,
+  });
+}

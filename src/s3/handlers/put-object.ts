@@ -1,0 +1,30 @@
+/**
+ * PutObject: the body streams through signature/checksum verification into the UFS,
+ * which commits atomically. ETag is the MD5 of the body.
+ */
+import type { EndpointOf, S3Context } from '../context';
+import { s3Error } from '../errors';
+import { assertKeyLength, checksumHeader, metadataFromHeaders } from '../object-headers';
+import { prepareUploadBody } from '../upload-body';
+import type { ChecksumAlgorithm } from '../../../ufs-adapters/types';
+
+export async function handlePutObject(ctx: S3Context<EndpointOf<'PutObject'>>): Promise<void> {
+  const { endpoint, request, reply, services, signal } = ctx;
+  assertKeyLength(endpoint.key);
+  const bucket = await services.buckets.get(endpoint.bucket);
+  const metadata = metadataFromHeaders(request);
+  const upload = prepareUploadBody(request, ctx.auth, services.metrics, 'PutObject', services.config.server.maxPutSize);
+  if (endpoint.key.endsWith('/') && upload.declaredSize !== undefined && upload.declaredSize > 0) {
+    throw s3Error('InvalidObjectName', 'A key ending in "/" is a folder marker and must have an empty body.');
+  }
+  const result = await bucket.adapter.write({
+    key: endpoint.key,
+    body: upload.body,
+    metadata,
+    beforeCommit: () => ({ checksums: upload.checksums() }),
+    signal,
+  });
+  reply.header('etag', result.etag);
+  for (const [alg, value] of Object.entries(upload.checksums())) reply.header(checksumHeader(alg as ChecksumAlgorithm), value);
+  await reply.send();
+}

@@ -1,0 +1,89 @@
+/**
+ * Object metadata <-> HTTP headers: Content-Type and friends, x-amz-meta-*, checksums.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ChecksumAlgorithm, ObjectInfo, ObjectMetadata } from '../../ufs-adapters/types';
+import { s3Error } from './errors';
+
+export const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';
+/** S3 limits user metadata (names + values) to 2 KiB. */
+const MAX_USER_METADATA_BYTES = 2048;
+
+export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'];
+export const checksumHeader = (alg: ChecksumAlgorithm): string => `x-amz-checksum-${alg.toLowerCase()}`;
+
+function single(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+/** Content-Encoding without the aws-chunked transfer coding, which is never stored. */
+function storedContentEncoding(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  const codings = value
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '' && c.toLowerCase() !== 'aws-chunked');
+  return codings.length > 0 ? codings.join(', ') : undefined;
+}
+
+export function metadataFromHeaders(request: FastifyRequest): ObjectMetadata {
+  const userMetadata: Record<string, string> = {};
+  let size = 0;
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (!name.startsWith('x-amz-meta-') || value === undefined) continue;
+    const metaName = name.slice('x-amz-meta-'.length);
+    const metaValue = Array.isArray(value) ? value.join(',') : value;
+    userMetadata[metaName] = metaValue;
+    size += Buffer.byteLength(metaName) + Buffer.byteLength(metaValue);
+  }
+  if (size > MAX_USER_METADATA_BYTES) throw s3Error('MetadataTooLarge');
+  return {
+    contentType: single(request, 'content-type'),
+    contentEncoding: storedContentEncoding(single(request, 'content-encoding')),
+    contentDisposition: single(request, 'content-disposition'),
+    contentLanguage: single(request, 'content-language'),
+    cacheControl: single(request, 'cache-control'),
+    expires: single(request, 'expires'),
+    userMetadata,
+  };
+}
+
+/** Headers every GET/HEAD of an object carries. Response overrides apply after these. */
+export function setObjectHeaders(reply: FastifyReply, info: ObjectInfo, withChecksums: boolean): void {
+  reply.header('etag', info.etag);
+  reply.header('last-modified', info.lastModified.toUTCString());
+  reply.header('content-type', info.contentType ?? DEFAULT_CONTENT_TYPE);
+  reply.header('accept-ranges', 'bytes');
+  if (info.contentEncoding) reply.header('content-encoding', info.contentEncoding);
+  if (info.contentDisposition) reply.header('content-disposition', info.contentDisposition);
+  if (info.contentLanguage) reply.header('content-language', info.contentLanguage);
+  if (info.cacheControl) reply.header('cache-control', info.cacheControl);
+  if (info.expires) reply.header('expires', info.expires);
+  for (const [name, value] of Object.entries(info.userMetadata)) reply.header(`x-amz-meta-${name}`, value);
+  if (info.partSizes) reply.header('x-amz-mp-parts-count', String(info.partSizes.length));
+  if (withChecksums && info.checksums) {
+    for (const [alg, value] of Object.entries(info.checksums)) reply.header(checksumHeader(alg as ChecksumAlgorithm), value);
+  }
+}
+
+const RESPONSE_OVERRIDES: Record<string, string> = {
+  'response-content-type': 'content-type',
+  'response-content-language': 'content-language',
+  'response-expires': 'expires',
+  'response-cache-control': 'cache-control',
+  'response-content-disposition': 'content-disposition',
+  'response-content-encoding': 'content-encoding',
+};
+
+export function applyResponseOverrides(reply: FastifyReply, query: ReadonlyMap<string, string>): void {
+  for (const [param, headerName] of Object.entries(RESPONSE_OVERRIDES)) {
+    const value = query.get(param);
+    if (value !== undefined) reply.header(headerName, value);
+  }
+}
+
+const MAX_KEY_BYTES = 1024;
+export function assertKeyLength(key: string): void {
+  if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw s3Error('KeyTooLongError');
+}

@@ -1,0 +1,159 @@
+/**
+ * Builds the stream an adapter writes from a request body:
+ *   request.raw -> [SigV4 payload verifier / aws-chunked decoder] -> integrity check -> byte counter
+ * The integrity check verifies Content-MD5 and x-amz-checksum-* headers at the end of the
+ * stream; a failure errors the stream, so the adapter commits nothing. The raw request is
+ * never destroyed by a failed check, so the client still gets its S3 error response.
+ */
+import { createHash } from 'node:crypto';
+import { PassThrough, Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
+import type { FastifyRequest } from 'fastify';
+import type { ChecksumAlgorithm, ChecksumMap } from '../../ufs-adapters/types';
+import { ufsError } from '../../ufs-adapters/errors';
+import { createBodyVerifier, createChecksum, type AuthResult, type BodyVerifier } from './auth';
+import { s3Error } from './errors';
+import { CHECKSUM_ALGORITHMS, checksumHeader } from './object-headers';
+import type { Metrics } from '../admin/metrics';
+import { header } from './context';
+
+export interface UploadBody {
+  body: Readable;
+  /** Declared payload size (decoded size for aws-chunked), when the client sent one. */
+  declaredSize?: number;
+  /** Checksums to store with the object; final once `body` has ended. */
+  checksums(): ChecksumMap;
+}
+
+type Checksum = ReturnType<typeof createChecksum>;
+
+class IntegrityCheck extends Transform {
+  private readonly md5 = createHash('md5');
+  private readonly running = new Map<ChecksumAlgorithm, Checksum>();
+  readonly computed: ChecksumMap = {};
+
+  constructor(
+    private readonly contentMd5: string | undefined,
+    private readonly expected: ChecksumMap,
+    compute: Iterable<ChecksumAlgorithm>,
+  ) {
+    super();
+    for (const alg of compute) this.running.set(alg, createChecksum(alg));
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    if (this.contentMd5 !== undefined) this.md5.update(chunk);
+    for (const checksum of this.running.values()) checksum.update(chunk);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    void this.verify().then(() => callback(), callback);
+  }
+
+  private async verify(): Promise<void> {
+    if (this.contentMd5 !== undefined && this.md5.digest('base64') !== this.contentMd5) throw s3Error('BadDigest');
+    for (const [alg, checksum] of this.running) {
+      const value = await checksum.digestBase64();
+      const expected = this.expected[alg];
+      if (expected !== undefined && expected !== value) {
+        throw s3Error('BadDigest', `The ${checksumHeader(alg)} you specified did not match the calculated checksum.`);
+      }
+      this.computed[alg] = value;
+    }
+  }
+}
+
+function parseContentMd5(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (Buffer.from(value, 'base64').length !== 16) throw s3Error('InvalidDigest');
+  return value;
+}
+
+function declaredSize(request: FastifyRequest): number | undefined {
+  const raw = header(request, 'x-amz-decoded-content-length') ?? header(request, 'content-length');
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw)) throw s3Error('InvalidArgument', 'Content-Length must be a whole number.');
+  return Number(raw);
+}
+
+/** Checksum algorithms named by headers: values to verify, and algorithms to compute and store. */
+function requestedChecksums(request: FastifyRequest): { expected: ChecksumMap; compute: Set<ChecksumAlgorithm> } {
+  const expected: ChecksumMap = {};
+  const compute = new Set<ChecksumAlgorithm>();
+  for (const alg of CHECKSUM_ALGORITHMS) {
+    const value = header(request, checksumHeader(alg));
+    if (value !== undefined) {
+      expected[alg] = value;
+      compute.add(alg);
+    }
+  }
+  const sdkAlg = header(request, 'x-amz-sdk-checksum-algorithm')?.toUpperCase();
+  if (sdkAlg !== undefined) {
+    if (!CHECKSUM_ALGORITHMS.includes(sdkAlg as ChecksumAlgorithm)) throw s3Error('InvalidRequest', `Checksum algorithm ${sdkAlg} is not supported.`);
+    // With a trailer, the aws-chunked decoder verifies the value; nothing to compute here.
+    if (header(request, 'x-amz-trailer') === undefined) compute.add(sdkAlg as ChecksumAlgorithm);
+  }
+  return { expected, compute };
+}
+
+export function prepareUploadBody(
+  request: FastifyRequest,
+  auth: AuthResult,
+  metrics: Metrics,
+  op: string,
+  maxSize: number,
+): UploadBody {
+  const raw = request.raw;
+  const size = declaredSize(request);
+  const chunkedTransfer = header(request, 'transfer-encoding') !== undefined;
+  if (size === undefined && !chunkedTransfer) throw s3Error('MissingContentLength');
+  if (size !== undefined && size > maxSize) throw s3Error('EntityTooLarge');
+
+  const verifier: BodyVerifier | undefined = createBodyVerifier(auth.payload, request.headers);
+  const { expected, compute } = requestedChecksums(request);
+  const integrity = new IntegrityCheck(parseContentMd5(header(request, 'content-md5')), expected, compute);
+  const stages: Transform[] = [...(verifier ? [verifier] : []), integrity, metrics.countBytes(op, 'in')];
+  const first = stages[0];
+  const body = (stages.length === 1 ? first : pipeline(stages as [Transform, ...Transform[]], () => undefined)) as Readable;
+
+  const abort = (cause?: unknown): void => {
+    if (!raw.complete) first.destroy(ufsError('Aborted', 'The client closed the connection before the body was complete.', cause));
+  };
+  raw.once('aborted', abort);
+  raw.once('error', abort);
+  raw.once('close', () => abort());
+  raw.pipe(first);
+
+  return {
+    body,
+    declaredSize: size,
+    checksums(): ChecksumMap {
+      const trailing = verifier?.trailingChecksum();
+      return trailing ? { ...integrity.computed, [trailing.algorithm]: trailing.value } : { ...integrity.computed };
+    },
+  };
+}
+
+/** Reads a small request body (an XML document) through the same verification, up to `limit` bytes. */
+export async function readSmallBody(request: FastifyRequest, auth: AuthResult, metrics: Metrics, op: string, limit: number): Promise<string> {
+  const hasBody = header(request, 'content-length') !== undefined || header(request, 'transfer-encoding') !== undefined;
+  if (!hasBody) return '';
+  const { body } = prepareUploadBody(request, auth, metrics, op, limit);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > limit) {
+      body.destroy();
+      throw s3Error('MalformedXML', 'The XML document is larger than this request accepts.');
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export const emptyStream = (): Readable => {
+  const s = new PassThrough();
+  s.end();
+  return s;
+};

@@ -1,0 +1,162 @@
+/**
+ * The under-file-system (UFS) contract. Every adapter (local/NFS, S3, GCS, HDFS)
+ * implements this one narrow interface. Adapters know nothing about HTTP: they throw
+ * the typed errors of `./errors.ts`, and only the S3 layer maps them to S3 codes.
+ */
+import type { Readable } from 'node:stream';
+
+export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
+
+/** Base64 checksum values keyed by algorithm, as S3 returns them in x-amz-checksum-*. */
+export type ChecksumMap = Partial<Record<ChecksumAlgorithm, string>>;
+
+/** HTTP-visible metadata that S3 stores with an object and returns on GET/HEAD. */
+export interface ObjectHttpMetadata {
+  contentType?: string;
+  contentEncoding?: string;
+  contentDisposition?: string;
+  contentLanguage?: string;
+  cacheControl?: string;
+  /** Raw value of the Expires header, as the client sent it. */
+  expires?: string;
+}
+
+export interface ObjectMetadata extends ObjectHttpMetadata {
+  /** x-amz-meta-* without the prefix, names lower-cased. */
+  userMetadata: Record<string, string>;
+  checksums?: ChecksumMap;
+}
+
+export interface ObjectInfo extends ObjectMetadata {
+  key: string;
+  size: number;
+  /** Quoted, as S3 sends it: "\"9b2cf535f27731c974343645a3985328\"" or "\"…-3\"" for multipart. */
+  etag: string;
+  lastModified: Date;
+  /** Present for objects assembled by multipart upload: byte size of each part, in order. */
+  partSizes?: number[];
+}
+
+/** Inclusive byte range, already validated against the object size. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface ListOptions {
+  prefix: string;
+  /** Only "/" must be supported natively; adapters may roll up other delimiters generically. */
+  delimiter?: string;
+  /** Return only entries whose key (or common prefix) sorts strictly after this string (UTF-8 byte order). */
+  startAfter?: string;
+  signal?: AbortSignal;
+}
+
+export type ListEntry =
+  | { kind: 'object'; key: string; size: number; etag: string; lastModified: Date }
+  | { kind: 'prefix'; prefix: string };
+
+export interface WriteRequest {
+  key: string;
+  body: Readable;
+  metadata: ObjectMetadata;
+  /**
+   * Called once after `body` has ended successfully and before the object is committed.
+   * Used by the S3 layer to supply checksums that are only known at the end of the stream
+   * (trailers). If it throws, the write is abandoned and nothing is committed.
+   */
+  beforeCommit?: () => Promise<Partial<ObjectMetadata>> | Partial<ObjectMetadata>;
+  signal?: AbortSignal;
+}
+
+export interface WriteResult {
+  etag: string;
+  size: number;
+  lastModified: Date;
+}
+
+export interface CopyRequest {
+  sourceKey: string;
+  destinationKey: string;
+  /** When set, replaces the source's metadata (MetadataDirective REPLACE); otherwise it is copied. */
+  metadata?: ObjectMetadata;
+  signal?: AbortSignal;
+}
+
+export interface MultipartUpload {
+  uploadId: string;
+  key: string;
+  initiated: Date;
+}
+
+export interface PartInfo {
+  partNumber: number;
+  etag: string;
+  size: number;
+  lastModified: Date;
+}
+
+export interface UploadPartRequest {
+  uploadId: string;
+  key: string;
+  partNumber: number;
+  body: Readable;
+  beforeCommit?: () => Promise<void> | void;
+  signal?: AbortSignal;
+}
+
+export interface CompletedPart {
+  partNumber: number;
+  etag: string;
+}
+
+export interface UfsCapabilities {
+  /** Server-side copy without streaming bytes through the gateway. */
+  nativeCopy: boolean;
+  /** Multipart completion without re-reading part bytes (S3 multipart, GCS compose, HDFS CONCAT). */
+  nativeMultipartComplete: boolean;
+  /** Delimiters other than "/" are pushed down to the store. */
+  anyDelimiter: boolean;
+  /** Can hold a key "a" and a key "a/b" at the same time (POSIX stores cannot). */
+  fileAndPrefixWithSameName: boolean;
+}
+
+export interface UfsAdapter {
+  readonly kind: string;
+  readonly capabilities: UfsCapabilities;
+
+  /** Throws UfsNotFoundError for a missing key. */
+  stat(key: string, signal?: AbortSignal): Promise<ObjectInfo>;
+  /** Streams the bytes of `range` (or the whole object). The stream is destroyed on abort. */
+  read(key: string, range: ByteRange | undefined, signal?: AbortSignal): Promise<Readable>;
+  /**
+   * Lazily yields entries in UTF-8 byte order of their key/prefix, starting strictly after
+   * `startAfter`. Consumers stop early by returning from the iterator; adapters must never
+   * materialise the whole prefix.
+   */
+  list(options: ListOptions): AsyncIterable<ListEntry>;
+  /** Atomic: either the whole object is committed, or nothing is. */
+  write(request: WriteRequest): Promise<WriteResult>;
+  /** Missing keys are not an error. */
+  delete(key: string, signal?: AbortSignal): Promise<void>;
+  copy(request: CopyRequest): Promise<WriteResult>;
+
+  createMultipartUpload(key: string, metadata: ObjectMetadata): Promise<MultipartUpload>;
+  uploadPart(request: UploadPartRequest): Promise<PartInfo>;
+  /** Parts in ascending part number order, after `partNumberMarker`. */
+  listParts(key: string, uploadId: string): Promise<PartInfo[]>;
+  /** Validates the part list (InvalidPart, InvalidPartOrder, EntityTooSmall) and commits atomically. */
+  completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal): Promise<WriteResult>;
+  abortMultipartUpload(key: string, uploadId: string): Promise<void>;
+  /** In-progress uploads, ordered by key then initiation time. */
+  listMultipartUploads(prefix: string): AsyncIterable<MultipartUpload>;
+  /** Returns the metadata given at CreateMultipartUpload. Throws UfsNoSuchUploadError. */
+  getMultipartUpload(key: string, uploadId: string): Promise<MultipartUpload & { metadata: ObjectMetadata }>;
+
+  /** Releases sockets, file handles and timers. */
+  close(): Promise<void>;
+}
+
+/** Minimum size of every part but the last, as S3 enforces it. */
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
+export const MAX_PART_NUMBER = 10000;
