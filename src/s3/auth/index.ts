@@ -1,0 +1,17 @@
+/**
+ * SigV4 authentication of S3 requests: `authenticate` checks the request's signature (Authorization
+ * header or presigned query) and says how the body must be verified; `createBodyVerifier` builds
+ * the Transform that decodes / verifies that body.
+ */
+export { authenticate } from './authenticate';
+export { createBodyVerifier } from './body-verifier';
+export { createChecksum, checksumHeaderName, checksumAlgorithmOfHeader, CHECKSUM_ALGORITHMS, type StreamingChecksum } from './checksum';
+export type {
+  AuthInput,
+  AuthResult,
+  BodyVerifier,
+  ChecksumAlgorithm,
+  PayloadMode,
+  SecretLookup,
+  TrailingChecksum,
+} from './types';

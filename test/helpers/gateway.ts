@@ -1,0 +1,81 @@
+/**
+ * Starts a real gateway on 127.0.0.1 with an ephemeral port over a temporary data dir,
+ * and builds @aws-sdk/client-s3 clients for it.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import { buildApp, type RingcacheApp } from '../../src/app';
+import { parseConfig } from '../../src/config/load-config';
+import type { ConfigInput } from '../../src/config/schema';
+
+export const ADMIN = { accessKeyId: 'test-admin', secretAccessKey: 'test-admin-secret' };
+export const READER = { accessKeyId: 'test-reader', secretAccessKey: 'test-reader-secret' };
+
+export interface TestGateway extends RingcacheApp {
+  url: string;
+  port: number;
+  dataDir: string;
+  client(credentials?: { accessKeyId: string; secretAccessKey: string }, extra?: Partial<ConstructorParameters<typeof S3Client>[0]>): S3Client;
+  close(): Promise<void>;
+}
+
+export async function startTestGateway(overrides: Partial<ConfigInput> = {}): Promise<TestGateway> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ringcache-test-'));
+  const config = parseConfig({
+    server: { host: '127.0.0.1', port: 0 },
+    dataDir,
+    credentials: [
+      { ...ADMIN, grants: { '*': 'write' } },
+      { ...READER, grants: { '*': 'read' } },
+    ],
+    log: { level: 'warn' },
+    ...overrides,
+  });
+  const built = await buildApp({ config, logger: false });
+  await built.app.listen({ host: '127.0.0.1', port: 0 });
+  const address = built.app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const url = `http://127.0.0.1:${port}`;
+  const clients: S3Client[] = [];
+  return {
+    ...built,
+    url,
+    port,
+    dataDir,
+    client(credentials = ADMIN, extra = {}) {
+      const client = new S3Client({
+        endpoint: url,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials,
+        maxAttempts: 1,
+        ...extra,
+      });
+      clients.push(client);
+      return client;
+    },
+    async close() {
+      for (const c of clients) c.destroy();
+      await built.app.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Resolves to the S3 error code (name) a command fails with, or "ok". */
+export async function errorCode(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'ok';
+  } catch (err) {
+    return (err as { name?: string; Code?: string }).Code ?? (err as Error).name;
+  }
+}
+
+export async function bodyBytes(body: unknown): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body as AsyncIterable<Buffer>) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,67 @@
+/**
+ * Signed requests with an exact request target (no URL normalisation: "%2e%2e" and ".."
+ * reach the server as written), over node:http. For the cases a high-level client cannot
+ * express: traversal keys, malformed bodies, killed uploads.
+ */
+import http from 'node:http';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { HttpRequest } from '@smithy/protocol-http';
+import { NodeSha256 } from '../../src/s3/auth/sha256';
+import { ADMIN } from './gateway';
+
+export interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+export interface RawRequestOptions {
+  method: string;
+  /** Path as sent, already encoded, e.g. "/bucket/%2e%2e/x". */
+  path: string;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  body?: Buffer | string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  signingDate?: Date;
+}
+
+export async function signRequest(url: string, opts: RawRequestOptions): Promise<{ path: string; headers: Record<string, string> }> {
+  const { hostname, port, host } = new URL(url);
+  const body = opts.body ?? '';
+  const signer = new SignatureV4({
+    service: 's3',
+    region: 'us-east-1',
+    credentials: opts.credentials ?? ADMIN,
+    sha256: NodeSha256,
+    uriEscapePath: false,
+  });
+  const request = new HttpRequest({
+    method: opts.method,
+    protocol: 'http:',
+    hostname,
+    port: Number(port),
+    path: opts.path,
+    query: opts.query ?? {},
+    headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...opts.headers },
+    body,
+  });
+  const signed = await signer.sign(request, { signingDate: opts.signingDate });
+  const search = new URLSearchParams(opts.query ?? {}).toString().replace(/\+/g, '%20');
+  return { path: opts.path + (search ? `?${search}` : ''), headers: signed.headers };
+}
+
+export async function rawRequest(url: string, opts: RawRequestOptions): Promise<RawResponse> {
+  const { path, headers } = await signRequest(url, opts);
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: hostname, port, method: opts.method, path, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(opts.body ?? '');
+  });
+}
