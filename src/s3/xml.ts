@@ -40,6 +40,8 @@ const parser = new XMLParser({
   parseTagValue: false,
   trimValues: true,
   removeNSPrefix: true,
+  // Numeric character references too: rclone sends <ETag>&#34;...&#34;</ETag>.
+  htmlEntities: true,
   isArray: (name) => name === 'Object' || name === 'Part',
 });
 

@@ -27,8 +27,8 @@ export async function startTestGateway(overrides: Partial<ConfigInput> = {}): Pr
     server: { host: '127.0.0.1', port: 0 },
     dataDir,
     credentials: [
-      { ...ADMIN, grants: { '*': 'write' } },
-      { ...READER, grants: { '*': 'read' } },
+      { accessKeyId: ADMIN.accessKeyId, secretAccessKey: ADMIN.secretAccessKey, grants: { '*': 'write' } },
+      { accessKeyId: READER.accessKeyId, secretAccessKey: READER.secretAccessKey, grants: { '*': 'read' } },
     ],
     log: { level: 'warn' },
     ...overrides,
@@ -49,7 +49,8 @@ export async function startTestGateway(overrides: Partial<ConfigInput> = {}): Pr
         endpoint: url,
         region: 'us-east-1',
         forcePathStyle: true,
-        credentials,
+        // A copy: the SDK annotates the credentials object it is given.
+        credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey },
         maxAttempts: 1,
         ...extra,
       });

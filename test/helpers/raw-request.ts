@@ -26,6 +26,22 @@ export interface RawRequestOptions {
   signingDate?: Date;
 }
 
+const encodeSegment = (segment: string): string =>
+  encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+function canonicalPath(rawPath: string): string {
+  return rawPath
+    .split('/')
+    .map((segment) => {
+      try {
+        return encodeSegment(decodeURIComponent(segment));
+      } catch {
+        return segment;
+      }
+    })
+    .join('/');
+}
+
 export async function signRequest(url: string, opts: RawRequestOptions): Promise<{ path: string; headers: Record<string, string> }> {
   const { hostname, port, host } = new URL(url);
   const body = opts.body ?? '';
@@ -41,7 +57,9 @@ export async function signRequest(url: string, opts: RawRequestOptions): Promise
     protocol: 'http:',
     hostname,
     port: Number(port),
-    path: opts.path,
+    // Sign the canonical path (each segment decoded once, re-encoded the AWS way), as a real
+    // client would; the request itself goes out with the path exactly as written.
+    path: canonicalPath(opts.path),
     query: opts.query ?? {},
     headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...opts.headers },
     body,

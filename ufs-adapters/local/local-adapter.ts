@@ -1,0 +1,118 @@
+/**
+ * UFS adapter for a local or NFS-mounted directory (`file:///path` mounts). Each
+ * operation lives in its own module; this class only wires them to the UfsAdapter contract.
+ */
+import type { Readable } from 'node:stream';
+import type {
+  ByteRange,
+  CompletedPart,
+  CopyRequest,
+  ListEntry,
+  ListOptions,
+  MultipartUpload,
+  ObjectInfo,
+  ObjectMetadata,
+  PartInfo,
+  UfsAdapter,
+  UfsCapabilities,
+  UploadPartRequest,
+  WriteRequest,
+  WriteResult,
+} from '../types';
+import { cleanupAbandonedUploads } from './abandoned-cleanup';
+import { copyObject } from './copy-object';
+import { deleteObject } from './delete-object';
+import { listObjects } from './list-objects';
+import { createLocalContext, type LocalContext } from './local-context';
+import { abortUpload, createUpload, listParts, listUploads, loadUpload, uploadPart } from './local-multipart';
+import { completeUpload } from './multipart-complete';
+import { readObject, statObject } from './read-object';
+import { writeObject } from './write-object';
+
+export interface LocalAdapterOptions {
+  /** Absolute path of the mount root directory. */
+  root: string;
+}
+
+export class LocalAdapter implements UfsAdapter {
+  readonly kind = 'local';
+  readonly capabilities: UfsCapabilities = {
+    nativeCopy: false,
+    nativeMultipartComplete: false,
+    anyDelimiter: false,
+    fileAndPrefixWithSameName: false,
+  };
+  private readonly ctx: LocalContext;
+
+  constructor(options: LocalAdapterOptions) {
+    this.ctx = createLocalContext(options.root);
+  }
+
+  /** The normalised mount root. */
+  get root(): string {
+    return this.ctx.layout.root;
+  }
+
+  stat(key: string, signal?: AbortSignal): Promise<ObjectInfo> {
+    return statObject(this.ctx, key, signal);
+  }
+
+  read(key: string, range: ByteRange | undefined, signal?: AbortSignal): Promise<Readable> {
+    return readObject(this.ctx, key, range, signal);
+  }
+
+  list(options: ListOptions): AsyncIterable<ListEntry> {
+    return listObjects(this.ctx, options);
+  }
+
+  write(request: WriteRequest): Promise<WriteResult> {
+    return writeObject(this.ctx, request);
+  }
+
+  delete(key: string, signal?: AbortSignal): Promise<void> {
+    return deleteObject(this.ctx, key, signal);
+  }
+
+  copy(request: CopyRequest): Promise<WriteResult> {
+    return copyObject(this.ctx, request);
+  }
+
+  createMultipartUpload(key: string, metadata: ObjectMetadata): Promise<MultipartUpload> {
+    return createUpload(this.ctx, key, metadata);
+  }
+
+  uploadPart(request: UploadPartRequest): Promise<PartInfo> {
+    return uploadPart(this.ctx, request);
+  }
+
+  listParts(key: string, uploadId: string): Promise<PartInfo[]> {
+    return listParts(this.ctx, key, uploadId);
+  }
+
+  completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal): Promise<WriteResult> {
+    return completeUpload(this.ctx, key, uploadId, parts, signal);
+  }
+
+  abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+    return abortUpload(this.ctx, key, uploadId);
+  }
+
+  listMultipartUploads(prefix: string): AsyncIterable<MultipartUpload> {
+    return listUploads(this.ctx, prefix);
+  }
+
+  async getMultipartUpload(key: string, uploadId: string): Promise<MultipartUpload & { metadata: ObjectMetadata }> {
+    const { dir: _dir, ...upload } = await loadUpload(this.ctx, key, uploadId);
+    return upload;
+  }
+
+  /** Aborts uploads initiated more than `olderThanMs` ago and removes stale temp files; returns the count removed. */
+  cleanupAbandonedUploads(olderThanMs: number): Promise<number> {
+    return cleanupAbandonedUploads(this.ctx.layout.root, olderThanMs);
+  }
+
+  async close(): Promise<void> {
+    // No sockets, timers or long-lived handles: every file handle is closed by its operation.
+  }
+}
+

@@ -1,0 +1,74 @@
+/**
+ * Receives a client body into a temp file while computing its MD5, and classifies what
+ * went wrong when it fails:
+ * - an error raised by the body stream itself (the S3 layer raises BadDigest and friends
+ *   from inside it) is rethrown unchanged,
+ * - an abort (signal, or the body closing early) becomes UfsError('Aborted'),
+ * - a file-system error is mapped (ENOSPC -> Unavailable, EACCES -> Denied, ...).
+ */
+import { createHash } from 'node:crypto';
+import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { isUfsError, ufsError, type UfsErrorKind } from '../errors';
+import { errnoCode, isAbortError, mapFsError, throwIfAborted } from './fs-errors';
+import { isSinkFailure, writeNewFile, type NewFileResult } from './file-sink';
+
+export interface ReceivedBody extends NewFileResult {
+  /** Binary MD5 of the bytes received. */
+  md5: Buffer;
+}
+
+/**
+ * Our own file errors are mapped; UFS errors pass through; aborts (the signal fired, or the
+ * body closed before its end) become Aborted; any other error can only come from the body
+ * stream and is rethrown as is. (Our own errors are tagged by file-sink.ts: event order
+ * cannot tell them apart, since a failing stream destroys all the others with its error.)
+ */
+function classify(err: unknown, signal: AbortSignal | undefined, missingAs: UfsErrorKind): unknown {
+  if (isSinkFailure(err)) return mapFsError(err, 'store uploaded data', missingAs);
+  if (isUfsError(err)) return err;
+  if (isAbortError(err) || errnoCode(err) === 'ERR_STREAM_PREMATURE_CLOSE') {
+    return ufsError('Aborted', 'upload aborted', signal?.reason ?? err);
+  }
+  return err;
+}
+
+/**
+ * Streams `body` into the new file `tempPath` (removed again on failure) and fsyncs it.
+ * `missingAs` is the error kind for ENOENT (e.g. NoSuchUpload when the upload folder is gone).
+ */
+export async function receiveBody(
+  body: Readable,
+  tempPath: string,
+  signal: AbortSignal | undefined,
+  missingAs: UfsErrorKind = 'Unavailable',
+): Promise<ReceivedBody> {
+  throwIfAborted(signal);
+  const hash = createHash('md5');
+  try {
+    const written = await writeNewFile(tempPath, body, { signal, onChunk: (chunk) => hash.update(chunk) });
+    return { ...written, md5: hash.digest() };
+  } catch (err) {
+    throw classify(err, signal, missingAs);
+  }
+}
+
+/** Consumes a body that must be empty (folder markers); any byte is InvalidKey. */
+export async function receiveEmptyBody(body: Readable, signal: AbortSignal | undefined): Promise<void> {
+  throwIfAborted(signal);
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      if (chunk.length === 0) return callback();
+      callback(ufsError('InvalidKey', "a folder key (ending in '/') must have an empty body"));
+    },
+  });
+  try {
+    await pipeline(body, sink, { signal });
+  } catch (err) {
+    throw classify(err, signal, 'Unavailable');
+  }
+}
+
+export const quotedEtag = (hex: string): string => `"${hex}"`;
+/** ETag without its surrounding quotes (XML entities are the S3 layer's job, not ours). */
+export const stripQuotes = (etag: string): string => etag.trim().replace(/^"(.*)"$/, '$1');
