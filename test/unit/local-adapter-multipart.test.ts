@@ -85,7 +85,7 @@ describe('multipart uploads', () => {
     const result = await adapter.completeMultipartUpload(
       'big/file.bin',
       upload.uploadId,
-      // Clients may send ETags with or without quotes (or with quotes still XML-escaped, as Go clients do).
+      // Clients may send ETags with or without quotes .
       parts.map((p, i) => ({ partNumber: p.partNumber, etag: [p.etag, p.etag.slice(1, -1), p.etag][i] })),
     );
     const expectedEtag = `"${createHash('md5').update(Buffer.concat([md5(part1), md5(part2), md5(part3)])).digest('hex')}-3"`;
