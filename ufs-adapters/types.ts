@@ -153,6 +153,13 @@ export interface UfsAdapter {
   /** Returns the metadata given at CreateMultipartUpload. Throws UfsNoSuchUploadError. */
   getMultipartUpload(key: string, uploadId: string): Promise<MultipartUpload & { metadata: ObjectMetadata }>;
 
+  /**
+   * Optional: removes what abandoned uploads and interrupted writes left in the store
+   * (uploads initiated before `olderThanMs` ago, stale temporary files). Adapters without
+   * it are swept through listMultipartUploads + abortMultipartUpload.
+   */
+  cleanupAbandonedUploads?(olderThanMs: number): Promise<number>;
+
   /** Releases sockets, file handles and timers. */
   close(): Promise<void>;
 }

@@ -1,15 +1,21 @@
 /**
- * Aborts multipart uploads older than `abandonedAfterSeconds`, through the adapter
- * interface, so every store is swept the same way.
+ * Aborts multipart uploads older than `abandonedAfterSeconds`: with the adapter's own
+ * cleanup where it has one (which also removes stale temporary files), otherwise through
+ * listMultipartUploads + abortMultipartUpload.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { RingcacheConfig } from '../config/schema';
 import type { BucketRegistry } from '../mounts/bucket-registry';
 import type { Metrics } from '../admin/metrics';
 
-export async function sweepAbandonedUploads(buckets: BucketRegistry, maxAgeMs: number, now = Date.now()): Promise<number> {
+export async function sweepAbandonedUploads(buckets: BucketRegistry, maxAgeMs: number): Promise<number> {
   let swept = 0;
+  const now = Date.now();
   for (const bucket of await buckets.list()) {
+    if (bucket.adapter.cleanupAbandonedUploads) {
+      swept += await bucket.adapter.cleanupAbandonedUploads(maxAgeMs);
+      continue;
+    }
     const stale = [];
     for await (const upload of bucket.adapter.listMultipartUploads('')) {
       if (now - upload.initiated.getTime() > maxAgeMs) stale.push(upload);
