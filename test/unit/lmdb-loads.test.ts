@@ -9,7 +9,7 @@ import { open } from 'lmdb';
 
 test('lmdb opens an environment, writes in a transaction and reads back', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ringcache-lmdb-'));
-  const env = open({ path: dir, compression: false });
+  const env = open({ path: dir, compression: false, encoding: 'binary' });
   try {
     await env.transaction(() => {
       env.put('page:1', Buffer.from('hello'));
