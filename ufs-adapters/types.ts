@@ -43,6 +43,16 @@ export interface ByteRange {
   end: number;
 }
 
+export interface ReadOptions {
+  signal?: AbortSignal;
+  /**
+   * Quoted ETag of the version the caller expects. If the object is now another version,
+   * the read fails with UfsError PreconditionFailed before any byte is returned, so a
+   * cache never mixes pages of two versions.
+   */
+  ifMatch?: string;
+}
+
 export interface ListOptions {
   prefix: string;
   /** Only "/" must be supported natively; adapters may roll up other delimiters generically. */
@@ -128,7 +138,7 @@ export interface UfsAdapter {
   /** Throws UfsNotFoundError for a missing key. */
   stat(key: string, signal?: AbortSignal): Promise<ObjectInfo>;
   /** Streams the bytes of `range` (or the whole object). The stream is destroyed on abort. */
-  read(key: string, range: ByteRange | undefined, signal?: AbortSignal): Promise<Readable>;
+  read(key: string, range: ByteRange | undefined, options?: ReadOptions): Promise<Readable>;
   /**
    * Lazily yields entries in UTF-8 byte order of their key/prefix, starting strictly after
    * `startAfter`. Consumers stop early by returning from the iterator; adapters must never

@@ -3,7 +3,7 @@
  * bounded: op (an S3 operation name), status, direction; never a bucket key.
  */
 import { Transform } from 'node:stream';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -35,6 +35,105 @@ export class Metrics {
     help: 'Abandoned multipart uploads removed by the sweeper',
     registers: [this.registry],
   });
+
+  // ---- paged cache ----
+  readonly cacheBytesServed = new Counter({
+    name: 'ringcache_cache_bytes_served_total',
+    help: 'Object bytes served by the tier they came from: memory, disk (LMDB) or ufs (a miss)',
+    labelNames: ['tier'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cachePageLookups = new Counter({
+    name: 'ringcache_cache_page_lookups_total',
+    help: 'Page lookups by result: memory, disk (hits) or miss',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cacheHitRatio = new Gauge({
+    name: 'ringcache_cache_hit_ratio',
+    help: 'Page hits / page lookups since start',
+    registers: [this.registry],
+    collect: () => this.updateHitRatio(),
+  });
+
+  readonly cacheStored = new Counter({
+    name: 'ringcache_cache_pages_stored_total',
+    help: 'Pages stored by tier',
+    labelNames: ['tier'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cacheEvicted = new Counter({
+    name: 'ringcache_cache_pages_evicted_total',
+    help: 'Pages evicted by tier',
+    labelNames: ['tier'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cacheChecksumFailures = new Counter({
+    name: 'ringcache_cache_checksum_failures_total',
+    help: 'Disk pages whose checksum did not verify (dropped and re-read from the store)',
+    registers: [this.registry],
+  });
+
+  readonly cacheErrors = new Counter({
+    name: 'ringcache_cache_errors_total',
+    help: 'Cache operations that failed and were treated as a miss',
+    labelNames: ['operation'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cacheResident = new Gauge({
+    name: 'ringcache_cache_resident',
+    help: 'Pages and bytes held by tier',
+    labelNames: ['tier', 'unit'] as const,
+    registers: [this.registry],
+  });
+
+  readonly singleFlightJoins = new Counter({
+    name: 'ringcache_cache_singleflight_joins_total',
+    help: 'Requests that joined a page read or stat already in flight instead of starting their own',
+    registers: [this.registry],
+  });
+
+  readonly metadataLookups = new Counter({
+    name: 'ringcache_cache_metadata_lookups_total',
+    help: 'Metadata lookups: fresh (from cache), fetched (from the store), negative (cached not-found), stale (served while the store is down)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly ufsReads = new Counter({
+    name: 'ringcache_ufs_reads_total',
+    help: 'Ranged data reads from the store (page misses)',
+    labelNames: ['adapter'] as const,
+    registers: [this.registry],
+  });
+
+  readonly ufsReadSeconds = new Histogram({
+    name: 'ringcache_ufs_read_seconds',
+    help: 'Latency of one page read from the store',
+    labelNames: ['adapter'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly ufsStats = new Counter({
+    name: 'ringcache_ufs_stats_total',
+    help: 'Metadata requests (stat) sent to the store',
+    labelNames: ['adapter'] as const,
+    registers: [this.registry],
+  });
+
+  private async updateHitRatio(): Promise<void> {
+    const values = (await this.cachePageLookups.get()).values;
+    const count = (result: string) => values.filter((v) => v.labels.result === result).reduce((n, v) => n + v.value, 0);
+    const hits = count('memory') + count('disk');
+    const total = hits + count('miss');
+    this.cacheHitRatio.set(total === 0 ? 0 : hits / total);
+  }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'ringcache_' });

@@ -34,6 +34,7 @@ export function parseConfig(input: unknown, cwd = process.cwd()): RingcacheConfi
   }
   const config = result.data;
   if (config.dataDir) config.dataDir = path.resolve(cwd, config.dataDir);
+  config.cache.disk.path = path.resolve(cwd, config.cache.disk.path);
   return deepFreeze(config);
 }
 
@@ -59,6 +60,7 @@ function applyEnv(config: Record<string, any>, env: Env): Record<string, any> {
   if (env.RINGCACHE_REGION) server.region = env.RINGCACHE_REGION;
   if (env.RINGCACHE_BASE_DOMAIN) server.baseDomain = env.RINGCACHE_BASE_DOMAIN;
   if (env.RINGCACHE_DATA_DIR) config.dataDir = env.RINGCACHE_DATA_DIR;
+  if (env.RINGCACHE_CACHE_DIR) config.cache = { ...config.cache, disk: { ...config.cache?.disk, path: env.RINGCACHE_CACHE_DIR } };
   if (env.RINGCACHE_LOG_LEVEL) config.log = { ...config.log, level: env.RINGCACHE_LOG_LEVEL };
   if (env.RINGCACHE_ACCESS_KEY_ID || env.RINGCACHE_SECRET_ACCESS_KEY) {
     if (!env.RINGCACHE_ACCESS_KEY_ID || !env.RINGCACHE_SECRET_ACCESS_KEY) {

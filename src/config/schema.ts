@@ -24,6 +24,8 @@ const mountSchema = z
     uri: z.string().url('mount uri must be a URI such as file:///srv/data'),
     /** Anyone may read (GET, HEAD, list) without signing. */
     anonymousRead: z.boolean().default(false),
+    /** Overrides cache.metadata.ttlSeconds for this mount (0: revalidate on every request). */
+    metadataTtlSeconds: z.number().int().min(0).optional(),
   })
   .strict();
 
@@ -47,6 +49,39 @@ export const configSchema = z
     /** Bucket name -> store. Several stores form one namespace. */
     mounts: z.record(z.string().regex(BUCKET_NAME, 'invalid bucket name'), mountSchema).default({}),
     credentials: z.array(credentialSchema).min(1, 'at least one credential is required'),
+    cache: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Page size in bytes: the unit of caching and of UFS reads on a miss. */
+        pageSize: z.number().int().min(64 * 1024).max(64 * 1024 * 1024).default(1024 * 1024),
+        /** Pages read ahead of a sequential reader on a miss. */
+        readAheadPages: z.number().int().min(0).max(64).default(4),
+        memory: z.object({ maxBytes: z.number().int().min(0).default(512 * 1024 ** 2) }).strict().default({}),
+        disk: z
+          .object({
+            /** LMDB environment directory; relative paths resolve against the working directory. */
+            path: z.string().default('./cache'),
+            /** Page bytes kept on disk; older pages are evicted beyond this. 0 disables the disk tier. */
+            maxBytes: z.number().int().min(0).default(10 * 1024 ** 3),
+          })
+          .strict()
+          .default({}),
+        metadata: z
+          .object({
+            ttlSeconds: z.number().int().min(0).default(60),
+            negativeTtlSeconds: z.number().int().min(0).default(5),
+            maxEntries: z.number().int().positive().default(100_000),
+          })
+          .strict()
+          .default({}),
+        /** When the store is unreachable, serve cached objects up to this age; misses answer 503. */
+        serveStale: z
+          .object({ enabled: z.boolean().default(true), maxStalenessSeconds: z.number().int().min(0).default(24 * 3600) })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({}),
     multipart: z
       .object({
         /** Uploads not completed within this age are aborted and their parts removed. */

@@ -116,7 +116,7 @@ describe('LocalAdapter basics', () => {
   it('destroys a read stream when its signal aborts', async () => {
     await adapter.write({ key: 'big', body: body(Buffer.alloc(4 * 1024 * 1024, 'z')), metadata: meta() });
     const controller = new AbortController();
-    const stream = await adapter.read('big', undefined, controller.signal);
+    const stream = await adapter.read('big', undefined, { signal: controller.signal });
     controller.abort();
     await expect(readAll(stream)).rejects.toMatchObject({ name: 'AbortError' });
     expect(stream.destroyed).toBe(true);
@@ -455,5 +455,19 @@ describe('copy', () => {
     await adapter.write({ key: 'file', body: body('f'), metadata: meta() });
     await expectUfsError(adapter.copy({ sourceKey: 'file', destinationKey: 'file/below' }), 'PathConflict');
     expect(await tmpFiles()).toEqual([]);
+  });
+});
+
+describe('read with ifMatch', () => {
+  test('reads the expected version and refuses another one before any byte', async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'rc-local-ifmatch-'));
+    const adapter = new LocalAdapter({ root });
+    const first = await adapter.write({ key: 'v', body: Readable.from([Buffer.from('one')]), metadata: { userMetadata: {} } });
+    expect(await readAll(await adapter.read('v', undefined, { ifMatch: first.etag }))).toBe('one');
+    const second = await adapter.write({ key: 'v', body: Readable.from([Buffer.from('two')]), metadata: { userMetadata: {} } });
+    expect(second.etag).not.toBe(first.etag);
+    await expectUfsError(adapter.read('v', undefined, { ifMatch: first.etag }), 'PreconditionFailed');
+    expect(await readAll(await adapter.read('v', { start: 1, end: 2 }, { ifMatch: second.etag }))).toBe('wo');
+    await rm(root, { recursive: true, force: true });
   });
 });

@@ -18,6 +18,7 @@ import type {
   UploadPartRequest,
   WriteRequest,
   WriteResult,
+  ReadOptions,
 } from '../types';
 import { cleanupAbandonedUploads } from './abandoned-cleanup';
 import { copyObject } from './copy-object';
@@ -57,8 +58,8 @@ export class LocalAdapter implements UfsAdapter {
     return statObject(this.ctx, key, signal);
   }
 
-  read(key: string, range: ByteRange | undefined, signal?: AbortSignal): Promise<Readable> {
-    return readObject(this.ctx, key, range, signal);
+  read(key: string, range: ByteRange | undefined, options: ReadOptions = {}): Promise<Readable> {
+    return readObject(this.ctx, key, range, options);
   }
 
   list(options: ListOptions): AsyncIterable<ListEntry> {

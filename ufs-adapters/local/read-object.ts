@@ -6,7 +6,7 @@ import { open, lstat, stat } from 'node:fs/promises';
 import { Readable, addAbortSignal } from 'node:stream';
 import type { Stats } from 'node:fs';
 import { ufsError } from '../errors';
-import type { ByteRange, ObjectInfo } from '../types';
+import type { ByteRange, ObjectInfo, ReadOptions } from '../types';
 import { containedRealPath } from './containment';
 import { isMissing, mapFsError, throwIfAborted } from './fs-errors';
 import { isFolderKey, keyToPath } from './key-path';
@@ -66,19 +66,30 @@ export async function statObject(ctx: LocalContext, key: string, signal?: AbortS
   return fileObjectInfo(key, stats, await readSidecar(ctx.layout, key));
 }
 
+const unquote = (etag: string): string => etag.trim().replace(/^"(.*)"$/, '$1');
+
+function assertVersion(actual: ObjectInfo, ifMatch: string | undefined): void {
+  if (ifMatch !== undefined && unquote(actual.etag) !== unquote(ifMatch)) {
+    throw ufsError('PreconditionFailed', 'the object changed since it was looked up');
+  }
+}
+
 /**
  * Opens the file before returning, so a missing object is NotFound before any byte is
- * sent; `range` is inclusive. The stream is destroyed when `signal` aborts.
+ * sent; `range` is inclusive. The stream is destroyed when `signal` aborts. With `ifMatch`,
+ * the version of the opened file (its fstat + sidecar) must have that ETag.
  */
 export async function readObject(
   ctx: LocalContext,
   key: string,
   range: ByteRange | undefined,
-  signal?: AbortSignal,
+  { signal, ifMatch }: ReadOptions = {},
 ): Promise<Readable> {
   throwIfAborted(signal);
   if (isFolderKey(key)) {
-    if (!(await resolveFolderMarker(ctx, key))) throw notFound();
+    const record = await resolveFolderMarker(ctx, key);
+    if (!record) throw notFound();
+    assertVersion(markerObjectInfo(key, record), ifMatch);
     return emptyStream();
   }
   const { realPath } = await resolveDataFile(ctx, key);
@@ -89,7 +100,9 @@ export async function readObject(
     throw mapFsError(err, 'open object');
   }
   try {
-    if (!(await handle.stat()).isFile()) throw notFound();
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw notFound();
+    if (ifMatch !== undefined) assertVersion(fileObjectInfo(key, stats, await readSidecar(ctx.layout, key)), ifMatch);
   } catch (err) {
     await handle.close().catch(() => undefined);
     throw mapFsError(err, 'open object');

@@ -3,7 +3,8 @@
  * The body streams from the UFS at the client's pace (fastify pipes it with backpressure
  * and destroys the source when the client goes away).
  */
-import { pipeline } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
+import { isUfsError } from '../../../ufs-adapters/errors';
 import type { ByteRange, ObjectInfo } from '../../../ufs-adapters/types';
 import { checkConditions } from '../conditions';
 import { header, type EndpointOf, type S3Context } from '../context';
@@ -31,49 +32,63 @@ function partRange(info: ObjectInfo, partNumberText: string): ByteRange | 'whole
   return { start, end: start + sizes[partNumber - 1] - 1 };
 }
 
+/** How often a GET re-resolves an object that changed between its stat and its read. */
+const VERSION_RACE_ATTEMPTS = 3;
+
 export async function handleGetObject(ctx: S3Context<ReadOp>): Promise<void> {
   const { endpoint, request, reply, signal } = ctx;
   assertNullVersion(endpoint.query);
   const bucket = await ctx.services.buckets.get(endpoint.bucket);
-  const info = await bucket.adapter.stat(endpoint.key, signal);
-
-  checkConditions(
-    {
-      ifMatch: header(request, 'if-match'),
-      ifNoneMatch: header(request, 'if-none-match'),
-      ifModifiedSince: header(request, 'if-modified-since'),
-      ifUnmodifiedSince: header(request, 'if-unmodified-since'),
-    },
-    info,
-  );
-
   const partNumber = endpoint.query.get('partNumber');
   const rangeHeader = header(request, 'range');
   if (partNumber !== undefined && rangeHeader !== undefined) {
     throw s3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
   }
-  let range: ByteRange | undefined;
-  if (partNumber !== undefined) {
-    const part = partRange(info, partNumber);
-    range = part === 'whole' ? undefined : part;
-  } else {
-    range = parseRange(rangeHeader, info.size);
-  }
 
-  const wholeObject = range === undefined;
-  setObjectHeaders(reply, info, wholeObject && header(request, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED');
-  if (endpoint.op === 'GetObject') applyResponseOverrides(reply, endpoint.query);
-  reply.header('content-length', String(range ? range.end - range.start + 1 : info.size));
-  if (range) {
-    reply.code(206);
-    reply.header('content-range', contentRange(range, info.size));
-  }
+  for (let attempt = 1; ; attempt++) {
+    const info = await bucket.adapter.stat(endpoint.key, signal);
+    checkConditions(
+      {
+        ifMatch: header(request, 'if-match'),
+        ifNoneMatch: header(request, 'if-none-match'),
+        ifModifiedSince: header(request, 'if-modified-since'),
+        ifUnmodifiedSince: header(request, 'if-unmodified-since'),
+      },
+      info,
+    );
+    let range: ByteRange | undefined;
+    if (partNumber !== undefined) {
+      const part = partRange(info, partNumber);
+      range = part === 'whole' ? undefined : part;
+    } else {
+      range = parseRange(rangeHeader, info.size);
+    }
 
-  if (endpoint.op === 'HeadObject' || info.size === 0) {
-    await reply.send();
+    let body: Readable | undefined;
+    if (endpoint.op === 'GetObject' && info.size > 0) {
+      try {
+        // ifMatch: the bytes must be of the version whose headers we are about to send.
+        body = await bucket.adapter.read(endpoint.key, range, { signal, ifMatch: info.etag });
+      } catch (err) {
+        if (!isUfsError(err, 'PreconditionFailed')) throw err;
+        if (attempt === VERSION_RACE_ATTEMPTS) throw s3Error('ServiceUnavailable', 'The object is changing too fast to be read; retry.', err);
+        continue; // it changed between stat and read: resolve it again
+      }
+    }
+
+    setObjectHeaders(reply, info, range === undefined && header(request, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED');
+    if (endpoint.op === 'GetObject') applyResponseOverrides(reply, endpoint.query);
+    reply.header('content-length', String(range ? range.end - range.start + 1 : info.size));
+    if (range) {
+      reply.code(206);
+      reply.header('content-range', contentRange(range, info.size));
+    }
+    if (!body) {
+      await reply.send();
+      return;
+    }
+    // pipeline (not pipe) so a UFS error mid-body destroys the response instead of hanging it.
+    await reply.send(pipeline(body, ctx.services.metrics.countBytes('GetObject', 'out'), () => undefined));
     return;
   }
-  const body = await bucket.adapter.read(endpoint.key, range, signal);
-  // pipeline (not pipe) so a UFS error mid-body destroys the response instead of hanging it.
-  await reply.send(pipeline(body, ctx.services.metrics.countBytes('GetObject', 'out'), () => undefined));
 }

@@ -1,0 +1,254 @@
+/**
+ * A UfsAdapter in front of another: stat through the metadata cache (TTL, negative
+ * entries, serve-stale while the store is down), read through the paged cache, and
+ * invalidation on every write, copy, delete and multipart completion before they are
+ * acknowledged. Everything else passes through.
+ *
+ * The cache is best-effort: a cache failure is a miss, never a failed read.
+ */
+import { Readable } from 'node:stream';
+import { LRUCache } from 'lru-cache';
+import type {
+  ByteRange,
+  CompletedPart,
+  CopyRequest,
+  ListEntry,
+  ListOptions,
+  MultipartUpload,
+  ObjectInfo,
+  ObjectMetadata,
+  PartInfo,
+  ReadOptions,
+  UfsAdapter,
+  UploadPartRequest,
+  WriteRequest,
+  WriteResult,
+} from '../../ufs-adapters/types';
+import { isUfsError, ufsError } from '../../ufs-adapters/errors';
+import type { Metrics } from '../admin/metrics';
+import type { MetadataCache } from './metadata-cache';
+import { deserializeInfo, metaKeyOf, mountTagOf, objectIdOf, serializeInfo } from './object-version';
+import { openRangeStream, type PageSource } from './page-reader';
+import { SingleFlight } from './single-flight';
+import type { MetadataRecord, PageStore } from './types';
+
+export interface CacheSettings {
+  pageSize: number;
+  readAheadPages: number;
+  metadataTtlMs: number;
+  negativeTtlMs: number;
+  serveStale: boolean;
+  maxStalenessMs: number;
+}
+
+export interface SharedCache {
+  pages: PageStore;
+  metadata: MetadataCache;
+  pageFlights: SingleFlight<Buffer>;
+  metrics: Metrics;
+}
+
+const unquote = (etag: string): string => etag.replace(/^"(.*)"$/, '$1');
+
+/** Errors that mean "the store cannot be reached", as opposed to an answer from it. */
+const isStoreDown = (err: unknown): boolean => isUfsError(err, 'Unavailable') || isUfsError(err, 'Throttled') || !isUfsError(err);
+
+export class CachingAdapter implements UfsAdapter {
+  readonly kind: string;
+  readonly capabilities: UfsAdapter['capabilities'];
+  private readonly mountTag: string;
+  private readonly statFlights: SingleFlight<ObjectInfo | null>;
+  /**
+   * Invalidation count per recently invalidated key: a stat that started before a write
+   * finished must not record what it saw (it may be the old version).
+   */
+  private readonly invalidations = new LRUCache<string, number>({ max: 100_000, ttl: 10 * 60_000 });
+  readonly cleanupAbandonedUploads?: (olderThanMs: number) => Promise<number>;
+
+  constructor(
+    private readonly inner: UfsAdapter,
+    private readonly mountId: string,
+    private readonly shared: SharedCache,
+    private readonly settings: CacheSettings,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.kind = inner.kind;
+    this.capabilities = inner.capabilities;
+    this.mountTag = mountTagOf(mountId);
+    this.statFlights = new SingleFlight(() => shared.metrics.singleFlightJoins.inc());
+    const cleanup = inner.cleanupAbandonedUploads?.bind(inner);
+    if (cleanup) this.cleanupAbandonedUploads = cleanup;
+  }
+
+  async stat(key: string, signal?: AbortSignal): Promise<ObjectInfo> {
+    const metaKey = metaKeyOf(this.mountTag, key);
+    const record = this.shared.metadata.get(metaKey);
+    const age = record ? this.now() - record.fetchedAt : Infinity;
+    if (record && age < (record.info ? this.settings.metadataTtlMs : this.settings.negativeTtlMs)) {
+      this.shared.metrics.metadataLookups.labels(record.info ? 'fresh' : 'negative').inc();
+      if (!record.info) throw ufsError('NotFound', 'object not found (cached)');
+      return deserializeInfo(record.info);
+    }
+    try {
+      const info = await this.statFlights.run(key, () => this.fetchStat(key, metaKey, signal));
+      this.shared.metrics.metadataLookups.labels('fetched').inc();
+      if (!info) throw ufsError('NotFound', 'object not found');
+      return info;
+    } catch (err) {
+      if (record?.info && this.settings.serveStale && age < this.settings.maxStalenessMs && isStoreDown(err)) {
+        this.shared.metrics.metadataLookups.labels('stale').inc();
+        return deserializeInfo(record.info);
+      }
+      throw err;
+    }
+  }
+
+  /** Asks the store; records the answer (including "not found"). */
+  private async fetchStat(key: string, metaKey: string, signal?: AbortSignal): Promise<ObjectInfo | null> {
+    this.shared.metrics.ufsStats.labels(this.kind).inc();
+    const fetchedAt = this.now();
+    const generation = this.invalidations.get(key) ?? 0;
+    const record = (info: ObjectInfo | null): void => {
+      if ((this.invalidations.get(key) ?? 0) === generation) this.remember(metaKey, { info: info && serializeInfo(info), fetchedAt });
+    };
+    try {
+      const info = await this.inner.stat(key, signal);
+      record(info);
+      return info;
+    } catch (err) {
+      if (isUfsError(err, 'NotFound')) {
+        record(null);
+        return null;
+      }
+      throw err;
+    }
+  }
+
+  /** Stores a record; drops the pages of the version it replaces. */
+  private remember(metaKey: string, record: MetadataRecord): void {
+    const previous = this.shared.metadata.get(metaKey);
+    this.shared.metadata.set(metaKey, record);
+    if (previous?.info && (!record.info || previous.info.etag !== record.info.etag || previous.info.size !== record.info.size || previous.info.lastModifiedMs !== record.info.lastModifiedMs)) {
+      this.dropPagesOf(previous);
+    }
+  }
+
+  private dropPagesOf(record: MetadataRecord): void {
+    if (!record.info) return;
+    const info = deserializeInfo(record.info);
+    this.shared.pages.dropObject(objectIdOf(this.mountId, info.key, info)).catch(() => this.shared.metrics.cacheErrors.labels('drop-object').inc());
+  }
+
+  async read(key: string, range: ByteRange | undefined, options: ReadOptions = {}): Promise<Readable> {
+    const info = await this.stat(key, options.signal);
+    if (options.ifMatch !== undefined && unquote(options.ifMatch) !== unquote(info.etag)) {
+      throw ufsError('PreconditionFailed', 'the object changed since it was looked up');
+    }
+    if (info.size === 0 || key.endsWith('/')) return Readable.from([]);
+    const source: PageSource = {
+      inner: this.inner,
+      key,
+      info,
+      objectId: objectIdOf(this.mountId, key, info),
+      pageSize: this.settings.pageSize,
+      pages: this.shared.pages,
+      flights: this.shared.pageFlights,
+      metrics: this.shared.metrics,
+    };
+    try {
+      return await openRangeStream(source, range ?? { start: 0, end: info.size - 1 }, this.settings.readAheadPages);
+    } catch (err) {
+      // The store has another version than our metadata: forget it, so the next stat asks.
+      if (isUfsError(err, 'PreconditionFailed') || isUfsError(err, 'NotFound')) this.invalidate(key);
+      throw err;
+    }
+  }
+
+  list(options: ListOptions): AsyncIterable<ListEntry> {
+    return this.inner.list(options);
+  }
+
+  async write(request: WriteRequest): Promise<WriteResult> {
+    try {
+      return await this.inner.write(request);
+    } finally {
+      this.invalidate(request.key);
+    }
+  }
+
+  async delete(key: string, signal?: AbortSignal): Promise<void> {
+    try {
+      await this.inner.delete(key, signal);
+    } finally {
+      this.invalidate(key);
+    }
+  }
+
+  async copy(request: CopyRequest): Promise<WriteResult> {
+    try {
+      return await this.inner.copy(request);
+    } finally {
+      this.invalidate(request.destinationKey);
+    }
+  }
+
+  createMultipartUpload(key: string, metadata: ObjectMetadata): Promise<MultipartUpload> {
+    return this.inner.createMultipartUpload(key, metadata);
+  }
+
+  uploadPart(request: UploadPartRequest): Promise<PartInfo> {
+    return this.inner.uploadPart(request);
+  }
+
+  listParts(key: string, uploadId: string): Promise<PartInfo[]> {
+    return this.inner.listParts(key, uploadId);
+  }
+
+  async completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal): Promise<WriteResult> {
+    try {
+      return await this.inner.completeMultipartUpload(key, uploadId, parts, signal);
+    } finally {
+      this.invalidate(key);
+    }
+  }
+
+  abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+    return this.inner.abortMultipartUpload(key, uploadId);
+  }
+
+  listMultipartUploads(prefix: string): AsyncIterable<MultipartUpload> {
+    return this.inner.listMultipartUploads(prefix);
+  }
+
+  getMultipartUpload(key: string, uploadId: string): Promise<MultipartUpload & { metadata: ObjectMetadata }> {
+    return this.inner.getMultipartUpload(key, uploadId);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  /** Forgets the metadata of `key` and drops the pages of the version it described. */
+  invalidate(key: string): void {
+    this.invalidations.set(key, (this.invalidations.get(key) ?? 0) + 1);
+    this.statFlights.forget(key);
+    const metaKey = metaKeyOf(this.mountTag, key);
+    const previous = this.shared.metadata.get(metaKey);
+    this.shared.metadata.delete(metaKey);
+    if (previous) this.dropPagesOf(previous);
+  }
+
+  /** Drops cached metadata and pages of one key, or of every key under `prefix`. Returns objects purged. */
+  async purge(target: { key: string } | { prefix: string }): Promise<number> {
+    if ('key' in target) {
+      const had = this.shared.metadata.get(metaKeyOf(this.mountTag, target.key)) !== undefined;
+      this.invalidate(target.key);
+      return had ? 1 : 0;
+    }
+    const prefix = metaKeyOf(this.mountTag, target.prefix);
+    const entries = this.shared.metadata.entries(prefix);
+    for (const [, record] of entries) this.dropPagesOf(record);
+    await this.shared.metadata.deletePrefix(prefix);
+    return entries.length;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Contracts of the paged cache. Pages are fixed-size slices of one version of one object:
+ *   objectId = hash(mountId, key, fingerprint)      (fingerprint: ETag + size + mtime)
+ *   pageKey  = `${objectId}/${index as 8 hex digits}` (sorted, so an object's pages are contiguous)
+ * A changed object gets a new objectId, so its old pages can never be served; they age out.
+ */
+
+/** Where a page was found. "ufs" means it was read from the store on a miss. */
+export type Tier = 'memory' | 'disk' | 'ufs';
+
+/** What the page store reports, for metrics. Implementations must not throw. */
+export interface PageStoreEvents {
+  hit(tier: 'memory' | 'disk', bytes: number): void;
+  miss(): void;
+  stored(tier: 'memory' | 'disk', bytes: number): void;
+  evicted(tier: 'memory' | 'disk', pages: number, bytes: number): void;
+  checksumFailure(): void;
+  /** A cache operation failed and was treated as a miss / skipped. */
+  error(operation: string, err: unknown): void;
+}
+
+export interface PageLookup {
+  data: Buffer;
+  tier: 'memory' | 'disk';
+}
+
+/**
+ * Memory tier in front of a disk tier. Best-effort: it never throws from get/put; any
+ * failure is reported through PageStoreEvents and behaves as a miss.
+ */
+export interface PageStore {
+  /** Memory first, then disk (a disk hit is promoted to memory). Verifies disk checksums. */
+  get(pageKey: string): PageLookup | undefined;
+  /** Stores in memory now and on disk asynchronously (batched). */
+  put(pageKey: string, data: Buffer): void;
+  /** Drops every page of one object version from both tiers; returns pages dropped. */
+  dropObject(objectId: string): Promise<number>;
+  /** Resolves when pending disk writes are committed (tests, shutdown). */
+  flush(): Promise<void>;
+  stats(): PageStoreStats;
+  close(): Promise<void>;
+}
+
+export interface PageStoreStats {
+  memoryBytes: number;
+  memoryPages: number;
+  diskBytes: number;
+  diskPages: number;
+}
+
+/** A cached stat result: the object's info, or null for "does not exist" (negative entry). */
+export interface MetadataRecord {
+  /** ObjectInfo serialised with lastModified as epoch ms. */
+  info: SerializedObjectInfo | null;
+  /** When the store was last asked (epoch ms). */
+  fetchedAt: number;
+}
+
+export interface SerializedObjectInfo {
+  key: string;
+  size: number;
+  etag: string;
+  lastModifiedMs: number;
+  contentType?: string;
+  contentEncoding?: string;
+  contentDisposition?: string;
+  contentLanguage?: string;
+  cacheControl?: string;
+  expires?: string;
+  userMetadata: Record<string, string>;
+  checksums?: Record<string, string>;
+  partSizes?: number[];
+}
+
+/** Persistence of metadata records next to the pages (same LMDB environment). */
+export interface MetadataStore {
+  getMeta(metaKey: string): MetadataRecord | undefined;
+  putMeta(metaKey: string, record: MetadataRecord): void;
+  deleteMeta(metaKey: string): void;
+  /** Deletes every record whose key starts with `prefix`; returns how many. */
+  deleteMetaPrefix(prefix: string): Promise<number>;
+  /** Records whose key starts with `prefix`, lazily, in key order (purges use it). */
+  scanMeta(prefix: string): Iterable<[string, MetadataRecord]>;
+}
+
+export const pageKeyOf = (objectId: string, index: number): string => `${objectId}/${index.toString(16).padStart(8, '0')}`;
