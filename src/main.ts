@@ -3,6 +3,7 @@
  */
 import type { RingcacheConfig } from './config/schema';
 import { buildApp } from './app';
+import { EMBEDDED_DEFAULT } from './config/load-config';
 
 export interface RunningGateway {
   url: string;
@@ -21,7 +22,13 @@ export async function startGateway(config: RingcacheConfig, out: (line: string) 
   if (config.dataDir) out(`  buckets: top-level folders of ${config.dataDir}`);
   for (const [bucket, mount] of Object.entries(config.mounts)) out(`  bucket ${bucket} -> ${mount.uri}`);
   const first = config.credentials[0];
-  out(`  credentials: AWS_ACCESS_KEY_ID=${first.accessKeyId} AWS_SECRET_ACCESS_KEY=${first.secretAccessKey}`);
+  const embedded = EMBEDDED_DEFAULT.credentials[0];
+  // Only the embedded default's well-known secret is printed; configured secrets never reach logs.
+  if (first.accessKeyId === embedded.accessKeyId && first.secretAccessKey === embedded.secretAccessKey) {
+    out(`  credentials: AWS_ACCESS_KEY_ID=${first.accessKeyId} AWS_SECRET_ACCESS_KEY=${first.secretAccessKey}`);
+  } else {
+    out(`  credentials: ${config.credentials.length} configured access key(s), e.g. ${first.accessKeyId}`);
+  }
   out(`  try: aws --endpoint-url ${url} s3 ls`);
   out(`  metrics: ${url}/_ringcache/metrics   health: ${url}/_ringcache/healthz`);
 

@@ -3,9 +3,11 @@
  * URI, fixed for the life of the process) and, for the embedded default, the top-level
  * folders of `dataDir`, which CreateBucket and DeleteBucket create and remove.
  */
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ConfigError } from '../config/load-config';
 import type { UfsAdapter } from '../../ufs-adapters/types';
 import { BUCKET_NAME, type RingcacheConfig } from '../config/schema';
 import { s3Error } from '../s3/errors';
@@ -21,6 +23,29 @@ export interface Bucket {
 
 export type AdapterFactory = (uri: string) => UfsAdapter;
 
+async function assertEmpty(adapter: UfsAdapter): Promise<void> {
+  for await (const _ of adapter.list({ prefix: '' })) throw s3Error('BucketNotEmpty');
+}
+
+/**
+ * Local roots must not nest: a bucket inside another would be reachable as a prefix of the
+ * outer one, bypassing its grants and exposing its .ringcache folder.
+ */
+function assertNoNestedRoots(config: Pick<RingcacheConfig, 'dataDir' | 'mounts'>): void {
+  const roots: [string, string][] = [];
+  if (config.dataDir) roots.push(['dataDir', path.resolve(config.dataDir)]);
+  for (const [name, mount] of Object.entries(config.mounts)) {
+    if (mount.uri.startsWith('file:')) roots.push([`mount ${name}`, path.resolve(fileURLToPath(mount.uri))]);
+  }
+  for (const [a, rootA] of roots) {
+    for (const [b, rootB] of roots) {
+      if (a !== b && (rootA === rootB || rootB.startsWith(rootA + path.sep))) {
+        throw new ConfigError(`${b} (${rootB}) is inside ${a} (${rootA}): local roots must not nest`);
+      }
+    }
+  }
+}
+
 export class BucketRegistry {
   private readonly mounted = new Map<string, Bucket>();
   private readonly dataDirAdapters = new Map<string, UfsAdapter>();
@@ -29,6 +54,7 @@ export class BucketRegistry {
     private readonly config: Pick<RingcacheConfig, 'dataDir' | 'mounts'>,
     private readonly createAdapter: AdapterFactory,
   ) {
+    assertNoNestedRoots(config);
     const startedAt = new Date();
     for (const [name, mount] of Object.entries(config.mounts)) {
       this.mounted.set(name, {
@@ -71,7 +97,13 @@ export class BucketRegistry {
     if (!this.config.dataDir) {
       throw s3Error('InvalidRequest', 'This gateway has no dataDir: buckets are configured as mounts.');
     }
-    await mkdir(this.bucketDir(name));
+    try {
+      await mkdir(this.bucketDir(name));
+    } catch (err) {
+      // Lost a race with another CreateBucket, or something already has that name.
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw s3Error('BucketAlreadyOwnedByYou');
+      throw err;
+    }
   }
 
   async delete(name: string): Promise<void> {
@@ -79,10 +111,24 @@ export class BucketRegistry {
     if (bucket.origin === 'mount') {
       throw s3Error('MethodNotAllowed', 'This bucket is a configured mount; remove it from the configuration instead.');
     }
-    for await (const _ of bucket.adapter.list({ prefix: '' })) throw s3Error('BucketNotEmpty');
+    await assertEmpty(bucket.adapter);
+    // Move the folder aside first, so a PUT racing with the delete either lands before the
+    // move (and is seen by the second check) or fails with NoSuchBucket; never acknowledged
+    // and then destroyed.
+    const aside = path.join(this.config.dataDir as string, `.deleting-${name}-${randomUUID()}`);
+    await rename(this.bucketDir(name), aside);
+    const check = this.createAdapter(pathToFileURL(aside).href);
+    try {
+      await assertEmpty(check);
+    } catch (err) {
+      await rename(aside, this.bucketDir(name)).catch(() => undefined);
+      throw err;
+    } finally {
+      await check.close();
+    }
     await bucket.adapter.close();
     this.dataDirAdapters.delete(name);
-    await rm(this.bucketDir(name), { recursive: true, force: true });
+    await rm(aside, { recursive: true, force: true });
   }
 
   async close(): Promise<void> {

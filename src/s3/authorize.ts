@@ -5,7 +5,7 @@
  */
 import type { Credential } from '../config/schema';
 import type { AuthResult } from './auth';
-import type { RequiredAccess } from './endpoint';
+import { ANONYMOUS_OPERATIONS, type RequiredAccess, type S3Operation } from './endpoint';
 import { s3Error } from './errors';
 
 export function accessLevel(credential: Credential | undefined, bucket: string): 'none' | 'read' | 'write' {
@@ -18,9 +18,10 @@ export function authorize(
   credential: Credential | undefined,
   required: RequiredAccess,
   bucket: { name: string; anonymousRead: boolean } | undefined,
+  op?: S3Operation,
 ): void {
   if (auth.kind === 'anonymous') {
-    if (required === 'read' && bucket?.anonymousRead) return;
+    if (required === 'read' && bucket?.anonymousRead && op !== undefined && ANONYMOUS_OPERATIONS.has(op)) return;
     throw s3Error('AccessDenied');
   }
   if (required === 'authenticated' || !bucket) return;

@@ -81,6 +81,16 @@ export const OPERATION_ACCESS: Record<S3Operation, RequiredAccess> = {
   ListParts: 'read',
 };
 
+/** What an anonymous request may do on an anonymousRead bucket: read objects and list them. */
+export const ANONYMOUS_OPERATIONS: ReadonlySet<S3Operation> = new Set<S3Operation>([
+  'GetObject',
+  'HeadObject',
+  'ListObjects',
+  'ListObjectsV2',
+  'HeadBucket',
+  'GetBucketLocation',
+]);
+
 /** Sub-resources S3 defines that Ringcache does not implement: answered 501 NotImplemented. */
 const UNSUPPORTED_SUBRESOURCES = [
   'accelerate', 'analytics', 'attributes', 'cors', 'encryption', 'intelligent-tiering', 'inventory',
@@ -165,6 +175,10 @@ function objectEndpoint(
       if (query.has('acl')) return notImplemented('acl');
       if (query.has('tagging')) return notImplemented('tagging');
       if (query.has('partNumber') && query.has('uploadId')) return at(isCopy ? 'UploadPartCopy' : 'UploadPart');
+      // A part URL missing half its query must not overwrite the whole object.
+      if (query.has('partNumber') || query.has('uploadId')) {
+        throw s3Error('InvalidArgument', 'An upload part needs both partNumber and uploadId.');
+      }
       return at(isCopy ? 'CopyObject' : 'PutObject');
     case 'POST':
       if (query.has('uploads')) return at('CreateMultipartUpload');

@@ -61,7 +61,6 @@ export function setObjectHeaders(reply: FastifyReply, info: ObjectInfo, withChec
   if (info.cacheControl) reply.header('cache-control', info.cacheControl);
   if (info.expires) reply.header('expires', info.expires);
   for (const [name, value] of Object.entries(info.userMetadata)) reply.header(`x-amz-meta-${name}`, value);
-  if (info.partSizes) reply.header('x-amz-mp-parts-count', String(info.partSizes.length));
   if (withChecksums && info.checksums) {
     for (const [alg, value] of Object.entries(info.checksums)) reply.header(checksumHeader(alg as ChecksumAlgorithm), value);
   }
@@ -76,10 +75,18 @@ const RESPONSE_OVERRIDES: Record<string, string> = {
   'response-content-encoding': 'content-encoding',
 };
 
-export function applyResponseOverrides(reply: FastifyReply, query: ReadonlyMap<string, string>): void {
+/**
+ * response-* query parameters (signed requests only, as S3: on an anonymous bucket they
+ * would let anyone serve uploads as text/html). Non-ASCII values go out as their UTF-8
+ * bytes, as S3 sends them; CR or LF is refused.
+ */
+export function applyResponseOverrides(reply: FastifyReply, query: ReadonlyMap<string, string>, signed: boolean): void {
   for (const [param, headerName] of Object.entries(RESPONSE_OVERRIDES)) {
     const value = query.get(param);
-    if (value !== undefined) reply.header(headerName, value);
+    if (value === undefined) continue;
+    if (!signed) throw s3Error('InvalidRequest', 'Request specific response headers cannot be used for anonymous GET requests.');
+    if (/[\r\n\0]/.test(value)) throw s3Error('InvalidArgument', `${param} must not contain line breaks`);
+    reply.header(headerName, Buffer.from(value, 'utf8').toString('latin1'));
   }
 }
 

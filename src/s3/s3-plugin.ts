@@ -54,7 +54,8 @@ export async function s3Plugin(app: FastifyInstance, services: S3Services): Prom
         : auth.kind === 'anonymous'
           ? await services.buckets.get(bucketName).catch(() => ({ name: bucketName, anonymousRead: false }))
           : { name: bucketName, anonymousRead: false };
-    authorize(auth, credential, required, bucketForAuth);
+    authorize(auth, credential, required, bucketForAuth, endpoint.op);
+    rejectUnsupportedHeaders(request);
 
     const controller = new AbortController();
     reply.raw.once('close', () => {
@@ -65,6 +66,27 @@ export async function s3Plugin(app: FastifyInstance, services: S3Services): Prom
 
   app.route({ method: [...METHODS], url: '/', handler });
   app.route({ method: [...METHODS], url: '/*', handler });
+}
+
+/**
+ * Headers whose meaning Ringcache cannot honour. Ignoring them would be worse than refusing:
+ * SSE-C data would be stored in plaintext and readable without the key; object-lock
+ * retention would not hold; tags would vanish.
+ */
+const UNSUPPORTED_HEADERS = [
+  'x-amz-server-side-encryption',
+  'x-amz-server-side-encryption-customer-algorithm',
+  'x-amz-server-side-encryption-aws-kms-key-id',
+  'x-amz-copy-source-server-side-encryption-customer-algorithm',
+  'x-amz-object-lock-mode',
+  'x-amz-object-lock-retain-until-date',
+  'x-amz-object-lock-legal-hold',
+  'x-amz-tagging',
+];
+
+function rejectUnsupportedHeaders(request: FastifyRequest): void {
+  const found = UNSUPPORTED_HEADERS.find((name) => request.headers[name] !== undefined);
+  if (found) throw s3Error('NotImplemented', `Ringcache does not implement ${found}.`);
 }
 
 /** S3-style request ids: 16 upper-case hex characters. */

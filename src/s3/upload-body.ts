@@ -31,16 +31,25 @@ class IntegrityCheck extends Transform {
   private readonly running = new Map<ChecksumAlgorithm, Checksum>();
   readonly computed: ChecksumMap = {};
 
+  private received = 0;
+
   constructor(
     private readonly contentMd5: string | undefined,
     private readonly expected: ChecksumMap,
     compute: Iterable<ChecksumAlgorithm>,
+    private readonly maxSize: number,
   ) {
     super();
     for (const alg of compute) this.running.set(alg, createChecksum(alg));
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    this.received += chunk.length;
+    // Counted on the bytes that arrive, whatever the headers claimed (chunked bodies have none).
+    if (this.received > this.maxSize) {
+      callback(s3Error('EntityTooLarge'));
+      return;
+    }
     if (this.contentMd5 !== undefined) this.md5.update(chunk);
     for (const checksum of this.running.values()) checksum.update(chunk);
     callback(null, chunk);
@@ -69,8 +78,9 @@ function parseContentMd5(value: string | undefined): string | undefined {
   return value;
 }
 
-function declaredSize(request: FastifyRequest): number | undefined {
-  const raw = header(request, 'x-amz-decoded-content-length') ?? header(request, 'content-length');
+function declaredSize(request: FastifyRequest, awsChunked: boolean): number | undefined {
+  // x-amz-decoded-content-length only means something for aws-chunked bodies.
+  const raw = (awsChunked ? header(request, 'x-amz-decoded-content-length') : undefined) ?? header(request, 'content-length');
   if (raw === undefined) return undefined;
   if (!/^\d+$/.test(raw)) throw s3Error('InvalidArgument', 'Content-Length must be a whole number.');
   return Number(raw);
@@ -104,14 +114,15 @@ export function prepareUploadBody(
   maxSize: number,
 ): UploadBody {
   const raw = request.raw;
-  const size = declaredSize(request);
+  const awsChunked = auth.payload.kind === 'streaming-signed' || auth.payload.kind === 'streaming-unsigned-trailer';
+  const size = declaredSize(request, awsChunked);
   const chunkedTransfer = header(request, 'transfer-encoding') !== undefined;
   if (size === undefined && !chunkedTransfer) throw s3Error('MissingContentLength');
   if (size !== undefined && size > maxSize) throw s3Error('EntityTooLarge');
 
   const verifier: BodyVerifier | undefined = createBodyVerifier(auth.payload, request.headers);
   const { expected, compute } = requestedChecksums(request);
-  const integrity = new IntegrityCheck(parseContentMd5(header(request, 'content-md5')), expected, compute);
+  const integrity = new IntegrityCheck(parseContentMd5(header(request, 'content-md5')), expected, compute, maxSize);
   const stages: Transform[] = [...(verifier ? [verifier] : []), integrity, metrics.countBytes(op, 'in')];
   const first = stages[0];
   const body = (stages.length === 1 ? first : pipeline(stages as [Transform, ...Transform[]], () => undefined)) as Readable;

@@ -20,9 +20,11 @@ export interface XmlObject {
 }
 
 /** Renders `<?xml ...?><root xmlns="...">body</root>`; undefined fields are omitted. */
-export function renderXml(root: string, body: XmlObject, options: { namespace?: boolean } = {}): string {
+export const XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n';
+
+export function renderXml(root: string, body: XmlObject, options: { namespace?: boolean; declaration?: boolean } = {}): string {
   const element = options.namespace === false ? body : { '@_xmlns': S3_XMLNS, ...body };
-  return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build({ [root]: dropUndefined(element) })}`;
+  return `${options.declaration === false ? '' : XML_DECLARATION}${builder.build({ [root]: dropUndefined(element) })}`;
 }
 
 function dropUndefined(value: XmlValue): XmlValue {
@@ -38,7 +40,8 @@ function dropUndefined(value: XmlValue): XmlValue {
 const parser = new XMLParser({
   ignoreAttributes: true,
   parseTagValue: false,
-  trimValues: true,
+  // Keys are byte-exact: "keep " is not "keep". Callers trim where it is harmless.
+  trimValues: false,
   removeNSPrefix: true,
   // Numeric character references too: rclone sends <ETag>&#34;...&#34;</ETag>.
   htmlEntities: true,

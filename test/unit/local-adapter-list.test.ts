@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { LocalAdapter } from '../../ufs-adapters/local/local-adapter';
-import { compareUtf8 } from '../../ufs-adapters/local/utf8-order';
+import { compareUtf8 } from '../../ufs-adapters/utf8-order';
 import type { ListEntry, ListOptions } from '../../ufs-adapters/types';
 
 const byteOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));

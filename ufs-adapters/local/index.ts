@@ -1,3 +1,3 @@
 export { LocalAdapter, type LocalAdapterOptions } from './local-adapter';
 export { cleanupAbandonedUploads } from './abandoned-cleanup';
-export { compareUtf8 } from './utf8-order';
+export { compareUtf8 } from '../utf8-order';

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { ufsError } from '../errors';
 import { isInside, RESERVED_DIR } from './local-layout';
-import { utf8Length } from './utf8-order';
+import { utf8Length } from '../utf8-order';
 
 export const MAX_KEY_BYTES = 1024;
 export const MAX_SEGMENT_BYTES = 255;

@@ -14,7 +14,7 @@ import type { LocalContext } from './local-context';
 import { fileObjectInfo, readSidecar } from './sidecar-metadata';
 import { mapAhead } from './ordered-prefetch';
 import { walkSorted, type WalkItem } from './sorted-walk';
-import { isAfter } from './utf8-order';
+import { isAfter } from '../utf8-order';
 
 async function markerEntry(ctx: LocalContext, key: string): Promise<ListEntry | undefined> {
   const record = await readSidecar(ctx.layout, key);

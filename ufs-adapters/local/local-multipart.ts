@@ -18,7 +18,7 @@ import type { LocalLayout } from './local-layout';
 import { quotedEtag, receiveBody } from './receive-body';
 import { parseMetadata } from './sidecar-metadata';
 import { newTempPath, removeQuietly, writeJsonAtomic, writeJsonFile } from './temp-files';
-import { compareUtf8 } from './utf8-order';
+import { compareUtf8 } from '../utf8-order';
 
 const UPLOAD_ID = /^[A-Za-z0-9_-]{16,128}$/;
 const PART_FILE = /^part-([1-9][0-9]{0,4})$/;

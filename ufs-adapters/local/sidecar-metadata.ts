@@ -16,7 +16,7 @@ import { errnoCode, isConflict, mapFsError } from './fs-errors';
 import { isFolderKey, keySegments } from './key-path';
 import { isInside, type LocalLayout } from './local-layout';
 import { writeJsonAtomic } from './temp-files';
-import { utf8Length } from './utf8-order';
+import { utf8Length } from '../utf8-order';
 
 export const SIDECAR_SUFFIX = '.meta.json';
 

@@ -13,7 +13,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { isMissing, mapFsError, throwIfAborted } from './fs-errors';
 import { MAX_KEY_BYTES, segmentProblem } from './key-path';
-import { compareUtf8, isAfter, utf8Length } from './utf8-order';
+import { compareUtf8, isAfter, utf8Length } from '../utf8-order';
 
 export type WalkItem =
   /** A regular file: a candidate object. */

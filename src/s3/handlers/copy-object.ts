@@ -9,6 +9,7 @@ import { s3Error } from '../errors';
 import { assertKeyLength, metadataFromHeaders } from '../object-headers';
 import { renderXml, xmlDate } from '../xml';
 import { resolveCopySource } from './copy-source';
+import { checkWriteConditions } from '../write-conditions';
 
 export async function handleCopyObject(ctx: S3Context<EndpointOf<'CopyObject'>>): Promise<void> {
   const { endpoint, request, reply, services, signal } = ctx;
@@ -25,6 +26,7 @@ export async function handleCopyObject(ctx: S3Context<EndpointOf<'CopyObject'>>)
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     );
   }
+  await checkWriteConditions(request, destination.adapter, endpoint.key, signal);
   const replaced: ObjectMetadata | undefined = directive === 'REPLACE' ? metadataFromHeaders(request) : undefined;
 
   let result: WriteResult;
@@ -33,7 +35,11 @@ export async function handleCopyObject(ctx: S3Context<EndpointOf<'CopyObject'>>)
   } else {
     const { key: _key, size: _size, etag: _etag, lastModified: _lm, partSizes: _ps, ...sourceMetadata } = source.info;
     const body = await source.bucket.adapter.read(source.key, undefined, { signal, ifMatch: source.info.etag });
-    result = await destination.adapter.write({ key: endpoint.key, body, metadata: replaced ?? sourceMetadata, signal });
+    try {
+      result = await destination.adapter.write({ key: endpoint.key, body, metadata: replaced ?? sourceMetadata, signal });
+    } finally {
+      body.destroy(); // a write that failed before reading must not leave the source open
+    }
   }
   reply.header('content-type', 'application/xml');
   await reply.send(renderXml('CopyObjectResult', { LastModified: xmlDate(result.lastModified), ETag: result.etag }));

@@ -38,7 +38,7 @@ export async function resolveCopySource(ctx: S3Context): Promise<CopySource> {
   if (raw === undefined) throw s3Error('InvalidArgument', 'Copy Source must be specified');
   const { bucket: bucketName, key } = parseCopySource(raw);
   const bucket = await ctx.services.buckets.get(bucketName);
-  authorize(ctx.auth, ctx.credential, 'read', bucket);
+  authorize(ctx.auth, ctx.credential, 'read', bucket, 'GetObject');
   const info = await bucket.adapter.stat(key, ctx.signal);
   checkCopySourceConditions(
     {

@@ -3,6 +3,8 @@
  * mode, per-key errors).
  */
 import type { EndpointOf, S3Context } from '../context';
+import type { UfsAdapter } from '../../../ufs-adapters/types';
+import { isUfsError } from '../../../ufs-adapters/errors';
 import { s3Error, toS3Error } from '../errors';
 import { readSmallBody } from '../upload-body';
 import { parseRequestXml, renderXml, type XmlObject } from '../xml';
@@ -10,11 +12,20 @@ import { assertNullVersion } from './get-object';
 
 const MAX_DELETE_KEYS = 1000;
 
+/** A key the store cannot represent does not exist in it, so deleting it succeeds, as in S3. */
+async function deleteKey(adapter: UfsAdapter, key: string, signal?: AbortSignal): Promise<void> {
+  try {
+    await adapter.delete(key, signal);
+  } catch (err) {
+    if (!isUfsError(err, 'InvalidKey')) throw err;
+  }
+}
+
 export async function handleDeleteObject(ctx: S3Context<EndpointOf<'DeleteObject'>>): Promise<void> {
   const { endpoint, reply, services, signal } = ctx;
   assertNullVersion(endpoint.query);
   const bucket = await services.buckets.get(endpoint.bucket);
-  await bucket.adapter.delete(endpoint.key, signal);
+  await deleteKey(bucket.adapter, endpoint.key, signal);
   await reply.code(204).send();
 }
 
@@ -29,9 +40,9 @@ function parseDeleteRequest(xml: string): DeleteRequest {
   if (!Array.isArray(objects) || objects.length === 0 || objects.length > MAX_DELETE_KEYS) throw s3Error('MalformedXML');
   const keys = objects.map((o: Record<string, unknown>) => {
     if (typeof o?.Key !== 'string' || o.Key === '') throw s3Error('MalformedXML');
-    return { key: o.Key, versionId: typeof o.VersionId === 'string' ? o.VersionId : undefined };
+    return { key: o.Key, versionId: typeof o.VersionId === 'string' ? o.VersionId.trim() : undefined };
   });
-  return { quiet: String(doc.Quiet).toLowerCase() === 'true', keys };
+  return { quiet: String(doc.Quiet).trim().toLowerCase() === 'true', keys };
 }
 
 export async function handleDeleteObjects(ctx: S3Context<EndpointOf<'DeleteObjects'>>): Promise<void> {
@@ -45,7 +56,7 @@ export async function handleDeleteObjects(ctx: S3Context<EndpointOf<'DeleteObjec
   for (const { key, versionId } of keys) {
     try {
       if (versionId !== undefined && versionId !== 'null') throw s3Error('NoSuchVersion');
-      await bucket.adapter.delete(key, signal);
+      await deleteKey(bucket.adapter, key, signal);
       if (!quiet) deleted.push({ Key: key, VersionId: versionId });
     } catch (err) {
       const s3 = toS3Error(err);

@@ -5,7 +5,8 @@
  */
 import { pipeline, type Readable } from 'node:stream';
 import { isUfsError } from '../../../ufs-adapters/errors';
-import type { ByteRange, ObjectInfo } from '../../../ufs-adapters/types';
+import type { ByteRange, ObjectInfo, UfsAdapter } from '../../../ufs-adapters/types';
+import { exactLength } from '../exact-length';
 import { checkConditions } from '../conditions';
 import { header, type EndpointOf, type S3Context } from '../context';
 import { s3Error, S3Error } from '../errors';
@@ -19,17 +20,26 @@ export function assertNullVersion(query: ReadonlyMap<string, string>): void {
   if (versionId !== undefined && versionId !== 'null') throw s3Error('InvalidArgument', 'Invalid version id specified');
 }
 
-/** The byte range of part `partNumber` (1-based) of an object. */
-function partRange(info: ObjectInfo, partNumberText: string): ByteRange | 'whole' {
+/** The byte range of part `partNumber` (1-based) of an object (a single-PUT object is one part). */
+function partRange(info: ObjectInfo, partNumberText: string): ByteRange {
   const partNumber = Number(partNumberText);
   if (!/^\d+$/.test(partNumberText) || partNumber < 1 || partNumber > 10000) {
     throw s3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive');
   }
   const sizes = info.partSizes ?? [info.size];
   if (partNumber > sizes.length) throw new S3Error('InvalidRange', 'The requested partnumber is not satisfiable', { headers: { 'content-range': `bytes */${info.size}` } });
-  if (!info.partSizes) return 'whole';
   const start = sizes.slice(0, partNumber - 1).reduce((a, b) => a + b, 0);
   return { start, end: start + sizes[partNumber - 1] - 1 };
+}
+
+/** A key the store cannot represent cannot exist in it: reads answer NoSuchKey, as S3 would. */
+export async function statForRead(adapter: UfsAdapter, key: string, signal?: AbortSignal): Promise<ObjectInfo> {
+  try {
+    return await adapter.stat(key, signal);
+  } catch (err) {
+    if (isUfsError(err, 'InvalidKey')) throw s3Error('NoSuchKey', undefined, err);
+    throw err;
+  }
 }
 
 /** How often a GET re-resolves an object that changed between its stat and its read. */
@@ -46,29 +56,37 @@ export async function handleGetObject(ctx: S3Context<ReadOp>): Promise<void> {
   }
 
   for (let attempt = 1; ; attempt++) {
-    const info = await bucket.adapter.stat(endpoint.key, signal);
-    checkConditions(
-      {
-        ifMatch: header(request, 'if-match'),
-        ifNoneMatch: header(request, 'if-none-match'),
-        ifModifiedSince: header(request, 'if-modified-since'),
-        ifUnmodifiedSince: header(request, 'if-unmodified-since'),
-      },
-      info,
-    );
+    const info = await statForRead(bucket.adapter, endpoint.key, signal);
+    try {
+      checkConditions(
+        {
+          ifMatch: header(request, 'if-match'),
+          ifNoneMatch: header(request, 'if-none-match'),
+          ifModifiedSince: header(request, 'if-modified-since'),
+          ifUnmodifiedSince: header(request, 'if-unmodified-since'),
+        },
+        info,
+      );
+    } catch (err) {
+      // A 304 still tells caches which version they hold.
+      reply.header('etag', info.etag);
+      reply.header('last-modified', info.lastModified.toUTCString());
+      throw err;
+    }
     let range: ByteRange | undefined;
     if (partNumber !== undefined) {
-      const part = partRange(info, partNumber);
-      range = part === 'whole' ? undefined : part;
+      range = info.size === 0 ? undefined : partRange(info, partNumber);
     } else {
       range = parseRange(rangeHeader, info.size);
     }
+    const length = range ? range.end - range.start + 1 : info.size;
 
     let body: Readable | undefined;
     if (endpoint.op === 'GetObject' && info.size > 0) {
       try {
         // ifMatch: the bytes must be of the version whose headers we are about to send.
-        body = await bucket.adapter.read(endpoint.key, range, { signal, ifMatch: info.etag });
+        // Always an explicit range: the store must not send more than the headers announce.
+        body = await bucket.adapter.read(endpoint.key, range ?? { start: 0, end: info.size - 1 }, { signal, ifMatch: info.etag });
       } catch (err) {
         if (!isUfsError(err, 'PreconditionFailed')) throw err;
         if (attempt === VERSION_RACE_ATTEMPTS) throw s3Error('ServiceUnavailable', 'The object is changing too fast to be read; retry.', err);
@@ -77,8 +95,9 @@ export async function handleGetObject(ctx: S3Context<ReadOp>): Promise<void> {
     }
 
     setObjectHeaders(reply, info, range === undefined && header(request, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED');
-    if (endpoint.op === 'GetObject') applyResponseOverrides(reply, endpoint.query);
-    reply.header('content-length', String(range ? range.end - range.start + 1 : info.size));
+    if (endpoint.op === 'GetObject') applyResponseOverrides(reply, endpoint.query, ctx.auth.kind === 'signed');
+    if (partNumber !== undefined) reply.header('x-amz-mp-parts-count', String(info.partSizes?.length ?? 1));
+    reply.header('content-length', String(length));
     if (range) {
       reply.code(206);
       reply.header('content-range', contentRange(range, info.size));
@@ -88,7 +107,7 @@ export async function handleGetObject(ctx: S3Context<ReadOp>): Promise<void> {
       return;
     }
     // pipeline (not pipe) so a UFS error mid-body destroys the response instead of hanging it.
-    await reply.send(pipeline(body, ctx.services.metrics.countBytes('GetObject', 'out'), () => undefined));
+    await reply.send(pipeline(body, exactLength(length), ctx.services.metrics.countBytes('GetObject', 'out'), () => undefined));
     return;
   }
 }

@@ -4,16 +4,19 @@
  * adapter's (native where the store has it).
  */
 import { pipeline } from 'node:stream';
-import type { ChecksumAlgorithm, CompletedPart } from '../../../ufs-adapters/types';
+import { LRUCache } from 'lru-cache';
+import type { ChecksumAlgorithm, CompletedPart, WriteResult } from '../../../ufs-adapters/types';
+import { checkWriteConditions } from '../write-conditions';
 import { MAX_PART_NUMBER } from '../../../ufs-adapters/types';
 import { header, principal, type EndpointOf, type S3Context } from '../context';
-import { s3Error } from '../errors';
+import { s3Error, toS3Error } from '../errors';
 import { assertKeyLength, checksumHeader, metadataFromHeaders } from '../object-headers';
 import { parseRange } from '../range';
 import { prepareUploadBody, readSmallBody } from '../upload-body';
-import { ownerXml, parseRequestXml, renderXml, xmlDate, type XmlObject } from '../xml';
+import { XML_DECLARATION, ownerXml, parseRequestXml, renderXml, xmlDate, type XmlObject } from '../xml';
 import { resolveCopySource } from './copy-source';
 import { parseMaxKeys } from './list-page';
+import { compareUtf8 } from '../../../ufs-adapters/utf8-order';
 
 const MAX_PART_SIZE = 5 * 1024 ** 3;
 
@@ -78,7 +81,12 @@ export async function handleUploadPartCopy(ctx: S3Context<EndpointOf<'UploadPart
   if ((range ? range.end - range.start + 1 : source.info.size) > MAX_PART_SIZE) throw s3Error('EntityTooLarge');
   const read = await source.bucket.adapter.read(source.key, range, { signal, ifMatch: source.info.etag });
   const body = pipeline(read, services.metrics.countBytes('UploadPartCopy', 'in'), () => undefined);
-  const part = await bucket.adapter.uploadPart({ uploadId, key: endpoint.key, partNumber, body, signal });
+  let part;
+  try {
+    part = await bucket.adapter.uploadPart({ uploadId, key: endpoint.key, partNumber, body, signal });
+  } finally {
+    read.destroy();
+  }
   await sendXml(ctx, 'CopyPartResult', { LastModified: xmlDate(part.lastModified), ETag: part.etag });
 }
 
@@ -87,25 +95,79 @@ function parseCompleteRequest(xml: string): CompletedPart[] {
   const parts = doc.Part;
   if (!Array.isArray(parts) || parts.length === 0) throw s3Error('MalformedXML');
   return parts.map((p: Record<string, unknown>) => {
-    const partNumber = Number(p?.PartNumber);
+    const partNumber = Number(String(p?.PartNumber ?? '').trim());
     if (!Number.isInteger(partNumber) || typeof p.ETag !== 'string') throw s3Error('MalformedXML');
-    return { partNumber, etag: p.ETag };
+    return { partNumber, etag: p.ETag.trim() };
   });
 }
 
+/** Completions answered in the last hour, so a client that timed out and retries gets the same answer. */
+const recentlyCompleted = new LRUCache<string, WriteResult>({ max: 10_000, ttl: 3600_000 });
+/** A completion slower than this answers 200 at once and keeps the connection alive, as S3 does. */
+const SLOW_COMPLETION_MS = 2_000;
+const KEEPALIVE_INTERVAL_MS = 10_000;
+
 export async function handleCompleteMultipartUpload(ctx: S3Context<EndpointOf<'CompleteMultipartUpload'>>): Promise<void> {
-  const { endpoint, services, signal } = ctx;
+  const { endpoint, request, reply, services, signal } = ctx;
   const bucket = await services.buckets.get(endpoint.bucket);
   const uploadId = uploadIdOf(endpoint.query);
-  const body = await readSmallBody(ctx.request, ctx.auth, services.metrics, 'CompleteMultipartUpload', 4 * 1024 * 1024);
+  const body = await readSmallBody(request, ctx.auth, services.metrics, 'CompleteMultipartUpload', 4 * 1024 * 1024);
   const parts = parseCompleteRequest(body);
-  const result = await bucket.adapter.completeMultipartUpload(endpoint.key, uploadId, parts, signal);
-  await sendXml(ctx, 'CompleteMultipartUploadResult', {
-    Location: `/${endpoint.bucket}/${endpoint.key.split('/').map(encodeURIComponent).join('/')}`,
-    Bucket: endpoint.bucket,
-    Key: endpoint.key,
-    ETag: result.etag,
+  const host = header(request, 'host') ?? 'localhost';
+  const resultXml = (result: WriteResult, declaration: boolean): string =>
+    renderXml(
+      'CompleteMultipartUploadResult',
+      {
+        Location: `http://${host}/${endpoint.bucket}/${endpoint.key.split('/').map(encodeURIComponent).join('/')}`,
+        Bucket: endpoint.bucket,
+        Key: endpoint.key,
+        ETag: result.etag,
+      },
+      { declaration },
+    );
+
+  const memoKey = `${endpoint.bucket}\n${endpoint.key}\n${uploadId}`;
+  const done = recentlyCompleted.get(memoKey);
+  if (done) {
+    reply.header('content-type', 'application/xml');
+    await reply.send(resultXml(done, true));
+    return;
+  }
+  await checkWriteConditions(request, bucket.adapter, endpoint.key, signal);
+
+  // Not tied to the client's signal: a client that gives up and retries finds the work done.
+  const completion = bucket.adapter.completeMultipartUpload(endpoint.key, uploadId, parts).then((result) => {
+    recentlyCompleted.set(memoKey, result);
+    return result;
   });
+  let timer: NodeJS.Timeout | undefined;
+  const slow = await Promise.race([
+    completion.then(() => false, () => false),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), SLOW_COMPLETION_MS))),
+  ]);
+  clearTimeout(timer);
+  if (!slow) {
+    reply.header('content-type', 'application/xml');
+    await reply.send(resultXml(await completion, true));
+    return;
+  }
+
+  // Slow (the store copies the parts): 200 now, whitespace while we work, then the result or
+  // an <Error> in the body, which the SDKs check for on this operation.
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), 'content-type': 'application/xml' });
+  raw.write(XML_DECLARATION);
+  const keepalive = setInterval(() => raw.write(' '), KEEPALIVE_INTERVAL_MS);
+  try {
+    raw.end(resultXml(await completion, false));
+  } catch (err) {
+    const s3 = toS3Error(err);
+    if (s3.status >= 500) request.log.error({ err, op: 'CompleteMultipartUpload' }, 'completion failed');
+    raw.end(renderXml('Error', { Code: s3.code, Message: s3.message, RequestId: String(request.id) }, { namespace: false, declaration: false }));
+  } finally {
+    clearInterval(keepalive);
+  }
 }
 
 export async function handleAbortMultipartUpload(ctx: S3Context<EndpointOf<'AbortMultipartUpload'>>): Promise<void> {
@@ -151,9 +213,19 @@ export async function handleListMultipartUploads(ctx: S3Context<EndpointOf<'List
   let isTruncated = false;
   let next: { key: string; uploadId: string } | undefined;
   const owner = ownerXml(principal(ctx.auth));
+  // Resume strictly after (key-marker, upload-id-marker) in the adapter's order (key in UTF-8
+  // byte order, then initiation time): without an upload-id-marker, after every upload of that key.
+  let passedMarker = keyMarker === '';
   for await (const upload of bucket.adapter.listMultipartUploads(prefix)) {
-    // Resume after (key-marker, upload-id-marker): later keys, or the same key after that upload id.
-    if (keyMarker !== '' && (upload.key < keyMarker || (upload.key === keyMarker && (uploadIdMarker === '' || upload.uploadId <= uploadIdMarker)))) continue;
+    if (!passedMarker) {
+      const order = compareUtf8(upload.key, keyMarker);
+      if (order < 0 || (order === 0 && uploadIdMarker === '')) continue;
+      if (order === 0) {
+        if (upload.uploadId === uploadIdMarker) passedMarker = true;
+        continue;
+      }
+      passedMarker = true;
+    }
     if (uploads.length === maxUploads) {
       isTruncated = true;
       break;

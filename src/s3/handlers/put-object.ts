@@ -6,6 +6,7 @@ import type { EndpointOf, S3Context } from '../context';
 import { s3Error } from '../errors';
 import { assertKeyLength, checksumHeader, metadataFromHeaders } from '../object-headers';
 import { prepareUploadBody } from '../upload-body';
+import { checkWriteConditions } from '../write-conditions';
 import type { ChecksumAlgorithm } from '../../../ufs-adapters/types';
 
 export async function handlePutObject(ctx: S3Context<EndpointOf<'PutObject'>>): Promise<void> {
@@ -13,6 +14,7 @@ export async function handlePutObject(ctx: S3Context<EndpointOf<'PutObject'>>): 
   assertKeyLength(endpoint.key);
   const bucket = await services.buckets.get(endpoint.bucket);
   const metadata = metadataFromHeaders(request);
+  await checkWriteConditions(request, bucket.adapter, endpoint.key, signal);
   const upload = prepareUploadBody(request, ctx.auth, services.metrics, 'PutObject', services.config.server.maxPutSize);
   if (endpoint.key.endsWith('/') && upload.declaredSize !== undefined && upload.declaredSize > 0) {
     throw s3Error('InvalidObjectName', 'A key ending in "/" is a folder marker and must have an empty body.');

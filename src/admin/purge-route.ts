@@ -1,0 +1,40 @@
+/**
+ * POST /_ringcache/cache/purge?bucket=B&key=K   (or &prefix=P)
+ * Drops one object, or every object under a prefix, from the cache (metadata and pages).
+ * Signed with SigV4 like any S3 request; the key needs write access to the bucket.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Credential } from '../config/schema';
+import type { BucketRegistry } from '../mounts/bucket-registry';
+import { authenticate } from '../s3/auth';
+import { authorize } from '../s3/authorize';
+import { S3Error, toS3Error } from '../s3/errors';
+import { CachingAdapter } from '../cache/caching-adapter';
+
+export function registerPurgeRoute(app: FastifyInstance, opts: { buckets: BucketRegistry; credentials: readonly Credential[] }): void {
+  const byKey = new Map(opts.credentials.map((c) => [c.accessKeyId, c]));
+
+  app.post('/cache/purge', async (request: FastifyRequest, reply: FastifyReply) => {
+    try {
+      const auth = await authenticate(
+        { method: request.method, rawUrl: request.raw.url ?? '/', headers: request.headers, now: new Date() },
+        (id) => byKey.get(id)?.secretAccessKey,
+      );
+      const query = request.query as Record<string, string | undefined>;
+      const bucketName = query.bucket;
+      if (!bucketName || (query.key === undefined) === (query.prefix === undefined)) {
+        return reply.code(400).send({ error: 'give bucket and exactly one of key or prefix' });
+      }
+      const credential = auth.kind === 'signed' ? byKey.get(auth.accessKeyId) : undefined;
+      authorize(auth, credential, 'write', { name: bucketName, anonymousRead: false });
+      const bucket = await opts.buckets.get(bucketName);
+      if (!(bucket.adapter instanceof CachingAdapter)) return reply.send({ purged: 0, cache: 'disabled' });
+      const purged = await bucket.adapter.purge(query.key !== undefined ? { key: query.key } : { prefix: query.prefix as string });
+      return reply.send({ purged });
+    } catch (err) {
+      const s3 = err instanceof S3Error ? err : toS3Error(err);
+      if (s3.status >= 500) request.log.error({ err }, 'purge failed');
+      return reply.code(s3.status).send({ error: s3.code, message: s3.message });
+    }
+  });
+}

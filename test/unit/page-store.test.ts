@@ -1,0 +1,501 @@
+/**
+ * Page store: memory LRU, LMDB disk tier (quota, LRU order across restarts, checksums,
+ * dropObject), metadata persistence, and the best-effort contract. Real LMDB in temp dirs.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DiskTier, diskMapSize, type DiskIndexEntry, type DiskTierOptions } from '../../src/cache/disk-tier';
+import { MemoryTier } from '../../src/cache/memory-tier';
+import { decodePageRecord, encodePageRecord, pageChecksum } from '../../src/cache/page-checksum';
+import { TieredPageStore, type TieredPageStoreOptions } from '../../src/cache/tiered-page-store';
+import { pageKeyOf, type MetadataRecord, type MetadataStore, type PageStoreEvents } from '../../src/cache/types';
+
+const KiB = 1024;
+const PAGE = 64 * KiB;
+
+interface EventLog {
+  hits: { memory: number; disk: number };
+  misses: number;
+  stored: { memory: number; disk: number };
+  storedBytes: { memory: number; disk: number };
+  evicted: { memory: { pages: number; bytes: number; calls: number }; disk: { pages: number; bytes: number; calls: number } };
+  checksumFailures: number;
+  errors: Array<{ operation: string; err: unknown }>;
+}
+
+function recordEvents(): { events: PageStoreEvents; log: EventLog } {
+  const log: EventLog = {
+    hits: { memory: 0, disk: 0 },
+    misses: 0,
+    stored: { memory: 0, disk: 0 },
+    storedBytes: { memory: 0, disk: 0 },
+    evicted: { memory: { pages: 0, bytes: 0, calls: 0 }, disk: { pages: 0, bytes: 0, calls: 0 } },
+    checksumFailures: 0,
+    errors: [],
+  };
+  const events: PageStoreEvents = {
+    hit: (tier) => void log.hits[tier]++,
+    miss: () => void log.misses++,
+    stored: (tier, bytes) => {
+      log.stored[tier]++;
+      log.storedBytes[tier] += bytes;
+    },
+    evicted: (tier, pages, bytes) => {
+      log.evicted[tier].pages += pages;
+      log.evicted[tier].bytes += bytes;
+      log.evicted[tier].calls++;
+    },
+    checksumFailure: () => void log.checksumFailures++,
+    error: (operation, err) => void log.errors.push({ operation, err }),
+  };
+  return { events, log };
+}
+
+/** A page whose bytes identify it: `fill` repeated, then its key (so mix-ups show). */
+function pageOf(key: string, size = PAGE, fill = 0): Buffer {
+  const data = Buffer.alloc(size, fill);
+  data.write(key, 0, 'latin1');
+  return data;
+}
+
+const tempDirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ringcache-pages-'));
+  tempDirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Stores to close after each test, whatever happened. */
+const open: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  for (const store of open.splice(0)) await store.close();
+});
+
+function openStore(options: Partial<TieredPageStoreOptions> & { dir: string; diskBytes: number; events: PageStoreEvents }): TieredPageStore {
+  const store = new TieredPageStore({
+    memoryBytes: options.memoryBytes ?? 0,
+    disk: { path: options.dir, maxBytes: options.diskBytes },
+    events: options.events,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.touchIntervalMs !== undefined ? { touchIntervalMs: options.touchIntervalMs } : {}),
+  });
+  open.push(store);
+  return store;
+}
+
+async function closeStore(store: { close(): Promise<void> }): Promise<void> {
+  const i = open.indexOf(store);
+  if (i >= 0) open.splice(i, 1);
+  await store.close();
+}
+
+describe('page checksum framing', () => {
+  test('record = big-endian crc32 + data; a flipped bit fails', () => {
+    const data = Buffer.from('hello page');
+    const record = encodePageRecord(data);
+    expect(record.readUInt32BE(0)).toBe(pageChecksum(data));
+    expect(pageChecksum(Buffer.from('123456789'))).toBe(0xcbf43926); // the CRC-32 check value
+    expect(decodePageRecord(record)?.toString()).toBe('hello page');
+    record[7] ^= 0x01;
+    expect(decodePageRecord(record)).toBeUndefined();
+    expect(decodePageRecord(Buffer.alloc(3))).toBeUndefined();
+  });
+});
+
+describe('memory tier', () => {
+  test('evicts least recently used pages by bytes and reports each eviction', () => {
+    const { events, log } = recordEvents();
+    const memory = new MemoryTier(4 * PAGE, events);
+    for (let i = 0; i < 4; i++) expect(memory.put(`m/${i}`, pageOf(`m/${i}`))).toBe(true);
+    expect(memory.stats()).toEqual({ bytes: 4 * PAGE, pages: 4 });
+    expect(memory.get('m/0')?.subarray(0, 3).toString()).toBe('m/0'); // m/0 becomes most recent
+    memory.put('m/4', pageOf('m/4'));
+    memory.put('m/5', pageOf('m/5', 2 * PAGE)); // twice as large: two more pages must go
+    expect(memory.stats()).toEqual({ bytes: 4 * PAGE, pages: 3 });
+    expect(['m/0', 'm/1', 'm/2', 'm/3', 'm/4', 'm/5'].filter((k) => memory.has(k))).toEqual(['m/0', 'm/4', 'm/5']);
+    expect(log.evicted.memory).toEqual({ pages: 3, bytes: 3 * PAGE, calls: 3 });
+    expect(log.stored.memory).toBe(6);
+  });
+
+  test('skips pages larger than the budget, repeated puts, and everything when disabled', () => {
+    const { events, log } = recordEvents();
+    const memory = new MemoryTier(2 * PAGE, events);
+    expect(memory.put('big', Buffer.alloc(2 * PAGE + 1))).toBe(false);
+    expect(memory.put('a', pageOf('a'))).toBe(true);
+    expect(memory.put('a', pageOf('a', PAGE, 1))).toBe(false);
+    expect(memory.get('a')?.[PAGE - 1]).toBe(0);
+    expect(memory.stats()).toEqual({ bytes: PAGE, pages: 1 });
+
+    const disabled = new MemoryTier(0, events);
+    expect(disabled.enabled).toBe(false);
+    expect(disabled.put('a', pageOf('a'))).toBe(false);
+    expect(disabled.get('a')).toBeUndefined();
+    expect(disabled.stats()).toEqual({ bytes: 0, pages: 0 });
+    expect(log.stored.memory).toBe(1);
+  });
+
+  test('copies a small view of a large allocation instead of pinning it', () => {
+    const { events } = recordEvents();
+    const memory = new MemoryTier(4 * PAGE, events);
+    const big = Buffer.alloc(16 * PAGE);
+    memory.put('view', big.subarray(0, PAGE));
+    expect(memory.get('view')!.buffer.byteLength).toBe(PAGE);
+    const own = Buffer.alloc(PAGE);
+    memory.put('own', own);
+    expect(memory.get('own')).toBe(own);
+  });
+});
+
+describe('tiered page store', () => {
+  test('memory first, then disk with promotion; misses counted', async () => {
+    const { events, log } = recordEvents();
+    const dir = tempDir();
+    const store = openStore({ dir, diskBytes: 64 * PAGE, memoryBytes: 2 * PAGE, events });
+    const keys = [0, 1, 2].map((i) => pageKeyOf('obj', i));
+    for (const key of keys) store.put(key, pageOf(key));
+    // Pending disk writes are readable at once; memory holds the two most recent.
+    expect(store.stats()).toEqual({ memoryBytes: 2 * PAGE, memoryPages: 2, diskBytes: 3 * PAGE, diskPages: 3 });
+    await store.flush();
+    expect(log.stored.disk).toBe(3);
+    expect(log.storedBytes.disk).toBe(3 * PAGE);
+
+    const first = store.get(keys[0]!);
+    expect(first?.tier).toBe('disk');
+    expect(first?.data.equals(pageOf(keys[0]!))).toBe(true);
+    expect(store.get(keys[0]!)?.tier).toBe('memory'); // promoted
+    expect(store.get(keys[2]!)?.tier).toBe('memory');
+    expect(store.get(keys[1]!)?.tier).toBe('disk'); // was pushed out of memory by the promotion
+    expect(store.get(pageKeyOf('obj', 9))).toBeUndefined();
+    expect(log.hits).toEqual({ memory: 2, disk: 2 });
+    expect(log.misses).toBe(1);
+    expect(log.errors).toEqual([]);
+  });
+
+  test('a disk read returns a buffer the caller may keep (not a reused read buffer)', async () => {
+    const { events } = recordEvents();
+    const store = openStore({ dir: tempDir(), diskBytes: 64 * PAGE, events });
+    const small = ['s/0', 's/1'].map((k) => [k, pageOf(k, 1000, 7)] as const);
+    const large = ['l/0', 'l/1'].map((k) => [k, pageOf(k, 3 * PAGE, 9)] as const);
+    for (const [k, v] of [...small, ...large]) store.put(k, v);
+    await store.flush();
+    const got = [...small, ...large].map(([k]) => store.get(k)!.data);
+    for (const [i, [, v]] of [...small, ...large].entries()) expect(got[i]!.equals(v)).toBe(true);
+    expect(Buffer.isBuffer(got[0])).toBe(true);
+  });
+
+  test('disk quota: 3x the quota of 64 KiB pages keeps total <= quota, evicting least recently used first', async () => {
+    const { events, log } = recordEvents();
+    const dir = tempDir();
+    const quota = 16 * PAGE;
+    const store = openStore({ dir, diskBytes: quota, events });
+    const key = (i: number): string => pageKeyOf('quota', i);
+    const hot = [0, 1, 2, 3].map(key);
+    let maxSeen = 0;
+    for (let i = 0; i < 48; i++) {
+      store.put(key(i), pageOf(key(i), PAGE, i));
+      maxSeen = Math.max(maxSeen, store.stats().diskBytes);
+      if (i % 4 === 3) for (const k of hot) expect(store.get(k)?.data.readUInt8(PAGE - 1)).toBe(Number(k.slice(-1)));
+      if (i % 8 === 7) await store.flush();
+    }
+    await store.flush();
+    expect(maxSeen).toBeLessThanOrEqual(quota);
+    expect(store.stats()).toMatchObject({ diskBytes: quota, diskPages: 16 });
+    const survivors = Array.from({ length: 48 }, (_, i) => i).filter((i) => store.disk.has(key(i)));
+    expect(survivors).toEqual([0, 1, 2, 3, ...Array.from({ length: 12 }, (_, i) => 36 + i)]);
+    for (const i of survivors) expect(store.get(key(i))?.data.equals(pageOf(key(i), PAGE, i))).toBe(true);
+    expect(store.get(key(4))).toBeUndefined();
+    expect(log.evicted.disk).toMatchObject({ pages: 32, bytes: 32 * PAGE });
+
+    const report = store.disk.verifyIntegrity();
+    expect(report).toMatchObject({ indexEntries: 16, indexBytes: quota, pages: 16, accountedBytes: quota, accountedPages: 16 });
+    expect([...report.missingPages, ...report.orphanPages, ...report.badPages]).toEqual([]);
+    // The file stays within the planned map size (overflow pages, freelist, index).
+    expect(statSync(path.join(dir, 'data.mdb')).size).toBeLessThanOrEqual(diskMapSize(quota));
+    expect(log.errors).toEqual([]);
+  });
+
+  test('reopen keeps pages, accounting and (roughly) the LRU order; lastAccess is persisted lazily', async () => {
+    const { events, log } = recordEvents();
+    const dir = tempDir();
+    let clock = 1_700_000_000_000;
+    const now = (): number => clock;
+    const quota = 16 * PAGE;
+    const key = (i: number): string => pageKeyOf('reopen', i);
+    const first = openStore({ dir, diskBytes: quota, events, now });
+    for (let i = 0; i < 16; i++) first.put(key(i), pageOf(key(i), PAGE, i));
+    await first.flush();
+    clock += 30_000;
+    expect(first.get(key(4))?.tier).toBe('disk'); // 30 s after its put: not persisted (60 s interval)
+    clock += 90_000;
+    for (const i of [0, 1, 2, 3]) expect(first.get(key(i))?.tier).toBe('disk'); // persisted
+    const before = first.stats();
+    await closeStore(first);
+
+    const second = openStore({ dir, diskBytes: quota, events, now });
+    expect(second.stats()).toEqual({ ...before, memoryBytes: 0, memoryPages: 0 });
+    expect(before).toMatchObject({ diskBytes: quota, diskPages: 16 });
+    // Eight new pages evict the eight oldest by persisted lastAccess: 4..11 (4's touch was
+    // too recent to be written), not the touched 0..3.
+    for (let i = 16; i < 24; i++) second.put(key(i), pageOf(key(i), PAGE, i));
+    await second.flush();
+    const survivors = Array.from({ length: 24 }, (_, i) => i).filter((i) => second.disk.has(key(i)));
+    expect(survivors).toEqual([0, 1, 2, 3, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23]);
+    for (const i of survivors) expect(second.get(key(i))?.data.equals(pageOf(key(i), PAGE, i))).toBe(true);
+    expect(second.stats().diskBytes).toBe(quota);
+    await closeStore(second);
+
+    // A smaller quota at the next open evicts down to it at once, oldest first.
+    const third = openStore({ dir, diskBytes: 4 * PAGE, events, now });
+    expect(third.stats()).toMatchObject({ diskBytes: 4 * PAGE, diskPages: 4 });
+    await third.flush();
+    const report = third.disk.verifyIntegrity();
+    expect(report).toMatchObject({ indexEntries: 4, pages: 4, indexBytes: 4 * PAGE });
+    expect(log.errors).toEqual([]);
+  });
+
+  test('a page corrupted on disk is detected, reported once, and deleted', async () => {
+    const { events, log } = recordEvents();
+    const dir = tempDir();
+    const victim = pageKeyOf('corrupt', 1);
+    const neighbour = pageKeyOf('corrupt', 2);
+    const data = randomBytes(PAGE);
+    const first = openStore({ dir, diskBytes: 64 * PAGE, events });
+    first.put(victim, data);
+    first.put(neighbour, pageOf(neighbour));
+    await closeStore(first);
+
+    const file = path.join(dir, 'data.mdb');
+    const bytes = readFileSync(file);
+    const pattern = data.subarray(1000, 1064);
+    const at = bytes.indexOf(pattern);
+    expect(at).toBeGreaterThan(0);
+    expect(bytes.lastIndexOf(pattern)).toBe(at); // exactly one copy on disk
+    bytes[at + 17] ^= 0xff;
+    writeFileSync(file, bytes);
+
+    const second = openStore({ dir, diskBytes: 64 * PAGE, events });
+    expect(second.stats()).toMatchObject({ diskPages: 2, diskBytes: 2 * PAGE });
+    expect(second.get(victim)).toBeUndefined();
+    expect(log.checksumFailures).toBe(1);
+    expect(second.stats()).toMatchObject({ diskPages: 1, diskBytes: PAGE });
+    expect(second.get(victim)).toBeUndefined(); // gone: a plain miss now
+    expect(log.checksumFailures).toBe(1);
+    expect(second.get(neighbour)?.data.equals(pageOf(neighbour))).toBe(true);
+    await closeStore(second);
+
+    const third = openStore({ dir, diskBytes: 64 * PAGE, events });
+    expect(third.stats()).toMatchObject({ diskPages: 1, diskBytes: PAGE });
+    const report = third.disk.verifyIntegrity();
+    expect(report).toMatchObject({ indexEntries: 1, pages: 1, missingPages: [], orphanPages: [], badPages: [] });
+    expect(log.checksumFailures).toBe(1);
+    expect(log.errors).toEqual([]);
+  });
+
+  test('dropObject removes every page of one object only, committed or pending, in both tiers', async () => {
+    const { events, log } = recordEvents();
+    const store = openStore({ dir: tempDir(), diskBytes: 64 * PAGE, memoryBytes: 8 * PAGE, events });
+    const ids = ['abc', 'abc0', 'abc.', 'abd', 'ab'];
+    for (const id of ids) for (let i = 0; i < 3; i++) store.put(pageKeyOf(id, i), pageOf(pageKeyOf(id, i), 8 * KiB));
+    await store.flush();
+    store.put(pageKeyOf('abc', 3), pageOf(pageKeyOf('abc', 3), 8 * KiB)); // still pending
+    const before = store.stats();
+    expect(await store.dropObject('abc')).toBe(4);
+    expect(store.stats()).toMatchObject({ diskPages: before.diskPages - 4, diskBytes: before.diskBytes - 4 * 8 * KiB });
+    for (let i = 0; i < 4; i++) expect(store.get(pageKeyOf('abc', i))).toBeUndefined();
+    for (const id of ids.slice(1)) for (let i = 0; i < 3; i++) expect(store.get(pageKeyOf(id, i))?.data.equals(pageOf(pageKeyOf(id, i), 8 * KiB))).toBe(true);
+    expect(await store.dropObject('abc')).toBe(0);
+    await store.flush();
+    const report = store.disk.verifyIntegrity();
+    expect(report).toMatchObject({ indexEntries: 12, pages: 12, indexBytes: 12 * 8 * KiB, accountedPages: 12, missingPages: [], orphanPages: [] });
+    expect(log.evicted.disk.pages).toBe(0); // a drop is not an eviction
+  });
+
+  test('never throws from get/put; failures are reported and behave as misses', async () => {
+    const { events, log } = recordEvents();
+    const store = openStore({ dir: tempDir(), diskBytes: 64 * PAGE, memoryBytes: 0, events });
+    const longKey = 'k'.repeat(3000); // beyond LMDB's key size limit
+    expect(() => store.put(longKey, pageOf('x'))).not.toThrow();
+    expect(store.get(longKey)).toBeUndefined();
+    expect(log.errors.map((e) => e.operation)).toEqual(['disk.put']);
+    expect(store.stats()).toMatchObject({ diskPages: 0, diskBytes: 0 });
+    await store.close();
+    expect(() => store.put('after/00000000', pageOf('x'))).not.toThrow();
+    expect(store.get('after/00000000')).toBeUndefined();
+  });
+
+  test('both tiers disabled: nothing stored, metadata kept in memory, no directory created', async () => {
+    const { events, log } = recordEvents();
+    const dir = path.join(tempDir(), 'never');
+    const store = openStore({ dir, diskBytes: 0, memoryBytes: 0, events });
+    store.put('a/00000000', pageOf('a'));
+    expect(store.get('a/00000000')).toBeUndefined();
+    expect(store.stats()).toEqual({ memoryBytes: 0, memoryPages: 0, diskBytes: 0, diskPages: 0 });
+    expect(await store.dropObject('a')).toBe(0);
+    await store.flush();
+    store.metadata.putMeta('m:a', record('a'));
+    expect(store.metadata.getMeta('m:a')).toEqual(record('a'));
+    expect(existsSync(dir)).toBe(false);
+    expect(log.misses).toBe(1);
+  });
+});
+
+function record(key: string, fetchedAt = 1_000, extra: Partial<NonNullable<MetadataRecord['info']>> = {}): MetadataRecord {
+  return {
+    info: { key, size: 123, etag: `"etag-${key}"`, lastModifiedMs: 1_600_000_000_000, userMetadata: { a: 'b' }, ...extra },
+    fetchedAt,
+  };
+}
+
+describe.each([
+  ['LMDB', 64 * PAGE],
+  ['in-memory', 0],
+])('metadata store (%s)', (_name, diskBytes) => {
+  async function exercise(metadata: MetadataStore, flush: () => Promise<void>): Promise<void> {
+    metadata.putMeta('m1:a', record('a', 1, { contentType: 'text/plain', partSizes: [5, 5], checksums: { crc32: 'AAAA' } }));
+    metadata.putMeta('m1:b', record('b'));
+    metadata.putMeta('m1:b/c', record('b/c'));
+    metadata.putMeta('m2:a', { info: null, fetchedAt: 7 });
+    // Read-your-writes before the batch commits.
+    expect(metadata.getMeta('m1:a')).toEqual(record('a', 1, { contentType: 'text/plain', partSizes: [5, 5], checksums: { crc32: 'AAAA' } }));
+    expect(metadata.getMeta('m2:a')).toEqual({ info: null, fetchedAt: 7 });
+    await flush();
+    expect(metadata.getMeta('m1:b')).toEqual(record('b'));
+    expect(metadata.getMeta('nope')).toBeUndefined();
+    const changed = metadata.getMeta('m1:b')!;
+    changed.fetchedAt = 99; // a copy: the store is unaffected
+    expect(metadata.getMeta('m1:b')?.fetchedAt).toBe(1_000);
+
+    metadata.putMeta('m1:d', record('d')); // pending while scanning
+    metadata.deleteMeta('m1:b');
+    expect(metadata.getMeta('m1:b')).toBeUndefined();
+    expect([...metadata.scanMeta('m1:')].map(([k]) => k)).toEqual(['m1:a', 'm1:b/c', 'm1:d']);
+    expect([...metadata.scanMeta('m1:b')].map(([k, v]) => [k, v.info?.key])).toEqual([['m1:b/c', 'b/c']]);
+    expect([...metadata.scanMeta('zz')]).toEqual([]);
+
+    expect(await metadata.deleteMetaPrefix('m1:')).toBe(3);
+    expect(metadata.getMeta('m1:a')).toBeUndefined();
+    expect(metadata.getMeta('m1:d')).toBeUndefined();
+    expect(metadata.getMeta('m2:a')).toEqual({ info: null, fetchedAt: 7 });
+    expect(await metadata.deleteMetaPrefix('m1:')).toBe(0);
+    await flush();
+    expect([...metadata.scanMeta('')].map(([k]) => k)).toEqual(['m2:a']);
+  }
+
+  test('put/get/delete/scan/deletePrefix', async () => {
+    const { events, log } = recordEvents();
+    const dir = tempDir();
+    const store = openStore({ dir, diskBytes, events });
+    await exercise(store.metadata, () => store.flush());
+    store.metadata.putMeta('m3:x', record('x', 5));
+    await closeStore(store);
+    if (diskBytes > 0) {
+      const reopened = openStore({ dir, diskBytes, events });
+      expect(reopened.metadata.getMeta('m3:x')).toEqual(record('x', 5));
+      expect([...reopened.metadata.scanMeta('')].map(([k]) => k)).toEqual(['m2:a', 'm3:x']);
+    }
+    expect(log.errors).toEqual([]);
+  });
+});
+
+describe('disk tier write failures', () => {
+  /** A DiskTier whose next `failures` page writes fail as LMDB's MDB_MAP_FULL would. */
+  class FailingDiskTier extends DiskTier {
+    failures = 0;
+    attempts: string[] = [];
+    constructor(options: DiskTierOptions) {
+      super(options);
+    }
+    protected override writeRecord(pageKey: string, record: Buffer, entry: DiskIndexEntry): Promise<unknown> {
+      this.attempts.push(pageKey);
+      if (this.failures > 0) {
+        this.failures--;
+        return Promise.reject(Object.assign(new Error('MDB_MAP_FULL: Environment mapsize limit reached'), { code: -30792 }));
+      }
+      return super.writeRecord(pageKey, record, entry);
+    }
+  }
+
+  test('MDB_MAP_FULL: evicts 10% of the quota and retries once; a second failure drops the put', async () => {
+    const { events, log } = recordEvents();
+    const tier = new FailingDiskTier({ path: tempDir(), maxBytes: 10 * PAGE, events });
+    open.push(tier);
+    const key = (i: number): string => pageKeyOf('full', i);
+    for (let i = 0; i < 10; i++) tier.put(key(i), pageOf(key(i)));
+    await tier.flush();
+    expect(tier.stats()).toMatchObject({ bytes: 10 * PAGE, pages: 10 });
+
+    tier.failures = 1;
+    tier.put(key(10), pageOf(key(10))); // evicts 0 for room, fails, evicts 1 (10%), retries
+    await tier.flush();
+    expect(tier.attempts.filter((k) => k === key(10))).toHaveLength(2);
+    expect(tier.stats()).toMatchObject({ bytes: 9 * PAGE, pages: 9 });
+    expect([0, 1, 2, 10].map((i) => tier.has(key(i)))).toEqual([false, false, true, true]);
+    expect(tier.get(key(10))?.equals(pageOf(key(10)))).toBe(true);
+    expect(log.errors).toEqual([]);
+    expect(log.evicted.disk).toMatchObject({ pages: 2, bytes: 2 * PAGE });
+
+    tier.failures = 2;
+    tier.put(key(11), pageOf(key(11)));
+    await tier.flush();
+    expect(tier.has(key(11))).toBe(false);
+    expect(log.errors.map((e) => e.operation)).toEqual(['disk.put']);
+    expect(tier.stats()).toMatchObject({ bytes: 8 * PAGE, pages: 8 }); // 10% more went before the retry
+    const report = tier.verifyIntegrity();
+    expect(report).toMatchObject({ indexEntries: 8, pages: 8, indexBytes: 8 * PAGE, accountedBytes: 8 * PAGE, missingPages: [], orphanPages: [], badPages: [] });
+  });
+});
+
+describe('disk tier backpressure and file growth', () => {
+  test('puts beyond maxPendingBytes waiting to commit are skipped, then accepted again', async () => {
+    const { events, log } = recordEvents();
+    const tier = new DiskTier({ path: tempDir(), maxBytes: 64 * PAGE, events, maxPendingBytes: 2 * PAGE });
+    open.push(tier);
+    const key = (i: number): string => pageKeyOf('backlog', i);
+    for (let i = 0; i < 4; i++) tier.put(key(i), pageOf(key(i)));
+    expect(tier.stats()).toMatchObject({ pages: 1, skippedPuts: 3 }); // 1 page + 4 bytes of checksum already pending
+    expect(tier.stats().pendingBytes).toBe(PAGE + 4);
+    await tier.flush();
+    expect(tier.stats()).toMatchObject({ pendingBytes: 0, pages: 1 });
+    tier.put(key(1), pageOf(key(1)));
+    await tier.flush();
+    expect([0, 1, 2].map((i) => tier.has(key(i)))).toEqual([true, true, false]);
+    expect(log.errors).toEqual([]);
+  });
+
+  test('a file outgrowing the map size (lmdb-js grows it instead of MDB_MAP_FULL) evicts 10% of the quota once', async () => {
+    const { events, log } = recordEvents();
+    let clock = 1_000_000;
+    class SmallMapDiskTier extends DiskTier {
+      constructor(options: DiskTierOptions) {
+        super(options);
+        (this as { mapSize: number }).mapSize = 1024 * KiB; // pretend the planned map is 1 MiB
+      }
+    }
+    const tier = new SmallMapDiskTier({ path: tempDir(), maxBytes: 64 * PAGE, events, now: () => clock });
+    open.push(tier);
+    const key = (i: number): string => pageKeyOf('growth', i);
+    for (let i = 0; i < 32; i++) tier.put(key(i), pageOf(key(i))); // 2 MiB: the file passes 1 MiB
+    await tier.flush();
+    expect(log.errors.map((e) => e.operation)).toEqual(['disk.mapFull']);
+    expect(log.evicted.disk).toMatchObject({ pages: 7, bytes: 7 * PAGE }); // ceil(10% of 64 pages)
+    expect(tier.stats()).toMatchObject({ pages: 25, bytes: 25 * PAGE });
+    // Checked at most once a second: more growth within the second does not evict again.
+    for (let i = 32; i < 40; i++) tier.put(key(i), pageOf(key(i)));
+    await tier.flush();
+    expect(log.errors).toHaveLength(1);
+    expect(tier.stats()).toMatchObject({ pages: 33, bytes: 33 * PAGE });
+    // A second later, a file that grew again triggers the next batch.
+    clock += 2000;
+    for (let i = 40; i < 48; i++) tier.put(key(i), pageOf(key(i)));
+    await tier.flush();
+    expect(log.errors.map((e) => e.operation)).toEqual(['disk.mapFull', 'disk.mapFull']);
+    expect(tier.stats()).toMatchObject({ pages: 34, bytes: 34 * PAGE });
+    const report = tier.verifyIntegrity();
+    expect(report).toMatchObject({ indexEntries: 34, pages: 34, missingPages: [], orphanPages: [], badPages: [] });
+  });
+});
