@@ -12,6 +12,7 @@ import { newRequestId, s3Plugin } from './s3/s3-plugin';
 import { sendS3Error } from './s3/error-reply';
 import { s3Error } from './s3/errors';
 import { startMultipartSweeper } from './s3/multipart-sweeper';
+import { openNodeCache, type NodeCache } from './cache/open-cache';
 
 export interface AppOptions {
   config: RingcacheConfig;
@@ -24,14 +25,13 @@ export interface RingcacheApp {
   app: FastifyInstance;
   buckets: BucketRegistry;
   metrics: Metrics;
+  /** Undefined when cache.enabled is false. */
+  cache?: NodeCache;
 }
 
 export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
   const { config } = options;
   const metrics = new Metrics();
-  const buckets = new BucketRegistry(config, options.adapterFactory ?? createAdapter);
-  await buckets.init();
-
   const app = fastify({
     logger:
       options.logger === false
@@ -45,6 +45,10 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
     frameworkErrors: (error, request, reply) =>
       sendS3Error(request, reply, s3Error('InvalidURI', "Couldn't parse the specified URI.", error)),
   });
+  const cache = config.cache.enabled ? await openNodeCache(config.cache, metrics, app.log) : undefined;
+  const buckets = new BucketRegistry(config, options.adapterFactory ?? createAdapter, cache?.decorate);
+  await buckets.init();
+
   app.decorateRequest('s3Op', 'Unknown');
 
   app.addHook('onRequest', async (request, reply) => {
@@ -60,13 +64,14 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
     request.log.debug({ op, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
-  await app.register(adminPlugin, { prefix: ADMIN_PREFIX, metrics, buckets });
+  await app.register(adminPlugin, { prefix: ADMIN_PREFIX, metrics, buckets, credentials: config.credentials, cache });
   await app.register(s3Plugin, { config, buckets, metrics });
 
   const stopSweeper = startMultipartSweeper(buckets, config.multipart, metrics, app.log);
   app.addHook('onClose', async () => {
     stopSweeper();
     await buckets.close();
+    await cache?.close();
   });
-  return { app, buckets, metrics };
+  return { app, buckets, metrics, cache };
 }

@@ -5,19 +5,39 @@
 import type { FastifyInstance } from 'fastify';
 import type { Metrics } from './metrics';
 import type { BucketRegistry } from '../mounts/bucket-registry';
+import type { Credential } from '../config/schema';
+import type { NodeCache } from '../cache/open-cache';
+import { registerPurgeRoute } from './purge-route';
 
 export const ADMIN_PREFIX = '/_ringcache';
 
-export async function adminPlugin(app: FastifyInstance, opts: { metrics: Metrics; buckets: BucketRegistry }): Promise<void> {
+export interface AdminOptions {
+  metrics: Metrics;
+  buckets: BucketRegistry;
+  credentials: readonly Credential[];
+  cache?: NodeCache;
+}
+
+export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Promise<void> {
   app.setErrorHandler((err: Error & { statusCode?: number }, _request, reply) => {
     const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
     void reply.code(status).send({ error: status === 500 ? 'internal error' : err.message });
   });
 
   app.get('/metrics', async (_request, reply) => {
+    if (opts.cache) {
+      const s = opts.cache.store.stats();
+      const resident = opts.metrics.cacheResident;
+      resident.labels('memory', 'pages').set(s.memoryPages);
+      resident.labels('memory', 'bytes').set(s.memoryBytes);
+      resident.labels('disk', 'pages').set(s.diskPages);
+      resident.labels('disk', 'bytes').set(s.diskBytes);
+    }
     reply.header('content-type', opts.metrics.registry.contentType);
     return opts.metrics.registry.metrics();
   });
+
+  registerPurgeRoute(app, { buckets: opts.buckets, credentials: opts.credentials });
 
   app.get('/healthz', async () => {
     const buckets = await opts.buckets.list();

@@ -155,11 +155,17 @@ export class CachingAdapter implements UfsAdapter {
       flights: this.shared.pageFlights,
       metrics: this.shared.metrics,
     };
-    try {
-      return await openRangeStream(source, range ?? { start: 0, end: info.size - 1 }, this.settings.readAheadPages);
-    } catch (err) {
-      // The store has another version than our metadata: forget it, so the next stat asks.
+    // The store has another version than our metadata: forget it, so the next stat asks.
+    const forgetIfChanged = (err: unknown): void => {
       if (isUfsError(err, 'PreconditionFailed') || isUfsError(err, 'NotFound')) this.invalidate(key);
+    };
+    try {
+      const stream = await openRangeStream(source, range ?? { start: 0, end: info.size - 1 }, this.settings.readAheadPages);
+      // Mid-stream (after headers), the response can only be aborted: never a mix of versions.
+      stream.once('error', forgetIfChanged);
+      return stream;
+    } catch (err) {
+      forgetIfChanged(err);
       throw err;
     }
   }

@@ -23,6 +23,9 @@ export interface Bucket {
 
 export type AdapterFactory = (uri: string) => UfsAdapter;
 
+/** Puts something (the cache) in front of a mount's adapter. `mountId` is stable across restarts. */
+export type AdapterDecorator = (adapter: UfsAdapter, mountId: string, metadataTtlSeconds?: number) => UfsAdapter;
+
 async function assertEmpty(adapter: UfsAdapter): Promise<void> {
   for await (const _ of adapter.list({ prefix: '' })) throw s3Error('BucketNotEmpty');
 }
@@ -53,13 +56,14 @@ export class BucketRegistry {
   constructor(
     private readonly config: Pick<RingcacheConfig, 'dataDir' | 'mounts'>,
     private readonly createAdapter: AdapterFactory,
+    private readonly decorate: AdapterDecorator = (adapter) => adapter,
   ) {
     assertNoNestedRoots(config);
     const startedAt = new Date();
     for (const [name, mount] of Object.entries(config.mounts)) {
       this.mounted.set(name, {
         name,
-        adapter: createAdapter(mount.uri),
+        adapter: decorate(createAdapter(mount.uri), mount.uri, mount.metadataTtlSeconds),
         createdAt: startedAt,
         origin: 'mount',
         anonymousRead: mount.anonymousRead,
@@ -152,7 +156,8 @@ export class BucketRegistry {
     if (!info.isDirectory()) return undefined;
     let adapter = this.dataDirAdapters.get(name);
     if (!adapter) {
-      adapter = this.createAdapter(pathToFileURL(this.bucketDir(name)).href);
+      const uri = pathToFileURL(this.bucketDir(name)).href;
+      adapter = this.decorate(this.createAdapter(uri), uri);
       this.dataDirAdapters.set(name, adapter);
     }
     return { name, adapter, createdAt: info.birthtime.getTime() > 0 ? info.birthtime : info.ctime, origin: 'dataDir', anonymousRead: false };

@@ -7,6 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { buildApp, type RingcacheApp } from '../../src/app';
+import type { AdapterFactory } from '../../src/mounts/bucket-registry';
+import { mkdir } from 'node:fs/promises';
 import { parseConfig } from '../../src/config/load-config';
 import type { ConfigInput } from '../../src/config/schema';
 
@@ -17,23 +19,39 @@ export interface TestGateway extends RingcacheApp {
   url: string;
   port: number;
   dataDir: string;
+  cacheDir: string;
   client(credentials?: { accessKeyId: string; secretAccessKey: string }, extra?: Partial<ConstructorParameters<typeof S3Client>[0]>): S3Client;
   close(): Promise<void>;
 }
 
-export async function startTestGateway(overrides: Partial<ConfigInput> = {}): Promise<TestGateway> {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ringcache-test-'));
+export interface TestGatewayOptions {
+  /** Wraps or replaces the store adapters (counting, fault injection). */
+  adapterFactory?: AdapterFactory;
+  /** Reuse these folders (a restart); otherwise fresh temporary ones. */
+  dataDir?: string;
+  cacheDir?: string;
+  /** Keep the folders on close (the test restarts on them). */
+  keepDirs?: boolean;
+}
+
+export async function startTestGateway(overrides: Partial<ConfigInput> = {}, options: TestGatewayOptions = {}): Promise<TestGateway> {
+  const base = await mkdtemp(path.join(os.tmpdir(), 'ringcache-test-'));
+  const dataDir = options.dataDir ?? path.join(base, 'data');
+  const cacheDir = options.cacheDir ?? path.join(base, 'cache');
+  await mkdir(dataDir, { recursive: true });
+  const { cache, ...rest } = overrides;
   const config = parseConfig({
     server: { host: '127.0.0.1', port: 0 },
     dataDir,
+    cache: { ...cache, disk: { path: cacheDir, maxBytes: 256 * 1024 * 1024, ...cache?.disk }, memory: { maxBytes: 64 * 1024 * 1024, ...cache?.memory } },
     credentials: [
       { accessKeyId: ADMIN.accessKeyId, secretAccessKey: ADMIN.secretAccessKey, grants: { '*': 'write' } },
       { accessKeyId: READER.accessKeyId, secretAccessKey: READER.secretAccessKey, grants: { '*': 'read' } },
     ],
     log: { level: 'warn' },
-    ...overrides,
+    ...rest,
   });
-  const built = await buildApp({ config, logger: false });
+  const built = await buildApp({ config, logger: false, adapterFactory: options.adapterFactory });
   await built.app.listen({ host: '127.0.0.1', port: 0 });
   const address = built.app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
@@ -44,6 +62,7 @@ export async function startTestGateway(overrides: Partial<ConfigInput> = {}): Pr
     url,
     port,
     dataDir,
+    cacheDir,
     client(credentials = ADMIN, extra = {}) {
       const client = new S3Client({
         endpoint: url,
@@ -60,7 +79,7 @@ export async function startTestGateway(overrides: Partial<ConfigInput> = {}): Pr
     async close() {
       for (const c of clients) c.destroy();
       await built.app.close();
-      await rm(dataDir, { recursive: true, force: true });
+      if (!options.keepDirs) await rm(base, { recursive: true, force: true });
     },
   };
 }
