@@ -77,6 +77,16 @@ function applyEnv(config: Record<string, any>, env: Env): Record<string, any> {
   if (env.RINGCACHE_BASE_DOMAIN) server.baseDomain = env.RINGCACHE_BASE_DOMAIN;
   if (env.RINGCACHE_DATA_DIR) config.dataDir = env.RINGCACHE_DATA_DIR;
   if (env.RINGCACHE_CACHE_DIR) config.cache = { ...config.cache, disk: { ...config.cache?.disk, path: env.RINGCACHE_CACHE_DIR } };
+  if (env.RINGCACHE_CACHE_ENABLED) {
+    if (!/^(true|false)$/.test(env.RINGCACHE_CACHE_ENABLED)) throw new ConfigError('RINGCACHE_CACHE_ENABLED must be true or false');
+    config.cache = { ...config.cache, enabled: env.RINGCACHE_CACHE_ENABLED === 'true' };
+  }
+  if (env.RINGCACHE_CACHE_MEMORY_BYTES) {
+    config.cache = { ...config.cache, memory: { maxBytes: toInt('RINGCACHE_CACHE_MEMORY_BYTES', env.RINGCACHE_CACHE_MEMORY_BYTES) } };
+  }
+  if (env.RINGCACHE_CACHE_DISK_BYTES) {
+    config.cache = { ...config.cache, disk: { ...config.cache?.disk, maxBytes: toInt('RINGCACHE_CACHE_DISK_BYTES', env.RINGCACHE_CACHE_DISK_BYTES) } };
+  }
   if (env.RINGCACHE_LOG_LEVEL) config.log = { ...config.log, level: env.RINGCACHE_LOG_LEVEL };
   if (env.RINGCACHE_ACCESS_KEY_ID || env.RINGCACHE_SECRET_ACCESS_KEY) {
     if (!env.RINGCACHE_ACCESS_KEY_ID || !env.RINGCACHE_SECRET_ACCESS_KEY) {
