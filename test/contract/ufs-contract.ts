@@ -1,0 +1,243 @@
+/**
+ * The one contract every UFS adapter must meet (ufs-adapters/types.ts). Each adapter runs it
+ * against a real store or a protocol-faithful emulator: `describeUfsContract(name, setup)`.
+ * A test an adapter cannot pass is skipped only with a stated reason.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { isUfsError, type UfsErrorKind } from '../../ufs-adapters/errors';
+import type { ListEntry, ObjectMetadata, UfsAdapter } from '../../ufs-adapters/types';
+import { MIN_PART_SIZE } from '../../ufs-adapters/types';
+import { compareUtf8 } from '../../ufs-adapters/utf8-order';
+
+export interface ContractSetup {
+  adapter: UfsAdapter;
+  cleanup: () => Promise<void>;
+}
+
+export interface ContractOptions {
+  /** Test title -> reason it cannot pass for this adapter. */
+  skip?: Record<string, string>;
+}
+
+const meta = (extra: Partial<ObjectMetadata> = {}): ObjectMetadata => ({ userMetadata: {}, ...extra });
+const body = (data: Buffer | string): Readable => Readable.from([Buffer.from(data)]);
+const md5 = (b: Buffer) => createHash('md5').update(b).digest();
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks);
+}
+
+async function expectKind(promise: Promise<unknown>, kind: UfsErrorKind): Promise<void> {
+  try {
+    await promise;
+  } catch (err) {
+    if (isUfsError(err, kind)) return;
+    throw new Error(`expected UfsError ${kind}, got ${(err as Error)?.name}: ${(err as Error)?.message}`);
+  }
+  throw new Error(`expected UfsError ${kind}, but the call succeeded`);
+}
+
+async function collect(iterable: AsyncIterable<ListEntry>, limit = Infinity): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of iterable) {
+    out.push(e.kind === 'object' ? e.key : `${e.prefix}`);
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+export function describeUfsContract(name: string, setup: () => Promise<ContractSetup>, options: ContractOptions = {}): void {
+  describe(`UFS contract: ${name}`, () => {
+    let ctx: ContractSetup;
+    let adapter: UfsAdapter;
+    beforeAll(async () => {
+      ctx = await setup();
+      adapter = ctx.adapter;
+    });
+    afterAll(async () => {
+      await ctx?.adapter.close();
+      await ctx?.cleanup();
+    });
+
+    const check = (title: string, fn: () => Promise<void>, timeout?: number): void => {
+      const reason = options.skip?.[title];
+      if (reason) test.skip(`${title} (skipped: ${reason})`, () => undefined);
+      else test(title, fn, timeout);
+    };
+
+    check('write, stat and read back bytes and metadata', async () => {
+      const data = randomBytes(70_000);
+      const written = await adapter.write({
+        key: 'c/roundtrip.bin',
+        body: body(data),
+        metadata: meta({ contentType: 'application/x-test', cacheControl: 'max-age=5', userMetadata: { owner: 'contract' } }),
+      });
+      expect(written.size).toBe(data.length);
+      expect(written.etag).toMatch(/^".+"$/);
+      const info = await adapter.stat('c/roundtrip.bin');
+      expect(info).toMatchObject({ key: 'c/roundtrip.bin', size: data.length, etag: written.etag, contentType: 'application/x-test', cacheControl: 'max-age=5' });
+      expect(info.userMetadata).toEqual({ owner: 'contract' });
+      expect(info.lastModified).toBeInstanceOf(Date);
+      expect((await readAll(await adapter.read('c/roundtrip.bin', undefined))).equals(data)).toBe(true);
+    });
+
+    check('single-PUT ETag is the MD5 of the content', async () => {
+      const data = Buffer.from('etag is md5');
+      const written = await adapter.write({ key: 'c/md5.txt', body: body(data), metadata: meta() });
+      expect(written.etag).toBe(`"${md5(data).toString('hex')}"`);
+    });
+
+    check('ranged reads return exactly the inclusive range', async () => {
+      const data = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyz');
+      await adapter.write({ key: 'c/range.txt', body: body(data), metadata: meta() });
+      expect((await readAll(await adapter.read('c/range.txt', { start: 10, end: 15 }))).toString()).toBe('abcdef');
+      expect((await readAll(await adapter.read('c/range.txt', { start: 0, end: 0 }))).toString()).toBe('0');
+      expect((await readAll(await adapter.read('c/range.txt', { start: 35, end: 35 }))).toString()).toBe('z');
+    });
+
+    check('missing keys are NotFound for stat and read; delete of a missing key succeeds', async () => {
+      await expectKind(adapter.stat('c/missing'), 'NotFound');
+      await expectKind(adapter.read('c/missing', undefined), 'NotFound');
+      await adapter.delete('c/missing');
+    });
+
+    check('overwrite replaces content and ETag; ifMatch pins the version', async () => {
+      const first = await adapter.write({ key: 'c/version', body: body('first version'), metadata: meta() });
+      expect((await readAll(await adapter.read('c/version', undefined, { ifMatch: first.etag }))).toString()).toBe('first version');
+      const second = await adapter.write({ key: 'c/version', body: body('second version!'), metadata: meta() });
+      expect(second.etag).not.toBe(first.etag);
+      await expectKind(adapter.read('c/version', undefined, { ifMatch: first.etag }), 'PreconditionFailed');
+      expect((await readAll(await adapter.read('c/version', { start: 0, end: 5 }, { ifMatch: second.etag }))).toString()).toBe('second');
+    });
+
+    check('delete removes the object', async () => {
+      await adapter.write({ key: 'c/delete-me', body: body('x'), metadata: meta() });
+      await adapter.delete('c/delete-me');
+      await expectKind(adapter.stat('c/delete-me'), 'NotFound');
+    });
+
+    check('a body that fails mid-stream leaves no object', async () => {
+      const failing = new Readable({
+        read() {
+          this.push(Buffer.alloc(64 * 1024, 1));
+          this.destroy(new Error('client went away'));
+        },
+      });
+      await expect(adapter.write({ key: 'c/failed', body: failing, metadata: meta() })).rejects.toThrow();
+      await expectKind(adapter.stat('c/failed'), 'NotFound');
+    });
+
+    check('beforeCommit runs after the body and a throw leaves no object', async () => {
+      let ran = false;
+      await expect(
+        adapter.write({
+          key: 'c/vetoed',
+          body: body('vetoed'),
+          metadata: meta(),
+          beforeCommit: () => {
+            ran = true;
+            throw new Error('BadDigest');
+          },
+        }),
+      ).rejects.toThrow('BadDigest');
+      expect(ran).toBe(true);
+      await expectKind(adapter.stat('c/vetoed'), 'NotFound');
+    });
+
+    check('keys with spaces, unicode and punctuation round-trip', async () => {
+      const keys = ['c/odd/a b.txt', 'c/odd/ünï €', 'c/odd/1+1=2&x', 'c/odd/100%', 'c/odd/😀'];
+      for (const key of keys) await adapter.write({ key, body: body(key), metadata: meta() });
+      for (const key of keys) expect((await readAll(await adapter.read(key, undefined))).toString()).toBe(key);
+      expect(await collect(adapter.list({ prefix: 'c/odd/' }))).toEqual([...keys].sort(compareUtf8));
+    });
+
+    check('list: UTF-8 order, prefix, delimiter, startAfter, early stop', async () => {
+      const keys = ['l/a.txt', 'l/b/1', 'l/b/2', 'l/b-c', 'l/c/d/e', 'l/é', 'l/z'];
+      for (const key of keys) await adapter.write({ key, body: body(key), metadata: meta() });
+      expect(await collect(adapter.list({ prefix: 'l/' }))).toEqual([...keys].sort(compareUtf8));
+      expect(await collect(adapter.list({ prefix: 'l/', delimiter: '/' }))).toEqual(['l/a.txt', 'l/b-c', 'l/b/', 'l/c/', 'l/z', 'l/é']);
+      expect(await collect(adapter.list({ prefix: 'l/', startAfter: 'l/b/1' }))).toEqual(['l/b/2', 'l/c/d/e', 'l/z', 'l/é']);
+      expect(await collect(adapter.list({ prefix: 'l/', delimiter: '/', startAfter: 'l/b/' }))).toEqual(['l/c/', 'l/z', 'l/é']);
+      expect(await collect(adapter.list({ prefix: 'l/b' }))).toEqual(['l/b-c', 'l/b/1', 'l/b/2']);
+      expect(await collect(adapter.list({ prefix: 'l/' }), 2)).toEqual(['l/a.txt', 'l/b-c']);
+      expect(await collect(adapter.list({ prefix: 'nothing/here/' }))).toEqual([]);
+    });
+
+    check('list entries carry size, ETag and mtime', async () => {
+      const written = await adapter.write({ key: 'e/one', body: body('12345'), metadata: meta() });
+      const entries: ListEntry[] = [];
+      for await (const e of adapter.list({ prefix: 'e/' })) entries.push(e);
+      expect(entries).toEqual([expect.objectContaining({ kind: 'object', key: 'e/one', size: 5, etag: written.etag })]);
+      expect((entries[0] as { lastModified: Date }).lastModified).toBeInstanceOf(Date);
+    });
+
+    check('copy keeps or replaces metadata', async () => {
+      await adapter.write({ key: 'cp/src', body: body('copied'), metadata: meta({ contentType: 'text/plain', userMetadata: { a: '1' } }) });
+      await adapter.copy({ sourceKey: 'cp/src', destinationKey: 'cp/same' });
+      expect(await adapter.stat('cp/same')).toMatchObject({ contentType: 'text/plain', userMetadata: { a: '1' }, size: 6 });
+      await adapter.copy({ sourceKey: 'cp/src', destinationKey: 'cp/new', metadata: meta({ contentType: 'text/x-new', userMetadata: { b: '2' } }) });
+      expect(await adapter.stat('cp/new')).toMatchObject({ contentType: 'text/x-new', userMetadata: { b: '2' } });
+      expect((await readAll(await adapter.read('cp/new', undefined))).toString()).toBe('copied');
+      await expectKind(adapter.copy({ sourceKey: 'cp/missing', destinationKey: 'cp/x' }), 'NotFound');
+    });
+
+    check(
+      'multipart: parts, listParts, complete with md5-of-md5s-N ETag, listMultipartUploads',
+      async () => {
+        const part1 = randomBytes(MIN_PART_SIZE);
+        const part2 = randomBytes(1000);
+        const upload = await adapter.createMultipartUpload('mp/object', meta({ contentType: 'application/x-mp', userMetadata: { via: 'mpu' } }));
+        expect((await adapter.getMultipartUpload('mp/object', upload.uploadId)).key).toBe('mp/object');
+        const p1 = await adapter.uploadPart({ uploadId: upload.uploadId, key: 'mp/object', partNumber: 1, body: body(part1) });
+        const p2 = await adapter.uploadPart({ uploadId: upload.uploadId, key: 'mp/object', partNumber: 2, body: body(part2) });
+        expect(p1.etag).toBe(`"${md5(part1).toString('hex')}"`);
+        expect((await adapter.listParts('mp/object', upload.uploadId)).map((p) => [p.partNumber, p.size])).toEqual([
+          [1, part1.length],
+          [2, part2.length],
+        ]);
+        const uploads = [];
+        for await (const u of adapter.listMultipartUploads('mp/')) uploads.push(u.uploadId);
+        expect(uploads).toContain(upload.uploadId);
+        const done = await adapter.completeMultipartUpload('mp/object', upload.uploadId, [
+          { partNumber: 1, etag: p1.etag },
+          { partNumber: 2, etag: p2.etag },
+        ]);
+        expect(done.etag).toBe(`"${createHash('md5').update(Buffer.concat([md5(part1), md5(part2)])).digest('hex')}-2"`);
+        const info = await adapter.stat('mp/object');
+        expect(info).toMatchObject({ size: part1.length + part2.length, contentType: 'application/x-mp', userMetadata: { via: 'mpu' } });
+        expect((await readAll(await adapter.read('mp/object', undefined))).equals(Buffer.concat([part1, part2]))).toBe(true);
+        const left = [];
+        for await (const u of adapter.listMultipartUploads('mp/')) left.push(u.uploadId);
+        expect(left).not.toContain(upload.uploadId);
+      },
+      60_000,
+    );
+
+    check('multipart errors: InvalidPart, InvalidPartOrder, EntityTooSmall, NoSuchUpload after abort', async () => {
+      const upload = await adapter.createMultipartUpload('mp/bad', meta());
+      const a = await adapter.uploadPart({ uploadId: upload.uploadId, key: 'mp/bad', partNumber: 1, body: body('small one') });
+      const b = await adapter.uploadPart({ uploadId: upload.uploadId, key: 'mp/bad', partNumber: 2, body: body('small two') });
+      await expectKind(adapter.completeMultipartUpload('mp/bad', upload.uploadId, [{ partNumber: 1, etag: '"00000000000000000000000000000000"' }]), 'InvalidPart');
+      await expectKind(
+        adapter.completeMultipartUpload('mp/bad', upload.uploadId, [
+          { partNumber: 2, etag: b.etag },
+          { partNumber: 1, etag: a.etag },
+        ]),
+        'InvalidPartOrder',
+      );
+      await expectKind(
+        adapter.completeMultipartUpload('mp/bad', upload.uploadId, [
+          { partNumber: 1, etag: a.etag },
+          { partNumber: 2, etag: b.etag },
+        ]),
+        'EntityTooSmall',
+      );
+      await adapter.abortMultipartUpload('mp/bad', upload.uploadId);
+      await expectKind(adapter.listParts('mp/bad', upload.uploadId), 'NoSuchUpload');
+      await expectKind(adapter.stat('mp/bad'), 'NotFound');
+    });
+  });
+}
