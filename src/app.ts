@@ -7,6 +7,7 @@ import type { RingcacheConfig } from './config/schema';
 import { adminPlugin, ADMIN_PREFIX } from './admin/admin-plugin';
 import { Metrics } from './admin/metrics';
 import { BucketRegistry, type AdapterFactory } from './mounts/bucket-registry';
+import { instrumentAdapter } from './mounts/instrumented-adapter';
 import { createAdapter } from './mounts/adapter-factory';
 import { newRequestId, s3Plugin } from './s3/s3-plugin';
 import { sendS3Error } from './s3/error-reply';
@@ -46,7 +47,17 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
       sendS3Error(request, reply, s3Error('InvalidURI', "Couldn't parse the specified URI.", error)),
   });
   const cache = config.cache.enabled ? await openNodeCache(config.cache, metrics, app.log) : undefined;
-  const buckets = new BucketRegistry(config, options.adapterFactory ?? createAdapter, cache?.decorate);
+  // Every store adapter goes behind the generic instrumentation (timeouts, concurrency, metrics).
+  const baseFactory = options.adapterFactory ?? createAdapter;
+  const timeouts = new Map(Object.values(config.mounts).map((m) => [m.uri, m]));
+  const factory: AdapterFactory = (uri, adapterOptions) => {
+    const mount = timeouts.get(uri);
+    return instrumentAdapter(baseFactory(uri, adapterOptions), metrics, {
+      timeoutMs: mount?.timeoutMs ?? 30_000,
+      maxConcurrency: mount?.maxConcurrency ?? 64,
+    });
+  };
+  const buckets = new BucketRegistry(config, factory, cache?.decorate);
   await buckets.init();
 
   app.decorateRequest('s3Op', 'Unknown');

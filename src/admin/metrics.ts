@@ -127,6 +127,29 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // ---- every UFS call, through src/mounts/instrumented-adapter.ts ----
+  readonly ufsCalls = new Counter({
+    name: 'ringcache_ufs_calls_total',
+    help: 'Calls to the stores by adapter kind, operation and outcome (ok or the UFS error kind)',
+    labelNames: ['adapter', 'op', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly ufsCallSeconds = new Histogram({
+    name: 'ringcache_ufs_call_seconds',
+    help: 'Latency of store calls (for reads and writes: until the stream is open or the write committed)',
+    labelNames: ['adapter', 'op'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly ufsBytes = new Counter({
+    name: 'ringcache_ufs_bytes_total',
+    help: 'Bytes read from (in) and written to (out) the stores',
+    labelNames: ['adapter', 'direction'] as const,
+    registers: [this.registry],
+  });
+
   private async updateHitRatio(): Promise<void> {
     const values = (await this.cachePageLookups.get()).values;
     const count = (result: string) => values.filter((v) => v.labels.result === result).reduce((n, v) => n + v.value, 0);

@@ -26,6 +26,12 @@ const mountSchema = z
     anonymousRead: z.boolean().default(false),
     /** Overrides cache.metadata.ttlSeconds for this mount (0: revalidate on every request). */
     metadataTtlSeconds: z.number().int().min(0).optional(),
+    /** Adapter settings (endpoint, region, credentials, ...): see ufs-adapters/<kind>/README.md. */
+    options: z.record(z.string(), z.unknown()).default({}),
+    /** A store call not answered in this time fails (503 to clients, or a stale cached answer). */
+    timeoutMs: z.number().int().positive().default(30_000),
+    /** Store calls in flight at once for this mount. */
+    maxConcurrency: z.number().int().positive().default(64),
   })
   .strict();
 

@@ -6,7 +6,7 @@ import type { UfsAdapter } from '../../ufs-adapters/types';
 import { LocalAdapter } from '../../ufs-adapters/local/local-adapter';
 import { ConfigError } from '../config/load-config';
 
-export function createAdapter(uri: string): UfsAdapter {
+export function createAdapter(uri: string, _options: Readonly<Record<string, unknown>> = {}): UfsAdapter {
   const scheme = new URL(uri).protocol;
   switch (scheme) {
     case 'file:':

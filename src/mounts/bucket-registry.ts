@@ -21,7 +21,8 @@ export interface Bucket {
   anonymousRead: boolean;
 }
 
-export type AdapterFactory = (uri: string) => UfsAdapter;
+/** Builds the adapter of a mount URI; `options` are the mount's adapter settings. */
+export type AdapterFactory = (uri: string, options?: Readonly<Record<string, unknown>>) => UfsAdapter;
 
 /** Puts something (the cache) in front of a mount's adapter. `mountId` is stable across restarts. */
 export type AdapterDecorator = (adapter: UfsAdapter, mountId: string, metadataTtlSeconds?: number) => UfsAdapter;
@@ -63,7 +64,7 @@ export class BucketRegistry {
     for (const [name, mount] of Object.entries(config.mounts)) {
       this.mounted.set(name, {
         name,
-        adapter: decorate(createAdapter(mount.uri), mount.uri, mount.metadataTtlSeconds),
+        adapter: decorate(createAdapter(mount.uri, mount.options), mount.uri, mount.metadataTtlSeconds),
         createdAt: startedAt,
         origin: 'mount',
         anonymousRead: mount.anonymousRead,
