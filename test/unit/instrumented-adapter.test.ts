@@ -33,7 +33,7 @@ describe('instrumentAdapter', () => {
     expect(await value(metrics, 'ringcache_ufs_calls_total', { op: 'write', outcome: 'ok' })).toBe(1);
     expect(await value(metrics, 'ringcache_ufs_calls_total', { op: 'stat', outcome: 'NotFound' })).toBe(1);
     const histogram = (await metrics.registry.getSingleMetric('ringcache_ufs_call_seconds')?.get())?.values ?? [];
-    const readCount = histogram.find((v) => v.metricName === 'ringcache_ufs_call_seconds_count' && v.labels.op === 'read');
+    const readCount = histogram.find((v) => (v as { metricName?: string }).metricName === 'ringcache_ufs_call_seconds_count' && v.labels.op === 'read');
     expect(readCount?.value).toBe(1);
   });
 
