@@ -22,6 +22,9 @@ export interface Bucket {
 }
 
 /** Builds the adapter of a mount URI; `options` are the mount's adapter settings. */
+/** A data-dir bucket folder removed behind the gateway's back is noticed within this time. */
+const FOLDER_RECHECK_MS = 1000;
+
 export type AdapterFactory = (uri: string, options?: Readonly<Record<string, unknown>>) => UfsAdapter;
 
 /** Puts something (the cache) in front of a mount's adapter. `mountId` is stable across restarts. */
@@ -53,6 +56,8 @@ function assertNoNestedRoots(config: Pick<RingcacheConfig, 'dataDir' | 'mounts'>
 export class BucketRegistry {
   private readonly mounted = new Map<string, Bucket>();
   private readonly dataDirAdapters = new Map<string, UfsAdapter>();
+  /** When each data-dir bucket folder was last seen to exist (a stat per request is measurable). */
+  private readonly seenAt = new Map<string, { at: number; createdAt: Date }>();
 
   constructor(
     private readonly config: Pick<RingcacheConfig, 'dataDir' | 'mounts'>,
@@ -132,7 +137,7 @@ export class BucketRegistry {
       await check.close();
     }
     await bucket.adapter.close();
-    this.dataDirAdapters.delete(name);
+    this.forget(name);
     await rm(aside, { recursive: true, force: true });
   }
 
@@ -147,20 +152,33 @@ export class BucketRegistry {
 
   private async dataDirBucket(name: string): Promise<Bucket | undefined> {
     if (!this.config.dataDir || !BUCKET_NAME.test(name)) return undefined;
-    let info;
-    try {
-      info = await stat(this.bucketDir(name));
-    } catch {
-      this.dataDirAdapters.delete(name);
-      return undefined;
+    const seen = this.seenAt.get(name);
+    let createdAt: Date;
+    if (seen && Date.now() - seen.at < FOLDER_RECHECK_MS && this.dataDirAdapters.has(name)) {
+      createdAt = seen.createdAt;
+    } else {
+      let info;
+      try {
+        info = await stat(this.bucketDir(name));
+      } catch {
+        this.forget(name);
+        return undefined;
+      }
+      if (!info.isDirectory()) return undefined;
+      createdAt = info.birthtime.getTime() > 0 ? info.birthtime : info.ctime;
+      this.seenAt.set(name, { at: Date.now(), createdAt });
     }
-    if (!info.isDirectory()) return undefined;
     let adapter = this.dataDirAdapters.get(name);
     if (!adapter) {
       const uri = pathToFileURL(this.bucketDir(name)).href;
       adapter = this.decorate(this.createAdapter(uri), uri);
       this.dataDirAdapters.set(name, adapter);
     }
-    return { name, adapter, createdAt: info.birthtime.getTime() > 0 ? info.birthtime : info.ctime, origin: 'dataDir', anonymousRead: false };
+    return { name, adapter, createdAt, origin: 'dataDir', anonymousRead: false };
+  }
+
+  private forget(name: string): void {
+    this.dataDirAdapters.delete(name);
+    this.seenAt.delete(name);
   }
 }

@@ -89,5 +89,7 @@ function rejectUnsupportedHeaders(request: FastifyRequest): void {
   if (found) throw s3Error('NotImplemented', `Ringcache does not implement ${found}.`);
 }
 
-/** S3-style request ids: 16 upper-case hex characters. */
-export const newRequestId = (): string => randomBytes(8).toString('hex').toUpperCase();
+/** S3-style request ids: 16 upper-case hex characters, a random per-process prefix and a counter. */
+const ID_PREFIX = randomBytes(3).toString('hex').toUpperCase();
+let idCounter = 0;
+export const newRequestId = (): string => ID_PREFIX + (idCounter++ % 0x10000000000).toString(16).toUpperCase().padStart(10, '0');

@@ -6,7 +6,7 @@
 import { pipeline, type Readable } from 'node:stream';
 import { isUfsError } from '../../../ufs-adapters/errors';
 import type { ByteRange, ObjectInfo, UfsAdapter } from '../../../ufs-adapters/types';
-import { exactLength } from '../exact-length';
+import { SMALL_BODY_BYTES, exactLength, readExactly } from '../exact-length';
 import { checkConditions } from '../conditions';
 import { header, type EndpointOf, type S3Context } from '../context';
 import { s3Error, S3Error } from '../errors';
@@ -81,12 +81,13 @@ export async function handleGetObject(ctx: S3Context<ReadOp>): Promise<void> {
     }
     const length = range ? range.end - range.start + 1 : info.size;
 
-    let body: Readable | undefined;
+    let body: Readable | Buffer | undefined;
     if (endpoint.op === 'GetObject' && info.size > 0) {
       try {
         // ifMatch: the bytes must be of the version whose headers we are about to send.
         // Always an explicit range: the store must not send more than the headers announce.
-        body = await bucket.adapter.read(endpoint.key, range ?? { start: 0, end: info.size - 1 }, { signal, ifMatch: info.etag });
+        const stream = await bucket.adapter.read(endpoint.key, range ?? { start: 0, end: info.size - 1 }, { signal, ifMatch: info.etag });
+        body = length <= SMALL_BODY_BYTES ? await readExactly(stream, length) : stream;
       } catch (err) {
         if (!isUfsError(err, 'PreconditionFailed')) throw err;
         if (attempt === VERSION_RACE_ATTEMPTS) throw s3Error('ServiceUnavailable', 'The object is changing too fast to be read; retry.', err);
@@ -106,8 +107,14 @@ export async function handleGetObject(ctx: S3Context<ReadOp>): Promise<void> {
       await reply.send();
       return;
     }
-    // pipeline (not pipe) so a UFS error mid-body destroys the response instead of hanging it.
-    await reply.send(pipeline(body, exactLength(length), ctx.services.metrics.countBytes('GetObject', 'out'), () => undefined));
+    const bytesOut = ctx.services.metrics.bytes.labels('GetObject', 'out');
+    if (Buffer.isBuffer(body)) {
+      bytesOut.inc(body.length);
+      await reply.send(body);
+      return;
+    }
+    // pipeline (not pipe) so a store error mid-body destroys the response instead of hanging it.
+    await reply.send(pipeline(body, exactLength(length, (n) => bytesOut.inc(n)), () => undefined));
     return;
   }
 }
