@@ -1,22 +1,32 @@
 /**
- * Turns a mount URI into a UFS adapter. One place knows the URI schemes.
+ * Turns a mount URI into a UFS adapter. One place knows the URI schemes; each adapter's
+ * settings come from the mount's `options` (see ufs-adapters/<kind>/README.md).
  */
 import { fileURLToPath } from 'node:url';
 import type { UfsAdapter } from '../../ufs-adapters/types';
 import { LocalAdapter } from '../../ufs-adapters/local/local-adapter';
+import { createS3AdapterFromUri } from '../../ufs-adapters/s3/s3-adapter';
 import { ConfigError } from '../config/load-config';
 
-export function createAdapter(uri: string, _options: Readonly<Record<string, unknown>> = {}): UfsAdapter {
+type Options = Readonly<Record<string, unknown>>;
+
+export function createAdapter(uri: string, options: Options = {}): UfsAdapter {
   const scheme = new URL(uri).protocol;
-  switch (scheme) {
-    case 'file:':
-      return new LocalAdapter({ root: fileURLToPath(uri) });
-    case 's3:':
-    case 'gs:':
-    case 'hdfs:':
-    case 'webhdfs:':
-      throw new ConfigError(`mount ${uri}: the ${scheme.slice(0, -1)} adapter is not available in this version (only file:// mounts are)`);
-    default:
-      throw new ConfigError(`mount ${uri}: unknown scheme ${scheme}`);
+  try {
+    switch (scheme) {
+      case 'file:':
+        return new LocalAdapter({ root: fileURLToPath(uri) });
+      case 's3:':
+        return createS3AdapterFromUri(uri, options as Parameters<typeof createS3AdapterFromUri>[1]);
+      case 'gs:':
+      case 'hdfs:':
+      case 'webhdfs:':
+        throw new ConfigError(`the ${scheme.slice(0, -1)} adapter is not available in this version`);
+      default:
+        throw new ConfigError(`unknown scheme ${scheme}`);
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(`mount ${uri}: ${err.message}`);
+    throw new ConfigError(`mount ${uri}: ${(err as Error).message}`);
   }
 }

@@ -1,0 +1,124 @@
+/**
+ * Object metadata <-> S3 request and response fields.
+ */
+import type { HeadObjectCommandOutput } from '@aws-sdk/client-s3';
+import { HttpRequest } from '@smithy/protocol-http';
+import type { ChecksumMap, ObjectInfo, ObjectMetadata } from '../types';
+import { quoteEtag } from './s3-context';
+
+/** The request fields PutObject, CreateMultipartUpload and CopyObject (REPLACE) share. */
+export interface S3MetadataParams {
+  ContentType?: string;
+  ContentEncoding?: string;
+  ContentDisposition?: string;
+  ContentLanguage?: string;
+  CacheControl?: string;
+  Metadata?: Record<string, string>;
+}
+
+/**
+ * Request fields for `metadata`. Checksums are not sent: see README ("checksums"). Expires is
+ * sent raw by `withRawExpires`, because the SDK only accepts a Date and would reformat it.
+ */
+export function metadataParams(metadata: ObjectMetadata): S3MetadataParams {
+  const params: S3MetadataParams = {};
+  if (metadata.contentType !== undefined) params.ContentType = metadata.contentType;
+  if (metadata.contentEncoding !== undefined) params.ContentEncoding = metadata.contentEncoding;
+  if (metadata.contentDisposition !== undefined) params.ContentDisposition = metadata.contentDisposition;
+  if (metadata.contentLanguage !== undefined) params.ContentLanguage = metadata.contentLanguage;
+  if (metadata.cacheControl !== undefined) params.CacheControl = metadata.cacheControl;
+  const user = metadata.userMetadata ?? {};
+  if (Object.keys(user).length > 0) params.Metadata = { ...user };
+  return params;
+}
+
+interface CommandWithStack {
+  middlewareStack: {
+    add(
+      middleware: (next: (args: { request: unknown }) => Promise<unknown>) => (args: { request: unknown }) => Promise<unknown>,
+      options: { step: 'build'; name?: string },
+    ): void;
+  };
+}
+
+/** Sends `expires` as the raw Expires header of `command` (no-op when undefined). */
+export function withRawExpires<C>(command: C, expires: string | undefined): C {
+  if (expires === undefined) return command;
+  (command as unknown as CommandWithStack).middlewareStack.add(
+    (next) => async (args) => {
+      if (HttpRequest.isInstance(args.request)) args.request.headers['expires'] = expires;
+      return next(args);
+    },
+    { step: 'build', name: 'ringcacheRawExpires' },
+  );
+  return command;
+}
+
+type HeadFields = Pick<
+  HeadObjectCommandOutput,
+  | 'ContentType'
+  | 'ContentEncoding'
+  | 'ContentDisposition'
+  | 'ContentLanguage'
+  | 'CacheControl'
+  | 'Expires'
+  | 'ExpiresString'
+  | 'Metadata'
+  | 'ChecksumCRC32'
+  | 'ChecksumCRC32C'
+  | 'ChecksumCRC64NVME'
+  | 'ChecksumSHA1'
+  | 'ChecksumSHA256'
+>;
+
+/** Full-object checksums only: composite multipart values ("…-N") describe parts, not the bytes. */
+function checksumsOf(out: HeadFields): ChecksumMap | undefined {
+  const map: ChecksumMap = {};
+  const add = (alg: keyof ChecksumMap, value: string | undefined) => {
+    if (value && !/-\d+$/.test(value)) map[alg] = value;
+  };
+  add('CRC32', out.ChecksumCRC32);
+  add('CRC32C', out.ChecksumCRC32C);
+  add('CRC64NVME', out.ChecksumCRC64NVME);
+  add('SHA1', out.ChecksumSHA1);
+  add('SHA256', out.ChecksumSHA256);
+  return Object.keys(map).length > 0 ? map : undefined;
+}
+
+export function metadataFromHead(out: HeadFields): ObjectMetadata {
+  const metadata: ObjectMetadata = { userMetadata: {} };
+  if (out.ContentType) metadata.contentType = out.ContentType;
+  if (out.ContentEncoding) metadata.contentEncoding = out.ContentEncoding;
+  if (out.ContentDisposition) metadata.contentDisposition = out.ContentDisposition;
+  if (out.ContentLanguage) metadata.contentLanguage = out.ContentLanguage;
+  if (out.CacheControl) metadata.cacheControl = out.CacheControl;
+  const expires = out.ExpiresString ?? (out.Expires instanceof Date && !Number.isNaN(out.Expires.getTime()) ? out.Expires.toUTCString() : undefined);
+  if (expires) metadata.expires = expires;
+  for (const [name, value] of Object.entries(out.Metadata ?? {})) {
+    if (typeof value === 'string') metadata.userMetadata[name.toLowerCase()] = value;
+  }
+  const checksums = checksumsOf(out);
+  if (checksums) metadata.checksums = checksums;
+  return metadata;
+}
+
+export function objectInfoFromHead(key: string, out: HeadObjectCommandOutput): ObjectInfo {
+  return {
+    key,
+    size: Number(out.ContentLength ?? 0),
+    etag: quoteEtag(out.ETag),
+    lastModified: out.LastModified ?? new Date(0),
+    ...metadataFromHead(out),
+  };
+}
+
+/** `base` with what `beforeCommit` supplied late (user metadata and checksums merged). */
+export function mergeMetadata(base: ObjectMetadata, late: Partial<ObjectMetadata> | void | undefined): ObjectMetadata {
+  if (!late) return base;
+  return {
+    ...base,
+    ...late,
+    userMetadata: { ...base.userMetadata, ...late.userMetadata },
+    checksums: base.checksums || late.checksums ? { ...base.checksums, ...late.checksums } : undefined,
+  };
+}
