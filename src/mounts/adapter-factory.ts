@@ -10,8 +10,10 @@ import { ConfigError } from '../config/load-config';
 
 type Options = Readonly<Record<string, unknown>>;
 
-export function createAdapter(uri: string, options: Options = {}): UfsAdapter {
+export function createAdapter(uri: string, frozenOptions: Options = {}): UfsAdapter {
   const scheme = new URL(uri).protocol;
+  // The configuration is frozen; SDKs annotate the objects they are given (credentials).
+  const options = structuredClone(frozenOptions) as Record<string, unknown>;
   try {
     switch (scheme) {
       case 'file:':
