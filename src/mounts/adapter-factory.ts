@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { UfsAdapter } from '../../ufs-adapters/types';
 import { LocalAdapter } from '../../ufs-adapters/local/local-adapter';
 import { createS3AdapterFromUri } from '../../ufs-adapters/s3/s3-adapter';
+import { createGcsAdapterFromUri } from '../../ufs-adapters/gcs/gcs-adapter';
 import { ConfigError } from '../config/load-config';
 
 type Options = Readonly<Record<string, unknown>>;
@@ -21,6 +22,7 @@ export function createAdapter(uri: string, frozenOptions: Options = {}): UfsAdap
       case 's3:':
         return createS3AdapterFromUri(uri, options as Parameters<typeof createS3AdapterFromUri>[1]);
       case 'gs:':
+        return createGcsAdapterFromUri(uri, options as Parameters<typeof createGcsAdapterFromUri>[1]);
       case 'hdfs:':
       case 'webhdfs:':
         throw new ConfigError(`the ${scheme.slice(0, -1)} adapter is not available in this version`);

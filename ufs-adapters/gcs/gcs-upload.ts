@@ -1,0 +1,195 @@
+/**
+ * Atomic uploads with a commit hook.
+ *
+ * The body is buffered up to `simpleUploadThreshold` (8 MiB). If it ends within that, the
+ * hook runs (its metadata is merged) and one simple upload (uploadType=multipart: resource +
+ * media, with md5Hash so GCS verifies the bytes) creates the object: nothing is visible
+ * before the hook ran.
+ *
+ * A larger body is streamed with a resumable upload to a temporary object
+ * `<prefix>.ringcache-tmp/<uuid>`. GCS makes a resumable upload visible when its final chunk
+ * arrives, and its metadata is fixed when the session starts, so the hook (which runs after
+ * the body ended and may add metadata, e.g. trailer checksums) cannot run "before the final
+ * chunk" through the library. Instead, after the upload finished and the hook succeeded, the
+ * temporary object is rewritten into place with the final metadata (objects.rewrite in the
+ * same bucket: a metadata-only server-side operation, md5Hash preserved) and then deleted.
+ * Any error, abort or hook failure leaves at most the temporary object, which is deleted (or
+ * swept later by cleanupAbandonedUploads): the key never shows a partial or unvetted object.
+ */
+import { createHash } from 'node:crypto';
+import { Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { FileMetadata } from '@google-cloud/storage';
+import { isUfsError, ufsError } from '../errors';
+import { deleteQuietly, type GcsContext } from './gcs-context';
+import { isAbortError, mapGcsError, throwIfAborted } from './gcs-errors';
+import { DEFAULT_GCS_CONTENT_TYPE, type GcsResource } from './gcs-metadata';
+import { rewriteObject } from './gcs-requests';
+
+export interface PutRequest {
+  /** Full object name. */
+  name: string;
+  body: Readable;
+  /** Runs after the body ended, before the object becomes visible; returns the final resource. */
+  commit: () => Promise<GcsResource> | GcsResource;
+  signal?: AbortSignal;
+  /** "upload object" / "upload part": used in error messages. */
+  action: string;
+}
+
+export interface PutResult {
+  md5: Buffer;
+  size: number;
+  resource: FileMetadata;
+}
+
+/** Tags errors raised by the client body, so they are told apart from our own upload's errors. */
+class BodyFailure extends Error {
+  constructor(readonly error: unknown) {
+    super('the request body failed');
+  }
+}
+
+/**
+ * Body errors: UFS errors pass through; aborts (signal, premature close) become Aborted; any
+ * other error can only come from the body stream itself (the S3 layer raises BadDigest and
+ * friends inside it) and is rethrown unchanged.
+ */
+function classifyBodyError(err: unknown, signal: AbortSignal | undefined): unknown {
+  if (isUfsError(err)) return err;
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  if (signal?.aborted || isAbortError(err) || code === 'ERR_STREAM_PREMATURE_CLOSE') {
+    return ufsError('Aborted', 'upload aborted', signal?.reason ?? err);
+  }
+  return err;
+}
+
+const toBuffer = (chunk: unknown): Buffer =>
+  Buffer.isBuffer(chunk) ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.from(String(chunk));
+
+interface BodyHead {
+  chunks: Buffer[];
+  size: number;
+  /** True when the body ended within the threshold. */
+  ended: boolean;
+  iterator: AsyncIterator<unknown>;
+}
+
+/** Reads the body until it ends or more than `limit` bytes arrived. Throws BodyFailure. */
+async function readHead(body: Readable, limit: number): Promise<BodyHead> {
+  const iterator = body[Symbol.asyncIterator]();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    while (size <= limit) {
+      const next = await iterator.next();
+      if (next.done) return { chunks, size, ended: true, iterator };
+      const chunk = toBuffer(next.value);
+      chunks.push(chunk);
+      size += chunk.length;
+    }
+  } catch (err) {
+    throw new BodyFailure(err);
+  }
+  return { chunks, size, ended: false, iterator };
+}
+
+export async function putObject(ctx: GcsContext, request: PutRequest): Promise<PutResult> {
+  const { body, signal } = request;
+  throwIfAborted(signal);
+  const onAbort = (): void => {
+    body.destroy(Object.assign(new Error('upload aborted'), { name: 'AbortError' }));
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const head = await readHead(body, ctx.simpleUploadThreshold);
+    return head.ended ? await simpleUpload(ctx, request, head) : await resumableUpload(ctx, request, head);
+  } catch (err) {
+    if (err instanceof BodyFailure) throw classifyBodyError(err.error, signal);
+    throw err;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+async function simpleUpload(ctx: GcsContext, request: PutRequest, head: BodyHead): Promise<PutResult> {
+  const data = Buffer.concat(head.chunks, head.size);
+  const md5 = createHash('md5').update(data).digest();
+  const resource = await request.commit();
+  throwIfAborted(request.signal);
+  const file = ctx.bucket.file(request.name);
+  try {
+    await file.save(data, {
+      resumable: false,
+      validation: false,
+      // GCS rejects the upload if the bytes do not match (no object is created then).
+      metadata: { ...resource, contentType: resource.contentType ?? DEFAULT_GCS_CONTENT_TYPE, md5Hash: md5.toString('base64') },
+    });
+  } catch (err) {
+    throw mapGcsError(err, request.action);
+  }
+  return { md5, size: data.length, resource: file.metadata };
+}
+
+async function resumableUpload(ctx: GcsContext, request: PutRequest, head: BodyHead): Promise<PutResult> {
+  const { signal } = request;
+  const tempName = ctx.names.newTemp();
+  const temp = ctx.bucket.file(tempName);
+  const hash = createHash('md5');
+  let size = 0;
+  async function* bytes(): AsyncGenerator<Buffer> {
+    // Hand the buffered head over chunk by chunk, so it is not held for the whole upload.
+    for (let chunk = head.chunks.shift(); chunk !== undefined; chunk = head.chunks.shift()) {
+      hash.update(chunk);
+      size += chunk.length;
+      yield chunk;
+    }
+    for (;;) {
+      let next: IteratorResult<unknown>;
+      try {
+        next = await head.iterator.next();
+      } catch (err) {
+        throw new BodyFailure(err);
+      }
+      if (next.done) return;
+      const chunk = toBuffer(next.value);
+      hash.update(chunk);
+      size += chunk.length;
+      yield chunk;
+    }
+  }
+  try {
+    const upload: Writable = temp.createWriteStream({
+      resumable: true,
+      chunkSize: ctx.resumableChunkSize,
+      validation: false,
+      metadata: { contentType: DEFAULT_GCS_CONTENT_TYPE },
+      // A fresh name: the precondition makes every chunk request safely retryable.
+      preconditionOpts: { ifGenerationMatch: 0 },
+    });
+    try {
+      await pipeline(Readable.from(bytes(), { objectMode: false }), upload);
+    } catch (err) {
+      if (err instanceof BodyFailure) throw err;
+      if (signal?.aborted) throw ufsError('Aborted', 'upload aborted', signal.reason);
+      throw mapGcsError(err, request.action);
+    }
+    const md5 = hash.digest();
+    const uploaded = temp.metadata;
+    if (Number(uploaded.size) !== size || uploaded.md5Hash !== md5.toString('base64')) {
+      throw ufsError('Unavailable', `${request.action}: GCS stored other bytes than were sent`);
+    }
+    const resource = await request.commit();
+    throwIfAborted(signal);
+    let final: FileMetadata;
+    try {
+      final = await rewriteObject(ctx, tempName, request.name, { sourceGeneration: String(uploaded.generation), resource, signal });
+    } catch (err) {
+      throw mapGcsError(err, request.action);
+    }
+    return { md5, size, resource: final };
+  } finally {
+    // Committed or not, the temporary object goes (a failed delete is swept later).
+    await deleteQuietly(ctx, [tempName]);
+  }
+}
