@@ -26,7 +26,7 @@ describe('config', () => {
     const config = loadConfig({ file, env: { RINGCACHE_PORT: '9200', RINGCACHE_BASE_DOMAIN: 's3.local' }, cwd: dir });
     expect(config.server.port).toBe(9200);
     expect(config.server.baseDomain).toBe('s3.local');
-    expect(config.mounts.archive).toEqual({ uri: 'file:///srv/nfs/archive', anonymousRead: false });
+    expect(config.mounts.archive).toEqual({ uri: 'file:///srv/nfs/archive', anonymousRead: false, options: {}, timeoutMs: 30_000, maxConcurrency: 64 });
     expect(config.credentials[0].grants).toEqual({ archive: 'read' });
   });
 

@@ -991,10 +991,11 @@ describe('helm chart: rendered with options', () => {
       ]),
     );
     const config = loadAsPod(configFile(r), podEnv(r));
-    expect(config.mounts).toEqual({
+    expect(config.mounts).toMatchObject({
       archive: { uri: 'file:///mnt/ufs/archive', anonymousRead: true, metadataTtlSeconds: 0 },
       'data.sets': { uri: 'file:///mnt/ufs/data.sets', anonymousRead: false },
     });
+    expect(Object.keys(config.mounts)).toEqual(['archive', 'data.sets']);
     // Every mount URI is a path some volume is mounted at.
     const mountPaths = container(r).volumeMounts.map((m: Obj) => m.mountPath);
     for (const m of Object.values(config.mounts)) expect(mountPaths).toContain(new URL(m.uri).pathname);
