@@ -7,6 +7,7 @@ import type { UfsAdapter } from '../../ufs-adapters/types';
 import { LocalAdapter } from '../../ufs-adapters/local/local-adapter';
 import { createS3AdapterFromUri } from '../../ufs-adapters/s3/s3-adapter';
 import { createGcsAdapterFromUri } from '../../ufs-adapters/gcs/gcs-adapter';
+import { createHdfsAdapterFromUri } from '../../ufs-adapters/hdfs/hdfs-adapter';
 import { ConfigError } from '../config/load-config';
 
 type Options = Readonly<Record<string, unknown>>;
@@ -25,7 +26,7 @@ export function createAdapter(uri: string, frozenOptions: Options = {}): UfsAdap
         return createGcsAdapterFromUri(uri, options as Parameters<typeof createGcsAdapterFromUri>[1]);
       case 'hdfs:':
       case 'webhdfs:':
-        throw new ConfigError(`the ${scheme.slice(0, -1)} adapter is not available in this version`);
+        return createHdfsAdapterFromUri(uri, options as Parameters<typeof createHdfsAdapterFromUri>[1]);
       default:
         throw new ConfigError(`unknown scheme ${scheme}`);
     }

@@ -1,0 +1,171 @@
+/**
+ * Object metadata lives in an extended attribute of the data file itself:
+ * `user.ringcache.meta` = JSON {etag, size, mtime, HTTP metadata, x-amz-meta-*, checksums,
+ * part sizes}, sent base64-encoded ("0s…"). Being part of the inode, it is written on the
+ * temp file before the rename and so becomes visible atomically with the data, moves with
+ * RENAME, and disappears with DELETE or an overwrite by another HDFS client.
+ *
+ * A record is trusted only while the file still has the length and modificationTime it
+ * recorded (an APPEND or TRUNCATE by an HDFS user keeps the inode and its xattrs). Files
+ * without a valid record get a synthetic ETag: quoted md5 of "<length>-<mtime>-<fileId>".
+ */
+import { createHash } from 'node:crypto';
+import { ufsError } from '../errors';
+import type { ChecksumMap, ObjectHttpMetadata, ObjectInfo, ObjectMetadata } from '../types';
+import type { FileStatus } from './webhdfs-client';
+
+export const META_XATTR = 'user.ringcache.meta';
+export const PART_XATTR = 'user.ringcache.part';
+export const UPLOAD_XATTR = 'user.ringcache.upload';
+export const ASSEMBLY_XATTR = 'user.ringcache.assembly';
+
+/** dfs.namenode.fs-limits.max-xattr-size (16384) counts the name without "user." plus the value. */
+const MAX_XATTR_BYTES = 16384;
+export const MAX_RECORD_BYTES = MAX_XATTR_BYTES - 'ringcache.assembly'.length;
+
+export const EMPTY_MD5_ETAG = `"${createHash('md5').digest('hex')}"`;
+
+const HTTP_FIELDS = ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires'] as const;
+
+export interface ObjectRecord extends ObjectHttpMetadata {
+  v: 1;
+  /** Quoted ETag. */
+  etag: string;
+  size: number;
+  /** modificationTime of the file when committed (folder markers: commit time). */
+  mtime: number;
+  userMetadata: Record<string, string>;
+  checksums?: ChecksumMap;
+  /** Part sizes of a multipart object, run-length encoded: [[size, count], ...]. */
+  parts?: Array<[number, number]>;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const stringEntries = (value: unknown): Record<string, string> =>
+  isRecord(value) ? Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string')) : {};
+
+/** Client-visible metadata from untrusted JSON, keeping only well-typed known fields. */
+export function parseMetadata(raw: unknown): ObjectMetadata {
+  const source = isRecord(raw) ? raw : {};
+  const metadata: ObjectMetadata = { userMetadata: stringEntries(source.userMetadata) };
+  for (const field of HTTP_FIELDS) {
+    const value = source[field];
+    if (typeof value === 'string') metadata[field] = value;
+  }
+  if (isRecord(source.checksums) && Object.keys(source.checksums).length > 0) metadata.checksums = stringEntries(source.checksums) as ChecksumMap;
+  return metadata;
+}
+
+/** Merges what `beforeCommit` returned into the metadata given at the start of a write. */
+export function mergeMetadata(base: ObjectMetadata, late: Partial<ObjectMetadata> | void): ObjectMetadata {
+  if (!late) return base;
+  return {
+    ...base,
+    ...late,
+    userMetadata: { ...base.userMetadata, ...late.userMetadata },
+    checksums: base.checksums || late.checksums ? { ...base.checksums, ...late.checksums } : undefined,
+  };
+}
+
+function encodeRuns(sizes: number[]): Array<[number, number]> {
+  const runs: Array<[number, number]> = [];
+  for (const size of sizes) {
+    const last = runs[runs.length - 1];
+    if (last && last[0] === size) last[1]++;
+    else runs.push([size, 1]);
+  }
+  return runs;
+}
+
+export function buildRecord(metadata: ObjectMetadata, facts: { etag: string; size: number; mtime: number; partSizes?: number[] }): ObjectRecord {
+  const clean = parseMetadata(metadata);
+  const record: ObjectRecord = { v: 1, etag: facts.etag, size: facts.size, mtime: facts.mtime, ...clean };
+  if (facts.partSizes) record.parts = encodeRuns(facts.partSizes);
+  return record;
+}
+
+/**
+ * The xattr value of a record. Part sizes are dropped if the record would exceed the
+ * NameNode's xattr size limit (GET ?partNumber then sees one part); anything else that
+ * large is refused.
+ */
+export function encodeRecord(record: object): Buffer {
+  let json = Buffer.from(JSON.stringify(record), 'utf8');
+  if (json.length > MAX_RECORD_BYTES && 'parts' in record) {
+    const { parts: _parts, ...rest } = record as { parts?: unknown };
+    json = Buffer.from(JSON.stringify(rest), 'utf8');
+  }
+  if (json.length > MAX_RECORD_BYTES) throw ufsError('Unavailable', 'the object metadata is too large for an HDFS extended attribute');
+  return json;
+}
+
+export function decodeJson(value: Buffer | undefined): Record<string, unknown> | undefined {
+  if (!value) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(value.toString('utf8'));
+    return isRecord(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function decodeObjectRecord(value: Buffer | undefined): ObjectRecord | undefined {
+  const raw = decodeJson(value);
+  if (!raw || typeof raw.etag !== 'string' || typeof raw.size !== 'number' || typeof raw.mtime !== 'number') return undefined;
+  const record: ObjectRecord = { v: 1, etag: raw.etag, size: raw.size, mtime: raw.mtime, ...parseMetadata(raw) };
+  if (Array.isArray(raw.parts) && raw.parts.every((r) => Array.isArray(r) && r.length === 2 && r.every((n) => Number.isInteger(n) && n >= 0))) {
+    record.parts = raw.parts as Array<[number, number]>;
+  }
+  return record;
+}
+
+export function partSizesOf(record: ObjectRecord): number[] | undefined {
+  if (!record.parts) return undefined;
+  return record.parts.flatMap(([size, count]) => Array.from({ length: count }, () => size));
+}
+
+export function metadataOf(record: ObjectRecord): ObjectMetadata {
+  const metadata: ObjectMetadata = { userMetadata: { ...record.userMetadata } };
+  for (const field of HTTP_FIELDS) {
+    const value = record[field];
+    if (value !== undefined) metadata[field] = value;
+  }
+  if (record.checksums) metadata.checksums = { ...record.checksums };
+  return metadata;
+}
+
+/** A record is valid only for the file state it was written for. */
+export const recordMatches = (record: ObjectRecord, status: FileStatus): boolean =>
+  record.size === status.length && record.mtime === status.modificationTime;
+
+/**
+ * ETag of files without a valid record (written by HDFS users): NOT a content MD5, but it
+ * changes whenever the length, modificationTime or inode (fileId) changes.
+ */
+export const syntheticEtag = (status: FileStatus): string =>
+  `"${createHash('md5').update(`${status.length}-${status.modificationTime}-${status.fileId ?? ''}`).digest('hex')}"`;
+
+export function fileObjectInfo(key: string, status: FileStatus, record: ObjectRecord | undefined): ObjectInfo {
+  const valid = record !== undefined && recordMatches(record, status);
+  const info: ObjectInfo = {
+    key,
+    size: status.length,
+    etag: valid ? record.etag : syntheticEtag(status),
+    lastModified: new Date(status.modificationTime),
+    ...(valid ? metadataOf(record) : { userMetadata: {} }),
+  };
+  const partSizes = valid ? partSizesOf(record) : undefined;
+  if (partSizes) info.partSizes = partSizes;
+  return info;
+}
+
+export function markerObjectInfo(key: string, record: ObjectRecord): ObjectInfo {
+  return { key, size: 0, etag: record.etag, lastModified: new Date(record.mtime), ...metadataOf(record) };
+}
+
+export const quotedEtag = (hex: string): string => `"${hex}"`;
+export const stripQuotes = (etag: string): string => etag.trim().replace(/^"(.*)"$/, '$1');
+
+export const multipartEtag = (md5s: Buffer[]): string =>
+  `"${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${md5s.length}"`;
