@@ -26,6 +26,7 @@ export function createAdapter(uri: string, frozenOptions: Options = {}): UfsAdap
         return createGcsAdapterFromUri(uri, options as Parameters<typeof createGcsAdapterFromUri>[1]);
       case 'hdfs:':
       case 'webhdfs:':
+      case 'swebhdfs:':
         return createHdfsAdapterFromUri(uri, options as Parameters<typeof createHdfsAdapterFromUri>[1]);
       default:
         throw new ConfigError(`unknown scheme ${scheme}`);
