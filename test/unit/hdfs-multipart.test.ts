@@ -232,9 +232,9 @@ describe('multipart bookkeeping', () => {
     expect(await adapter.cleanupAbandonedUploads(60_000)).toBe(0);
     expect((await uploads()).length).toBe(1);
 
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await new Promise((resolve) => setTimeout(resolve, 400));
     const fresh = await adapter.createMultipartUpload('fresh', meta());
-    expect(await adapter.cleanupAbandonedUploads(20)).toBe(2);
+    expect(await adapter.cleanupAbandonedUploads(200)).toBe(2);
     expect((await uploads()).map((u) => u.uploadId)).toEqual([fresh.uploadId]);
     expect(await emulator.list(`${ROOT}/.ringcache/tmp`)).toEqual([]);
   });
