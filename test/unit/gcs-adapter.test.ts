@@ -397,8 +397,11 @@ describe('writes', () => {
     expect(start?.query.name).toMatch(/^pre\/\.ringcache-tmp\/[0-9a-f-]{36}$/);
     const chunks = requests.filter((r) => r.method === 'PUT' && r.query.upload_id);
     expect(chunks.map((r) => [r.headers['content-range'], r.status])).toEqual([
-      ['bytes 0-8388607/*', 308],
-      ['bytes 8388608-16777215/*', 308],
+      // 4 MiB chunks by default (one chunk buffered per upload keeps memory bounded).
+      ['bytes 0-4194303/*', 308],
+      ['bytes 4194304-8388607/*', 308],
+      ['bytes 8388608-12582911/*', 308],
+      ['bytes 12582912-16777215/*', 308],
       [`bytes 16777216-${data.length - 1}/${data.length}`, 200],
     ]);
     const rewrite = requests.find((r) => r.route.includes('/rewriteTo/'));

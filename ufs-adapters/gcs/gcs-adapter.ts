@@ -122,14 +122,14 @@ export class GcsAdapter implements UfsAdapter {
   constructor(options: GcsAdapterOptions) {
     const prefix = options.prefix ?? '';
     if (prefix !== '' && !prefix.endsWith('/')) throw new RangeError('the GCS prefix must be empty or end with "/"');
-    const chunkSize = positive(options.resumableChunkSize, 8 * MiB, 'resumableChunkSize');
+    const chunkSize = positive(options.resumableChunkSize, 4 * MiB, 'resumableChunkSize');
     if (chunkSize % (256 * 1024) !== 0) throw new RangeError('resumableChunkSize must be a multiple of 256 KiB');
     const storage = createStorageClient(options);
     this.ctx = {
       storage,
       bucket: storage.bucket(options.bucket),
       names: new GcsNames(prefix),
-      simpleUploadThreshold: positive(options.simpleUploadThreshold, 8 * MiB, 'simpleUploadThreshold'),
+      simpleUploadThreshold: positive(options.simpleUploadThreshold, 4 * MiB, 'simpleUploadThreshold'),
       resumableChunkSize: chunkSize,
       listPageSize: Math.min(positive(options.listPageSize, 1000, 'listPageSize'), 1000),
       readIdleTimeoutMs: positive(options.readIdleTimeoutMs, 60_000, 'readIdleTimeoutMs'),
