@@ -25,6 +25,7 @@ import type {
   WriteResult,
 } from '../../ufs-adapters/types';
 import { isUfsError, ufsError } from '../../ufs-adapters/errors';
+import { unquoteEtag } from '../../ufs-adapters/object-metadata';
 import type { Metrics } from '../admin/metrics';
 import type { MetadataCache } from './metadata-cache';
 import { deserializeInfo, metaKeyOf, mountTagOf, objectIdOf, serializeInfo } from './object-version';
@@ -48,7 +49,6 @@ export interface SharedCache {
   metrics: Metrics;
 }
 
-const unquote = (etag: string): string => etag.replace(/^"(.*)"$/, '$1');
 
 /** Errors that mean "the store cannot be reached", as opposed to an answer from it. */
 const isStoreDown = (err: unknown): boolean => isUfsError(err, 'Unavailable') || isUfsError(err, 'Throttled') || !isUfsError(err);
@@ -141,7 +141,7 @@ export class CachingAdapter implements UfsAdapter {
 
   async read(key: string, range: ByteRange | undefined, options: ReadOptions = {}): Promise<Readable> {
     const info = await this.stat(key, options.signal);
-    if (options.ifMatch !== undefined && unquote(options.ifMatch) !== unquote(info.etag)) {
+    if (options.ifMatch !== undefined && unquoteEtag(options.ifMatch) !== unquoteEtag(info.etag)) {
       throw ufsError('PreconditionFailed', 'the object changed since it was looked up');
     }
     if (info.size === 0 || key.endsWith('/')) return Readable.from([]);

@@ -3,6 +3,7 @@
  * If-None-Match, If-Modified-Since. The copy-source variants all fail with 412.
  */
 import { s3Error } from './errors';
+import { unquoteEtag } from '../../ufs-adapters/object-metadata';
 
 export interface Conditions {
   ifMatch?: string;
@@ -16,7 +17,8 @@ export interface Validators {
   lastModified: Date;
 }
 
-const unquote = (etag: string): string => etag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+/** HTTP validators may be weak (W/"…"); S3 compares them as strong. */
+const unquote = (etag: string): string => unquoteEtag(etag.trim().replace(/^W\//, ''));
 
 export function etagMatches(list: string, etag: string): boolean {
   const wanted = unquote(etag);

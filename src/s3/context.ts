@@ -7,6 +7,7 @@ import type { Credential, RingcacheConfig } from '../config/schema';
 import type { BucketRegistry } from '../mounts/bucket-registry';
 import type { AuthResult } from './auth';
 import type { Endpoint } from './endpoint';
+import { renderXml, type XmlObject } from './xml';
 import type { Metrics } from '../admin/metrics';
 
 export interface S3Services {
@@ -30,6 +31,12 @@ export type EndpointOf<Op extends Endpoint['op']> = Extract<Endpoint, { op: Op }
 
 /** The access key that signed the request, or "anonymous". */
 export const principal = (auth: AuthResult): string => (auth.kind === 'signed' ? auth.accessKeyId : 'anonymous');
+
+/** Sends an S3 XML document (`renderXml`) as the response. */
+export async function sendXml(ctx: S3Context, root: string, body: XmlObject): Promise<void> {
+  ctx.reply.header('content-type', 'application/xml');
+  await ctx.reply.send(renderXml(root, body));
+}
 
 export function header(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name];

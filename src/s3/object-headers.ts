@@ -4,6 +4,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ChecksumAlgorithm, ObjectInfo, ObjectMetadata } from '../../ufs-adapters/types';
 import { s3Error } from './errors';
+import { header } from './context';
 
 export const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';
 /** S3 limits user metadata (names + values) to 2 KiB. */
@@ -11,11 +12,6 @@ const MAX_USER_METADATA_BYTES = 2048;
 
 export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'];
 export const checksumHeader = (alg: ChecksumAlgorithm): string => `x-amz-checksum-${alg.toLowerCase()}`;
-
-function single(request: FastifyRequest, name: string): string | undefined {
-  const value = request.headers[name];
-  return Array.isArray(value) ? value.join(',') : value;
-}
 
 /** Content-Encoding without the aws-chunked transfer coding, which is never stored. */
 function storedContentEncoding(value: string | undefined): string | undefined {
@@ -39,12 +35,12 @@ export function metadataFromHeaders(request: FastifyRequest): ObjectMetadata {
   }
   if (size > MAX_USER_METADATA_BYTES) throw s3Error('MetadataTooLarge');
   return {
-    contentType: single(request, 'content-type'),
-    contentEncoding: storedContentEncoding(single(request, 'content-encoding')),
-    contentDisposition: single(request, 'content-disposition'),
-    contentLanguage: single(request, 'content-language'),
-    cacheControl: single(request, 'cache-control'),
-    expires: single(request, 'expires'),
+    contentType: header(request, 'content-type'),
+    contentEncoding: storedContentEncoding(header(request, 'content-encoding')),
+    contentDisposition: header(request, 'content-disposition'),
+    contentLanguage: header(request, 'content-language'),
+    cacheControl: header(request, 'cache-control'),
+    expires: header(request, 'expires'),
     userMetadata,
   };
 }

@@ -81,16 +81,7 @@ export function toResource(
   return resource;
 }
 
-/** Merges what `beforeCommit` returned into the metadata given at the start of a write. */
-export function mergeMetadata(base: ObjectMetadata, late: Partial<ObjectMetadata> | void): ObjectMetadata {
-  if (!late) return base;
-  return {
-    ...base,
-    ...late,
-    userMetadata: { ...base.userMetadata, ...late.userMetadata },
-    checksums: base.checksums || late.checksums ? { ...base.checksums, ...late.checksums } : undefined,
-  };
-}
+export { mergeMetadata } from '../object-metadata';
 
 const base64ToHex = (value: string): string => Buffer.from(value, 'base64').toString('hex');
 

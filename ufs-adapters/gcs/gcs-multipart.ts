@@ -36,7 +36,7 @@ interface StoredPart extends PartInfo {
 
 const noSuchUpload = (cause?: unknown) => ufsError('NoSuchUpload', 'the multipart upload does not exist', cause);
 
-const unquote = (etag: string): string => etag.trim().replace(/^"(.*)"$/, '$1');
+import { unquoteEtag as unquote } from '../object-metadata';
 
 function parseMetadata(raw: unknown): ObjectMetadata {
   const source = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;

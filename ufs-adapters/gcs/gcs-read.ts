@@ -13,7 +13,7 @@ import type { GcsContext } from './gcs-context';
 import { isAbortError, mapGcsError, throwIfAborted, type StatusOverrides } from './gcs-errors';
 import { etagOf, objectInfoOf } from './gcs-metadata';
 
-const unquote = (etag: string): string => etag.trim().replace(/^"(.*)"$/, '$1');
+import { unquoteEtag as unquote } from '../object-metadata';
 
 /**
  * Keeps a download off the library's shared keep-alive agent. When a download stream ends

@@ -57,16 +57,7 @@ export function parseMetadata(raw: unknown): ObjectMetadata {
   return metadata;
 }
 
-/** Merges what `beforeCommit` returned into the metadata given at the start of a write. */
-export function mergeMetadata(base: ObjectMetadata, late: Partial<ObjectMetadata> | void): ObjectMetadata {
-  if (!late) return base;
-  return {
-    ...base,
-    ...late,
-    userMetadata: { ...base.userMetadata, ...late.userMetadata },
-    checksums: base.checksums || late.checksums ? { ...base.checksums, ...late.checksums } : undefined,
-  };
-}
+export { mergeMetadata } from '../object-metadata';
 
 function encodeRuns(sizes: number[]): Array<[number, number]> {
   const runs: Array<[number, number]> = [];
@@ -165,7 +156,8 @@ export function markerObjectInfo(key: string, record: ObjectRecord): ObjectInfo 
 }
 
 export const quotedEtag = (hex: string): string => `"${hex}"`;
-export const stripQuotes = (etag: string): string => etag.trim().replace(/^"(.*)"$/, '$1');
+import { unquoteEtag as stripQuotes } from '../object-metadata';
+export { stripQuotes };
 
 export const multipartEtag = (md5s: Buffer[]): string =>
   `"${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${md5s.length}"`;

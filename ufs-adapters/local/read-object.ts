@@ -66,7 +66,7 @@ export async function statObject(ctx: LocalContext, key: string, signal?: AbortS
   return fileObjectInfo(key, stats, await readSidecar(ctx.layout, key));
 }
 
-const unquote = (etag: string): string => etag.trim().replace(/^"(.*)"$/, '$1');
+import { unquoteEtag as unquote } from '../object-metadata';
 
 function assertVersion(actual: ObjectInfo, ifMatch: string | undefined): void {
   if (ifMatch !== undefined && unquote(actual.etag) !== unquote(ifMatch)) {

@@ -71,4 +71,5 @@ export async function receiveEmptyBody(body: Readable, signal: AbortSignal | und
 
 export const quotedEtag = (hex: string): string => `"${hex}"`;
 /** ETag without its surrounding quotes (XML entities are the S3 layer's job, not ours). */
-export const stripQuotes = (etag: string): string => etag.trim().replace(/^"(.*)"$/, '$1');
+import { unquoteEtag as stripQuotes } from '../object-metadata';
+export { stripQuotes };

@@ -86,16 +86,7 @@ export function metadataOf(record: SidecarRecord): ObjectMetadata {
   return metadata;
 }
 
-/** Merges what `beforeCommit` returned into the metadata given at the start of a write. */
-export function mergeMetadata(base: ObjectMetadata, late: Partial<ObjectMetadata> | void): ObjectMetadata {
-  if (!late) return base;
-  return {
-    ...base,
-    ...late,
-    userMetadata: { ...base.userMetadata, ...late.userMetadata },
-    checksums: base.checksums || late.checksums ? { ...base.checksums, ...late.checksums } : undefined,
-  };
-}
+export { mergeMetadata } from '../object-metadata';
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -110,7 +110,8 @@ export const quoteEtag = (etag: string | undefined): string => {
   return `"${value}"`;
 };
 
-export const stripQuotes = (etag: string): string => etag.trim().replace(/^"(.*)"$/, '$1');
+import { unquoteEtag as stripQuotes } from '../object-metadata';
+export { stripQuotes };
 
 export const sameEtag = (a: string | undefined, b: string | undefined): boolean =>
   a !== undefined && b !== undefined && stripQuotes(a).toLowerCase() === stripQuotes(b).toLowerCase();

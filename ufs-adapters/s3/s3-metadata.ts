@@ -113,12 +113,4 @@ export function objectInfoFromHead(key: string, out: HeadObjectCommandOutput): O
 }
 
 /** `base` with what `beforeCommit` supplied late (user metadata and checksums merged). */
-export function mergeMetadata(base: ObjectMetadata, late: Partial<ObjectMetadata> | void | undefined): ObjectMetadata {
-  if (!late) return base;
-  return {
-    ...base,
-    ...late,
-    userMetadata: { ...base.userMetadata, ...late.userMetadata },
-    checksums: base.checksums || late.checksums ? { ...base.checksums, ...late.checksums } : undefined,
-  };
-}
+export { mergeMetadata } from '../object-metadata';

@@ -4,15 +4,10 @@
  * without ACLs or tags (GetBucketVersioning, GetBucketAcl, GetObjectAcl, tagging).
  */
 import { accessLevel } from '../authorize';
-import { principal, type EndpointOf, type S3Context } from '../context';
+import { principal, sendXml, type EndpointOf, type S3Context } from '../context';
 import { s3Error } from '../errors';
 import { readSmallBody } from '../upload-body';
-import { ownerXml, parseRequestXml, renderXml, xmlDate, type XmlObject } from '../xml';
-
-async function sendXml(ctx: S3Context, root: string, body: XmlObject): Promise<void> {
-  ctx.reply.header('content-type', 'application/xml');
-  await ctx.reply.send(renderXml(root, body));
-}
+import { ownerXml, parseRequestXml, xmlDate } from '../xml';
 
 export async function handleListBuckets(ctx: S3Context<EndpointOf<'ListBuckets'>>): Promise<void> {
   const buckets = (await ctx.services.buckets.list()).filter(

@@ -4,9 +4,9 @@
  * are pushed down to the adapter; max-keys is honoured.
  */
 import type { EndpointOf, S3Context } from '../context';
-import { principal } from '../context';
+import { principal, sendXml } from '../context';
 import { s3Error } from '../errors';
-import { ownerXml, renderXml, xmlDate, type XmlObject } from '../xml';
+import { ownerXml, xmlDate, type XmlObject } from '../xml';
 import {
   collectListPage,
   decodeContinuationToken,
@@ -28,6 +28,22 @@ function encoderFor(query: ReadonlyMap<string, string>): Encoder {
   return { encode: (v) => (v === undefined ? undefined : urlEncodeKey(v)), encodingType: 'url' };
 }
 
+/**
+ * One listed object. Element order matters to strict parsers: `head` goes right after Key
+ * (VersionId, IsLatest), `tail` after StorageClass (Owner).
+ */
+function objectXml(o: ListPage['objects'][number], enc: Encoder, extra: { head?: XmlObject; tail?: XmlObject } = {}): XmlObject {
+  return {
+    Key: enc.encode(o.key),
+    ...extra.head,
+    LastModified: xmlDate(o.lastModified),
+    ETag: o.etag,
+    Size: o.size,
+    StorageClass: 'STANDARD',
+    ...extra.tail,
+  };
+}
+
 function commonPrefixesXml(page: ListPage, enc: Encoder): XmlObject[] {
   return page.commonPrefixes.map((p) => ({ Prefix: enc.encode(p) }));
 }
@@ -40,11 +56,6 @@ async function listPage(ctx: S3Context<EndpointOf<'ListObjects' | 'ListObjectsV2
   const maxKeys = parseMaxKeys(endpoint.query.get(maxKeysParam), maxKeysParam);
   const page = await collectListPage(bucket.adapter, { prefix, delimiter, startAfter: startAfter || undefined, maxKeys, signal });
   return { bucket, prefix, delimiter, maxKeys, page };
-}
-
-async function sendXml(ctx: S3Context, root: string, body: XmlObject): Promise<void> {
-  ctx.reply.header('content-type', 'application/xml');
-  await ctx.reply.send(renderXml(root, body));
 }
 
 export async function handleListObjectsV2(ctx: S3Context<EndpointOf<'ListObjectsV2'>>): Promise<void> {
@@ -67,14 +78,7 @@ export async function handleListObjectsV2(ctx: S3Context<EndpointOf<'ListObjects
     MaxKeys: maxKeys,
     EncodingType: enc.encodingType,
     IsTruncated: page.isTruncated,
-    Contents: page.objects.map((o) => ({
-      Key: enc.encode(o.key),
-      LastModified: xmlDate(o.lastModified),
-      ETag: o.etag,
-      Size: o.size,
-      StorageClass: 'STANDARD',
-      Owner: fetchOwner ? owner : undefined,
-    })),
+    Contents: page.objects.map((o) => objectXml(o, enc, { tail: { Owner: fetchOwner ? owner : undefined } })),
     CommonPrefixes: commonPrefixesXml(page, enc),
   });
 }
@@ -95,14 +99,7 @@ export async function handleListObjects(ctx: S3Context<EndpointOf<'ListObjects'>
     Delimiter: enc.encode(delimiter),
     EncodingType: enc.encodingType,
     IsTruncated: page.isTruncated,
-    Contents: page.objects.map((o) => ({
-      Key: enc.encode(o.key),
-      LastModified: xmlDate(o.lastModified),
-      ETag: o.etag,
-      Size: o.size,
-      StorageClass: 'STANDARD',
-      Owner: owner,
-    })),
+    Contents: page.objects.map((o) => objectXml(o, enc, { tail: { Owner: owner } })),
     CommonPrefixes: commonPrefixesXml(page, enc),
   });
 }
@@ -124,16 +121,7 @@ export async function handleListObjectVersions(ctx: S3Context<EndpointOf<'ListOb
     Delimiter: enc.encode(delimiter),
     EncodingType: enc.encodingType,
     IsTruncated: page.isTruncated,
-    Version: page.objects.map((o) => ({
-      Key: enc.encode(o.key),
-      VersionId: 'null',
-      IsLatest: true,
-      LastModified: xmlDate(o.lastModified),
-      ETag: o.etag,
-      Size: o.size,
-      StorageClass: 'STANDARD',
-      Owner: owner,
-    })),
+    Version: page.objects.map((o) => objectXml(o, enc, { head: { VersionId: 'null', IsLatest: true }, tail: { Owner: owner } })),
     CommonPrefixes: commonPrefixesXml(page, enc),
   });
 }

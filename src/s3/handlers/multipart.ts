@@ -8,7 +8,7 @@ import { LRUCache } from 'lru-cache';
 import type { ChecksumAlgorithm, CompletedPart, WriteResult } from '../../../ufs-adapters/types';
 import { checkWriteConditions } from '../write-conditions';
 import { MAX_PART_NUMBER } from '../../../ufs-adapters/types';
-import { header, principal, type EndpointOf, type S3Context } from '../context';
+import { header, principal, sendXml, type EndpointOf, type S3Context } from '../context';
 import { s3Error, toS3Error } from '../errors';
 import { assertKeyLength, checksumHeader, metadataFromHeaders } from '../object-headers';
 import { parseRange } from '../range';
@@ -19,11 +19,6 @@ import { parseMaxKeys } from './list-page';
 import { compareUtf8 } from '../../../ufs-adapters/utf8-order';
 
 const MAX_PART_SIZE = 5 * 1024 ** 3;
-
-async function sendXml(ctx: S3Context, root: string, body: XmlObject): Promise<void> {
-  ctx.reply.header('content-type', 'application/xml');
-  await ctx.reply.send(renderXml(root, body));
-}
 
 function uploadIdOf(query: ReadonlyMap<string, string>): string {
   const uploadId = query.get('uploadId');

@@ -1,0 +1,18 @@
+/**
+ * Small metadata helpers every adapter needs, in one place.
+ */
+import type { ObjectMetadata } from './types';
+
+/** An ETag without its surrounding quotes (and surrounding white space). */
+export const unquoteEtag = (etag: string): string => etag.trim().replace(/^"(.*)"$/, '$1');
+
+/** Merges what `beforeCommit` returned into the metadata given at the start of a write. */
+export function mergeMetadata(base: ObjectMetadata, late: Partial<ObjectMetadata> | void | undefined): ObjectMetadata {
+  if (!late) return base;
+  return {
+    ...base,
+    ...late,
+    userMetadata: { ...base.userMetadata, ...late.userMetadata },
+    checksums: base.checksums || late.checksums ? { ...base.checksums, ...late.checksums } : undefined,
+  };
+}
