@@ -29,9 +29,9 @@ import { unquoteEtag } from '../../ufs-adapters/object-metadata';
 import type { Metrics } from '../admin/metrics';
 import type { MetadataCache } from './metadata-cache';
 import { deserializeInfo, metaKeyOf, mountTagOf, objectIdOf, serializeInfo } from './object-version';
-import { openRangeStream, type PageSource } from './page-reader';
+import { loadPage, openRangeStream, type PageSource } from './page-reader';
 import { SingleFlight } from './single-flight';
-import type { MetadataRecord, PageStore } from './types';
+import { pageKeyOf, type MetadataRecord, type PageStore } from './types';
 
 export interface CacheSettings {
   pageSize: number;
@@ -40,6 +40,32 @@ export interface CacheSettings {
   negativeTtlMs: number;
   serveStale: boolean;
   maxStalenessMs: number;
+}
+
+export interface WarmOptions {
+  /** Only fetch and cache the metadata. */
+  metadataOnly?: boolean;
+  /**
+   * true (default): pages already cached are counted as skipped and not read. false:
+   * revalidate the metadata and read every page from the store again.
+   */
+  skipCached?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface WarmResult {
+  size: number;
+  bytesLoaded: number;
+  bytesSkipped: number;
+}
+
+/** Which pages of the cached version of an object this node holds. */
+export interface Residency {
+  size: number;
+  etag: string;
+  pages: number;
+  memory: number;
+  disk: number;
 }
 
 export interface SharedCache {
@@ -145,16 +171,7 @@ export class CachingAdapter implements UfsAdapter {
       throw ufsError('PreconditionFailed', 'the object changed since it was looked up');
     }
     if (info.size === 0 || key.endsWith('/')) return Readable.from([]);
-    const source: PageSource = {
-      inner: this.inner,
-      key,
-      info,
-      objectId: objectIdOf(this.mountId, key, info),
-      pageSize: this.settings.pageSize,
-      pages: this.shared.pages,
-      flights: this.shared.pageFlights,
-      metrics: this.shared.metrics,
-    };
+    const source = this.pageSource(key, info);
     // The store has another version than our metadata: forget it, so the next stat asks.
     const forgetIfChanged = (err: unknown): void => {
       if (isUfsError(err, 'PreconditionFailed') || isUfsError(err, 'NotFound')) this.invalidate(key);
@@ -168,6 +185,69 @@ export class CachingAdapter implements UfsAdapter {
       forgetIfChanged(err);
       throw err;
     }
+  }
+
+  private pageSource(key: string, info: ObjectInfo): PageSource {
+    return {
+      inner: this.inner,
+      key,
+      info,
+      objectId: objectIdOf(this.mountId, key, info),
+      pageSize: this.settings.pageSize,
+      pages: this.shared.pages,
+      flights: this.shared.pageFlights,
+      metrics: this.shared.metrics,
+    };
+  }
+
+  /**
+   * Loads an object into this node's cache (a preload job's unit of work): its metadata,
+   * then every page not already held, a few pages at a time.
+   */
+  async warm(key: string, options: WarmOptions = {}): Promise<WarmResult> {
+    if (options.skipCached === false) {
+      const before = await this.stat(key, options.signal).catch(() => undefined);
+      if (before) await this.shared.pages.dropObject(objectIdOf(this.mountId, key, before));
+      this.invalidate(key);
+    }
+    const info = await this.stat(key, options.signal);
+    const result: WarmResult = { size: info.size, bytesLoaded: 0, bytesSkipped: 0 };
+    if (options.metadataOnly || info.size === 0 || key.endsWith('/')) return result;
+    const source = this.pageSource(key, info);
+    const pageCount = Math.ceil(info.size / source.pageSize);
+    const pageLength = (index: number): number => Math.min(info.size, (index + 1) * source.pageSize) - index * source.pageSize;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < pageCount) {
+        options.signal?.throwIfAborted();
+        const index = next++;
+        if (this.shared.pages.has(pageKeyOf(source.objectId, index))) {
+          result.bytesSkipped += pageLength(index);
+          continue;
+        }
+        const { tier } = await loadPage(source, index);
+        if (tier === 'ufs') result.bytesLoaded += pageLength(index);
+        else result.bytesSkipped += pageLength(index);
+      }
+    };
+    const workers = Math.min(pageCount, this.settings.readAheadPages + 1);
+    await Promise.all(Array.from({ length: workers }, worker));
+    return result;
+  }
+
+  /** The pages of `key` this node holds, for the version its metadata cache knows (undefined: none known). */
+  residency(key: string): Residency | undefined {
+    const record = this.shared.metadata.get(metaKeyOf(this.mountTag, key));
+    if (!record?.info) return undefined;
+    const info = deserializeInfo(record.info);
+    const objectId = objectIdOf(this.mountId, key, info);
+    const pages = Math.ceil(info.size / this.settings.pageSize);
+    const residency: Residency = { size: info.size, etag: info.etag, pages, memory: 0, disk: 0 };
+    for (let i = 0; i < pages; i++) {
+      const tier = this.shared.pages.has(pageKeyOf(objectId, i));
+      if (tier) residency[tier]++;
+    }
+    return residency;
   }
 
   list(options: ListOptions): AsyncIterable<ListEntry> {

@@ -66,6 +66,16 @@ export class TieredPageStore implements PageStore {
     return undefined;
   }
 
+  has(pageKey: string): 'memory' | 'disk' | undefined {
+    try {
+      if (this.memory.has(pageKey)) return 'memory';
+      if (this.disk.has(pageKey)) return 'disk';
+    } catch (err) {
+      this.events.error('has', err);
+    }
+    return undefined;
+  }
+
   put(pageKey: string, data: Buffer): void {
     try {
       this.memory.put(pageKey, data);

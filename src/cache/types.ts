@@ -31,6 +31,8 @@ export interface PageLookup {
 export interface PageStore {
   /** Memory first, then disk (a disk hit is promoted to memory). Verifies disk checksums. */
   get(pageKey: string): PageLookup | undefined;
+  /** Where a page is held, without reading it or changing recency. */
+  has(pageKey: string): 'memory' | 'disk' | undefined;
   /** Stores in memory now and on disk asynchronously (batched). */
   put(pageKey: string, data: Buffer): void;
   /** Drops every page of one object version from both tiers; returns pages dropped. */

@@ -87,6 +87,14 @@ function applyEnv(config: Record<string, any>, env: Env): Record<string, any> {
   if (env.RINGCACHE_CACHE_DISK_BYTES) {
     config.cache = { ...config.cache, disk: { ...config.cache?.disk, maxBytes: toInt('RINGCACHE_CACHE_DISK_BYTES', env.RINGCACHE_CACHE_DISK_BYTES) } };
   }
+  if (env.RINGCACHE_JOBS_DIR) config.jobs = { ...config.jobs, stateDir: env.RINGCACHE_JOBS_DIR };
+  const cluster = { ...config.cluster };
+  if (env.RINGCACHE_NODE_ID) cluster.nodeId = env.RINGCACHE_NODE_ID;
+  if (env.RINGCACHE_ADVERTISE_URL) cluster.advertiseUrl = env.RINGCACHE_ADVERTISE_URL;
+  if (env.RINGCACHE_CLUSTER_SECRET) cluster.secret = env.RINGCACHE_CLUSTER_SECRET;
+  if (env.RINGCACHE_PEERS) cluster.peers = parsePeers(env.RINGCACHE_PEERS);
+  if (env.RINGCACHE_CONSUL_URL) cluster.consul = { ...cluster.consul, url: env.RINGCACHE_CONSUL_URL };
+  if (Object.keys(cluster).length > 0) config.cluster = cluster;
   if (env.RINGCACHE_LOG_LEVEL) config.log = { ...config.log, level: env.RINGCACHE_LOG_LEVEL };
   if (env.RINGCACHE_ACCESS_KEY_ID || env.RINGCACHE_SECRET_ACCESS_KEY) {
     if (!env.RINGCACHE_ACCESS_KEY_ID || !env.RINGCACHE_SECRET_ACCESS_KEY) {
@@ -97,6 +105,19 @@ function applyEnv(config: Record<string, any>, env: Env): Record<string, any> {
     ];
   }
   return config;
+}
+
+/** RINGCACHE_PEERS="id1=http://host1:9000,id2=http://host2:9000" */
+function parsePeers(value: string): { id: string; url: string }[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '')
+    .map((item) => {
+      const at = item.indexOf('=');
+      if (at <= 0) throw new ConfigError(`RINGCACHE_PEERS: expected id=url, got "${item}"`);
+      return { id: item.slice(0, at), url: item.slice(at + 1) };
+    });
 }
 
 function toInt(name: string, value: string): number {

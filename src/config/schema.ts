@@ -88,6 +88,81 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /**
+     * The cluster: this node's identity, how it finds the others, and how requests reach the
+     * owner of a key. The default is one node by itself (no peers, no Consul).
+     */
+    cluster: z
+      .object({
+        /** Stable node id (the ring is keyed by it). Default: "<hostname>-<port>". */
+        nodeId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'nodeId: letters, digits and . _ : - only').optional(),
+        /** The URL other nodes (and ring-aware clients) use to reach this node. Default: http://<host>:<port>. */
+        advertiseUrl: z.string().url().optional(),
+        /** Shared secret for node-to-node requests (HMAC). Required as soon as there is more than one node. */
+        secret: z.string().min(16, 'cluster.secret must be at least 16 characters').optional(),
+        /** Static membership: every node of the cluster (this one may be listed too). */
+        peers: z.array(z.object({ id: z.string().min(1), url: z.string().url() }).strict()).default([]),
+        /** Consul membership (instead of, or as well as, static peers). */
+        consul: z
+          .object({
+            /** Consul agent HTTP address. */
+            url: z.string().url().default('http://127.0.0.1:8500'),
+            serviceName: z.string().default('ringcache'),
+            token: z.string().optional(),
+            /** The node passes its TTL check every ttl/3; Consul marks it critical after the TTL. */
+            checkTtlSeconds: z.number().int().min(1).default(10),
+            /** Consul removes a node whose check has been critical this long. */
+            deregisterCriticalAfterSeconds: z.number().int().min(60).default(300),
+            /** Longest wait of one blocking query. */
+            waitSeconds: z.number().int().min(1).max(600).default(60),
+          })
+          .strict()
+          .optional(),
+        /** "proxy": a non-owner forwards the request; "redirect": GET/HEAD of objects answer 307 to the owner. */
+        routing: z.enum(['proxy', 'redirect']).default('proxy'),
+        forward: z
+          .object({
+            connectTimeoutMs: z.number().int().positive().default(1000),
+            /** No response headers from the owner in this time: it is suspect. */
+            headersTimeoutMs: z.number().int().positive().default(30_000),
+            connectionsPerPeer: z.number().int().positive().default(64),
+          })
+          .strict()
+          .default({}),
+        /** Static peers are probed on /_ringcache/healthz; this many failures in a row take one out of the ring. */
+        health: z
+          .object({
+            probeIntervalMs: z.number().int().positive().default(1000),
+            probeTimeoutMs: z.number().int().positive().default(1000),
+            failuresBeforeDown: z.number().int().positive().default(2),
+          })
+          .strict()
+          .default({}),
+        /** A node that failed a forwarded request is skipped for this long. */
+        suspectSeconds: z.number().int().min(1).default(10),
+        /** Warm hand-off: a new owner asks the previous owner for a page before reading the UFS. */
+        handoff: z
+          .object({
+            enabled: z.boolean().default(true),
+            timeoutMs: z.number().int().positive().default(1000),
+            /** The previous ring is asked for this long after a change. */
+            windowSeconds: z.number().int().positive().default(600),
+          })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({}),
+    /** Preload (load) jobs. */
+    jobs: z
+      .object({
+        /** LMDB environment for job state; relative paths resolve against the working directory. */
+        stateDir: z.string().default('./jobs'),
+        /** Finished jobs (completed, failed, cancelled) are kept this long, then forgotten. */
+        retainFinishedSeconds: z.number().int().min(0).default(7 * 24 * 3600),
+      })
+      .strict()
+      .default({}),
     multipart: z
       .object({
         /** Uploads not completed within this age are aborted and their parts removed. */

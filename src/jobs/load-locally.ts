@@ -1,0 +1,45 @@
+/**
+ * Loads a batch of keys into this node's cache: the owner's side of a preload job. Keys are
+ * warmed a few at a time; each gets its own result, so one bad key never fails the batch.
+ */
+import { CachingAdapter } from '../cache/caching-adapter';
+import type { BucketRegistry } from '../mounts/bucket-registry';
+import { toS3Error } from '../s3/errors';
+import type { KeyLoadResult, LoadOptions, LoadTarget } from './load-dispatcher';
+
+/** Keys of one batch warmed at once on the owner. */
+const KEYS_IN_FLIGHT = 4;
+
+const RETRYABLE = new Set(['ServiceUnavailable', 'SlowDown', 'InternalError', 'RequestTimeout']);
+
+export async function loadLocally(
+  buckets: BucketRegistry,
+  bucketName: string,
+  items: readonly LoadTarget[],
+  options: LoadOptions,
+  signal?: AbortSignal,
+): Promise<KeyLoadResult[]> {
+  const bucket = await buckets.get(bucketName);
+  const adapter = bucket.adapter;
+  if (!(adapter instanceof CachingAdapter)) {
+    return items.map((item) => ({ key: item.key, ok: false, bytesLoaded: 0, bytesSkipped: 0, error: 'CacheDisabled: this node has no cache', retryable: false }));
+  }
+  const results: KeyLoadResult[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      const { key } = items[index];
+      try {
+        signal?.throwIfAborted();
+        const warmed = await adapter.warm(key, { ...options, signal });
+        results[index] = { key, ok: true, bytesLoaded: warmed.bytesLoaded, bytesSkipped: warmed.bytesSkipped };
+      } catch (err) {
+        const s3 = toS3Error(err);
+        results[index] = { key, ok: false, bytesLoaded: 0, bytesSkipped: 0, error: `${s3.code}: ${s3.message}`, retryable: RETRYABLE.has(s3.code) || signal?.aborted === true };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(KEYS_IN_FLIGHT, items.length) }, worker));
+  return results;
+}
