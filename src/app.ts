@@ -14,12 +14,22 @@ import { sendS3Error } from './s3/error-reply';
 import { s3Error } from './s3/errors';
 import { startMultipartSweeper } from './s3/multipart-sweeper';
 import { openNodeCache, type NodeCache } from './cache/open-cache';
+import { JobManager } from './jobs/job-manager';
+import { jobsPlugin } from './jobs/jobs-plugin';
+import type { LoadDispatcher } from './jobs/load-dispatcher';
+import { localDispatcher } from './jobs/local-dispatcher';
+import { createCluster, type Cluster } from './cluster/cluster';
+import { clusterPlugin } from './cluster/cluster-plugin';
 
 export interface AppOptions {
   config: RingcacheConfig;
   /** Tests may wrap adapters (for example to count UFS calls). */
   adapterFactory?: AdapterFactory;
   logger?: boolean;
+  /** Where preload jobs send each key (default: this node loads every key itself). */
+  dispatcher?: LoadDispatcher;
+  /** This node's id for preload jobs (default: config.cluster.nodeId, else "local"). */
+  nodeId?: string;
 }
 
 export interface RingcacheApp {
@@ -28,6 +38,10 @@ export interface RingcacheApp {
   metrics: Metrics;
   /** Undefined when cache.enabled is false. */
   cache?: NodeCache;
+  /** Preload jobs coordinated by this node. */
+  jobs: JobManager;
+  /** Started by the caller once the server listens (`cluster.start()`); one node by itself unless configured. */
+  cluster: Cluster;
 }
 
 export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
@@ -59,6 +73,10 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
   };
   const buckets = new BucketRegistry(config, factory, cache?.decorate);
   await buckets.init();
+  const jobsNodeId = options.nodeId ?? config.cluster.nodeId ?? 'local';
+  const jobsDispatcher = options.dispatcher ?? localDispatcher(buckets, jobsNodeId);
+  const jobs = await JobManager.open({ config: config.jobs, buckets, dispatcher: jobsDispatcher, nodeId: jobsNodeId, log: app.log });
+  const cluster = createCluster({ config, metrics, log: app.log, buckets, cache });
 
   app.decorateRequest('s3Op', 'Unknown');
 
@@ -66,6 +84,8 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
     reply.header('x-amz-request-id', String(request.id));
     reply.header('x-amz-id-2', String(request.id));
     reply.header('server', 'Ringcache');
+    // Ring-aware clients refresh their copy of the ring when this changes.
+    reply.header('x-ringcache-ring', cluster.node.version);
   });
   app.addHook('onResponse', async (request, reply) => {
     if (request.url.startsWith(`${ADMIN_PREFIX}/`)) return;
@@ -75,14 +95,18 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
     request.log.debug({ op, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
-  await app.register(adminPlugin, { prefix: ADMIN_PREFIX, metrics, buckets, credentials: config.credentials, cache });
-  await app.register(s3Plugin, { config, buckets, metrics });
+  await app.register(adminPlugin, { prefix: ADMIN_PREFIX, metrics, buckets, credentials: config.credentials, cache, nodeId: () => cluster.node.self.id });
+  await app.register(clusterPlugin, { prefix: `${ADMIN_PREFIX}/cluster`, node: cluster.node, secret: config.cluster.secret, buckets, cache });
+  await app.register(jobsPlugin, { prefix: ADMIN_PREFIX, manager: jobs, credentials: config.credentials, defaults: config.jobs });
+  await app.register(s3Plugin, { config, buckets, metrics, cluster });
 
   const stopSweeper = startMultipartSweeper(buckets, config.multipart, metrics, app.log);
   app.addHook('onClose', async () => {
     stopSweeper();
+    await cluster.stop();
+    await jobs.close();
     await buckets.close();
     await cache?.close();
   });
-  return { app, buckets, metrics, cache };
+  return { app, buckets, metrics, cache, cluster, jobs };
 }

@@ -11,8 +11,14 @@ export interface RunningGateway {
 }
 
 export async function startGateway(config: RingcacheConfig, out: (line: string) => void = console.log): Promise<RunningGateway> {
-  const { app } = await buildApp({ config });
+  const { app, cluster } = await buildApp({ config });
   await app.listen({ host: config.server.host, port: config.server.port });
+  try {
+    await cluster.start();
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
@@ -31,6 +37,8 @@ export async function startGateway(config: RingcacheConfig, out: (line: string) 
   }
   out(`  try: aws --endpoint-url ${url} s3 ls`);
   out(`  metrics: ${url}/_ringcache/metrics   health: ${url}/_ringcache/healthz`);
+  const ring = cluster.node.view();
+  out(`  node ${ring.self}: ring of ${ring.members.length} (${ring.members.map((m) => m.id).join(', ')})   ring: ${url}/_ringcache/cluster/ring`);
 
   return { url, close: () => app.close() };
 }

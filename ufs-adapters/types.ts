@@ -51,6 +51,8 @@ export interface ReadOptions {
    * cache never mixes pages of two versions.
    */
   ifMatch?: string;
+  /** A hint for a cache in front of the store: serve the read but keep nothing. Stores ignore it. */
+  noStore?: boolean;
 }
 
 export interface ListOptions {

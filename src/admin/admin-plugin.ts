@@ -8,6 +8,7 @@ import type { BucketRegistry } from '../mounts/bucket-registry';
 import type { Credential } from '../config/schema';
 import type { NodeCache } from '../cache/open-cache';
 import { registerPurgeRoute } from './purge-route';
+import { registerResidencyRoute } from './residency-route';
 
 export const ADMIN_PREFIX = '/_ringcache';
 
@@ -16,6 +17,8 @@ export interface AdminOptions {
   buckets: BucketRegistry;
   credentials: readonly Credential[];
   cache?: NodeCache;
+  /** This node's id (the residency answer names it). */
+  nodeId: () => string;
 }
 
 export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Promise<void> {
@@ -38,6 +41,7 @@ export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Pro
   });
 
   registerPurgeRoute(app, { buckets: opts.buckets, credentials: opts.credentials });
+  registerResidencyRoute(app, { buckets: opts.buckets, credentials: opts.credentials, nodeId: opts.nodeId });
 
   app.get('/healthz', async () => {
     const buckets = await opts.buckets.list();

@@ -150,6 +150,47 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // ---- cluster ----
+  readonly clusterMembers = new Gauge({
+    name: 'ringcache_cluster_members',
+    help: 'Healthy members in this node\'s ring (itself included)',
+    registers: [this.registry],
+  });
+
+  readonly clusterRingChanges = new Counter({
+    name: 'ringcache_cluster_ring_changes_total',
+    help: 'Times the ring was rebuilt because the healthy member set changed',
+    registers: [this.registry],
+  });
+
+  readonly clusterRouted = new Counter({
+    name: 'ringcache_cluster_requests_total',
+    help: 'Object requests by where they were served: local (this node owns the key), from-peer (forwarded to us), forwarded, redirected, failover (a successor or this node while owners are down), uncached (no owner reachable: straight from the store)',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+
+  readonly clusterForwardFailures = new Counter({
+    name: 'ringcache_cluster_forward_failures_total',
+    help: 'Forwarded requests the target did not answer (it was then marked suspect)',
+    labelNames: ['peer'] as const,
+    registers: [this.registry],
+  });
+
+  readonly clusterHandoffPages = new Counter({
+    name: 'ringcache_cluster_handoff_pages_total',
+    help: 'Warm hand-off: pages asked of the previous owner after a ring change, by result (hit, miss, error)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly clusterInvalidationsSent = new Counter({
+    name: 'ringcache_cluster_invalidations_sent_total',
+    help: 'Keys whose cached metadata was invalidated on their owner after a write served elsewhere, by result (sent, dropped)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   private async updateHitRatio(): Promise<void> {
     const values = (await this.cachePageLookups.get()).values;
     const count = (result: string) => values.filter((v) => v.labels.result === result).reduce((n, v) => n + v.value, 0);

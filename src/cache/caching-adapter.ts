@@ -34,6 +34,8 @@ import { SingleFlight } from './single-flight';
 import { pageKeyOf, type MetadataRecord, type PageStore } from './types';
 
 export interface CacheSettings {
+  /** The bucket this mount serves (the ring key is bucket + key). */
+  bucket?: string;
   pageSize: number;
   readAheadPages: number;
   metadataTtlMs: number;
@@ -68,8 +70,16 @@ export interface Residency {
   disk: number;
 }
 
+/**
+ * Asks another node for a page it holds (warm hand-off after a ring change). Resolves
+ * undefined when no other node has it; never rejects.
+ */
+export type PeerPageSource = (request: { bucket: string; key: string; pageKey: string; length: number }) => Promise<Buffer | undefined>;
+
 export interface SharedCache {
   pages: PageStore;
+  /** Set by the cluster when it runs; consulted on a page miss before the store. */
+  peerPages?: PeerPageSource;
   metadata: MetadataCache;
   pageFlights: SingleFlight<Buffer>;
   metrics: Metrics;
@@ -110,7 +120,8 @@ export class CachingAdapter implements UfsAdapter {
     const metaKey = metaKeyOf(this.mountTag, key);
     const record = this.shared.metadata.get(metaKey);
     const age = record ? this.now() - record.fetchedAt : Infinity;
-    if (record && age < (record.info ? this.settings.metadataTtlMs : this.settings.negativeTtlMs)) {
+    const trusted = record !== undefined && record.fetchedAt >= this.shared.metadata.validAfter;
+    if (record && trusted && age < (record.info ? this.settings.metadataTtlMs : this.settings.negativeTtlMs)) {
       this.shared.metrics.metadataLookups.labels(record.info ? 'fresh' : 'negative').inc();
       if (!record.info) throw ufsError('NotFound', 'object not found (cached)');
       return deserializeInfo(record.info);
@@ -171,7 +182,7 @@ export class CachingAdapter implements UfsAdapter {
       throw ufsError('PreconditionFailed', 'the object changed since it was looked up');
     }
     if (info.size === 0 || key.endsWith('/')) return Readable.from([]);
-    const source = this.pageSource(key, info);
+    const source = this.pageSource(key, info, options.noStore !== true);
     // The store has another version than our metadata: forget it, so the next stat asks.
     const forgetIfChanged = (err: unknown): void => {
       if (isUfsError(err, 'PreconditionFailed') || isUfsError(err, 'NotFound')) this.invalidate(key);
@@ -187,8 +198,12 @@ export class CachingAdapter implements UfsAdapter {
     }
   }
 
-  private pageSource(key: string, info: ObjectInfo): PageSource {
+  private pageSource(key: string, info: ObjectInfo, store = true): PageSource {
+    const peerPages = this.shared.peerPages;
+    const bucket = this.settings.bucket;
     return {
+      store,
+      peerPage: peerPages && bucket !== undefined ? (pageKey, length) => peerPages({ bucket, key, pageKey, length }) : undefined,
       inner: this.inner,
       key,
       info,

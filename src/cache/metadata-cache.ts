@@ -65,8 +65,19 @@ export class MetadataCache {
     await this.store.deleteMetaPrefix(prefix);
   }
 
-  /** Drops every record fetched before `time` (a node that was away revalidates everything). */
-  forgetOlderThan(time: number): void {
-    for (const [k, v] of this.memory.entries()) if (v.fetchedAt < time) this.memory.delete(k);
+  /**
+   * Records fetched before this time are never fresh: they must be revalidated with the store
+   * (they may still be served stale while it is down). Raised when the ring changes, so a node
+   * that was away does not trust what it knew before.
+   */
+  get validAfter(): number {
+    return this.watermark;
+  }
+
+  private watermark = 0;
+
+  /** Every record fetched before `time` must be revalidated before it is used again. */
+  expireBefore(time: number): void {
+    this.watermark = Math.max(this.watermark, time);
   }
 }

@@ -15,7 +15,7 @@ export interface NodeCache {
   shared: SharedCache;
   store: TieredPageStore;
   /** Wraps a mount's adapter; `metadataTtlSeconds` overrides the cache-wide TTL for that mount. */
-  decorate(adapter: UfsAdapter, mountId: string, metadataTtlSeconds?: number): UfsAdapter;
+  decorate(adapter: UfsAdapter, mountId: string, metadataTtlSeconds: number | undefined, bucket: string): UfsAdapter;
   close(): Promise<void>;
 }
 
@@ -43,7 +43,8 @@ export async function openNodeCache(config: RingcacheConfig['cache'], metrics: M
     metrics,
   };
   metrics.cacheResident.reset();
-  const settings = (ttlSeconds: number): CacheSettings => ({
+  const settings = (ttlSeconds: number, bucket: string): CacheSettings => ({
+    bucket,
     pageSize: config.pageSize,
     readAheadPages: config.readAheadPages,
     metadataTtlMs: ttlSeconds * 1000,
@@ -54,7 +55,7 @@ export async function openNodeCache(config: RingcacheConfig['cache'], metrics: M
   return {
     shared,
     store,
-    decorate: (adapter, mountId, ttl) => new CachingAdapter(adapter, mountId, shared, settings(ttl ?? config.metadata.ttlSeconds)),
+    decorate: (adapter, mountId, ttl, bucket) => new CachingAdapter(adapter, mountId, shared, settings(ttl ?? config.metadata.ttlSeconds, bucket)),
     close: () => store.close(),
   };
 }

@@ -18,6 +18,10 @@ export interface LoadedPage {
 }
 
 export interface PageSource {
+  /** false: pages read from the store are served but not kept (failover reads on a non-owner). */
+  store: boolean;
+  /** Another node that may hold the page (warm hand-off); undefined when there is none. */
+  peerPage?: (pageKey: string, length: number) => Promise<Buffer | undefined>;
   inner: UfsAdapter;
   key: string;
   info: ObjectInfo;
@@ -40,12 +44,15 @@ export async function loadPage(src: PageSource, index: number): Promise<LoadedPa
   const data = await src.flights.run(pageKey, async () => {
     const again = src.pages.get(pageKey); // filled by a flight that ended while we looked
     if (again) return again.data;
-    const fetched = await readPageFromUfs(src, index);
-    src.pages.put(pageKey, fetched);
+    const fromPeer = src.peerPage ? await src.peerPage(pageKey, pageLength(src, index)) : undefined;
+    const fetched = fromPeer ?? (await readPageFromUfs(src, index));
+    if (src.store) src.pages.put(pageKey, fetched);
     return fetched;
   });
   return { data, tier: 'ufs' };
 }
+
+const pageLength = (src: PageSource, index: number): number => Math.min(src.info.size, (index + 1) * src.pageSize) - index * src.pageSize;
 
 async function readPageFromUfs(src: PageSource, index: number): Promise<Buffer> {
   const start = index * src.pageSize;

@@ -160,6 +160,20 @@ export const configSchema = z
         stateDir: z.string().default('./jobs'),
         /** Finished jobs (completed, failed, cancelled) are kept this long, then forgotten. */
         retainFinishedSeconds: z.number().int().min(0).default(7 * 24 * 3600),
+        /** Jobs running at once on this coordinator; later submissions wait as "queued". */
+        maxRunning: z.number().int().positive().default(2),
+        /** Default batches in flight per job (a job's `concurrency` option overrides it). */
+        concurrency: z.number().int().positive().max(256).default(4),
+        /** A batch sent to one owner holds at most this many keys ... */
+        batchKeys: z.number().int().positive().max(10_000).default(32),
+        /** ... and at most this many listed bytes (a larger single object is a batch of its own). */
+        batchBytes: z.number().int().positive().default(64 * 1024 * 1024),
+        /** Retries of a batch whose node cannot be reached, and of keys that failed with a retryable error. */
+        maxRetries: z.number().int().min(0).max(20).default(3),
+        /** Per-key failures kept in a job's progress (the count of failures is always exact). */
+        recentFailures: z.number().int().min(0).max(1000).default(20),
+        /** A job found running at start (the coordinator stopped) resumes from its checkpoint; false: it is marked failed. */
+        resumeOnRestart: z.boolean().default(true),
       })
       .strict()
       .default({}),

@@ -28,7 +28,7 @@ const FOLDER_RECHECK_MS = 1000;
 export type AdapterFactory = (uri: string, options?: Readonly<Record<string, unknown>>) => UfsAdapter;
 
 /** Puts something (the cache) in front of a mount's adapter. `mountId` is stable across restarts. */
-export type AdapterDecorator = (adapter: UfsAdapter, mountId: string, metadataTtlSeconds?: number) => UfsAdapter;
+export type AdapterDecorator = (adapter: UfsAdapter, mountId: string, metadataTtlSeconds: number | undefined, bucket: string) => UfsAdapter;
 
 async function assertEmpty(adapter: UfsAdapter): Promise<void> {
   for await (const _ of adapter.list({ prefix: '' })) throw s3Error('BucketNotEmpty');
@@ -69,7 +69,7 @@ export class BucketRegistry {
     for (const [name, mount] of Object.entries(config.mounts)) {
       this.mounted.set(name, {
         name,
-        adapter: decorate(createAdapter(mount.uri, mount.options), mount.uri, mount.metadataTtlSeconds),
+        adapter: decorate(createAdapter(mount.uri, mount.options), mount.uri, mount.metadataTtlSeconds, name),
         createdAt: startedAt,
         origin: 'mount',
         anonymousRead: mount.anonymousRead,
@@ -171,7 +171,7 @@ export class BucketRegistry {
     let adapter = this.dataDirAdapters.get(name);
     if (!adapter) {
       const uri = pathToFileURL(this.bucketDir(name)).href;
-      adapter = this.decorate(this.createAdapter(uri), uri);
+      adapter = this.decorate(this.createAdapter(uri), uri, undefined, name);
       this.dataDirAdapters.set(name, adapter);
     }
     return { name, adapter, createdAt, origin: 'dataDir', anonymousRead: false };

@@ -9,11 +9,15 @@ import type { AuthResult } from './auth';
 import type { Endpoint } from './endpoint';
 import { renderXml, type XmlObject } from './xml';
 import type { Metrics } from '../admin/metrics';
+import type { Cluster } from '../cluster/cluster';
+import type { Placement } from '../cluster/request-router';
 
 export interface S3Services {
   config: RingcacheConfig;
   buckets: BucketRegistry;
   metrics: Metrics;
+  /** Routing to key owners; absent in single-process tests that build the plugin alone. */
+  cluster?: Cluster;
 }
 
 export interface S3Context<E extends Endpoint = Endpoint> {
@@ -25,6 +29,8 @@ export interface S3Context<E extends Endpoint = Endpoint> {
   credential: Credential | undefined;
   services: S3Services;
   signal: AbortSignal;
+  /** Why this node serves the request (it owns the key, or it stands in for owners that are down). */
+  placement: Placement;
 }
 
 export type EndpointOf<Op extends Endpoint['op']> = Extract<Endpoint, { op: Op }>;

@@ -10,6 +10,7 @@ import { authenticate } from './auth';
 import { authorize } from './authorize';
 import type { S3Services } from './context';
 import { dispatch } from './dispatch';
+import type { Placement } from '../cluster/request-router';
 import { OPERATION_ACCESS, parseEndpoint } from './endpoint';
 import { s3Error } from './errors';
 import { sendS3Error } from './error-reply';
@@ -22,6 +23,7 @@ declare module 'fastify' {
 }
 
 const METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'] as const;
+const OWNER: Placement = { kind: 'owner' };
 
 export async function s3Plugin(app: FastifyInstance, services: S3Services): Promise<void> {
   const credentials = new Map<string, Credential>(services.config.credentials.map((c) => [c.accessKeyId, c]));
@@ -61,7 +63,16 @@ export async function s3Plugin(app: FastifyInstance, services: S3Services): Prom
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) controller.abort();
     });
-    await dispatch({ endpoint, request, reply, auth, credential, services, signal: controller.signal });
+    const placement = services.cluster ? await services.cluster.router.route(request, reply, endpoint, controller.signal) : OWNER;
+    if (placement.kind === 'handled') return;
+    try {
+      await dispatch({ endpoint, request, reply, auth, credential, services, signal: controller.signal, placement });
+    } finally {
+      // A write served for owners that were down: they must not keep the old metadata.
+      if (placement.kind !== 'owner' && request.method !== 'GET' && request.method !== 'HEAD' && 'key' in endpoint && endpoint.key !== undefined && endpoint.bucket !== undefined) {
+        services.cluster?.relay.relay(endpoint.bucket, [endpoint.key], placement.ownersAhead.map((m) => m.id));
+      }
+    }
   };
 
   app.route({ method: [...METHODS], url: '/', handler });

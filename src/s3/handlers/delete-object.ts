@@ -64,6 +64,8 @@ export async function handleDeleteObjects(ctx: S3Context<EndpointOf<'DeleteObjec
       errors.push({ Key: key, VersionId: versionId, Code: s3.code, Message: s3.message });
     }
   }
+  // The keys' owners (any node) drop what they cached of them.
+  services.cluster?.keysChanged(endpoint.bucket, keys.map((k) => k.key));
   reply.header('content-type', 'application/xml');
   await reply.send(renderXml('DeleteResult', { Deleted: deleted, Error: errors }));
 }

@@ -1,0 +1,110 @@
+/**
+ * Puts the cluster together from the configuration: this node's identity, its membership
+ * source (static peers or Consul), the ring, the peer client, routing, invalidation relay,
+ * warm hand-off and the preload dispatcher. With no peers and no Consul it is one node by
+ * itself: every key is local and nothing is forwarded.
+ */
+import os from 'node:os';
+import type { Metrics } from '../admin/metrics';
+import type { NodeCache } from '../cache/open-cache';
+import { ConfigError } from '../config/load-config';
+import type { RingcacheConfig } from '../config/schema';
+import type { LoadDispatcher } from '../jobs/load-dispatcher';
+import type { BucketRegistry } from '../mounts/bucket-registry';
+import { ClusterLoadDispatcher } from './cluster-dispatcher';
+import { ClusterNode } from './cluster-node';
+import { Forwarder } from './forwarder';
+import { InvalidationRelay } from './invalidation-relay';
+import type { MemberInfo } from './membership';
+import { createMembership } from './membership-source';
+import { PeerClient } from './peer-client';
+import { RequestRouter } from './request-router';
+
+export interface Cluster {
+  node: ClusterNode;
+  router: RequestRouter;
+  relay: InvalidationRelay;
+  dispatcher: LoadDispatcher;
+  /** Keys changed on this node that other nodes may own (multi-object delete): their owners are told. */
+  keysChanged(bucket: string, keys: readonly string[]): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface Log {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+/** This node's id and URL: configured, or derived from the host name and the listening port. */
+export function selfMember(config: RingcacheConfig, port = config.server.port): MemberInfo {
+  const { host } = config.server;
+  const advertisedHost = host === '0.0.0.0' || host === '::' ? os.hostname() : host.includes(':') ? `[${host}]` : host;
+  return {
+    id: config.cluster.nodeId ?? `${os.hostname()}-${port}`,
+    url: config.cluster.advertiseUrl ?? `http://${advertisedHost}:${port}`,
+  };
+}
+
+export function createCluster(deps: { config: RingcacheConfig; metrics: Metrics; log: Log; buckets: BucketRegistry; cache?: NodeCache }): Cluster {
+  const { config, metrics, log, buckets, cache } = deps;
+  const settings = config.cluster;
+  const self = selfMember(config);
+  const others = settings.peers.filter((p) => p.id !== self.id);
+  if ((others.length > 0 || settings.consul) && settings.secret === undefined) {
+    throw new ConfigError('cluster.secret (or RINGCACHE_CLUSTER_SECRET) is required when the cluster has peers or uses Consul');
+  }
+  const membership = createMembership(config, self, log);
+  const node = new ClusterNode({
+    self,
+    membership,
+    suspectMs: settings.suspectSeconds * 1000,
+    handoffWindowMs: settings.handoff.windowSeconds * 1000,
+    metrics,
+    log,
+  });
+  const peers = new PeerClient({ selfId: self.id, secret: settings.secret, ...settings.forward });
+  const router = new RequestRouter(node, new Forwarder(peers), { secret: settings.secret, mode: settings.routing, maxRemoteAttempts: 2 }, metrics);
+  const relay = new InvalidationRelay(node, peers, metrics, settings.handoff.windowSeconds * 1000);
+
+  if (cache) {
+    // A node that was away (or whose keys moved) must not trust metadata from before the change.
+    node.onRingChange((changedAt) => cache.shared.metadata.expireBefore(changedAt));
+    if (settings.handoff.enabled) {
+      cache.shared.peerPages = async ({ bucket, key, pageKey, length }) => {
+        const previous = node.previousOwner(bucket, key);
+        if (!previous) return undefined;
+        try {
+          const page = await peers.page(previous, pageKey, length, settings.handoff.timeoutMs);
+          metrics.clusterHandoffPages.labels(page ? 'hit' : 'miss').inc();
+          return page;
+        } catch {
+          metrics.clusterHandoffPages.labels('error').inc();
+          return undefined;
+        }
+      };
+    }
+  }
+
+  return {
+    node,
+    router,
+    relay,
+    dispatcher: new ClusterLoadDispatcher(node, peers, buckets),
+    keysChanged(bucket, keys) {
+      if (node.size === 1) return;
+      const byOwner = new Map<string, string[]>();
+      for (const key of keys) {
+        const owner = node.owners(bucket, key, 1)[0].id;
+        if (owner !== self.id) byOwner.set(owner, [...(byOwner.get(owner) ?? []), key]);
+      }
+      for (const [owner, owned] of byOwner) relay.relay(bucket, owned, [owner]);
+    },
+    start: () => node.start(),
+    async stop() {
+      relay.stop();
+      await node.stop();
+      await peers.close();
+    },
+  };
+}

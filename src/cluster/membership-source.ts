@@ -1,0 +1,12 @@
+/**
+ * Chooses the membership source from the configuration: Consul when `cluster.consul` is
+ * set, otherwise the static peer list (empty by default: one node by itself).
+ */
+import type { RingcacheConfig } from '../config/schema';
+import type { MemberInfo, Membership } from './membership';
+import { StaticMembership } from './static-membership';
+
+export function createMembership(config: RingcacheConfig, self: MemberInfo, log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void }): Membership {
+  const { peers, health } = config.cluster;
+  return new StaticMembership({ self, peers, ...health, healthPath: '/_ringcache/healthz', log });
+}

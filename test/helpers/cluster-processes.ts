@@ -1,0 +1,173 @@
+/**
+ * Starts several gateway processes (`node dist/src/cli.js serve`) on loopback ports as one
+ * cluster with static membership over a shared data folder (the shared store, as NFS would
+ * be), each with its own cache folder. Tests kill, restart and add nodes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import { ADMIN } from './gateway';
+
+const CLI = path.resolve(__dirname, '../../dist/src/cli.js');
+export const CLUSTER_SECRET = 'test-cluster-secret-0123456789';
+
+export interface NodeProcess {
+  id: string;
+  port: number;
+  url: string;
+  cacheDir: string;
+  child: ChildProcess | undefined;
+  /** stdout and stderr so far (for failures). */
+  output: string;
+}
+
+export interface TestCluster {
+  base: string;
+  dataDir: string;
+  nodes: NodeProcess[];
+  /** Every node's id and URL (the static peer list). */
+  peers: { id: string; url: string }[];
+  start(node: NodeProcess): Promise<void>;
+  kill(node: NodeProcess, signal?: NodeJS.Signals): Promise<void>;
+  /** A node that is not started, with a port and a place in the peer list of nodes started after this call. */
+  addNode(id: string): Promise<NodeProcess>;
+  client(node: NodeProcess, extra?: Partial<ConstructorParameters<typeof S3Client>[0]>): S3Client;
+  metrics(node: NodeProcess): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Sum of a Prometheus counter over the label sets matching `labels`. */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const match = /^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const set = match[2] ?? '';
+    if (Object.entries(labels).every(([k, v]) => set.includes(`${k}="${v}"`))) total += Number(match[3]);
+  }
+  return total;
+}
+
+export async function startTestCluster(count: number, options: { config?: Record<string, unknown>; start?: boolean } = {}): Promise<TestCluster> {
+  const base = await mkdtemp(path.join(os.tmpdir(), 'ringcache-cluster-'));
+  const dataDir = path.join(base, 'data');
+  await mkdir(dataDir, { recursive: true });
+  const nodes: NodeProcess[] = [];
+  const clients: S3Client[] = [];
+
+  const makeNode = async (id: string): Promise<NodeProcess> => {
+    const port = await freePort();
+    const node: NodeProcess = { id, port, url: `http://127.0.0.1:${port}`, cacheDir: path.join(base, `cache-${id}`), child: undefined, output: '' };
+    nodes.push(node);
+    return node;
+  };
+  for (let i = 0; i < count; i++) await makeNode(`node-${String.fromCharCode(97 + i)}`);
+
+  const cluster: TestCluster = {
+    base,
+    dataDir,
+    nodes,
+    get peers() {
+      return nodes.map((n) => ({ id: n.id, url: n.url }));
+    },
+    async start(node) {
+      const configFile = path.join(base, `config-${node.id}.json`);
+      const config = {
+        server: { host: '127.0.0.1', port: node.port },
+        dataDir,
+        credentials: [{ ...ADMIN, grants: { '*': 'write' } }],
+        cache: { disk: { path: node.cacheDir, maxBytes: 256 * 1024 * 1024 }, memory: { maxBytes: 64 * 1024 * 1024 } },
+        jobs: { stateDir: path.join(base, `jobs-${node.id}`) },
+        log: { level: 'warn' },
+        ...options.config,
+        cluster: {
+          nodeId: node.id,
+          advertiseUrl: node.url,
+          secret: CLUSTER_SECRET,
+          peers: cluster.peers,
+          health: { probeIntervalMs: 300, probeTimeoutMs: 500, failuresBeforeDown: 2 },
+          suspectSeconds: 3,
+          ...(options.config?.cluster as object | undefined),
+        },
+      };
+      await writeFile(configFile, JSON.stringify(config, null, 2));
+      const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+      node.child = child;
+      node.output = '';
+      child.stdout?.on('data', (d: Buffer) => (node.output += d.toString()));
+      child.stderr?.on('data', (d: Buffer) => (node.output += d.toString()));
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${node.id} did not start:\n${node.output}`)), 20_000);
+        const check = (): void => {
+          if (node.output.includes('ring:')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        child.stdout?.on('data', check);
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          reject(new Error(`${node.id} exited with ${code}:\n${node.output}`));
+        });
+      });
+    },
+    async kill(node, signal = 'SIGKILL') {
+      const child = node.child;
+      if (!child || child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill(signal);
+      await exited;
+      node.child = undefined;
+    },
+    addNode: (id) => makeNode(id),
+    client(node, extra = {}) {
+      const client = new S3Client({
+        endpoint: node.url,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { ...ADMIN },
+        maxAttempts: 1,
+        ...extra,
+      });
+      clients.push(client);
+      return client;
+    },
+    async metrics(node) {
+      const response = await fetch(`${node.url}/_ringcache/metrics`);
+      return response.text();
+    },
+    async stop() {
+      for (const c of clients) c.destroy();
+      await Promise.all(nodes.map((n) => cluster.kill(n, 'SIGTERM')));
+      await rm(base, { recursive: true, force: true });
+    },
+  };
+  if (options.start !== false) await Promise.all(nodes.map((n) => cluster.start(n)));
+  return cluster;
+}
+
+/** Polls `predicate` until true or `timeoutMs` passes. */
+export async function waitFor(predicate: () => Promise<boolean> | boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await predicate()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
