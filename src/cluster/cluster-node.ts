@@ -55,6 +55,8 @@ export class ClusterNode {
   private changedAt: number;
   private shares = new Map<string, number>();
   private unsubscribe: (() => void) | undefined;
+  /** Set once membership reported a first member set. */
+  private joined = false;
   private readonly now: () => number;
 
   constructor(private readonly options: ClusterNodeOptions) {
@@ -143,7 +145,10 @@ export class ClusterNode {
     const members = [this.self, ...reported.filter((m) => m.id !== this.self.id)].sort(byId);
     const version = hash32(members.map((m) => `${m.id}=${m.url}`).join('\n')).toString(16).padStart(8, '0');
     if (version === this.versionTag) return;
-    const old = this.ring;
+    // A node that just (re)started has no ring of its own before this one: while it was away
+    // the others used the ring without it, so that is whom it asks for pages.
+    const old = this.joined ? this.ring : buildRing(members.filter((m) => m.id !== this.self.id).map((m) => m.id));
+    if (notify) this.joined = true;
     this.ring = buildRing(members.map((m) => m.id));
     this.byIdMap = new Map(members.map((m) => [m.id, m]));
     this.versionTag = version;

@@ -64,7 +64,7 @@ export function createCluster(deps: { config: RingcacheConfig; metrics: Metrics;
     log,
   });
   const peers = new PeerClient({ selfId: self.id, secret: settings.secret, ...settings.forward });
-  const router = new RequestRouter(node, new Forwarder(peers), { secret: settings.secret, mode: settings.routing, maxRemoteAttempts: 2 }, metrics);
+  const router = new RequestRouter(node, new Forwarder(peers), { secret: settings.secret, mode: settings.routing, ownersTried: 2 }, metrics);
   const relay = new InvalidationRelay(node, peers, metrics, settings.handoff.windowSeconds * 1000);
 
   if (cache) {

@@ -27,8 +27,8 @@ export type RouteDecision = { kind: 'handled' } | Placement;
 export interface RouterOptions {
   secret: string | undefined;
   mode: 'proxy' | 'redirect';
-  /** Remote owners tried (forwarded to) before this node serves the request itself. */
-  maxRemoteAttempts: number;
+  /** Owners tried in ring order (the owner and its successors) before the store is read directly. */
+  ownersTried: number;
 }
 
 const OWNER: Placement = { kind: 'owner' };
@@ -51,7 +51,7 @@ export class RequestRouter {
     }
     if (!('key' in endpoint) || endpoint.key === undefined || endpoint.op === 'NotImplemented' || this.node.size === 1) return OWNER;
 
-    const owners = this.node.owners(endpoint.bucket, endpoint.key);
+    const owners = this.node.owners(endpoint.bucket, endpoint.key, this.options.ownersTried);
     const self = this.node.self.id;
     if (owners[0].id === self) {
       this.metrics.clusterRouted.labels('local').inc();
@@ -64,12 +64,10 @@ export class RequestRouter {
       await reply.code(307).header('location', new URL(request.raw.url ?? '/', target.url).href).send();
       return { kind: 'handled' };
     }
-    let attempts = 0;
     for (let i = 0; i < owners.length; i++) {
       const candidate = owners[i];
       if (candidate.id === self) return this.failover(owners, i);
-      if (this.node.isSuspect(candidate.id) || attempts >= this.options.maxRemoteAttempts) continue;
-      attempts++;
+      if (this.node.isSuspect(candidate.id)) continue;
       if ((await this.forwarder.forward(request, reply, candidate, signal)) === 'answered') {
         this.metrics.clusterRouted.labels('forwarded').inc();
         return { kind: 'handled' };
