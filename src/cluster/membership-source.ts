@@ -3,10 +3,12 @@
  * set, otherwise the static peer list (empty by default: one node by itself).
  */
 import type { RingcacheConfig } from '../config/schema';
+import { ConsulMembership } from './consul-membership';
 import type { MemberInfo, Membership } from './membership';
 import { StaticMembership } from './static-membership';
 
 export function createMembership(config: RingcacheConfig, self: MemberInfo, log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void }): Membership {
-  const { peers, health } = config.cluster;
+  const { peers, health, consul } = config.cluster;
+  if (consul) return new ConsulMembership({ consul, self, log });
   return new StaticMembership({ self, peers, ...health, healthPath: '/_ringcache/healthz', log });
 }

@@ -1,0 +1,217 @@
+/**
+ * Consul membership: this node registers itself with its local Consul agent as an instance of
+ * `serviceName` (id = node id, `Meta.url` = the URL the others use), passes a TTL check every
+ * ttl/3, and watches the passing instances with blocking queries. A node that crashes stops
+ * passing, goes critical after the TTL and leaves everybody's ring without anyone having to
+ * notice; Consul drops its registration later (DeregisterCriticalServiceAfter). stop()
+ * deregisters at once, so a clean shutdown is seen immediately.
+ *
+ * Consul is not on the read path: while the agent cannot be reached the last known members are
+ * kept (one warning per outage), the package's watch retries with backoff and the heartbeat
+ * keeps trying. A heartbeat answered 404 means the agent forgot this node (restarted without
+ * its state, or reaped it): it registers again.
+ */
+import Consul from 'consul';
+import type { CheckOptions } from 'consul/lib/agent/check';
+import type { RingcacheConfig } from '../config/schema';
+import { byId, sameMembers, type MemberInfo, type Membership } from './membership';
+
+/** The parsed `cluster.consul` section. */
+export type ConsulConfig = NonNullable<RingcacheConfig['cluster']['consul']>;
+
+export interface ConsulMembershipOptions {
+  consul: ConsulConfig;
+  self: MemberInfo;
+  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+}
+
+/** Register, heartbeat and deregister calls give up after this long (an agent that hangs). */
+const REQUEST_TIMEOUT_MS = 5_000;
+/** start() fails when the first member set has not arrived in this time. */
+const START_TIMEOUT_MS = 5_000;
+
+export class ConsulMembership implements Membership {
+  private readonly consul: Consul;
+  private readonly config: ConsulConfig;
+  private readonly self: MemberInfo;
+  private readonly log: ConsulMembershipOptions['log'];
+  private current: readonly MemberInfo[] = [];
+  private readonly listeners = new Set<(members: readonly MemberInfo[]) => void>();
+  private watch: ReturnType<Consul['watch']> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private heartbeating: Promise<void> | undefined;
+  /** Set by the first failure of an outage, cleared by the next success: one warning per outage. */
+  private failing = false;
+  private registered = false;
+  private stopped = false;
+
+  constructor(options: ConsulMembershipOptions) {
+    ({ consul: this.config, self: this.self, log: this.log } = options);
+    const agent = hostAndPort(this.config.url);
+    // `timeout` (papi's default per request) is missing from the package's typings; the watch sets its own.
+    const clientOptions: ConstructorParameters<typeof Consul>[0] & { timeout: number } = {
+      ...agent,
+      timeout: REQUEST_TIMEOUT_MS,
+      ...(this.config.token ? { defaults: { token: this.config.token } } : {}),
+    };
+    this.consul = new Consul(clientOptions);
+  }
+
+  async start(): Promise<void> {
+    try {
+      await this.register();
+      this.scheduleHeartbeat();
+      await this.watchMembers();
+    } catch (err) {
+      await this.stop();
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new Error(`Consul agent at ${this.config.url} could not be used to join the cluster: ${reason}`, { cause: err });
+    }
+  }
+
+  members(): readonly MemberInfo[] {
+    return this.current;
+  }
+
+  onChange(listener: (members: readonly MemberInfo[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.watch?.end();
+    await this.heartbeating;
+    if (this.registered) {
+      await this.consul.agent.service.deregister(this.self.id).catch((err: unknown) => {
+        this.log.warn({ err, consul: this.config.url }, 'could not deregister from Consul; it drops us after the TTL');
+      });
+    }
+    this.consul.destroy();
+  }
+
+  /** Registers this node with a TTL check and passes it at once (a new check starts critical). */
+  private async register(): Promise<void> {
+    const { host, port } = hostAndPort(this.self.url);
+    await this.consul.agent.service.register({
+      id: this.self.id,
+      name: this.config.serviceName,
+      address: host.replace(/^\[(.*)\]$/, '$1'),
+      port,
+      meta: { url: this.self.url },
+      // The typings require `timeout`, which only interval checks have.
+      check: {
+        name: `${this.config.serviceName} heartbeat`,
+        ttl: `${this.config.checkTtlSeconds}s`,
+        deregistercriticalserviceafter: `${this.config.deregisterCriticalAfterSeconds}s`,
+      } as CheckOptions,
+    });
+    this.registered = true;
+    await this.consul.agent.check.pass({ id: `service:${this.self.id}` });
+  }
+
+  private scheduleHeartbeat(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.heartbeating = this.heartbeat().finally(() => this.scheduleHeartbeat());
+    }, (this.config.checkTtlSeconds * 1000) / 3);
+    this.timer.unref();
+  }
+
+  /** Never throws: failures are logged once per outage. */
+  private async heartbeat(): Promise<void> {
+    try {
+      await this.consul.agent.check.pass({ id: `service:${this.self.id}` }).catch(async (err: unknown) => {
+        if ((err as { statusCode?: unknown } | undefined)?.statusCode !== 404 || this.stopped) throw err;
+        this.log.info({ id: this.self.id, consul: this.config.url }, 'Consul agent forgot this node; registering again');
+        await this.register();
+      });
+      this.recovered();
+    } catch (err) {
+      this.failed(err, 'TTL check');
+    }
+  }
+
+  /** Resolves on the first answer; rejects on an error, an end or silence before it. */
+  private watchMembers(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let pending = true;
+      const settle = (err?: unknown): void => {
+        if (!pending) return;
+        pending = false;
+        clearTimeout(timeout);
+        if (err === undefined) resolve();
+        else reject(err instanceof Error ? err : new Error(String(err)));
+      };
+      const timeout = setTimeout(() => settle(new Error(`no answer within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+      const watch = this.consul.watch({
+        method: this.consul.health.service,
+        options: { service: this.config.serviceName, passing: 'true', wait: `${this.config.waitSeconds}s` },
+        // At most one TTL between attempts, so a recovered agent is seen again quickly.
+        backoffMax: Math.min(30_000, this.config.checkTtlSeconds * 1000),
+      });
+      this.watch = watch;
+      watch.on('change', (data: unknown) => {
+        this.recovered();
+        this.update(parseMembers(data));
+        settle();
+      });
+      watch.on('error', (err: unknown) => (pending ? settle(err) : this.failed(err, 'health watch')));
+      watch.on('end', () => {
+        settle(new Error('the watch ended before its first answer'));
+        if (!this.stopped) this.log.warn({ consul: this.config.url }, 'Consul watch ended; membership is frozen');
+      });
+    });
+  }
+
+  private update(next: readonly MemberInfo[]): void {
+    if (sameMembers(next, this.current)) return;
+    this.current = next;
+    this.log.info({ members: next.map((m) => m.id) }, 'cluster membership changed');
+    for (const listener of this.listeners) {
+      try {
+        listener(next);
+      } catch (err) {
+        this.log.warn({ err }, 'membership listener failed');
+      }
+    }
+  }
+
+  private failed(err: unknown, what: string): void {
+    if (this.failing || this.stopped) return;
+    this.failing = true;
+    const members = this.current.map((m) => m.id);
+    this.log.warn({ err, consul: this.config.url, members }, `Consul ${what} failed; keeping the last known members`);
+  }
+
+  private recovered(): void {
+    if (!this.failing) return;
+    this.failing = false;
+    this.log.info({ consul: this.config.url }, 'Consul answers again');
+  }
+}
+
+function hostAndPort(url: string): { host: string; port: number; secure: boolean } {
+  const parsed = new URL(url);
+  const secure = parsed.protocol === 'https:';
+  return { host: parsed.hostname, port: parsed.port ? Number(parsed.port) : secure ? 443 : 80, secure };
+}
+
+type HealthEntry = {
+  Node?: { Address?: unknown };
+  Service?: { ID?: unknown; Address?: unknown; Port?: unknown; Meta?: { url?: unknown } | null };
+} | null;
+
+/** The body of /v1/health/service/:name as members, sorted by id, one per id. */
+function parseMembers(data: unknown): MemberInfo[] {
+  const members = new Map<string, MemberInfo>();
+  for (const entry of Array.isArray(data) ? (data as HealthEntry[]) : []) {
+    const service = entry?.Service;
+    if (typeof service?.ID !== 'string' || members.has(service.ID)) continue;
+    const fallback = `http://${String(service.Address || entry?.Node?.Address)}:${String(service.Port)}`;
+    members.set(service.ID, { id: service.ID, url: typeof service.Meta?.url === 'string' ? service.Meta.url : fallback });
+  }
+  return [...members.values()].sort(byId);
+}

@@ -1,0 +1,387 @@
+/**
+ * ConsulMembership driven through the real `consul` package against the Consul emulator
+ * (test/emulators/consul): registration and TTL heartbeats, blocking health queries, TTL
+ * lapses, deregistration, agent outages. Short TTLs and waits keep the file fast.
+ */
+import { types } from 'node:util';
+import Consul from 'consul';
+import { ConsulMembership, type ConsulConfig } from '../../src/cluster/consul-membership';
+import type { MemberInfo } from '../../src/cluster/membership';
+import { ConsulEmulator, startConsulEmulator, type RecordedRequest } from '../emulators/consul/consul-emulator';
+
+interface LogLine {
+  level: 'info' | 'warn';
+  obj: object;
+  msg: string;
+}
+
+/**
+ * Jest runs this file in its own realm, where errors made by Node itself (ECONNREFUSED, socket
+ * hang up) are not `instanceof Error`. The `consul` package's HTTP layer (papi) relies on that
+ * check to reject, and would otherwise resolve with the error object. Restore the single-realm
+ * behaviour the package sees in production for the duration of this file.
+ */
+const ordinaryHasInstance = Function.prototype[Symbol.hasInstance];
+beforeAll(() => {
+  Object.defineProperty(Error, Symbol.hasInstance, {
+    configurable: true,
+    value(this: unknown, value: unknown): boolean {
+      return ordinaryHasInstance.call(this, value) || (this === Error && types.isNativeError(value));
+    },
+  });
+});
+afterAll(() => {
+  delete (Error as unknown as Record<symbol, unknown>)[Symbol.hasInstance];
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+const ids = (members: readonly MemberInfo[]): string[] => members.map((m) => m.id);
+const urlOf = (id: string): string => `http://127.0.0.1:${9000 + id.charCodeAt(id.length - 1)}`;
+const healthRequests = (emulator: ConsulEmulator): RecordedRequest[] =>
+  emulator.requests.filter((r) => r.method === 'GET' && r.path === '/v1/health/service/ringcache');
+const passRequests = (emulator: ConsulEmulator, id: string): RecordedRequest[] =>
+  emulator.requests.filter((r) => r.path === `/v1/agent/check/pass/service:${id}`);
+
+describe('ConsulMembership against the Consul emulator', () => {
+  let emulator: ConsulEmulator;
+  let running: ConsulMembership[];
+  let clients: Consul[];
+
+  beforeEach(async () => {
+    emulator = await startConsulEmulator();
+    running = [];
+    clients = [];
+  });
+
+  afterEach(async () => {
+    await Promise.all(running.map((m) => m.stop()));
+    for (const client of clients) client.destroy();
+    await emulator.close();
+  });
+
+  function node(id: string, overrides: Partial<ConsulConfig> = {}): { membership: ConsulMembership; logs: LogLine[] } {
+    const logs: LogLine[] = [];
+    const membership = new ConsulMembership({
+      consul: {
+        url: emulator.url,
+        serviceName: 'ringcache',
+        checkTtlSeconds: 1,
+        deregisterCriticalAfterSeconds: 60,
+        waitSeconds: 2,
+        ...overrides,
+      },
+      self: { id, url: urlOf(id) },
+      log: {
+        info: (obj, msg) => logs.push({ level: 'info', obj, msg }),
+        warn: (obj, msg) => logs.push({ level: 'warn', obj, msg }),
+      },
+    });
+    running.push(membership);
+    return { membership, logs };
+  }
+
+  async function startNodes(...names: string[]): Promise<ConsulMembership[]> {
+    const memberships = names.map((id) => node(id).membership);
+    for (const membership of memberships) await membership.start();
+    return memberships;
+  }
+
+  /** A registration made with the bare client: a node that passes once, then crashes. */
+  async function crashedNode(id: string, ttl: string, deregisterAfter = '60s'): Promise<void> {
+    const client = new Consul({ host: '127.0.0.1', port: emulator.port });
+    clients.push(client);
+    await client.agent.service.register({
+      id,
+      name: 'ringcache',
+      address: '127.0.0.1',
+      port: 9999,
+      meta: { url: urlOf(id) },
+      check: { name: 'crash test', ttl, deregistercriticalserviceafter: deregisterAfter, timeout: '1s' },
+    });
+    await client.agent.check.pass({ id: `service:${id}` });
+  }
+
+  test('each node registers with a TTL check and its URL in Meta, and all see each other', async () => {
+    const a = node('node-a', { token: 'secret-token-1234' }).membership;
+    const [b, c] = [node('node-b').membership, node('node-c').membership];
+    await a.start();
+    expect(ids(a.members())).toEqual(['node-a']);
+    await b.start();
+    await c.start();
+    const all = [
+      { id: 'node-a', url: urlOf('node-a') },
+      { id: 'node-b', url: urlOf('node-b') },
+      { id: 'node-c', url: urlOf('node-c') },
+    ];
+    await waitFor(() => [a, b, c].every((m) => m.members().length === 3), 'three members everywhere');
+    for (const m of [a, b, c]) expect(m.members()).toEqual(all);
+
+    const register = emulator.requests.find((r) => r.path === '/v1/agent/service/register' && r.body.includes('"node-a"'));
+    expect(register?.method).toBe('PUT');
+    expect(JSON.parse(register!.body)).toEqual({
+      ID: 'node-a',
+      Name: 'ringcache',
+      Address: '127.0.0.1',
+      Port: 9000 + 'a'.charCodeAt(0),
+      Meta: { url: urlOf('node-a') },
+      Check: { Name: 'ringcache heartbeat', TTL: '1s', DeregisterCriticalServiceAfter: '60s' },
+    });
+    expect(register!.headers['x-consul-token']).toBe('secret-token-1234');
+    const registerB = emulator.requests.find((r) => r.path === '/v1/agent/service/register' && r.body.includes('"node-b"'));
+    expect(registerB!.headers['x-consul-token']).toBeUndefined();
+    expect(emulator.services().map((s) => [s.id, s.checks.map((ch) => [ch.checkId, ch.status, ch.ttlMs])])).toEqual([
+      ['node-a', [['service:node-a', 'passing', 1000]]],
+      ['node-b', [['service:node-b', 'passing', 1000]]],
+      ['node-c', [['service:node-c', 'passing', 1000]]],
+    ]);
+    expect(emulator.unexpected).toEqual([]);
+  });
+
+  test('onChange fires when a node joins, not on heartbeats, and stops after unsubscribe', async () => {
+    const [a] = await startNodes('node-a');
+    const seen: string[][] = [];
+    const unsubscribe = a.onChange((members) => seen.push(ids(members)));
+    await node('node-b').membership.start();
+    await waitFor(() => seen.length === 1, 'the join event');
+    expect(seen).toEqual([['node-a', 'node-b']]);
+
+    const passesBefore = passRequests(emulator, 'node-a').length + passRequests(emulator, 'node-b').length;
+    await sleep(800);
+    expect(passRequests(emulator, 'node-a').length + passRequests(emulator, 'node-b').length).toBeGreaterThanOrEqual(
+      passesBefore + 4,
+    );
+    expect(seen).toHaveLength(1);
+
+    unsubscribe();
+    await node('node-c').membership.start();
+    await waitFor(() => a.members().length === 3, 'node-c seen by node-a');
+    expect(seen).toHaveLength(1);
+  });
+
+  test('a node that stops passing its TTL check leaves the others without deregistering', async () => {
+    const [a] = await startNodes('node-a');
+    await crashedNode('node-x', '1s');
+    await waitFor(() => ids(a.members()).includes('node-x'), 'node-x joining');
+    const joined = Date.now();
+    await waitFor(() => !ids(a.members()).includes('node-x'), 'node-x leaving', 4000);
+    expect(Date.now() - joined).toBeGreaterThanOrEqual(700);
+    expect(ids(a.members())).toEqual(['node-a']);
+    // Still registered, only critical: Consul removes it after DeregisterCriticalServiceAfter.
+    const x = emulator.services().find((s) => s.id === 'node-x');
+    expect(x?.checks).toEqual([expect.objectContaining({ status: 'critical', output: 'TTL expired' })]);
+    expect(emulator.requests.some((r) => r.path.includes('deregister'))).toBe(false);
+  });
+
+  test('a failing check takes a member out of the ring until its next heartbeat passes', async () => {
+    const [a, b] = await startNodes('node-a', 'node-b');
+    await waitFor(() => a.members().length === 2 && b.members().length === 2, 'both members');
+    const seen: string[][] = [];
+    a.onChange((members) => seen.push(ids(members)));
+    await waitFor(() => emulator.blockedQueries() === 2, 'both watches blocked');
+    emulator.failCheck('service:node-b');
+    await waitFor(() => seen.length >= 2, 'the leave and the return', 3000);
+    expect(seen.slice(0, 2)).toEqual([['node-a'], ['node-a', 'node-b']]);
+    expect(ids(a.members())).toEqual(['node-a', 'node-b']);
+  });
+
+  test('stop() deregisters and the others see the node leave at once', async () => {
+    const memberships = ['node-a', 'node-b', 'node-c'].map((id) => node(id, { checkTtlSeconds: 5 }).membership);
+    for (const m of memberships) await m.start();
+    const [a, b, c] = memberships;
+    await waitFor(() => memberships.every((m) => m.members().length === 3), 'three members');
+    const stopping = Date.now();
+    await c.stop();
+    const deregister = emulator.requests.find((r) => r.path === '/v1/agent/service/deregister/node-c');
+    expect(deregister).toMatchObject({ method: 'PUT', status: 200 });
+    expect(emulator.services().map((s) => s.id)).toEqual(['node-a', 'node-b']);
+    await waitFor(() => a.members().length === 2 && b.members().length === 2, 'node-c gone');
+    // Long before the 5 s TTL could have lapsed.
+    expect(Date.now() - stopping).toBeLessThan(1000);
+    expect(ids(a.members())).toEqual(['node-a', 'node-b']);
+    // c's heartbeat and watch are gone: only a's and b's queries are held, nothing more from c.
+    await waitFor(() => emulator.blockedQueries() === 2, "a's and b's watches blocked again");
+    const passes = passRequests(emulator, 'node-c').length;
+    const healthCalls = healthRequests(emulator).length;
+    await sleep(400);
+    expect(passRequests(emulator, 'node-c')).toHaveLength(passes);
+    expect(emulator.blockedQueries()).toBe(2);
+    expect(healthRequests(emulator)).toHaveLength(healthCalls);
+  });
+
+  test('health queries block on X-Consul-Index and a change arrives long before the wait ends', async () => {
+    const a = node('node-a', { waitSeconds: 5 }).membership;
+    await a.start();
+    await waitFor(() => emulator.blockedQueries() === 1, "node-a's watch blocked");
+    await sleep(300);
+    const joining = Date.now();
+    await node('node-b', { waitSeconds: 5 }).membership.start();
+    await waitFor(() => a.members().length === 2, 'node-b seen by node-a');
+    expect(Date.now() - joining).toBeLessThan(1000);
+
+    // node-a's query was sent before the join with the index of its first answer and was held until it.
+    const held = healthRequests(emulator).find((r) => r.receivedAt < joining && Number(r.query.index) > 0);
+    expect(held).toBeDefined();
+    expect(held!.query).toMatchObject({ passing: 'true', wait: '5s' });
+    expect(held!.status).toBe(200);
+    expect(held!.respondedAt! - held!.receivedAt).toBeGreaterThanOrEqual(300);
+    expect(held!.respondedAt!).toBeGreaterThanOrEqual(joining);
+
+    // Idle cluster: heartbeats do not change the index, so nobody asks again (no polling).
+    await sleep(200);
+    const before = healthRequests(emulator).length;
+    await sleep(1000);
+    expect(healthRequests(emulator)).toHaveLength(before);
+    expect(emulator.blockedQueries()).toBe(2);
+  });
+
+  test.each(['refuse', 'error'] as const)(
+    'an agent outage (%s) keeps the last members, warns once, and the watch recovers',
+    async (mode) => {
+      const { membership: a, logs } = node('node-a');
+      await a.start();
+      await node('node-b').membership.start();
+      await waitFor(() => a.members().length === 2, 'two members');
+      const seen: string[][] = [];
+      a.onChange((members) => seen.push(ids(members)));
+
+      await emulator.setDown(true, mode);
+      await sleep(1200);
+      expect(ids(a.members())).toEqual(['node-a', 'node-b']);
+      expect(seen).toEqual([]);
+      const warnings = logs.filter((l) => l.level === 'warn');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0].msg).toMatch(/keeping the last known members/);
+
+      await emulator.setDown(false);
+      await node('node-c').membership.start();
+      await waitFor(() => ids(a.members()).join() === 'node-a,node-b,node-c', 'node-c seen after the outage', 6000);
+      expect(logs.some((l) => l.level === 'info' && l.msg === 'Consul answers again')).toBe(true);
+      expect(logs.filter((l) => l.level === 'warn')).toHaveLength(1);
+    },
+  );
+
+  test('start() rejects with a clear error when the agent cannot be reached', async () => {
+    await emulator.setDown(true);
+    const { membership } = node('node-a');
+    const error = await membership.start().then(
+      () => undefined,
+      (err: unknown) => err as Error & { cause?: { code?: string } },
+    );
+    expect(error?.message).toMatch(/^Consul agent at http:\/\/127\.0\.0\.1:\d+ could not be used to join the cluster: /);
+    expect(error?.cause?.code).toBe('ECONNREFUSED');
+    expect(membership.members()).toEqual([]);
+  });
+
+  test('a node the agent forgot registers again on its next heartbeat', async () => {
+    const [a] = await startNodes('node-a');
+    const { membership: b, logs } = node('node-b');
+    await b.start();
+    await waitFor(() => a.members().length === 2, 'two members');
+    const client = new Consul({ host: '127.0.0.1', port: emulator.port });
+    clients.push(client);
+    await client.agent.service.deregister('node-b'); // as after an agent restart that lost its state
+    await waitFor(() => a.members().length === 1, 'node-b gone');
+    await waitFor(() => a.members().length === 2, 'node-b back', 3000);
+    expect(logs.some((l) => l.msg === 'Consul agent forgot this node; registering again')).toBe(true);
+    expect(passRequests(emulator, 'node-b').some((r) => r.status === 404)).toBe(true);
+  });
+});
+
+describe('Consul emulator', () => {
+  let emulator: ConsulEmulator;
+  let client: Consul;
+
+  beforeEach(async () => {
+    emulator = await startConsulEmulator({ deregisterIntervalMinMs: 0, reapIntervalMs: 50 });
+    client = new Consul({ host: '127.0.0.1', port: emulator.port });
+  });
+
+  afterEach(async () => {
+    client.destroy();
+    await emulator.close();
+  });
+
+  async function put(path: string, body?: string): Promise<{ status: number; type: string | null; text: string }> {
+    const response = await fetch(`${emulator.url}${path}`, { method: 'PUT', body });
+    return { status: response.status, type: response.headers.get('content-type'), text: await response.text() };
+  }
+
+  test('rejects bad registrations and unknown checks with Consul\'s plain-text errors', async () => {
+    expect(await put('/v1/agent/service/register', '{"Name":')).toMatchObject({
+      status: 400,
+      type: 'text/plain; charset=utf-8',
+      text: expect.stringMatching(/^Request decode failed: /),
+    });
+    expect(await put('/v1/agent/service/register', '{"ID":"x"}')).toMatchObject({ status: 400, text: 'Missing service name' });
+    expect(await put('/v1/agent/service/register', '{"Name":"s","Port":"80"}')).toMatchObject({
+      status: 400,
+      text: 'Request decode failed: json: cannot unmarshal string into Go struct field ServiceDefinition.Port of type int',
+    });
+    expect(await put('/v1/agent/service/register', '{"Name":"s","Meta":{"consul-x":"1"}}')).toMatchObject({
+      status: 400,
+      text: "Invalid Service Meta: Couldn't load metadata pair ('consul-x', '1'): Key prefix 'consul-' is reserved for internal use",
+    });
+    expect(await put('/v1/agent/service/register', '{"Name":"s","Check":{"TTL":"soon"}}')).toMatchObject({
+      status: 400,
+      text: 'Request decode failed: time: invalid duration "soon"',
+    });
+    expect(await put('/v1/agent/service/register', '{"Name":"s","Check":{"Notes":"n"}}')).toMatchObject({
+      status: 400,
+      text: 'Invalid check: TTL must be > 0 for TTL checks',
+    });
+    expect(await put('/v1/agent/check/pass/service:nope')).toMatchObject({
+      status: 404,
+      text: 'Unknown check ID "service:nope". Ensure that the check ID is passed, not the check name.',
+    });
+    expect(await put('/v1/agent/service/deregister/nope')).toMatchObject({ status: 404 });
+    const badWait = await fetch(`${emulator.url}/v1/health/service/s?index=1&wait=forever`);
+    expect([badWait.status, await badWait.text()]).toEqual([400, 'Invalid wait time']);
+    expect(emulator.services()).toEqual([]);
+    expect(emulator.unexpected).toEqual([]);
+  });
+
+  test('TTL checks start critical, pass, update, expire, and a long-critical service is reaped', async () => {
+    await client.agent.service.register({
+      id: 'svc-1',
+      name: 'svc',
+      port: 80,
+      check: { name: 'ttl', ttl: '300ms', deregistercriticalserviceafter: '400ms', timeout: '1s' },
+    });
+    const status = (): string | undefined => emulator.services()[0]?.checks[0]?.status;
+    expect(status()).toBe('critical');
+    expect(await client.health.service({ service: 'svc', passing: true })).toEqual([]);
+    await client.agent.check.pass({ id: 'service:svc-1', note: 'fine' });
+    expect(status()).toBe('passing');
+    const [entry] = (await client.health.service({ service: 'svc', passing: true })) as {
+      Service: { ID: string; Address: string; Meta: unknown };
+      Node: { Address: string };
+      Checks: { CheckID: string; Status: string; Output: string }[];
+    }[];
+    expect(entry.Service).toMatchObject({ ID: 'svc-1', Address: '', Meta: null });
+    expect(entry.Node.Address).toBe('127.0.0.1');
+    expect(entry.Checks.map((c) => [c.CheckID, c.Status, c.Output])).toEqual([
+      ['serfHealth', 'passing', 'Agent alive and reachable'],
+      ['service:svc-1', 'passing', 'fine'],
+    ]);
+    expect(await put('/v1/agent/check/update/service:svc-1', '{"Status":"bogus"}')).toMatchObject({
+      status: 400,
+      text: "Invalid check status: 'bogus'",
+    });
+    expect(await put('/v1/agent/check/update/service:svc-1', '{"Status":"warning","Output":"slow"}')).toMatchObject({
+      status: 200,
+    });
+    expect(status()).toBe('warning');
+    await waitFor(() => status() === 'critical', 'the TTL to lapse', 1000);
+    expect(emulator.services()[0].checks[0].output).toBe('TTL expired (last output before timeout follows): slow');
+    await waitFor(() => emulator.services().length === 0, 'the reaper', 2000);
+  });
+});
