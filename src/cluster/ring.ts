@@ -9,7 +9,6 @@
  * compiled): max/mean owned share 1.054, min/mean 0.946; adding a 101st node moved 1.0% of
  * the keys, all to the new node (1/101 is 0.99%); 0.64 us per owner lookup. Lookups cost one
  * 32-bit mix per member: fine for hundreds of nodes, not for tens of thousands.
-
  */
 
 /** FNV-1a over UTF-16 code units, finished with murmur3's fmix32: a 32-bit hash of a string. */
