@@ -94,6 +94,7 @@ function applyEnv(config: Record<string, any>, env: Env): Record<string, any> {
   if (env.RINGCACHE_CLUSTER_SECRET) cluster.secret = env.RINGCACHE_CLUSTER_SECRET;
   if (env.RINGCACHE_PEERS) cluster.peers = parsePeers(env.RINGCACHE_PEERS);
   if (env.RINGCACHE_CONSUL_URL) cluster.consul = { ...cluster.consul, url: env.RINGCACHE_CONSUL_URL };
+  if (env.RINGCACHE_CONSUL_TOKEN) cluster.consul = { ...cluster.consul, token: env.RINGCACHE_CONSUL_TOKEN };
   if (Object.keys(cluster).length > 0) config.cluster = cluster;
   if (env.RINGCACHE_LOG_LEVEL) config.log = { ...config.log, level: env.RINGCACHE_LOG_LEVEL };
   if (env.RINGCACHE_ACCESS_KEY_ID || env.RINGCACHE_SECRET_ACCESS_KEY) {

@@ -439,6 +439,12 @@ function goEq(a: unknown, b: unknown): boolean {
   return a === b;
 }
 
+/** Go's lt/gt: numbers with numbers, strings with strings (the interpreter cannot tell int from float64). */
+function goCompare(a: unknown, b: unknown): number {
+  if ((typeof a === 'number' && typeof b === 'number') || (typeof a === 'string' && typeof b === 'string')) return a < b ? -1 : a > b ? 1 : 0;
+  throw new TemplateError(`lt/gt: incompatible types for comparison: ${goKind(a)} and ${goKind(b)}`);
+}
+
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 const SPRIG: Record<string, (...a: any[]) => unknown> = {
@@ -479,6 +485,20 @@ const SPRIG: Record<string, (...a: any[]) => unknown> = {
   },
   hasKey: (d: Obj, k: string) => Object.prototype.hasOwnProperty.call(d, k),
   list: (...xs: unknown[]) => xs,
+  // Sprig's int (cast.ToInt) and until (a []int of 0..n-1); sub works on int64.
+  int: (v: unknown) => {
+    if (typeof v === 'number') return Math.trunc(v);
+    if (typeof v === 'boolean') return v ? 1 : 0;
+    if (typeof v === 'string' && /^-?[0-9]+$/.test(v)) return Number(v);
+    return 0;
+  },
+  until: (n: number) => {
+    if (!Number.isInteger(n)) throw new TemplateError(`until given ${goKind(n)} ${printValue(n)}`);
+    return Array.from({ length: Math.max(n, 0) }, (_, i) => i);
+  },
+  sub: (a: number, b: number) => Math.trunc(a) - Math.trunc(b),
+  lt: (a: unknown, b: unknown) => goCompare(a, b) < 0,
+  gt: (a: unknown, b: unknown) => goCompare(a, b) > 0,
   len: (v: unknown) => {
     if (typeof v === 'string' || Array.isArray(v)) return v.length;
     if (isMap(v)) return Object.keys(v).length;
@@ -722,12 +742,31 @@ function configFile(r: Rendered): string {
   return Buffer.from(secret.data['ringcache.json'], 'base64').toString('utf8');
 }
 
-/** The container's environment as the kubelet builds it from the rendered Secrets. */
-function podEnv(r: Rendered, existing: Obj[] = []): Record<string, string> {
+/** The pod whose environment podEnv builds: its name (metadata.name) and its node's IP (status.hostIP). */
+interface PodFields {
+  name: string;
+  hostIP: string;
+}
+const POD_0: PodFields = { name: 'demo-ringcache-0', hostIP: '10.0.0.7' };
+
+/**
+ * The container's environment as the kubelet builds it: values with $(VAR) expanded from the
+ * variables defined before them ($$ is a literal $, unknown references stay as they are),
+ * secretKeyRef from the rendered Secrets (or `existing` ones), fieldRef from `pod`.
+ */
+function podEnv(r: Rendered, existing: Obj[] = [], pod: PodFields = POD_0): Record<string, string> {
   const env: Record<string, string> = {};
   for (const e of container(r).env ?? []) {
-    if (e.value !== undefined) env[e.name] = e.value;
-    else {
+    if (e.value !== undefined) {
+      env[e.name] = String(e.value).replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (ref: string, name?: string) =>
+        ref === '$$' ? '$' : name !== undefined && name in env ? env[name] : ref,
+      );
+    } else if (e.valueFrom.fieldRef) {
+      const fields: Record<string, string> = { 'metadata.name': pod.name, 'status.hostIP': pod.hostIP };
+      const field = e.valueFrom.fieldRef.fieldPath;
+      if (fields[field] === undefined) throw new Error(`env ${e.name}: fieldRef ${field} not known to the test`);
+      env[e.name] = fields[field];
+    } else {
       const ref = e.valueFrom.secretKeyRef;
       const secret = [...r.byKind('Secret'), ...existing].find((s) => s.metadata.name === ref.name);
       if (!secret) throw new Error(`env ${e.name}: no Secret ${ref.name}`);
@@ -784,7 +823,9 @@ describe('helm chart: files', () => {
   it('values.yaml parses, with the documented defaults', () => {
     const v = defaults();
     expect(v.replicaCount).toBe(1);
-    expect(v.cluster).toEqual({ enabled: false });
+    expect(v.cluster).toMatchObject({ enabled: false, discovery: 'static', routing: 'proxy', allowPerPodDataDir: false });
+    expect(v.config.jobs).toEqual({ retainFinishedSeconds: 604800 });
+    expect(v.podManagementPolicy).toBe('Parallel');
     expect(v.serviceMonitor.enabled).toBe(false);
     expect(v.ingress.enabled).toBe(false);
     expect(v.service).toMatchObject({ type: 'ClusterIP', port: 9000 });
@@ -823,10 +864,12 @@ describe('helm chart: files', () => {
     expect(keys.filter((k) => !ALLOWED_CONFIG_KEYS.includes(k))).toEqual([]);
   });
 
-  it('README documents the image build, every top-level value and the reserved cluster key', () => {
+  it('README documents the image build, every top-level value and every cluster value', () => {
     const readme = readFileSync(path.join(CHART, 'README.md'), 'utf8');
     expect(readme).toContain('docker build -f helm/Dockerfile -t ringcache:dev .');
-    expect(readme).toContain('cluster.enabled');
+    const cluster = (prefix: string, v: Obj): string[] =>
+      Object.entries(v).flatMap(([k, x]) => (isMap(x) ? cluster(`${prefix}.${k}`, x) : [`${prefix}.${k}`]));
+    expect(cluster('cluster', defaults().cluster).filter((k) => !readme.includes(`\`${k}\``))).toEqual([]);
     const undocumented = Object.keys(defaults()).filter((k) => !readme.includes(`\`${k}\``) && !readme.includes(`\`${k}.`));
     expect(undocumented).toEqual([]);
   });
@@ -909,8 +952,12 @@ describe('helm chart: rendered with default values', () => {
     const config = loadAsPod(json, env);
     expect(config.server).toMatchObject({ host: '0.0.0.0', port: 9000 });
     expect(config.dataDir).toBe('/data/buckets');
-    // The LMDB cache goes on the data PVC, not under the read-only /app.
+    // The LMDB cache and the job state go on the data PVC, not under the read-only /app.
     expect(config.cache.disk.path).toBe('/data/cache');
+    expect(config.jobs).toMatchObject({ stateDir: '/data/jobs', retainFinishedSeconds: 604800 });
+    // Cluster mode off: one node by itself, as before.
+    expect(parsed.cluster).toBeUndefined();
+    expect(config.cluster.peers).toEqual([]);
     expect(config.credentials).toEqual([{ accessKeyId: env.RINGCACHE_ACCESS_KEY_ID, secretAccessKey: env.RINGCACHE_SECRET_ACCESS_KEY, grants: { '*': 'write' } }]);
     // Without the environment the file alone is rejected: the env wiring is what makes it work.
     expect(() => loadAsPod(json, {})).toThrow(/credentials/);
@@ -1077,7 +1124,6 @@ describe('helm chart: rendered with options', () => {
   });
 
   it.each([
-    ['cluster mode', { cluster: { enabled: true } }, /cluster mode/],
     ['credentials with a single key', { ...TWO_KEYS, auth: { ...TWO_KEYS.auth, existingSecret: 'x' } }, /auth.credentials excludes/],
     ['half a key', { auth: { accessKeyId: 'only-id' } }, /both accessKeyId and secretAccessKey/],
     ['no dataDir and no mounts', { config: { dataDir: '' } }, /config.dataDir, at least one entry of mounts/],
@@ -1086,6 +1132,120 @@ describe('helm chart: rendered with options', () => {
     ['an nfs mount without path', { mounts: [{ bucket: 'xyz', nfs: { server: 's' } }] }, /server and path are required/],
     ['a bad bucket name', { mounts: [{ bucket: 'Bad_Name', nfs: { server: 's', path: '/p' } }] }, /not a valid bucket name/],
     ['a bucket mounted twice', { mounts: [{ bucket: 'xyz', nfs: { server: 's', path: '/p' } }, { bucket: 'xyz', persistentVolumeClaim: { claimName: 'c' } }] }, /mounted twice/],
+  ])('refuses %s', (_name, overrides, message) => {
+    expect(() => render(overrides as Obj)).toThrow(message);
+  });
+});
+
+/** Three cluster pods serving shared mounts only (dataDir buckets would be per pod). */
+const CLUSTER_OF_3 = { ...NFS_AND_PVC, replicaCount: 3, config: { dataDir: '' }, cluster: { enabled: true } };
+const POD_DOMAIN = 'demo-ringcache-headless.storage.svc.cluster.local';
+const podUrl = (i: number): string => `http://demo-ringcache-${i}.${POD_DOMAIN}:9000`;
+const envEntry = (r: Rendered, name: string): Obj | undefined => (container(r).env ?? []).find((e: Obj) => e.name === name);
+const CLUSTER_ENV = ['RINGCACHE_NODE_ID', 'RINGCACHE_ADVERTISE_URL', 'RINGCACHE_CLUSTER_SECRET', 'RINGCACHE_PEERS', 'RINGCACHE_CONSUL_URL', 'HOST_IP'];
+
+describe('helm chart: cluster mode', () => {
+  it('disabled (the default): no cluster env, no cluster Secret, no cluster key in ringcache.json', () => {
+    for (const r of [render(), render({ ...NFS_AND_PVC, replicaCount: 3 })]) {
+      expect(Object.keys(podEnv(r)).filter((k) => CLUSTER_ENV.includes(k))).toEqual([]);
+      expect(r.byKind('Secret').map((s) => s.metadata.name)).not.toContain('demo-ringcache-cluster');
+      expect(JSON.parse(configFile(r)).cluster).toBeUndefined();
+      expect(JSON.parse(configFile(r)).jobs).toEqual({ stateDir: '/data/jobs', retainFinishedSeconds: 604800 });
+      expect(r.notes).not.toContain('Cluster mode');
+    }
+  });
+
+  it('static discovery, 3 replicas: node id = pod name, pod DNS address, every pod a peer, secret from a Secret', () => {
+    const r = render(CLUSTER_OF_3);
+    const sts = r.one('StatefulSet');
+    expect(sts.spec.replicas).toBe(3);
+    expect(sts.spec.podManagementPolicy).toBe('Parallel');
+    // Peers are addressed through the headless Service, which lists pods that are still starting.
+    const headless = r.one('Service', sts.spec.serviceName);
+    expect(headless.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
+
+    expect(envEntry(r, 'RINGCACHE_NODE_ID')).toEqual({ name: 'RINGCACHE_NODE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
+    expect(envEntry(r, 'RINGCACHE_ADVERTISE_URL')!.value).toBe(`http://$(RINGCACHE_NODE_ID).${POD_DOMAIN}:9000`);
+    expect(envEntry(r, 'RINGCACHE_CLUSTER_SECRET')!.valueFrom.secretKeyRef).toEqual({ name: 'demo-ringcache-cluster', key: 'secret' });
+    expect(envEntry(r, 'RINGCACHE_CONSUL_URL')).toBeUndefined();
+    const peers = [0, 1, 2].map((i) => ({ id: `demo-ringcache-${i}`, url: podUrl(i) }));
+    expect(envEntry(r, 'RINGCACHE_PEERS')!.value).toBe(peers.map((p) => `${p.id}=${p.url}`).join(','));
+
+    const secret = r.one('Secret', 'demo-ringcache-cluster');
+    expect(Buffer.from(secret.data.secret, 'base64').toString('utf8')).toMatch(/^[A-Za-z0-9]{48}$/);
+    // A random secret is not in the pod template: it does not roll the pods on every upgrade.
+    expect(sts.spec.template.metadata.annotations['checksum/cluster']).toBeUndefined();
+
+    const json = configFile(r);
+    expect(JSON.parse(json).cluster).toEqual({ routing: 'proxy' });
+    for (const i of [0, 1, 2]) {
+      const env = podEnv(r, [], { name: `demo-ringcache-${i}`, hostIP: '10.0.0.7' });
+      const config = loadAsPod(json, env);
+      expect(config.cluster).toMatchObject({ nodeId: `demo-ringcache-${i}`, advertiseUrl: podUrl(i), peers, routing: 'proxy', secret: env.RINGCACHE_CLUSTER_SECRET });
+      expect(config.cluster.consul).toBeUndefined();
+      // The pod finds itself in the peer list under the same id and URL the others use.
+      expect(config.cluster.peers).toContainEqual({ id: config.cluster.nodeId, url: config.cluster.advertiseUrl });
+      expect(config.jobs.stateDir).toBe('/data/jobs');
+      expect(config.dataDir).toBeUndefined();
+    }
+    expect(r.notes).toContain('Cluster mode');
+    expect(r.notes).toContain('Members: demo-ringcache-0 .. demo-ringcache-2');
+    expect(r.notes).toContain('/_ringcache/cluster/ring');
+  });
+
+  it('cluster.secret, cluster.existingSecret, routing and clusterDomain', () => {
+    const given = render({ ...CLUSTER_OF_3, cluster: { enabled: true, secret: 'a-shared-secret-of-32-characters', routing: 'redirect' }, clusterDomain: 'k8s.internal' });
+    const env = podEnv(given);
+    expect(env.RINGCACHE_CLUSTER_SECRET).toBe('a-shared-secret-of-32-characters');
+    expect(env.RINGCACHE_ADVERTISE_URL).toBe('http://demo-ringcache-0.demo-ringcache-headless.storage.svc.k8s.internal:9000');
+    expect(given.one('StatefulSet').spec.template.metadata.annotations['checksum/cluster']).toMatch(/^[0-9a-f]{64}$/);
+    expect(loadAsPod(configFile(given), env).cluster.routing).toBe('redirect');
+
+    const existing = render({ ...CLUSTER_OF_3, cluster: { enabled: true, existingSecret: 'ring-hmac', existingSecretKey: 'hmac' } });
+    expect(existing.byKind('Secret').map((s) => s.metadata.name)).not.toContain('demo-ringcache-cluster');
+    const mine = { kind: 'Secret', metadata: { name: 'ring-hmac' }, data: { hmac: Buffer.from('external-cluster-secret').toString('base64') } };
+    expect(loadAsPod(configFile(existing), podEnv(existing, [mine])).cluster.secret).toBe('external-cluster-secret');
+  });
+
+  it('consul discovery: RINGCACHE_CONSUL_URL (with the node IP) and cluster.consul in ringcache.json, no static peers', () => {
+    const r = render({
+      ...CLUSTER_OF_3,
+      cluster: { enabled: true, discovery: 'consul', consul: { url: 'http://$(HOST_IP):8500', token: 'consul-acl-token', checkTtlSeconds: 15 } },
+    });
+    expect(envEntry(r, 'RINGCACHE_PEERS')).toBeUndefined();
+    expect(envEntry(r, 'HOST_IP')).toEqual({ name: 'HOST_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } });
+    const env = podEnv(r, [], { name: 'demo-ringcache-2', hostIP: '10.0.0.9' });
+    expect(env.RINGCACHE_CONSUL_URL).toBe('http://10.0.0.9:8500');
+    const json = configFile(r);
+    expect(JSON.parse(json).cluster.consul).toEqual({
+      serviceName: 'demo-ringcache-storage',
+      token: 'consul-acl-token',
+      checkTtlSeconds: 15,
+      deregisterCriticalAfterSeconds: 300,
+    });
+    const config = loadAsPod(json, env);
+    expect(config.cluster).toMatchObject({ nodeId: 'demo-ringcache-2', advertiseUrl: podUrl(2), peers: [] });
+    expect(config.cluster.consul).toMatchObject({ url: 'http://10.0.0.9:8500', serviceName: 'demo-ringcache-storage', token: 'consul-acl-token', checkTtlSeconds: 15 });
+    expect(r.notes).toContain('Consul service demo-ringcache-storage at http://$(HOST_IP):8500');
+
+    const named = render({ ...CLUSTER_OF_3, cluster: { enabled: true, discovery: 'consul', consul: { url: 'http://consul.consul.svc:8500', serviceName: 's3-cache' } } });
+    expect(JSON.parse(configFile(named)).cluster.consul).toEqual({ serviceName: 's3-cache', checkTtlSeconds: 10, deregisterCriticalAfterSeconds: 300 });
+    expect(podEnv(named).RINGCACHE_CONSUL_URL).toBe('http://consul.consul.svc:8500');
+  });
+
+  it('dataDir buckets: accepted with one cluster pod or with allowPerPodDataDir', () => {
+    expect(loadAsPod(configFile(render({ cluster: { enabled: true } })), podEnv(render({ cluster: { enabled: true } }))).dataDir).toBe('/data/buckets');
+    const allowed = render({ replicaCount: 2, cluster: { enabled: true, allowPerPodDataDir: true } });
+    expect(JSON.parse(configFile(allowed)).dataDir).toBe('/data/buckets');
+  });
+
+  it.each([
+    ['config.dataDir with several cluster replicas', { replicaCount: 3, cluster: { enabled: true } }, /config.dataDir with cluster.enabled and replicaCount > 1: .*cluster.allowPerPodDataDir/],
+    ['an unknown discovery', { cluster: { enabled: true, discovery: 'dns' } }, /cluster.discovery: "dns" is not static or consul/],
+    ['an unknown routing', { cluster: { enabled: true, routing: 'random' } }, /cluster.routing: "random" is not proxy or redirect/],
+    ['a short cluster secret', { cluster: { enabled: true, secret: 'too-short' } }, /at least 16 characters/],
+    ['a cluster secret and an existing Secret', { cluster: { enabled: true, secret: 'long-enough-secret-value', existingSecret: 'x' } }, /cluster.secret excludes cluster.existingSecret/],
+    ['consul discovery without a url', { cluster: { enabled: true, discovery: 'consul' } }, /cluster.consul.url is required/],
   ])('refuses %s', (_name, overrides, message) => {
     expect(() => render(overrides as Obj)).toThrow(message);
   });
@@ -1106,8 +1266,11 @@ describe('helm chart: with the helm binary', () => {
     try {
       const extra = path.join(dir, 'values.json');
       writeFileSync(extra, JSON.stringify({ ...NFS_AND_PVC, serviceMonitor: { enabled: true }, ingress: { enabled: true } }));
+      const cluster = path.join(dir, 'cluster.json');
+      writeFileSync(cluster, JSON.stringify(CLUSTER_OF_3));
       helm('lint', 'helm/ringcache', '-f', extra);
-      for (const args of [[], ['-f', extra]]) {
+      helm('lint', 'helm/ringcache', '-f', cluster);
+      for (const args of [[], ['-f', extra], ['-f', cluster]]) {
         const out = helm('template', 'demo', 'helm/ringcache', '--namespace', 'storage', ...args);
         const r = fromDocs(yaml.safeLoadAll(out).filter((d) => d) as Obj[], '');
         const config = loadAsPod(configFile(r), podEnv(r));

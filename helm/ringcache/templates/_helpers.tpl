@@ -39,7 +39,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
 {{/*
-The headless Service: stable pod DNS <pod>.<headless>.<namespace>.svc (the cluster ring's peers).
+The headless Service: stable pod DNS <pod>.<headless>.<namespace>.svc (the cluster's node addresses).
 */}}
 {{- define "ringcache.headlessServiceName" -}}
 {{- printf "%s-headless" (include "ringcache.fullname" .) | trunc 63 | trimSuffix "-" }}
@@ -84,12 +84,68 @@ RINGCACHE_ACCESS_KEY_ID / RINGCACHE_SECRET_ACCESS_KEY.
 {{- if and (not .Values.auth.credentials) (not .Values.auth.existingSecret) }}true{{ end }}
 {{- end }}
 
+{{/* The Secret holding the cluster secret (existingSecret, or the chart's own) and its key. */}}
+{{- define "ringcache.clusterSecretName" -}}
+{{- default (printf "%s-cluster" (include "ringcache.fullname" .)) .Values.cluster.existingSecret }}
+{{- end }}
+
+{{- define "ringcache.clusterSecretKey" -}}
+{{- if .Values.cluster.existingSecret }}{{ .Values.cluster.existingSecretKey }}{{ else }}secret{{ end }}
+{{- end }}
+
+{{/* "true" when the chart creates the cluster Secret <fullname>-cluster. */}}
+{{- define "ringcache.createClusterSecret" -}}
+{{- if and .Values.cluster.enabled (not .Values.cluster.existingSecret) }}true{{ end }}
+{{- end }}
+
+{{/* Pod DNS suffix: pod N is <fullname>-N.<this>, through the headless Service. */}}
+{{- define "ringcache.podDomain" -}}
+{{- printf "%s.%s.svc.%s" (include "ringcache.headlessServiceName" .) .Release.Namespace .Values.clusterDomain }}
+{{- end }}
+
+{{/* Static peers, RINGCACHE_PEERS: <pod>=http://<pod>.<podDomain>:<port> for pods 0..replicaCount-1. */}}
+{{- define "ringcache.staticPeers" -}}
+{{- $fullName := include "ringcache.fullname" . }}
+{{- $domain := include "ringcache.podDomain" . }}
+{{- $port := .Values.config.server.port }}
+{{- range $i := until (int .Values.replicaCount) }}
+{{- if $i }},{{ end }}{{ printf "%s-%v=http://%s-%v.%s:%v" $fullName $i $fullName $i $domain $port }}
+{{- end }}
+{{- end }}
+
+{{/* "true" when cluster mode finds its members through Consul. */}}
+{{- define "ringcache.consulDiscovery" -}}
+{{- if and .Values.cluster.enabled (eq (toString .Values.cluster.discovery) "consul") }}true{{ end }}
+{{- end }}
+
+{{- define "ringcache.consulServiceName" -}}
+{{- default (printf "%s-%s" (include "ringcache.fullname" .) .Release.Namespace | trunc 63 | trimSuffix "-") .Values.cluster.consul.serviceName }}
+{{- end }}
+
 {{/*
 Fails the render on settings the gateway would reject, or that would silently do something else.
 */}}
 {{- define "ringcache.validate" -}}
-{{- if .Values.cluster.enabled }}
-{{- fail "cluster.enabled: cluster mode (Consul discovery, hash ring) is not available in this chart version yet; keep it false" }}
+{{- $cluster := .Values.cluster }}
+{{- if $cluster.enabled }}
+{{- if not (or (eq (toString $cluster.discovery) "static") (eq (toString $cluster.discovery) "consul")) }}
+{{- fail (printf "cluster.discovery: %q is not static or consul" (toString $cluster.discovery)) }}
+{{- end }}
+{{- if not (or (eq (toString $cluster.routing) "proxy") (eq (toString $cluster.routing) "redirect")) }}
+{{- fail (printf "cluster.routing: %q is not proxy or redirect" (toString $cluster.routing)) }}
+{{- end }}
+{{- if and $cluster.secret $cluster.existingSecret }}
+{{- fail "cluster.secret excludes cluster.existingSecret" }}
+{{- end }}
+{{- if and $cluster.secret (lt (len (toString $cluster.secret)) 16) }}
+{{- fail "cluster.secret must be at least 16 characters (or leave it empty for a random one)" }}
+{{- end }}
+{{- if and (include "ringcache.consulDiscovery" .) (not $cluster.consul.url) }}
+{{- fail "cluster.consul.url is required with cluster.discovery: consul (e.g. http://$(HOST_IP):8500 for an agent on every node)" }}
+{{- end }}
+{{- if and (gt (int .Values.replicaCount) 1) .Values.config.dataDir (not $cluster.allowPerPodDataDir) }}
+{{- fail "config.dataDir with cluster.enabled and replicaCount > 1: each pod's dataDir is on its own PVC, so its buckets would be split between pods. Serve shared stores through mounts (NFS or ReadWriteMany PVC) and set config.dataDir: \"\", or set cluster.allowPerPodDataDir: true" }}
+{{- end }}
 {{- end }}
 {{- $auth := .Values.auth }}
 {{- if $auth.credentials }}
@@ -143,9 +199,11 @@ Fails the render on settings the gateway would reject, or that would silently do
 
 {{/*
 ringcache.json. Top-level keys are only those of the gateway's strict schema (server, dataDir,
-mounts, credentials, cache, multipart, log). credentials appear only with auth.credentials;
-otherwise the single key comes from the environment. Mount i is the volume mounted at
-/mnt/ufs/<bucket>; the LMDB cache and dataDir live on the data PVC at /data.
+mounts, credentials, cache, jobs, cluster, multipart, log). credentials appear only with
+auth.credentials; otherwise the single key comes from the environment. Mount i is the volume
+mounted at /mnt/ufs/<bucket>; the LMDB cache, the job state and dataDir live on the data PVC at
+/data. cluster holds only what is the same on every pod (routing, Consul); the node id, address,
+static peers, Consul URL and cluster secret come from the environment.
 */}}
 {{- define "ringcache.config" -}}
 {{- $v := .Values.config }}
@@ -172,6 +230,19 @@ otherwise the single key comes from the environment. Mount i is the volume mount
 {{- end }}
 {{- $cache := dict "enabled" $v.cache.enabled "memory" (dict "maxBytes" $v.cache.memory.maxBytes) "disk" (dict "path" "/data/cache" "maxBytes" $v.cache.disk.maxBytes) }}
 {{- $_ := set $config "cache" $cache }}
+{{- $_ := set $config "jobs" (dict "stateDir" "/data/jobs" "retainFinishedSeconds" $v.jobs.retainFinishedSeconds) }}
+{{- if .Values.cluster.enabled }}
+{{- $cluster := dict "routing" .Values.cluster.routing }}
+{{- if include "ringcache.consulDiscovery" . }}
+{{- $c := .Values.cluster.consul }}
+{{- $consul := dict "serviceName" (include "ringcache.consulServiceName" .) "checkTtlSeconds" $c.checkTtlSeconds "deregisterCriticalAfterSeconds" $c.deregisterCriticalAfterSeconds }}
+{{- with $c.token }}
+{{- $_ := set $consul "token" . }}
+{{- end }}
+{{- $_ := set $cluster "consul" $consul }}
+{{- end }}
+{{- $_ := set $config "cluster" $cluster }}
+{{- end }}
 {{- $_ := set $config "multipart" (dict "abandonedAfterSeconds" $v.multipart.abandonedAfterSeconds "sweepIntervalSeconds" $v.multipart.sweepIntervalSeconds) }}
 {{- $_ := set $config "log" (dict "level" $v.log.level) }}
 {{- toPrettyJson $config }}
