@@ -17,7 +17,6 @@ import { openNodeCache, type NodeCache } from './cache/open-cache';
 import { JobManager } from './jobs/job-manager';
 import { jobsPlugin } from './jobs/jobs-plugin';
 import type { LoadDispatcher } from './jobs/load-dispatcher';
-import { localDispatcher } from './jobs/local-dispatcher';
 import { createCluster, type Cluster } from './cluster/cluster';
 import { clusterPlugin } from './cluster/cluster-plugin';
 
@@ -26,9 +25,9 @@ export interface AppOptions {
   /** Tests may wrap adapters (for example to count UFS calls). */
   adapterFactory?: AdapterFactory;
   logger?: boolean;
-  /** Where preload jobs send each key (default: this node loads every key itself). */
+  /** Where preload jobs send each key (default: the cluster sends each key to its owner). */
   dispatcher?: LoadDispatcher;
-  /** This node's id for preload jobs (default: config.cluster.nodeId, else "local"). */
+  /** This node's id for preload jobs (default: the cluster's node id). */
   nodeId?: string;
 }
 
@@ -73,10 +72,10 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
   };
   const buckets = new BucketRegistry(config, factory, cache?.decorate);
   await buckets.init();
-  const jobsNodeId = options.nodeId ?? config.cluster.nodeId ?? 'local';
-  const jobsDispatcher = options.dispatcher ?? localDispatcher(buckets, jobsNodeId);
-  const jobs = await JobManager.open({ config: config.jobs, buckets, dispatcher: jobsDispatcher, nodeId: jobsNodeId, log: app.log });
   const cluster = createCluster({ config, metrics, log: app.log, buckets, cache });
+  const jobsNodeId = options.nodeId ?? cluster.node.self.id;
+  const jobsDispatcher = options.dispatcher ?? cluster.dispatcher;
+  const jobs = await JobManager.open({ config: config.jobs, buckets, dispatcher: jobsDispatcher, nodeId: jobsNodeId, log: app.log });
 
   app.decorateRequest('s3Op', 'Unknown');
 

@@ -50,6 +50,8 @@ export async function startTestGateway(overrides: Partial<ConfigInput> = {}, opt
     ],
     log: { level: 'warn' },
     ...rest,
+    // Job state beside the cache, so a restart on the same cacheDir finds its jobs (never ./jobs).
+    jobs: { stateDir: path.join(path.dirname(cacheDir), 'jobs'), ...rest.jobs },
   });
   const built = await buildApp({ config, logger: false, adapterFactory: options.adapterFactory });
   await built.app.listen({ host: '127.0.0.1', port: 0 });

@@ -1,0 +1,143 @@
+/**
+ * The shapes of a preload (load) job: what was asked (JobSpec), where it stands (JobState,
+ * JobProgress) and the record kept in the job store and returned by the API (Job).
+ */
+
+export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+export const FINISHED_STATES: ReadonlySet<JobState> = new Set(['completed', 'failed', 'cancelled']);
+
+export const isFinished = (state: JobState): boolean => FINISHED_STATES.has(state);
+
+/** Past this many failed files (count) or this fraction of the files (0..1), the job fails. */
+export type FailureThreshold = { kind: 'count'; value: number } | { kind: 'fraction'; value: number };
+
+export interface JobOptions {
+  /** Pages already cached are skipped (true), or every page is read again (false). */
+  skipCached: boolean;
+  /** Cache the metadata (stat) only, no pages. */
+  metadataOnly: boolean;
+  /** Batches in flight at once. */
+  concurrency: number;
+  /** Bytes per second dispatched, by listed size (0: unlimited). */
+  bandwidthBytesPerSecond: number;
+  maxFailures: FailureThreshold;
+}
+
+export interface JobSpec {
+  bucket: string;
+  prefix: string;
+  options: JobOptions;
+}
+
+/** One key that failed for good (after its retries). */
+export interface KeyFailure {
+  key: string;
+  /** S3-style code and message, e.g. "ServiceUnavailable: ..." or "Unreachable: node n2: ...". */
+  error: string;
+  attempts: number;
+  at: string;
+}
+
+/** Counters of finished keys; also what a checkpoint carries. */
+export interface JobCounters {
+  filesListed: number;
+  bytesListed: number;
+  /** Keys finished, whatever the outcome, and their listed bytes. */
+  filesDone: number;
+  bytesDone: number;
+  /** Keys whose pages (or metadata) were read from the store. */
+  filesLoaded: number;
+  bytesLoaded: number;
+  /** Keys whose every page was already cached (nothing read), and bytes found cached. */
+  filesSkipped: number;
+  bytesSkipped: number;
+  filesFailed: number;
+  /** Listed bytes of the failed keys. */
+  bytesFailed: number;
+}
+
+export interface JobProgress extends JobCounters {
+  /** The listing reached the end of the prefix. */
+  listingComplete: boolean;
+  /** Files and bytes under the prefix, from a counting pass that runs alongside; null until it finishes. */
+  filesTotal: number | null;
+  bytesTotal: number | null;
+  /** Batch and key retries so far. */
+  retries: number;
+  /** Bytes loaded from the store per second of elapsed time. */
+  throughputBytesPerSecond: number;
+  elapsedSeconds: number;
+  /** From the recent rate of keys done and what is left; null while unknown. */
+  etaSeconds: number | null;
+  /** The last failures (newest last); `filesFailed` is the exact count. */
+  recentFailures: KeyFailure[];
+}
+
+/**
+ * Where a coordinator that stops can pick the job up again: every key up to and including
+ * `afterKey` (listing order) is done, and `counters` are the counters of exactly those keys.
+ */
+export interface JobCheckpoint {
+  afterKey: string;
+  counters: JobCounters;
+}
+
+export interface Job {
+  id: string;
+  spec: JobSpec;
+  state: JobState;
+  /** Why the job failed or was cancelled; for a resumed job, a note about it. */
+  reason?: string;
+  /** Node that coordinates the job. */
+  coordinator: string;
+  /** Access key id of the submitter. */
+  submittedBy: string;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  updatedAt: string;
+  /** Times the job was picked up again after its coordinator restarted, and the last time. */
+  resumes: number;
+  resumedAt?: string;
+  progress: JobProgress;
+  /** Internal (not part of the API view). */
+  checkpoint?: JobCheckpoint;
+}
+
+/** The job as the API shows it. */
+export type JobView = Omit<Job, 'checkpoint'>;
+
+export function emptyCounters(): JobCounters {
+  return {
+    filesListed: 0,
+    bytesListed: 0,
+    filesDone: 0,
+    bytesDone: 0,
+    filesLoaded: 0,
+    bytesLoaded: 0,
+    filesSkipped: 0,
+    bytesSkipped: 0,
+    filesFailed: 0,
+    bytesFailed: 0,
+  };
+}
+
+export function emptyProgress(): JobProgress {
+  return {
+    ...emptyCounters(),
+    listingComplete: false,
+    filesTotal: null,
+    bytesTotal: null,
+    retries: 0,
+    throughputBytesPerSecond: 0,
+    elapsedSeconds: 0,
+    etaSeconds: null,
+    recentFailures: [],
+  };
+}
+
+export function toView(job: Job): JobView {
+  const { checkpoint: _checkpoint, ...view } = job;
+  return view;
+}

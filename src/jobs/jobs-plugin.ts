@@ -1,0 +1,141 @@
+/**
+ * The load-job API, registered under the admin prefix (/_ringcache):
+ *
+ *   POST   /jobs       {bucket, prefix, options}  -> 201 the job   (read access to the bucket)
+ *   GET    /jobs                                  -> {jobs: [...]} (the jobs of buckets the key can read)
+ *   GET    /jobs/:id                              -> the job
+ *   DELETE /jobs/:id                              -> the job, once cancelled (finished jobs as they are)
+ *
+ * Every request is SigV4-signed like an S3 request. The POST body is JSON of at most 64 KiB,
+ * buffered by this plugin's own parser (the S3 plugin's pass-through parser is scoped to it);
+ * when the signature covers the payload hash, the body must match it. Errors are JSON
+ * {error: code, message} with the S3 status of the code.
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Credential } from '../config/schema';
+import { authenticate, type AuthResult } from '../s3/auth';
+import { accessLevel, authorize } from '../s3/authorize';
+import { S3Error, s3Error, toS3Error } from '../s3/errors';
+import type { JobManager } from './job-manager';
+import { JobOptionsError, parseSubmission, type JobDefaults } from './job-options';
+import type { JobView } from './job-types';
+
+export const MAX_JOB_BODY_BYTES = 64 * 1024;
+/** Job ids as the manager makes them (anything else is unknown without touching the store). */
+const JOB_ID = /^j[0-9a-z]{1,40}$/;
+
+export interface JobsPluginOptions {
+  manager: JobManager;
+  credentials: readonly Credential[];
+  defaults: JobDefaults;
+}
+
+/** A JSON API error that is not an S3 one. */
+class JobsApiError extends Error {
+  constructor(
+    readonly code: 'NoSuchJob',
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Caller {
+  auth: Extract<AuthResult, { kind: 'signed' }>;
+  credential: Credential | undefined;
+}
+
+export async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions): Promise<void> {
+  const byKey = new Map(opts.credentials.map((c) => [c.accessKeyId, c]));
+
+  // Only JSON, only this much: any other body is refused (415) before it is read.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: MAX_JOB_BODY_BYTES }, (_request, body, done) => done(null, body));
+
+  // Errors raised before a handler runs: body too large, no or another content type.
+  app.setErrorHandler((err: Error & { statusCode?: number }, request, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) request.log.error({ err }, 'jobs API error');
+    const code = status === 413 ? 'EntityTooLarge' : status === 500 ? 'InternalError' : 'InvalidArgument';
+    const message = status === 413 ? `the job description is larger than ${MAX_JOB_BODY_BYTES} bytes` : status === 415 ? 'send the job as JSON (content-type: application/json)' : status === 500 ? 'internal error' : err.message;
+    void reply.code(status).send({ error: code, message });
+  });
+
+  const caller = async (request: FastifyRequest): Promise<Caller> => {
+    const auth = await authenticate(
+      { method: request.method, rawUrl: request.raw.url ?? '/', headers: request.headers, now: new Date() },
+      (id) => byKey.get(id)?.secretAccessKey,
+    );
+    if (auth.kind !== 'signed') throw s3Error('AccessDenied', 'Job requests must be signed (AWS Signature Version 4).');
+    return { auth, credential: byKey.get(auth.accessKeyId) };
+  };
+  const mayRead = (c: Caller, bucket: string): void => authorize(c.auth, c.credential, 'read', { name: bucket, anonymousRead: false });
+  const jobOf = (id: string): JobView => {
+    const job = JOB_ID.test(id) ? opts.manager.get(id) : undefined;
+    if (!job) throw new JobsApiError('NoSuchJob', 404, `no job ${id} (unknown, or finished and no longer retained)`);
+    return job;
+  };
+
+  app.post('/jobs', (request, reply) =>
+    answer(request, reply, async () => {
+      const c = await caller(request);
+      const spec = parseSubmission(parseBody(request.body, c.auth), opts.defaults);
+      mayRead(c, spec.bucket);
+      const job = await opts.manager.submit(spec, c.auth.accessKeyId);
+      void reply.code(201).header('location', `/_ringcache/jobs/${job.id}`);
+      return job;
+    }),
+  );
+
+  app.get('/jobs', (request, reply) =>
+    answer(request, reply, async () => {
+      const c = await caller(request);
+      return { jobs: opts.manager.list().filter((job) => accessLevel(c.credential, job.spec.bucket) !== 'none') };
+    }),
+  );
+
+  app.get<{ Params: { id: string } }>('/jobs/:id', (request, reply) =>
+    answer(request, reply, async () => {
+      const c = await caller(request);
+      const job = jobOf(request.params.id);
+      mayRead(c, job.spec.bucket);
+      return job;
+    }),
+  );
+
+  app.delete<{ Params: { id: string } }>('/jobs/:id', (request, reply) =>
+    answer(request, reply, async () => {
+      const c = await caller(request);
+      mayRead(c, jobOf(request.params.id).spec.bucket);
+      return (await opts.manager.cancel(request.params.id, c.auth.accessKeyId)) ?? jobOf(request.params.id);
+    }),
+  );
+}
+
+/** The JSON body, checked against the signed payload hash when there is one. */
+function parseBody(body: unknown, auth: Caller['auth']): unknown {
+  if (!Buffer.isBuffer(body) || body.length === 0) throw s3Error('InvalidArgument', 'send the job as a JSON object (content-type: application/json)');
+  if (auth.payload.kind === 'sha256') {
+    if (createHash('sha256').update(body).digest('hex') !== auth.payload.expectedHex) throw s3Error('XAmzContentSHA256Mismatch');
+  } else if (auth.payload.kind !== 'unsigned') {
+    throw s3Error('InvalidRequest', 'Send the job body whole, signed with its SHA-256 or UNSIGNED-PAYLOAD.');
+  }
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw s3Error('InvalidArgument', `the body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+async function answer(request: FastifyRequest, reply: FastifyReply, handle: () => Promise<unknown>): Promise<unknown> {
+  try {
+    return await handle();
+  } catch (err) {
+    if (err instanceof JobsApiError) return reply.code(err.status).send({ error: err.code, message: err.message });
+    const s3 = err instanceof JobOptionsError ? s3Error('InvalidArgument', err.message) : err instanceof S3Error ? err : toS3Error(err);
+    if (s3.status >= 500) request.log.error({ err }, 'jobs API error');
+    return reply.code(s3.status).send({ error: s3.code, message: s3.message });
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * Runs one load job as its coordinator:
+ *
+ *  - streams the listing of bucket/prefix from the store (never the whole listing in
+ *    memory; a listing error worth retrying resumes after the last key listed);
+ *  - groups keys by owner (`dispatcher.ownerOf`) into batches of at most `batchKeys` keys or
+ *    `batchBytes` listed bytes, and sends each full batch to its owner with at most
+ *    `concurrency` batches in flight (the listing waits for a free slot: backpressure);
+ *  - applies the bandwidth limit as batches are dispatched, by listed size (metadata-only:
+ *    nothing); bytes a batch found already cached are given back afterwards, so the limit
+ *    bounds what is read from the store on average, not each instant;
+ *  - retries a batch whose node cannot be reached, and keys that failed with a retryable
+ *    error, up to `maxRetries` times with exponential backoff, re-asking the owner each
+ *    time (the ring may have changed); records every other failure per key;
+ *  - fails the job once the failure threshold is passed; stops on cancel or shutdown.
+ *
+ * Alongside, a counting pass lists the prefix once more, summing only, so that progress has
+ * a total (and an ETA) long before the dispatch reaches the end of a large prefix.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BucketRegistry } from '../mounts/bucket-registry';
+import { toS3Error } from '../s3/errors';
+import { ByteRateLimiter } from './byte-rate-limiter';
+import type { Job, JobCheckpoint, JobProgress } from './job-types';
+import type { KeyLoadResult, LoadDispatcher, LoadOptions } from './load-dispatcher';
+import { ProgressTracker, type Ticket } from './progress-tracker';
+
+export interface RunnerSettings {
+  batchKeys: number;
+  batchBytes: number;
+  maxRetries: number;
+  recentFailures: number;
+  /** First retry delay; doubles each attempt, capped at 5 s. */
+  retryBaseMs?: number;
+}
+
+export interface RunnerDeps {
+  buckets: BucketRegistry;
+  dispatcher: LoadDispatcher;
+  settings: RunnerSettings;
+  /** Called after every change of progress (the job manager decides when to persist). */
+  onProgress?: () => void;
+  now?: () => number;
+  log?: { warn(obj: object, msg: string): void };
+}
+
+export type RunOutcome =
+  | { state: 'completed' }
+  | { state: 'failed'; reason: string }
+  | { state: 'cancelled'; reason: string }
+  /** Stopped by a shutdown: the job stays "running" in the store, to be resumed. */
+  | { state: 'interrupted' };
+
+/** Keys listed but not yet folded into the checkpoint; past this the listing waits. */
+const MAX_UNSETTLED = 50_000;
+const MAX_BACKOFF_MS = 5_000;
+const RETRYABLE_CODES = new Set(['ServiceUnavailable', 'SlowDown', 'InternalError', 'RequestTimeout']);
+
+type StopReason = { kind: 'cancel'; reason: string } | { kind: 'shutdown' } | { kind: 'failed'; reason: string };
+
+export class LoadJobRunner {
+  readonly tracker: ProgressTracker;
+  private readonly controller = new AbortController();
+  private stop: StopReason | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly limiter: ByteRateLimiter;
+  private readonly batchBytes: number;
+  private readonly groups = new Map<string, { tickets: Ticket[]; bytes: number }>();
+  private readonly now: () => number;
+  private readonly loadOptions: LoadOptions;
+
+  constructor(
+    private readonly job: Job,
+    private readonly deps: RunnerDeps,
+  ) {
+    this.now = deps.now ?? Date.now;
+    this.tracker = new ProgressTracker(
+      { checkpoint: job.checkpoint, retries: job.checkpoint ? job.progress.retries : 0, recentFailures: job.checkpoint ? job.progress.recentFailures : [] },
+      deps.settings.recentFailures,
+      this.now,
+    );
+    const { options } = job.spec;
+    this.limiter = new ByteRateLimiter(options.metadataOnly ? 0 : options.bandwidthBytesPerSecond);
+    // With a bandwidth limit, a batch is at most a quarter second of it (and at least one key).
+    this.batchBytes = this.limiter.unlimited ? deps.settings.batchBytes : Math.min(deps.settings.batchBytes, Math.max(1, Math.floor(options.bandwidthBytesPerSecond / 4)));
+    this.loadOptions = { skipCached: options.skipCached, metadataOnly: options.metadataOnly };
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  progress(endedAtMs?: number): JobProgress {
+    return this.tracker.snapshot(Date.parse(this.job.startedAt ?? this.job.createdAt), this.job.spec.options.metadataOnly, endedAtMs);
+  }
+
+  checkpoint(): JobCheckpoint | undefined {
+    return this.tracker.checkpoint();
+  }
+
+  /** Cancel (the job ends "cancelled") or shutdown (it stays "running" in the store, to resume). */
+  abort(reason: { kind: 'cancel'; reason: string } | { kind: 'shutdown' }): void {
+    this.stopWith(reason);
+  }
+
+  async run(): Promise<RunOutcome> {
+    const { spec } = this.job;
+    const counting = new AbortController();
+    const stopCounting = (): void => counting.abort();
+    this.signal.addEventListener('abort', stopCounting, { once: true });
+    try {
+      const bucket = await this.deps.buckets.get(spec.bucket);
+      void this.countPass(bucket.adapter, counting.signal);
+      await this.listAndDispatch(bucket.adapter);
+      if (!this.signal.aborted) {
+        for (const owner of [...this.groups.keys()]) await this.dispatchGroup(owner);
+      }
+    } catch (err) {
+      if (!this.signal.aborted) {
+        const s3 = toS3Error(err);
+        if (s3.status >= 500) this.deps.log?.warn({ err, bucket: spec.bucket, job: this.job.id }, 'load job failed');
+        this.stopWith({ kind: 'failed', reason: `${s3.code}: ${s3.message}` });
+      }
+    } finally {
+      counting.abort();
+      this.signal.removeEventListener('abort', stopCounting);
+      await Promise.all(this.inFlight);
+    }
+    if (!this.stop && this.tracker.failuresExceed(spec.options.maxFailures, true)) this.stopWith({ kind: 'failed', reason: this.thresholdReason() });
+    const stop = this.stop as StopReason | undefined;
+    if (!stop) return { state: 'completed' };
+    if (stop.kind === 'shutdown') return { state: 'interrupted' };
+    return { state: stop.kind === 'cancel' ? 'cancelled' : 'failed', reason: stop.reason };
+  }
+
+  private stopWith(reason: StopReason): void {
+    if (this.stop) return;
+    this.stop = reason;
+    this.controller.abort(reason);
+  }
+
+  private async listAndDispatch(adapter: Awaited<ReturnType<BucketRegistry['get']>>['adapter']): Promise<void> {
+    const { prefix } = this.job.spec;
+    let startAfter = this.tracker.resumeAfter;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        for await (const entry of adapter.list({ prefix, startAfter: startAfter || undefined, signal: this.signal })) {
+          if (this.signal.aborted) return;
+          if (entry.kind !== 'object') continue;
+          startAfter = entry.key;
+          attempt = 0;
+          await this.add(this.tracker.listed(entry.key, entry.size));
+          this.deps.onProgress?.();
+        }
+        if (this.signal.aborted) return;
+        this.tracker.listingComplete = true;
+        this.tracker.filesTotal = this.tracker.counters.filesListed;
+        this.tracker.bytesTotal = this.tracker.counters.bytesListed;
+        return;
+      } catch (err) {
+        if (this.signal.aborted) return;
+        const s3 = toS3Error(err);
+        if (!RETRYABLE_CODES.has(s3.code) || attempt >= this.deps.settings.maxRetries) {
+          this.deps.log?.warn({ err, bucket: this.job.spec.bucket, job: this.job.id }, 'load job listing failed');
+          this.stopWith({ kind: 'failed', reason: `listing failed after ${attempt + 1} attempt(s): ${s3.code}: ${s3.message}` });
+          return;
+        }
+        this.tracker.retries++;
+        await sleep(this.backoff(attempt), undefined, { signal: this.signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Sums the prefix (files, bytes) so that progress has a total early. Best effort. */
+  private async countPass(adapter: Awaited<ReturnType<BucketRegistry['get']>>['adapter'], signal: AbortSignal): Promise<void> {
+    let files = 0;
+    let bytes = 0;
+    try {
+      for await (const entry of adapter.list({ prefix: this.job.spec.prefix, signal })) {
+        if (signal.aborted) return;
+        if (entry.kind !== 'object') continue;
+        files++;
+        bytes += entry.size;
+      }
+      if (signal.aborted || this.tracker.listingComplete) return;
+      this.tracker.filesTotal = files;
+      this.tracker.bytesTotal = bytes;
+      this.deps.onProgress?.();
+    } catch {
+      // Without a total, progress has no ETA until the listing ends; the job itself goes on.
+    }
+  }
+
+  private async add(ticket: Ticket): Promise<void> {
+    let owner: string;
+    try {
+      owner = this.deps.dispatcher.ownerOf(this.job.spec.bucket, ticket.key);
+    } catch (err) {
+      this.stopWith({ kind: 'failed', reason: `no owner for ${ticket.key}: ${(err as Error).message}` });
+      return;
+    }
+    let group = this.groups.get(owner);
+    if (!group) this.groups.set(owner, (group = { tickets: [], bytes: 0 }));
+    group.tickets.push(ticket);
+    group.bytes += ticket.size;
+    if (group.tickets.length >= this.deps.settings.batchKeys || group.bytes >= this.batchBytes) await this.dispatchGroup(owner);
+    if (this.tracker.unsettled > MAX_UNSETTLED) {
+      // The checkpoint lags far behind the listing: send what waits in partial batches, and let the work catch up.
+      for (const waiting of [...this.groups.keys()]) await this.dispatchGroup(waiting);
+      while (this.tracker.unsettled > MAX_UNSETTLED && this.inFlight.size > 0 && !this.signal.aborted) await Promise.race(this.inFlight);
+    }
+  }
+
+  /** Sends the owner's pending group once a slot and the bandwidth allow. */
+  private async dispatchGroup(owner: string): Promise<void> {
+    const group = this.groups.get(owner);
+    if (!group) return;
+    this.groups.delete(owner);
+    while (this.inFlight.size >= this.job.spec.options.concurrency) await Promise.race(this.inFlight);
+    if (this.signal.aborted) return;
+    const cost = this.job.spec.options.metadataOnly ? 0 : group.bytes;
+    await this.limiter.take(cost, this.signal).catch(() => undefined);
+    if (this.signal.aborted) return;
+    const running: Promise<void> = this.runBatch(owner, group.tickets, cost).finally(() => this.inFlight.delete(running));
+    this.inFlight.add(running);
+  }
+
+  /** One batch, with its retries. Never rejects. */
+  private async runBatch(firstOwner: string, tickets: Ticket[], cost: number): Promise<void> {
+    const { bucket, options } = this.job.spec;
+    let pending = tickets;
+    let loaded = 0;
+    try {
+      for (let attempt = 0; pending.length > 0 && !this.signal.aborted; attempt++) {
+        const last = attempt >= this.deps.settings.maxRetries;
+        const byOwner = attempt === 0 ? new Map([[firstOwner, pending]]) : this.regroup(pending, firstOwner);
+        if (attempt > 0) this.tracker.retries += byOwner.size;
+        const again: Ticket[] = [];
+        await Promise.all(
+          [...byOwner].map(async ([node, group]) => {
+            let results: KeyLoadResult[] | Error;
+            try {
+              results = await this.deps.dispatcher.loadBatch(node, bucket, group.map((t) => ({ key: t.key, size: t.size })), this.loadOptions, this.signal);
+              if (results.length !== group.length || results.some((r, i) => r.key !== group[i].key)) results = new Error(`node ${node} answered ${results.length} results for ${group.length} keys`);
+            } catch (err) {
+              results = err instanceof Error ? err : new Error(String(err));
+            }
+            if (this.signal.aborted) return;
+            group.forEach((ticket, i) => {
+              const result = Array.isArray(results) ? results[i] : undefined;
+              if (result?.ok) {
+                loaded += result.bytesLoaded;
+                this.tracker.finish(ticket, { kind: 'done', bytesLoaded: result.bytesLoaded, bytesSkipped: result.bytesSkipped });
+              } else if (!last && (!result || result.retryable)) {
+                again.push(ticket);
+              } else {
+                const error = result ? (result.error ?? 'failed') : `Unreachable: node ${node}: ${(results as Error).message}`;
+                this.tracker.finish(ticket, { kind: 'failed', error, attempts: attempt + 1 });
+              }
+            });
+          }),
+        );
+        this.deps.onProgress?.();
+        if (!this.stop && this.tracker.failuresExceed(options.maxFailures, false)) this.stopWith({ kind: 'failed', reason: this.thresholdReason() });
+        pending = again;
+        if (pending.length > 0) await sleep(this.backoff(attempt), undefined, { signal: this.signal }).catch(() => undefined);
+      }
+    } finally {
+      this.limiter.refund(Math.max(0, cost - loaded));
+    }
+  }
+
+  /** The tickets by their owner now; one whose owner cannot be named stays with `fallback` (the call then fails and is retried). */
+  private regroup(tickets: Ticket[], fallback: string): Map<string, Ticket[]> {
+    const byOwner = new Map<string, Ticket[]>();
+    for (const ticket of tickets) {
+      let owner = fallback;
+      try {
+        owner = this.deps.dispatcher.ownerOf(this.job.spec.bucket, ticket.key);
+      } catch {
+        // keep the previous owner
+      }
+      const list = byOwner.get(owner);
+      if (list) list.push(ticket);
+      else byOwner.set(owner, [ticket]);
+    }
+    return byOwner;
+  }
+
+  private backoff(attempt: number): number {
+    const base = this.deps.settings.retryBaseMs ?? 200;
+    return Math.min(MAX_BACKOFF_MS, base * 2 ** attempt) * (0.8 + Math.random() * 0.4);
+  }
+
+  private thresholdReason(): string {
+    const { filesFailed, filesDone } = this.tracker.counters;
+    const threshold = this.job.spec.options.maxFailures;
+    const limit = threshold.kind === 'count' ? `${threshold.value} files` : `${+(threshold.value * 100).toFixed(4)}% of the files`;
+    const last = this.tracker.recentFailures[this.tracker.recentFailures.length - 1];
+    return `${filesFailed} of ${filesDone} files failed, more than the threshold (${limit})${last ? `; last: ${last.key}: ${last.error}` : ''}`;
+  }
+}
