@@ -56,7 +56,7 @@ export function metricValue(text: string, name: string, labels: Record<string, s
   let total = 0;
   for (const line of text.split('\n')) {
     if (!line.startsWith(name)) continue;
-    const match = /^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
+    const match = /^([a-z0-9_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
     if (!match || match[1] !== name) continue;
     const set = match[2] ?? '';
     if (Object.entries(labels).every(([k, v]) => set.includes(`${k}="${v}"`))) total += Number(match[3]);
