@@ -2,7 +2,9 @@
  * The aws CLI v2, s3cmd and rclone, as installed from Debian, against a running gateway:
  * make bucket, cp of a 40 MiB file (multipart) and back byte-identical, sync of 200 small
  * files, ls, ranged get, rm, remove bucket. Outside CI a missing client skips its suite
- * with the reason; in CI (CI=true) a missing client fails.
+ * with the reason; in CI (CI=true) a missing client fails. Each round runs against one gateway
+ * and against node-a of a three-process cluster, where most keys are owned by the other nodes
+ * (forwarded requests: aws-chunked and Expect: 100-continue uploads, multipart, ranges).
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -11,8 +13,19 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { ADMIN, startTestGateway, type TestGateway } from '../helpers/gateway';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { ADMIN, startTestGateway } from '../helpers/gateway';
+import { metricValue, startTestCluster, waitFor } from '../helpers/cluster-processes';
+
+/** Where a round runs: one gateway, or one node of a cluster. */
+interface Target {
+  url: string;
+  dataDir: string;
+  client(): S3Client;
+  close(): Promise<void>;
+  /** Requests this node forwarded to owners (cluster only). */
+  forwarded?(): Promise<number>;
+}
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -22,7 +35,7 @@ interface CliClient {
   binary: string;
   /** Arguments every invocation starts with. */
   globalArgs?(env: NodeJS.ProcessEnv): string[];
-  env(gw: TestGateway, home: string): Promise<NodeJS.ProcessEnv>;
+  env(target: { url: string }, home: string): Promise<NodeJS.ProcessEnv>;
   mb(bucket: string): string[];
   cpUp(file: string, bucket: string, key: string): string[];
   cpDown(bucket: string, key: string, file: string): string[];
@@ -48,14 +61,14 @@ const awsCli: CliClient = {
   binary: '/usr/bin/aws',
   // --endpoint-url works on every v2 release; AWS_ENDPOINT_URL needs 2.13+.
   globalArgs: (env) => ['--endpoint-url', env.RINGCACHE_TEST_ENDPOINT as string],
-  async env(gw, home) {
+  async env(target, home) {
     return {
       ...cleanEnv(home),
       AWS_ACCESS_KEY_ID: ADMIN.accessKeyId,
       AWS_SECRET_ACCESS_KEY: ADMIN.secretAccessKey,
       AWS_DEFAULT_REGION: 'us-east-1',
       AWS_EC2_METADATA_DISABLED: 'true',
-      RINGCACHE_TEST_ENDPOINT: gw.url,
+      RINGCACHE_TEST_ENDPOINT: target.url,
       AWS_PAGER: '',
     };
   },
@@ -72,8 +85,8 @@ const awsCli: CliClient = {
 const s3cmd: CliClient = {
   name: 's3cmd',
   binary: '/usr/bin/s3cmd',
-  async env(gw, home) {
-    const host = new URL(gw.url).host;
+  async env(target, home) {
+    const host = new URL(target.url).host;
     await writeFile(
       path.join(home, '.s3cfg'),
       [
@@ -105,13 +118,13 @@ const s3cmd: CliClient = {
 const rclone: CliClient = {
   name: 'rclone',
   binary: '/usr/bin/rclone',
-  async env(gw, home) {
+  async env(target, home) {
     return {
       ...cleanEnv(home),
       RCLONE_CONFIG: path.join(home, 'rclone.conf'),
       RCLONE_CONFIG_RC_TYPE: 's3',
       RCLONE_CONFIG_RC_PROVIDER: 'Other',
-      RCLONE_CONFIG_RC_ENDPOINT: gw.url,
+      RCLONE_CONFIG_RC_ENDPOINT: target.url,
       RCLONE_CONFIG_RC_ACCESS_KEY_ID: ADMIN.accessKeyId,
       RCLONE_CONFIG_RC_SECRET_ACCESS_KEY: ADMIN.secretAccessKey,
       RCLONE_CONFIG_RC_REGION: 'us-east-1',
@@ -133,14 +146,41 @@ const rclone: CliClient = {
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-describe.each([awsCli, s3cmd, rclone])('$name against the gateway', (client) => {
+async function oneGateway(): Promise<Target> {
+  const gw = await startTestGateway();
+  return { url: gw.url, dataDir: gw.dataDir, client: () => gw.client(), close: () => gw.close() };
+}
+
+async function clusterNodeA(): Promise<Target> {
+  const cluster = await startTestCluster(3);
+  const rings = async (): Promise<boolean> => {
+    const views = await Promise.all(cluster.nodes.map(async (n) => (await (await fetch(`${n.url}/_ringcache/cluster/ring`)).json()) as { members: unknown[] }));
+    return views.every((v) => v.members.length === 3);
+  };
+  await waitFor(rings, 15_000, 'rings of three');
+  const a = cluster.nodes[0];
+  return {
+    url: a.url,
+    dataDir: cluster.dataDir,
+    client: () => cluster.client(a),
+    close: () => cluster.stop(),
+    forwarded: async () => metricValue(await cluster.metrics(a), 'ringcache_cluster_requests_total', { route: 'forwarded' }),
+  };
+}
+
+const TARGETS = [
+  { where: 'one gateway', start: oneGateway },
+  { where: 'node-a of a three-node cluster', start: clusterNodeA },
+];
+
+describe.each([awsCli, s3cmd, rclone].flatMap((client) => TARGETS.map((target) => ({ ...client, client, ...target }))))('$name against $where', ({ client, start }) => {
   const installed = existsSync(client.binary);
   if (!installed && process.env.CI !== 'true') {
     test.skip(`${client.name}: ${client.binary} is not installed (apt-get install it; CI does)`, () => undefined);
     return;
   }
 
-  let gw: TestGateway;
+  let gw: Target;
   let work: string;
   let env: NodeJS.ProcessEnv;
   const bucket = `cli-${client.name.split(' ')[0].toLowerCase()}`;
@@ -155,7 +195,7 @@ describe.each([awsCli, s3cmd, rclone])('$name against the gateway', (client) => 
 
   beforeAll(async () => {
     if (!installed) return;
-    gw = await startTestGateway();
+    gw = await start();
     work = await mkdtemp(path.join(os.tmpdir(), 'ringcache-cli-'));
     env = await client.env(gw, work);
   });
@@ -207,5 +247,7 @@ describe.each([awsCli, s3cmd, rclone])('$name against the gateway', (client) => 
 
     await exec(client.rb(bucket));
     expect(await readdir(gw.dataDir)).not.toContain(bucket);
+    // In the cluster, node-a forwarded the requests for keys the other nodes own.
+    if (gw.forwarded) expect(await gw.forwarded()).toBeGreaterThan(100);
   });
 });
