@@ -15,6 +15,7 @@ import { s3Error } from './s3/errors';
 import { startMultipartSweeper } from './s3/multipart-sweeper';
 import { openNodeCache, type NodeCache } from './cache/open-cache';
 import { JobManager } from './jobs/job-manager';
+import { updateJobMetrics } from './jobs/job-metrics';
 import { jobsPlugin } from './jobs/jobs-plugin';
 import type { LoadDispatcher } from './jobs/load-dispatcher';
 import { createCluster, type Cluster } from './cluster/cluster';
@@ -94,7 +95,7 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
     request.log.debug({ op, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
-  await app.register(adminPlugin, { prefix: ADMIN_PREFIX, metrics, buckets, credentials: config.credentials, cache, nodeId: () => cluster.node.self.id });
+  await app.register(adminPlugin, { prefix: ADMIN_PREFIX, metrics, buckets, credentials: config.credentials, cache, nodeId: () => cluster.node.self.id, beforeScrape: () => updateJobMetrics(metrics, jobs.list()) });
   await app.register(clusterPlugin, { prefix: `${ADMIN_PREFIX}/cluster`, node: cluster.node, secret: config.cluster.secret, buckets, cache });
   await app.register(jobsPlugin, { prefix: ADMIN_PREFIX, manager: jobs, credentials: config.credentials, defaults: config.jobs });
   await app.register(s3Plugin, { config, buckets, metrics, cluster });

@@ -19,6 +19,8 @@ export interface AdminOptions {
   cache?: NodeCache;
   /** This node's id (the residency answer names it). */
   nodeId: () => string;
+  /** Refreshes gauges owned elsewhere (preload jobs) just before a scrape. */
+  beforeScrape?: () => void;
 }
 
 export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Promise<void> {
@@ -36,6 +38,7 @@ export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Pro
       resident.labels('disk', 'pages').set(s.diskPages);
       resident.labels('disk', 'bytes').set(s.diskBytes);
     }
+    opts.beforeScrape?.();
     reply.header('content-type', opts.metrics.registry.contentType);
     return opts.metrics.registry.metrics();
   });

@@ -191,6 +191,21 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // ---- preload jobs ----
+  readonly jobs = new Gauge({
+    name: 'ringcache_jobs',
+    help: 'Preload jobs this node coordinates (kept ones included), by state',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+
+  readonly jobBytes = new Gauge({
+    name: 'ringcache_jobs_bytes',
+    help: 'Bytes of the running and kept preload jobs this node coordinates, by result (listed, loaded, skipped, failed)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   private async updateHitRatio(): Promise<void> {
     const values = (await this.cachePageLookups.get()).values;
     const count = (result: string) => values.filter((v) => v.labels.result === result).reduce((n, v) => n + v.value, 0);

@@ -91,6 +91,9 @@ describe('a load job on three nodes', () => {
     expect(job.state).toBe('completed');
     expect(job.progress).toMatchObject({ filesListed: 500, bytesListed: total, filesDone: 500, filesFailed: 0, bytesLoaded: total });
     expect(job.progress.filesLoaded + job.progress.filesSkipped).toBe(500);
+    const coordinatorMetrics = await cluster.metrics(cluster.nodes[0]);
+    expect(metricValue(coordinatorMetrics, 'ringcache_jobs', { state: 'completed' })).toBe(1);
+    expect(metricValue(coordinatorMetrics, 'ringcache_jobs_bytes', { result: 'loaded' })).toBe(total);
 
     const before = await storeReads(cluster, cluster.nodes);
     let i = 0;
