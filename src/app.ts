@@ -103,8 +103,9 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
   const stopSweeper = startMultipartSweeper(buckets, config.multipart, metrics, app.log);
   app.addHook('onClose', async () => {
     stopSweeper();
-    await cluster.stop();
+    // Jobs first: they still send batches through the cluster's peer client.
     await jobs.close();
+    await cluster.stop();
     await buckets.close();
     await cache?.close();
   });

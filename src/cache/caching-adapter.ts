@@ -38,6 +38,8 @@ export interface CacheSettings {
   bucket?: string;
   pageSize: number;
   readAheadPages: number;
+  /** A page read from the store that stalls this long fails. */
+  storeIdleTimeoutMs?: number;
   metadataTtlMs: number;
   negativeTtlMs: number;
   serveStale: boolean;
@@ -85,6 +87,26 @@ export interface SharedCache {
   metrics: Metrics;
 }
 
+
+/** `promise`, or a rejection as soon as `signal` aborts (the work itself goes on). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
 
 /** Errors that mean "the store cannot be reached", as opposed to an answer from it. */
 const isStoreDown = (err: unknown): boolean => isUfsError(err, 'Unavailable') || isUfsError(err, 'Throttled') || !isUfsError(err);
@@ -198,11 +220,12 @@ export class CachingAdapter implements UfsAdapter {
     }
   }
 
-  private pageSource(key: string, info: ObjectInfo, store = true): PageSource {
-    const peerPages = this.shared.peerPages;
+  private pageSource(key: string, info: ObjectInfo, store = true, askPeers = true): PageSource {
+    const peerPages = askPeers ? this.shared.peerPages : undefined;
     const bucket = this.settings.bucket;
     return {
       store,
+      idleTimeoutMs: this.settings.storeIdleTimeoutMs ?? 30_000,
       peerPage: peerPages && bucket !== undefined ? (pageKey, length) => peerPages({ bucket, key, pageKey, length }) : undefined,
       inner: this.inner,
       key,
@@ -228,7 +251,8 @@ export class CachingAdapter implements UfsAdapter {
     const info = await this.stat(key, options.signal);
     const result: WarmResult = { size: info.size, bytesLoaded: 0, bytesSkipped: 0 };
     if (options.metadataOnly || info.size === 0 || key.endsWith('/')) return result;
-    const source = this.pageSource(key, info);
+    // A forced reload reads the store itself, not a peer's copy.
+    const source = this.pageSource(key, info, true, options.skipCached !== false);
     const pageCount = Math.ceil(info.size / source.pageSize);
     const pageLength = (index: number): number => Math.min(info.size, (index + 1) * source.pageSize) - index * source.pageSize;
     let next = 0;
@@ -240,8 +264,9 @@ export class CachingAdapter implements UfsAdapter {
           result.bytesSkipped += pageLength(index);
           continue;
         }
-        const { tier } = await loadPage(source, index);
-        if (tier === 'ufs') result.bytesLoaded += pageLength(index);
+        // The shared page read goes on for other readers; this caller stops waiting on abort.
+        const { tier } = await untilAborted(loadPage(source, index), options.signal);
+        if (tier === 'ufs' || tier === 'peer') result.bytesLoaded += pageLength(index);
         else result.bytesSkipped += pageLength(index);
       }
     };

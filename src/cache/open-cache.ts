@@ -47,6 +47,7 @@ export async function openNodeCache(config: RingcacheConfig['cache'], metrics: M
     bucket,
     pageSize: config.pageSize,
     readAheadPages: config.readAheadPages,
+    storeIdleTimeoutMs: config.storeIdleTimeoutMs,
     metadataTtlMs: ttlSeconds * 1000,
     negativeTtlMs: config.metadata.negativeTtlSeconds * 1000,
     serveStale: config.serveStale.enabled,

@@ -14,12 +14,15 @@ import { pageKeyOf, type PageStore, type Tier } from './types';
 
 export interface LoadedPage {
   data: Buffer;
-  tier: Tier;
+  /** Where it came from: this node's tiers, the store ('ufs'), or the previous owner ('peer'). */
+  tier: Tier | 'peer';
 }
 
 export interface PageSource {
   /** false: pages read from the store are served but not kept (failover reads on a non-owner). */
   store: boolean;
+  /** The store read of a page fails when no byte arrives for this long. */
+  idleTimeoutMs: number;
   /** Another node that may hold the page (warm hand-off); undefined when there is none. */
   peerPage?: (pageKey: string, length: number) => Promise<Buffer | undefined>;
   inner: UfsAdapter;
@@ -41,15 +44,17 @@ export async function loadPage(src: PageSource, index: number): Promise<LoadedPa
     return cached;
   }
   src.metrics.cachePageLookups.labels('miss').inc();
+  let tier: LoadedPage['tier'] = 'ufs';
   const data = await src.flights.run(pageKey, async () => {
     const again = src.pages.get(pageKey); // filled by a flight that ended while we looked
     if (again) return again.data;
     const fromPeer = src.peerPage ? await src.peerPage(pageKey, pageLength(src, index)) : undefined;
+    if (fromPeer) tier = 'peer';
     const fetched = fromPeer ?? (await readPageFromUfs(src, index));
     if (src.store) src.pages.put(pageKey, fetched);
     return fetched;
   });
-  return { data, tier: 'ufs' };
+  return { data, tier };
 }
 
 const pageLength = (src: PageSource, index: number): number => Math.min(src.info.size, (index + 1) * src.pageSize) - index * src.pageSize;
@@ -64,13 +69,22 @@ async function readPageFromUfs(src: PageSource, index: number): Promise<Buffer> 
   const stream = await src.inner.read(src.key, { start, end }, { ifMatch: src.info.etag });
   const page = Buffer.allocUnsafe(length);
   let filled = 0;
+  // A store that stops sending must not hold the page (and everyone waiting for it) forever.
+  let idle: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    clearTimeout(idle);
+    idle = setTimeout(() => stream.destroy(ufsError('Unavailable', `the store sent nothing for ${src.idleTimeoutMs} ms while a page was read`)), src.idleTimeoutMs);
+  };
+  arm();
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
+      arm();
       if (filled + chunk.length > length) throw ufsError('Unavailable', 'the store returned more bytes than the range asked for');
       chunk.copy(page, filled);
       filled += chunk.length;
     }
   } finally {
+    clearTimeout(idle);
     stream.destroy();
     timer();
   }

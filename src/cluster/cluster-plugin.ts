@@ -48,12 +48,15 @@ export async function clusterPlugin(app: FastifyInstance, opts: ClusterPluginOpt
     return reply.header('content-type', 'application/octet-stream').send(page.data);
   });
 
-  app.post('/load', { preHandler: peersOnly }, async (request, reply) => {
+  // Batches of up to jobs.batchKeys (10,000) keys: more than fastify's default 1 MiB of JSON.
+  app.post('/load', { preHandler: peersOnly, bodyLimit: 16 * 1024 * 1024 }, async (request, reply) => {
     const parsed = loadBody.safeParse(request.body);
     if (!parsed.success) return reply.code(400).send({ error: 'InvalidArgument', message: parsed.error.message });
     const { bucket, items, options } = parsed.data;
     const controller = new AbortController();
-    request.raw.once('close', () => {
+    // The coordinator gave up (cancel, its own deadline, a crash): stop loading. (The request
+    // stream closes as soon as its body is read; the response closes when the socket does.)
+    reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) controller.abort();
     });
     try {

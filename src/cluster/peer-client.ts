@@ -17,6 +17,14 @@ export interface PeerClientOptions {
   connectionsPerPeer: number;
 }
 
+/** Errors that mean the node could not be reached at all (as opposed to slow, or answering an error). */
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+
+export function isUnreachable(err: unknown): boolean {
+  const code = (err as { code?: string } | undefined)?.code;
+  return code !== undefined && CONNECT_ERRORS.has(code);
+}
+
 export class PeerError extends Error {
   constructor(
     message: string,
@@ -50,15 +58,22 @@ export class PeerClient {
     return this.agent.request({ ...request, origin: new URL(target.url).origin });
   }
 
-  /** POSTs JSON to an internal endpoint and returns the JSON answer; rejects on errors or non-2xx. */
-  async postJson<T>(target: MemberInfo, path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+  /**
+   * POSTs JSON to an internal endpoint and returns the JSON answer; rejects on errors or
+   * non-2xx, and when the whole exchange takes longer than `deadlineMs` (default 30 s; the
+   * answer may come only after long work, so the pool's headers timeout does not apply).
+   */
+  async postJson<T>(target: MemberInfo, path: string, body: unknown, signal?: AbortSignal, deadlineMs = 30_000): Promise<T> {
     const rawUrl = `${CLUSTER_PATH}${path}`;
+    const deadline = AbortSignal.timeout(deadlineMs);
     const response = await this.dispatch(target, {
       method: 'POST',
       path: rawUrl,
       headers: { 'content-type': 'application/json', ...this.markerFor('POST', rawUrl) },
       body: JSON.stringify(body),
-      signal,
+      signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
+      headersTimeout: deadlineMs,
+      bodyTimeout: deadlineMs,
     });
     const text = await response.body.text();
     if (response.statusCode < 200 || response.statusCode >= 300) {

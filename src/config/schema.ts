@@ -60,6 +60,8 @@ export const configSchema = z
         enabled: z.boolean().default(true),
         /** Page size in bytes: the unit of caching and of UFS reads on a miss. */
         pageSize: z.number().int().min(64 * 1024).max(64 * 1024 * 1024).default(1024 * 1024),
+        /** A store read that sends no byte for this long while a page waits for it fails (the page is not cached). */
+        storeIdleTimeoutMs: z.number().int().positive().default(30_000),
         /** Pages read ahead of a sequential reader on a miss. */
         readAheadPages: z.number().int().min(0).max(64).default(4),
         memory: z.object({ maxBytes: z.number().int().min(0).default(512 * 1024 ** 2) }).strict().default({}),

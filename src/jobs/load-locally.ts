@@ -9,6 +9,31 @@ import type { KeyLoadResult, LoadOptions, LoadTarget } from './load-dispatcher';
 
 /** Keys of one batch warmed at once on the owner. */
 const KEYS_IN_FLIGHT = 4;
+/**
+ * Keys warmed at once on this node, over every batch of every coordinator: bounds the memory
+ * (each key holds up to readAheadPages + 1 pages) and the store load whatever jobs ask.
+ */
+const NODE_KEYS_IN_FLIGHT = 16;
+
+/** A counting semaphore; waiters are served in order. */
+class Slots {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    try {
+      return await work();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+/** One set of slots per node (per bucket registry: tests run several nodes in one process). */
+const nodeSlots = new WeakMap<BucketRegistry, Slots>();
 
 const RETRYABLE = new Set(['ServiceUnavailable', 'SlowDown', 'InternalError', 'RequestTimeout']);
 
@@ -24,6 +49,9 @@ export async function loadLocally(
   if (!(adapter instanceof CachingAdapter)) {
     return items.map((item) => ({ key: item.key, ok: false, bytesLoaded: 0, bytesSkipped: 0, error: 'CacheDisabled: this node has no cache', retryable: false }));
   }
+  let slots = nodeSlots.get(buckets);
+  if (!slots) nodeSlots.set(buckets, (slots = new Slots(NODE_KEYS_IN_FLIGHT)));
+  const node = slots;
   const results: KeyLoadResult[] = new Array(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -32,7 +60,10 @@ export async function loadLocally(
       const { key } = items[index];
       try {
         signal?.throwIfAborted();
-        const warmed = await adapter.warm(key, { ...options, signal });
+        const warmed = await node.run(() => {
+          signal?.throwIfAborted();
+          return adapter.warm(key, { ...options, signal });
+        });
         results[index] = { key, ok: true, bytesLoaded: warmed.bytesLoaded, bytesSkipped: warmed.bytesSkipped };
       } catch (err) {
         const s3 = toS3Error(err);
