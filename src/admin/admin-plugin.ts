@@ -21,6 +21,8 @@ export interface AdminOptions {
   nodeId: () => string;
   /** Refreshes gauges owned elsewhere (preload jobs) just before a scrape. */
   beforeScrape?: () => void;
+  /** False while the node is joining its cluster: health checks (and peers' probes) see 503. */
+  ready?: () => boolean;
 }
 
 export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Promise<void> {
@@ -46,7 +48,8 @@ export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Pro
   registerPurgeRoute(app, { buckets: opts.buckets, credentials: opts.credentials });
   registerResidencyRoute(app, { buckets: opts.buckets, credentials: opts.credentials, nodeId: opts.nodeId });
 
-  app.get('/healthz', async () => {
+  app.get('/healthz', async (_request, reply) => {
+    if (opts.ready && !opts.ready()) return reply.code(503).send({ status: 'starting' });
     const buckets = await opts.buckets.list();
     return { status: 'ok', buckets: buckets.length };
   });

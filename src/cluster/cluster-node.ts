@@ -32,6 +32,8 @@ export interface MemberView {
 
 export interface RingView {
   self: string;
+  /** Membership does not list this node (its Consul check lapsed): it forwards everything and owns nothing. */
+  detached: boolean;
   /** Changes whenever the member set (ids or URLs) changes; clients compare it to refresh. */
   version: string;
   changedAt: string;
@@ -57,6 +59,7 @@ export class ClusterNode {
   private unsubscribe: (() => void) | undefined;
   /** Set once membership reported a first member set. */
   private joined = false;
+  private detachedFlag = false;
   private readonly now: () => number;
 
   constructor(private readonly options: ClusterNodeOptions) {
@@ -131,6 +134,7 @@ export class ClusterNode {
   view(): RingView {
     return {
       self: this.self.id,
+      detached: this.detachedFlag,
       version: this.versionTag,
       changedAt: new Date(this.changedAt).toISOString(),
       members: this.ring.members.map((id) => {
@@ -141,8 +145,14 @@ export class ClusterNode {
   }
 
   private apply(reported: readonly MemberInfo[], notify: boolean): void {
-    // This node always serves, whatever the source says about it.
-    const members = [this.self, ...reported.filter((m) => m.id !== this.self.id)].sort(byId);
+    // A source that lists other nodes but not this one (a lapsed Consul check, a one-sided
+    // partition) means the others route this node's keys elsewhere: it must own nothing, or
+    // it would serve what their writes no longer invalidate. Alone, it owns everything.
+    const others = reported.filter((m) => m.id !== this.self.id);
+    const detached = others.length > 0 && others.length === reported.length;
+    const members = (detached ? others : [this.self, ...others]).sort(byId);
+    if (detached !== this.detachedFlag) this.options.log.info({ detached }, detached ? 'membership does not list this node: owning no keys' : 'this node is a member again');
+    this.detachedFlag = detached;
     const version = hash32(members.map((m) => `${m.id}=${m.url}`).join('\n')).toString(16).padStart(8, '0');
     if (version === this.versionTag) return;
     // A node that just (re)started has no ring of its own before this one: while it was away

@@ -25,8 +25,10 @@ export interface Cluster {
   router: RequestRouter;
   relay: InvalidationRelay;
   dispatcher: LoadDispatcher;
-  /** Keys changed on this node that other nodes may own (multi-object delete): their owners are told. */
-  keysChanged(bucket: string, keys: readonly string[]): void;
+  /** Keys changed on this node that other nodes may own (multi-object delete): their owners are told before this resolves (1 s at most). */
+  keysChanged(bucket: string, keys: readonly string[]): Promise<void>;
+  /** False until start() completed in a multi-node setup: health checks answer 503 meanwhile. */
+  ready(): boolean;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -54,6 +56,11 @@ export function createCluster(deps: { config: RingcacheConfig; metrics: Metrics;
   if ((others.length > 0 || settings.consul) && settings.secret === undefined) {
     throw new ConfigError('cluster.secret (or RINGCACHE_CLUSTER_SECRET) is required when the cluster has peers or uses Consul');
   }
+  const clustered = others.length > 0 || settings.consul !== undefined;
+  let started = false;
+  // Metadata saved before this process started (a crash, a restart) may be out of date: the
+  // cluster may have changed objects meanwhile. Revalidate all of it (pages stay usable).
+  if (clustered) cache?.shared.metadata.expireBefore(Date.now());
   const membership = createMembership(config, self, log);
   const node = new ClusterNode({
     self,
@@ -91,16 +98,20 @@ export function createCluster(deps: { config: RingcacheConfig; metrics: Metrics;
     router,
     relay,
     dispatcher: new ClusterLoadDispatcher(node, peers, buckets),
-    keysChanged(bucket, keys) {
+    async keysChanged(bucket, keys) {
       if (node.size === 1) return;
       const byOwner = new Map<string, string[]>();
       for (const key of keys) {
-        const owner = node.owners(bucket, key, 1)[0].id;
-        if (owner !== self.id) byOwner.set(owner, [...(byOwner.get(owner) ?? []), key]);
+        const owner = node.owners(bucket, key, 1)[0]?.id;
+        if (owner !== undefined && owner !== self.id) byOwner.set(owner, [...(byOwner.get(owner) ?? []), key]);
       }
-      for (const [owner, owned] of byOwner) relay.relay(bucket, owned, [owner]);
+      await Promise.all([...byOwner].map(([owner, owned]) => relay.deliver(bucket, owned, [owner])));
     },
-    start: () => node.start(),
+    ready: () => !clustered || started,
+    async start() {
+      await node.start();
+      started = true;
+    },
     async stop() {
       relay.stop();
       await node.stop();

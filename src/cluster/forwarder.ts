@@ -9,7 +9,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { MemberInfo } from './membership';
-import type { PeerClient } from './peer-client';
+import { isUnreachable, type PeerClient } from './peer-client';
+import { s3Error } from '../s3/errors';
 import { HOP_DATE_HEADER, HOP_HEADER, HOP_SIGNATURE_HEADER } from './peer-auth';
 
 /** Connection-level headers that are never passed on (RFC 9110, section 7.6.1), plus the hop marker itself. */
@@ -62,14 +63,17 @@ export class Forwarder {
         blocking: true,
       });
     } catch (err) {
-      if (!signal.aborted && !request.raw.readableDidRead) return 'unreachable';
-      throw err;
+      // Only a node that could not be reached, with nothing of the request consumed, may be
+      // replaced by another: anything else may have run on the owner already.
+      if (!signal.aborted && isUnreachable(err) && !request.raw.readableDidRead) return 'unreachable';
+      if (signal.aborted) throw err;
+      throw s3Error('ServiceUnavailable', `The node that owns this key did not complete the request (${(err as { code?: string }).code ?? (err as Error).message}); retry.`, err);
     }
     reply.hijack();
     const res = reply.raw;
-    res.statusCode = response.statusCode;
-    for (const [name, value] of Object.entries(endToEnd(response.headers))) res.setHeader(name, value);
     try {
+      res.statusCode = response.statusCode;
+      for (const [name, value] of Object.entries(endToEnd(response.headers))) res.setHeader(name, value);
       await pipeline(response.body, res);
     } catch (err) {
       // The owner or the client went away mid-body: the response is cut, never completed wrongly.

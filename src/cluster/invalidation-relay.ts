@@ -31,6 +31,7 @@ export class InvalidationRelay {
   private readonly pending = new Map<string, Pending>();
   private timer: NodeJS.Timeout | undefined;
   private flushing = false;
+  private stopped = false;
 
   constructor(
     private readonly node: ClusterNode,
@@ -66,6 +67,28 @@ export class InvalidationRelay {
     this.schedule(0);
   }
 
+  /**
+   * Tells the owners now and waits for them (at most `deadlineMs`), so the caller can
+   * acknowledge its client afterwards; an owner that does not answer in time gets the keys
+   * through the queue instead.
+   */
+  async deliver(bucket: string, keys: readonly string[], ownerIds: readonly string[], deadlineMs = 1000): Promise<void> {
+    await Promise.all(
+      ownerIds
+        .filter((id) => id !== this.node.self.id)
+        .map(async (id) => {
+          const member = this.node.member(id);
+          try {
+            if (!member) throw new Error('not a member');
+            await this.peers.postJson(member, '/invalidate', { keys: { [bucket]: [...keys] } } satisfies InvalidateRequest, undefined, deadlineMs);
+            this.metrics.clusterInvalidationsSent.labels('sent').inc(keys.length);
+          } catch {
+            this.relay(bucket, keys, [id]);
+          }
+        }),
+    );
+  }
+
   /** Resolves when nothing is pending (tests) or after `timeoutMs`. */
   async drain(timeoutMs = 5000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
@@ -74,12 +97,13 @@ export class InvalidationRelay {
   }
 
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
   }
 
   private schedule(delay: number): void {
-    if (this.timer || this.pending.size === 0) return;
+    if (this.stopped || this.timer || this.pending.size === 0) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.flush();

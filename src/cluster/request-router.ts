@@ -16,9 +16,13 @@ import { checkPeer } from './peer-auth';
 
 /**
  * Where this node serves a request it did not hand on:
- * - owner: it owns the key, or another node forwarded the request here;
- * - failover: the owners before it in ring order are down (it serves as their successor);
- * - uncached: no owner could be reached; reads go to the store and keep nothing.
+ * - owner: it owns the key;
+ * - failover: the owners before it in ring order are down, or did not answer the node that
+ *   forwarded the request here; it serves as their successor;
+ * - uncached: no owner could be reached; reads go to the store.
+ * Outside "owner", reads keep nothing (no pages, no metadata: the owner may return any
+ * moment and change the object without telling this node) and writes are relayed to the
+ * owners ahead as invalidations.
  */
 export type Placement = { kind: 'owner' } | { kind: 'failover'; ownersAhead: MemberInfo[] } | { kind: 'uncached'; ownersAhead: MemberInfo[] };
 
@@ -32,6 +36,20 @@ export interface RouterOptions {
 }
 
 const OWNER: Placement = { kind: 'owner' };
+
+/** S3 URI encoding of a key: every byte but unreserved characters, "/" kept. */
+const encodeKey = (key: string): string =>
+  key
+    .split('/')
+    .map((segment) => encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
+    .join('/');
+
+/** The owner's path-style URL of the object, with the original query (works for path- and virtual-hosted requests). */
+function redirectLocation(target: MemberInfo, bucket: string, key: string, rawUrl: string): string {
+  const queryAt = rawUrl.indexOf('?');
+  const query = queryAt >= 0 ? rawUrl.slice(queryAt) : '';
+  return `${new URL(target.url).origin}/${encodeURIComponent(bucket)}/${encodeKey(key)}${query}`;
+}
 const isRead = (method: string): boolean => method === 'GET' || method === 'HEAD';
 
 export class RequestRouter {
@@ -45,14 +63,21 @@ export class RequestRouter {
   async route(request: FastifyRequest, reply: FastifyReply, endpoint: Endpoint, signal: AbortSignal): Promise<RouteDecision> {
     const peer = checkPeer(this.options.secret, { method: request.method, rawUrl: request.raw.url ?? '/', headers: request.headers });
     if (peer.kind === 'invalid') throw s3Error('AccessDenied', `Invalid cluster hop marker: ${peer.reason}.`);
+    const isObject = 'key' in endpoint && endpoint.key !== undefined && endpoint.op !== 'NotImplemented';
     if (peer.kind === 'peer') {
       this.metrics.clusterRouted.labels('from-peer').inc();
-      return OWNER;
+      if (!isObject) return OWNER;
+      // Never forwarded again; but a node that is not the owner in its own view stands in.
+      const owners = this.node.owners(endpoint.bucket as string, endpoint.key as string, this.options.ownersTried);
+      const at = owners.findIndex((m) => m.id === this.node.self.id);
+      if (at === 0) return OWNER;
+      return at > 0 ? { kind: 'failover', ownersAhead: owners.slice(0, at) } : { kind: 'uncached', ownersAhead: owners };
     }
-    if (!('key' in endpoint) || endpoint.key === undefined || endpoint.op === 'NotImplemented' || this.node.size === 1) return OWNER;
+    if (!isObject || this.node.size === 1) return OWNER;
 
-    const owners = this.node.owners(endpoint.bucket, endpoint.key, this.options.ownersTried);
+    const owners = this.node.owners(endpoint.bucket as string, endpoint.key as string, this.options.ownersTried);
     const self = this.node.self.id;
+    if (owners.length === 0) return { kind: 'uncached', ownersAhead: [] };
     if (owners[0].id === self) {
       this.metrics.clusterRouted.labels('local').inc();
       return OWNER;
@@ -61,7 +86,7 @@ export class RequestRouter {
       const target = owners.find((m) => !this.node.isSuspect(m.id)) ?? owners[0];
       if (target.id === self) return this.failover(owners, owners.indexOf(target));
       this.metrics.clusterRouted.labels('redirected').inc();
-      await reply.code(307).header('location', new URL(request.raw.url ?? '/', target.url).href).send();
+      await reply.code(307).header('location', redirectLocation(target, endpoint.bucket as string, endpoint.key as string, request.raw.url ?? '/')).send();
       return { kind: 'handled' };
     }
     for (let i = 0; i < owners.length; i++) {

@@ -38,6 +38,7 @@ export class StaticMembership implements Membership {
     const tick = (): void => {
       if (this.stopped) return;
       this.probing = this.probeAll().finally(() => {
+        if (this.stopped) return;
         this.timer = setTimeout(tick, this.options.probeIntervalMs);
         this.timer.unref();
       });

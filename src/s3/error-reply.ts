@@ -19,7 +19,9 @@ export function sendS3Error(request: FastifyRequest, reply: FastifyReply, error:
 
   for (const [name, value] of Object.entries(err.headers ?? {})) reply.header(name, value);
   // An unread request body would otherwise be drained before the next request on this socket.
-  if (!request.raw.complete) reply.header('connection', 'close');
+  // A request forwarded by another node is drained instead: the forwarding node is still
+  // sending it and must receive this answer, not a reset (and its pooled connection stays).
+  if (!request.raw.complete && request.headers['x-ringcache-hop'] === undefined) reply.header('connection', 'close');
   reply.code(err.status);
   if (request.method === 'HEAD' || err.status === 304) {
     void reply.send();

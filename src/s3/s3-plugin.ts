@@ -10,6 +10,7 @@ import { authenticate } from './auth';
 import { authorize } from './authorize';
 import type { S3Services } from './context';
 import { dispatch } from './dispatch';
+import { CachingAdapter } from '../cache/caching-adapter';
 import type { Placement } from '../cluster/request-router';
 import { OPERATION_ACCESS, parseEndpoint } from './endpoint';
 import { s3Error } from './errors';
@@ -68,15 +69,25 @@ export async function s3Plugin(app: FastifyInstance, services: S3Services): Prom
     try {
       await dispatch({ endpoint, request, reply, auth, credential, services, signal: controller.signal, placement });
     } finally {
-      // A write served for owners that were down: they must not keep the old metadata.
-      if (placement.kind !== 'owner' && request.method !== 'GET' && request.method !== 'HEAD' && 'key' in endpoint && endpoint.key !== undefined && endpoint.bucket !== undefined) {
-        services.cluster?.relay.relay(endpoint.bucket, [endpoint.key], placement.ownersAhead.map((m) => m.id));
+      if (placement.kind !== 'owner' && 'key' in endpoint && endpoint.key !== undefined && endpoint.bucket !== undefined) {
+        if (request.method === 'GET' || request.method === 'HEAD') {
+          // Served for an owner that is away: keep nothing of it (the owner may change it unseen).
+          await forgetCached(services, endpoint.bucket, endpoint.key);
+        } else {
+          // A write served for owners that were down: they must not keep the old metadata.
+          services.cluster?.relay.relay(endpoint.bucket, [endpoint.key], placement.ownersAhead.map((m) => m.id));
+        }
       }
     }
   };
 
   app.route({ method: [...METHODS], url: '/', handler });
   app.route({ method: [...METHODS], url: '/*', handler });
+}
+
+async function forgetCached(services: S3Services, bucketName: string, key: string): Promise<void> {
+  const bucket = await services.buckets.get(bucketName).catch(() => undefined);
+  if (bucket?.adapter instanceof CachingAdapter) bucket.adapter.invalidate(key);
 }
 
 /**

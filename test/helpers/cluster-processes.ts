@@ -89,13 +89,13 @@ export async function startTestCluster(count: number, options: { config?: Record
     async start(node) {
       const configFile = path.join(base, `config-${node.id}.json`);
       const config = {
-        server: { host: '127.0.0.1', port: node.port },
         dataDir,
         credentials: [{ ...ADMIN, grants: { '*': 'write' } }],
         cache: { disk: { path: node.cacheDir, maxBytes: 256 * 1024 * 1024 }, memory: { maxBytes: 64 * 1024 * 1024 } },
         jobs: { stateDir: path.join(base, `jobs-${node.id}`) },
         log: { level: 'warn' },
         ...options.config,
+        server: { host: '127.0.0.1', port: node.port, ...(options.config?.server as object | undefined) },
         cluster: {
           nodeId: node.id,
           advertiseUrl: node.url,

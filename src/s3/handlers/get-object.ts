@@ -86,7 +86,7 @@ export async function handleGetObject(ctx: S3Context<ReadOp>): Promise<void> {
       try {
         // ifMatch: the bytes must be of the version whose headers we are about to send.
         // Always an explicit range: the store must not send more than the headers announce.
-        const stream = await bucket.adapter.read(endpoint.key, range ?? { start: 0, end: info.size - 1 }, { signal, ifMatch: info.etag, noStore: ctx.placement.kind === 'uncached' });
+        const stream = await bucket.adapter.read(endpoint.key, range ?? { start: 0, end: info.size - 1 }, { signal, ifMatch: info.etag, noStore: ctx.placement.kind !== 'owner' });
         body = length <= SMALL_BODY_BYTES ? await readExactly(stream, length) : stream;
       } catch (err) {
         if (!isUfsError(err, 'PreconditionFailed')) throw err;
