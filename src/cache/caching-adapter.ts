@@ -138,6 +138,14 @@ export class CachingAdapter implements UfsAdapter {
     if (cleanup) this.cleanupAbandonedUploads = cleanup;
   }
 
+  /**
+   * The adapter this one wraps (the instrumented store adapter): for reads that must see the
+   * store itself, such as a copy whose source another node owns and caches.
+   */
+  get uncached(): UfsAdapter {
+    return this.inner;
+  }
+
   async stat(key: string, signal?: AbortSignal): Promise<ObjectInfo> {
     const metaKey = metaKeyOf(this.mountTag, key);
     const record = this.shared.metadata.get(metaKey);
@@ -149,11 +157,15 @@ export class CachingAdapter implements UfsAdapter {
       return deserializeInfo(record.info);
     }
     try {
-      const info = await this.statFlights.run(key, () => this.fetchStat(key, metaKey, signal));
+      // The stat is shared by every caller of this key, so it runs without any one caller's
+      // signal (one client leaving must not fail the others); each caller stops waiting on its own.
+      signal?.throwIfAborted();
+      const info = await untilAborted(this.statFlights.run(key, () => this.fetchStat(key, metaKey)), signal);
       this.shared.metrics.metadataLookups.labels('fetched').inc();
       if (!info) throw ufsError('NotFound', 'object not found');
       return info;
     } catch (err) {
+      if (signal?.aborted) throw err;
       if (record?.info && this.settings.serveStale && age < this.settings.maxStalenessMs && isStoreDown(err)) {
         this.shared.metrics.metadataLookups.labels('stale').inc();
         return deserializeInfo(record.info);
@@ -163,7 +175,7 @@ export class CachingAdapter implements UfsAdapter {
   }
 
   /** Asks the store; records the answer (including "not found"). */
-  private async fetchStat(key: string, metaKey: string, signal?: AbortSignal): Promise<ObjectInfo | null> {
+  private async fetchStat(key: string, metaKey: string): Promise<ObjectInfo | null> {
     this.shared.metrics.ufsStats.labels(this.kind).inc();
     const fetchedAt = this.now();
     const generation = this.invalidations.get(key) ?? 0;
@@ -171,7 +183,7 @@ export class CachingAdapter implements UfsAdapter {
       if ((this.invalidations.get(key) ?? 0) === generation) this.remember(metaKey, { info: info && serializeInfo(info), fetchedAt });
     };
     try {
-      const info = await this.inner.stat(key, signal);
+      const info = await this.inner.stat(key);
       record(info);
       return info;
     } catch (err) {
@@ -195,7 +207,7 @@ export class CachingAdapter implements UfsAdapter {
   private dropPagesOf(record: MetadataRecord): void {
     if (!record.info) return;
     const info = deserializeInfo(record.info);
-    this.shared.pages.dropObject(objectIdOf(this.mountId, info.key, info)).catch(() => this.shared.metrics.cacheErrors.labels('drop-object').inc());
+    this.shared.pages.dropObject(this.objectId(info.key, info)).catch(() => this.shared.metrics.cacheErrors.labels('drop-object').inc());
   }
 
   async read(key: string, range: ByteRange | undefined, options: ReadOptions = {}): Promise<Readable> {
@@ -220,6 +232,11 @@ export class CachingAdapter implements UfsAdapter {
     }
   }
 
+  /** Pages of one version of `key` cut at this node's page size. */
+  private objectId(key: string, info: ObjectInfo): string {
+    return objectIdOf(this.mountId, key, info, this.settings.pageSize);
+  }
+
   private pageSource(key: string, info: ObjectInfo, store = true, askPeers = true): PageSource {
     const peerPages = askPeers ? this.shared.peerPages : undefined;
     const bucket = this.settings.bucket;
@@ -230,7 +247,7 @@ export class CachingAdapter implements UfsAdapter {
       inner: this.inner,
       key,
       info,
-      objectId: objectIdOf(this.mountId, key, info),
+      objectId: this.objectId(key, info),
       pageSize: this.settings.pageSize,
       pages: this.shared.pages,
       flights: this.shared.pageFlights,
@@ -245,7 +262,7 @@ export class CachingAdapter implements UfsAdapter {
   async warm(key: string, options: WarmOptions = {}): Promise<WarmResult> {
     if (options.skipCached === false) {
       const before = await this.stat(key, options.signal).catch(() => undefined);
-      if (before) await this.shared.pages.dropObject(objectIdOf(this.mountId, key, before));
+      if (before) await this.shared.pages.dropObject(this.objectId(key, before));
       this.invalidate(key);
     }
     const info = await this.stat(key, options.signal);
@@ -280,7 +297,7 @@ export class CachingAdapter implements UfsAdapter {
     const record = this.shared.metadata.get(metaKeyOf(this.mountTag, key));
     if (!record?.info) return undefined;
     const info = deserializeInfo(record.info);
-    const objectId = objectIdOf(this.mountId, key, info);
+    const objectId = this.objectId(key, info);
     const pages = Math.ceil(info.size / this.settings.pageSize);
     const residency: Residency = { size: info.size, etag: info.etag, pages, memory: 0, disk: 0 };
     for (let i = 0; i < pages; i++) {

@@ -10,9 +10,23 @@ import type { SerializedObjectInfo } from './types';
 export const fingerprintOf = (info: Pick<ObjectInfo, 'etag' | 'size' | 'lastModified'>): string =>
   `${info.etag}|${info.size}|${info.lastModified.getTime()}`;
 
-/** 32 base64url characters (192 bits) of sha256(mountId, key, fingerprint). */
-export function objectIdOf(mountId: string, key: string, info: Pick<ObjectInfo, 'etag' | 'size' | 'lastModified'>): string {
-  return createHash('sha256').update(mountId).update('\n').update(key).update('\n').update(fingerprintOf(info)).digest('base64url').slice(0, 32);
+/**
+ * 32 base64url characters (192 bits) of sha256(mountId, key, fingerprint, pageSize). The page
+ * size is part of the identity: page i of an object cut in 256 KiB pages is not page i of the
+ * same object cut in 64 KiB pages (a restart with another cache.pageSize, a hand-off between
+ * nodes configured differently).
+ */
+export function objectIdOf(mountId: string, key: string, info: Pick<ObjectInfo, 'etag' | 'size' | 'lastModified'>, pageSize: number): string {
+  return createHash('sha256')
+    .update(mountId)
+    .update('\n')
+    .update(key)
+    .update('\n')
+    .update(fingerprintOf(info))
+    .update('\n')
+    .update(String(pageSize))
+    .digest('base64url')
+    .slice(0, 32);
 }
 
 /** A short stable id of a mount, the prefix of its metadata keys (so a purge is a range delete). */

@@ -10,7 +10,7 @@ import type { ByteRange, ObjectInfo, UfsAdapter } from '../../ufs-adapters/types
 import { ufsError } from '../../ufs-adapters/errors';
 import type { Metrics } from '../admin/metrics';
 import type { SingleFlight } from './single-flight';
-import { pageKeyOf, type PageStore, type Tier } from './types';
+import { pageKeyOf, type PageLookup, type PageStore, type Tier } from './types';
 
 export interface LoadedPage {
   data: Buffer;
@@ -38,7 +38,13 @@ export interface PageSource {
 /** One page: from the store, or read once from the UFS and stored. */
 export async function loadPage(src: PageSource, index: number): Promise<LoadedPage> {
   const pageKey = pageKeyOf(src.objectId, index);
-  const cached = src.pages.get(pageKey);
+  const expected = pageLength(src, index);
+  // A page of another length was not cut for this read (it cannot be one): a miss.
+  const lookup = (): PageLookup | undefined => {
+    const found = src.pages.get(pageKey);
+    return found && found.data.length === expected ? found : undefined;
+  };
+  const cached = lookup();
   if (cached) {
     src.metrics.cachePageLookups.labels(cached.tier).inc();
     return cached;
@@ -46,9 +52,9 @@ export async function loadPage(src: PageSource, index: number): Promise<LoadedPa
   src.metrics.cachePageLookups.labels('miss').inc();
   let tier: LoadedPage['tier'] = 'ufs';
   const data = await src.flights.run(pageKey, async () => {
-    const again = src.pages.get(pageKey); // filled by a flight that ended while we looked
+    const again = lookup(); // filled by a flight that ended while we looked
     if (again) return again.data;
-    const fromPeer = src.peerPage ? await src.peerPage(pageKey, pageLength(src, index)) : undefined;
+    const fromPeer = src.peerPage ? await src.peerPage(pageKey, expected) : undefined;
     if (fromPeer) tier = 'peer';
     const fetched = fromPeer ?? (await readPageFromUfs(src, index));
     if (src.store) src.pages.put(pageKey, fetched);

@@ -1,8 +1,10 @@
 /**
  * Contracts of the paged cache. Pages are fixed-size slices of one version of one object:
- *   objectId = hash(mountId, key, fingerprint)      (fingerprint: ETag + size + mtime)
+ *   objectId = hash(mountId, key, fingerprint, pageSize)  (fingerprint: ETag + size + mtime)
  *   pageKey  = `${objectId}/${index as 8 hex digits}` (sorted, so an object's pages are contiguous)
  * A changed object gets a new objectId, so its old pages can never be served; they age out.
+ * So does a node whose page size changed (restart with another cache.pageSize), and a page
+ * handed off by a node configured with another page size is never found.
  */
 
 /** Where a page was found. "ufs" means it was read from the store on a miss. */

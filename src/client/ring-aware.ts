@@ -15,14 +15,18 @@
  *   starts a refresh (single-flight, at most one a second). The ring is also refreshed every
  *   `refreshIntervalMs`.
  * - A request to an owner that fails without an HTTP response (refused, reset, timeout)
- *   marks that owner bad for `badMemberMs`, starts a refresh, and is sent once more to the
- *   configured endpoint, which forwards as usual. A streamed body cannot be replayed: that
- *   error is thrown, as without this client.
+ *   marks that owner bad for `badMemberMs` and starts a refresh, whatever happens next. It is
+ *   sent once more to the configured endpoint (which forwards as usual) only when that
+ *   cannot run it twice: the connection was never made (refused, DNS, connect timeout:
+ *   nothing was sent) and the body can be sent again (none, bytes, or a stream not read yet),
+ *   or it is a GET/HEAD (after a reset or timeout the owner may have run anything else
+ *   already). Otherwise the error is thrown, as without this client.
  * - No ring (fetch failed): requests go to the configured endpoint. The ring is an
  *   optimisation, never the reason a request fails.
  *
  * Requires an explicit `endpoint` and path-style addressing (`forcePathStyle: true`).
  */
+import { Readable } from 'node:stream';
 import type { S3Client, ServiceInputTypes, ServiceOutputTypes } from '@aws-sdk/client-s3';
 import { HttpRequest } from '@smithy/protocol-http';
 import type { FinalizeHandlerOutput, FinalizeRequestMiddleware } from '@smithy/types';
@@ -155,10 +159,16 @@ export function withRingAwareness(client: S3Client, options: RingAwareOptions = 
         return await send(routed);
       } catch (error) {
         const answered = error !== null && typeof error === 'object' && '$response' in error;
-        if (answered || (error as Error | undefined)?.name === 'AbortError' || !replayable(original.body)) throw error;
+        if (answered || (error as Error | undefined)?.name === 'AbortError') throw error;
+        // No answer: later requests skip this owner, and the ring is learnt again, whether or
+        // not this one can be sent elsewhere.
         bad.set(owner.id, Date.now() + badMemberMs);
-        log?.warn({ owner: owner.id, err: error }, 'owner did not answer; retrying through the configured endpoint');
         void refresh();
+        if (!mayResend(error, original)) {
+          log?.warn({ owner: owner.id, err: error }, 'owner did not answer; not re-sent (it may have run there, or its body was consumed)');
+          throw error;
+        }
+        log?.warn({ owner: owner.id, err: error }, 'owner did not answer; retrying through the configured endpoint');
         stats.fallbacks++;
         return send(original);
       }
@@ -183,7 +193,30 @@ export function withRingAwareness(client: S3Client, options: RingAwareOptions = 
   };
 }
 
-/** Bodies the SDK can send twice: none, strings and bytes (not streams). */
-function replayable(body: unknown): boolean {
-  return body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array || body instanceof ArrayBuffer;
+/** Errors of a connection that was never made: nothing of the request reached the owner. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+
+function neverConnected(error: unknown): boolean {
+  const { code, name, message } = (error ?? {}) as { code?: string; name?: string; message?: string };
+  if (code !== undefined && NOT_CONNECTED.has(code)) return true;
+  // @smithy/node-http-handler's connectionTimeout error has no code; its text is all that
+  // tells it from a request or socket timeout (after which the owner may have run the request).
+  return name === 'TimeoutError' && code === undefined && /did not establish a connection/.test(message ?? '');
+}
+
+/**
+ * Whether a request its owner did not answer may be sent to the configured endpoint: never
+ * sent and its body can be sent again (none, bytes, or a stream nobody read), or a read
+ * (GET, HEAD), which may run twice.
+ */
+function mayResend(error: unknown, request: HttpRequest): boolean {
+  if (neverConnected(error)) return resendable(request.body);
+  const method = request.method.toUpperCase();
+  return (method === 'GET' || method === 'HEAD') && resendable(request.body);
+}
+
+/** Bodies that can be sent again: none, strings, bytes, and streams not read yet. */
+function resendable(body: unknown): boolean {
+  if (body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array || body instanceof ArrayBuffer) return true;
+  return body instanceof Readable && !body.readableDidRead && !body.destroyed;
 }

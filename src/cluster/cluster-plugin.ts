@@ -2,8 +2,12 @@
  * Cluster endpoints under /_ringcache/cluster:
  *   GET  /ring         the ring view (members, share of the key space, suspects): public, like healthz
  *   GET  /page?key=K   a cached page, for warm hand-off            (nodes only: hop marker)
- *   POST /load         warm a batch of keys here (preload jobs)     (nodes only)
- *   POST /invalidate   drop cached metadata of keys changed elsewhere (nodes only)
+ *   POST /load         warm a batch of keys here (preload jobs)     (nodes only, body signed)
+ *   POST /invalidate   drop cached metadata of keys changed elsewhere (nodes only, body signed)
+ *
+ * The internal endpoints check the marker before reading a body, accept each marker once
+ * (a replay is refused), and for POST check the signed body hash against the raw bytes
+ * before parsing them: this plugin reads JSON bodies as buffers and parses them itself.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -13,7 +17,7 @@ import { loadLocally } from '../jobs/load-locally';
 import type { BucketRegistry } from '../mounts/bucket-registry';
 import { toS3Error } from '../s3/errors';
 import type { ClusterNode } from './cluster-node';
-import { checkPeer } from './peer-auth';
+import { bodyMatchesMarker, checkPeer, ReplayGuard, type PeerCheck } from './peer-auth';
 
 export interface ClusterPluginOptions {
   node: ClusterNode;
@@ -30,27 +34,61 @@ const loadBody = z.object({
 
 const invalidateBody = z.object({ keys: z.record(z.string(), z.array(z.string())), all: z.boolean().optional() });
 
+/** Batches of up to jobs.batchKeys (10,000) keys, and invalidations of as many long keys: more than fastify's default 1 MiB. */
+const INTERNAL_BODY_LIMIT = 16 * 1024 * 1024;
+
+const refused = (reason: string): Error => Object.assign(new Error(`cluster endpoint: ${reason}`), { statusCode: 403 });
+const badRequest = (message: string): Error => Object.assign(new Error(message), { statusCode: 400 });
+
+/** The JSON document of a body read as a buffer (see the content-type parser below). */
+function parseJsonBody(body: unknown): unknown {
+  if (!Buffer.isBuffer(body)) throw badRequest('a JSON body is required');
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw Object.assign(badRequest(`the body is not JSON: ${(err as Error).message}`), { cause: err });
+  }
+}
+
 export async function clusterPlugin(app: FastifyInstance, opts: ClusterPluginOptions): Promise<void> {
+  const replays = new ReplayGuard();
+  const markers = new WeakMap<FastifyRequest, Extract<PeerCheck, { kind: 'peer' }>>();
+
+  // Scoped to this plugin: JSON bodies arrive as the raw bytes, so their signed hash can be checked.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: INTERNAL_BODY_LIMIT }, (_request, body, done) => done(null, body));
+
+  /** onRequest: a valid marker not seen before, checked before any body is read. */
   const peersOnly = async (request: FastifyRequest): Promise<void> => {
-    const check = checkPeer(opts.secret, { method: request.method, rawUrl: request.raw.url ?? '/', headers: request.headers });
-    if (check.kind !== 'peer') {
-      const reason = check.kind === 'invalid' ? check.reason : 'no hop marker';
-      throw Object.assign(new Error(`cluster endpoint: ${reason}`), { statusCode: 403 });
-    }
+    const signsBody = request.method === 'POST';
+    const check = checkPeer(opts.secret, { method: request.method, rawUrl: request.raw.url ?? '/', headers: request.headers, signsBody });
+    if (check.kind !== 'peer') throw refused(check.kind === 'invalid' ? check.reason : 'no hop marker');
+    if (replays.has(check)) throw refused('hop marker already used');
+    if (signsBody) markers.set(request, check);
+    else if (!replays.claim(check)) throw refused('hop marker already used');
+  };
+
+  /** preHandler of POST endpoints: the body is the one the marker signed; the marker is used up. */
+  const signedBody = async (request: FastifyRequest): Promise<void> => {
+    const check = markers.get(request);
+    if (!check) throw refused('no hop marker');
+    if (!Buffer.isBuffer(request.body) || !bodyMatchesMarker(request.headers, request.body)) throw refused('the body is not the one the hop marker signed');
+    if (!replays.claim(check)) throw refused('hop marker already used');
   };
 
   app.get('/ring', async () => opts.node.view());
 
-  app.get('/page', { preHandler: peersOnly }, async (request, reply) => {
+  app.get('/page', { onRequest: peersOnly }, async (request, reply) => {
     const key = (request.query as { key?: string }).key;
     const page = key && opts.cache ? opts.cache.store.get(key) : undefined;
     if (!page) return reply.code(404).send({ error: 'NoSuchPage' });
     return reply.header('content-type', 'application/octet-stream').send(page.data);
   });
 
-  // Batches of up to jobs.batchKeys (10,000) keys: more than fastify's default 1 MiB of JSON.
-  app.post('/load', { preHandler: peersOnly, bodyLimit: 16 * 1024 * 1024 }, async (request, reply) => {
-    const parsed = loadBody.safeParse(request.body);
+  const internalPost = { onRequest: peersOnly, preHandler: signedBody, bodyLimit: INTERNAL_BODY_LIMIT };
+
+  app.post('/load', internalPost, async (request, reply) => {
+    const parsed = loadBody.safeParse(parseJsonBody(request.body));
     if (!parsed.success) return reply.code(400).send({ error: 'InvalidArgument', message: parsed.error.message });
     const { bucket, items, options } = parsed.data;
     const controller = new AbortController();
@@ -67,8 +105,8 @@ export async function clusterPlugin(app: FastifyInstance, opts: ClusterPluginOpt
     }
   });
 
-  app.post('/invalidate', { preHandler: peersOnly }, async (request, reply) => {
-    const parsed = invalidateBody.safeParse(request.body);
+  app.post('/invalidate', internalPost, async (request, reply) => {
+    const parsed = invalidateBody.safeParse(parseJsonBody(request.body));
     if (!parsed.success) return reply.code(400).send({ error: 'InvalidArgument', message: parsed.error.message });
     if (parsed.data.all) opts.cache?.shared.metadata.expireBefore(Date.now());
     let invalidated = 0;

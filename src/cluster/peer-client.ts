@@ -1,8 +1,12 @@
 /**
- * The HTTP client between nodes: one undici keep-alive pool per peer origin, and the calls
- * nodes make of each other besides forwarded S3 requests (internal JSON endpoints and page
- * hand-off). Every call carries the hop marker (peer-auth.ts).
+ * The HTTP client between nodes, with two keep-alive pools per peer origin: one for forwarded
+ * S3 requests (`dispatch`), one for the calls nodes make of each other (internal JSON
+ * endpoints, page hand-off). A forwarded download holds its connection for as long as the
+ * client takes to read it, so slow readers can fill the forwarding pool; hand-off pages,
+ * preload batches and invalidations never queue behind them. Every call carries the hop
+ * marker (peer-auth.ts); internal calls with a body also sign its SHA-256.
  */
+import { createHash } from 'node:crypto';
 import { Agent, type Dispatcher } from 'undici';
 import type { MemberInfo } from './membership';
 import { peerHeaders } from './peer-auth';
@@ -34,8 +38,14 @@ export class PeerError extends Error {
   }
 }
 
+/** Connections per peer for internal calls (pages, /load, /invalidate), apart from forwarding. */
+export const INTERNAL_CONNECTIONS_PER_PEER = 16;
+
 export class PeerClient {
+  /** Forwarded S3 requests (`cluster.forward.connectionsPerPeer` connections per peer). */
   readonly agent: Agent;
+  /** Internal calls: hand-off pages, preload batches, invalidations. */
+  readonly internalAgent: Agent;
 
   constructor(private readonly options: PeerClientOptions) {
     this.agent = new Agent({
@@ -46,16 +56,58 @@ export class PeerClient {
       bodyTimeout: 0,
       keepAliveTimeout: 30_000,
     });
+    // Every internal call sets its own deadline (a signal, or headers/body timeouts per call).
+    this.internalAgent = new Agent({
+      connections: INTERNAL_CONNECTIONS_PER_PEER,
+      connect: { timeout: options.connectTimeoutMs },
+      headersTimeout: options.headersTimeoutMs,
+      keepAliveTimeout: 30_000,
+    });
   }
 
-  /** The hop-marker headers for a request this node sends. */
-  markerFor(method: string, rawUrl: string): Record<string, string> {
+  /**
+   * The hop-marker headers for a request this node sends. With `body` (internal calls), the
+   * marker also signs its SHA-256, so it cannot be replayed with another body.
+   */
+  markerFor(method: string, rawUrl: string, body?: string | Uint8Array): Record<string, string> {
     if (this.options.secret === undefined) throw new PeerError('cluster.secret is not configured: nodes cannot talk to each other');
-    return peerHeaders(this.options.secret, this.options.selfId, { method, rawUrl });
+    const bodySha256 = body === undefined ? undefined : createHash('sha256').update(body).digest('hex');
+    return peerHeaders(this.options.secret, this.options.selfId, { method, rawUrl, bodySha256 });
   }
 
+  /** A forwarded S3 request, on the forwarding pool. */
   dispatch(target: MemberInfo, request: Omit<Dispatcher.RequestOptions, 'origin'>): Promise<Dispatcher.ResponseData> {
     return this.agent.request({ ...request, origin: new URL(target.url).origin });
+  }
+
+  /**
+   * An internal call, given up as soon as `signal` aborts. undici applies a request's signal
+   * only once the request has a connection, so a call queued behind a busy pool would wait
+   * past its deadline; a response that still comes after the abort is discarded.
+   */
+  private internal(target: MemberInfo, request: Omit<Dispatcher.RequestOptions, 'origin' | 'signal'>, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+    const pending = this.internalAgent.request({ ...request, origin: new URL(target.url).origin, signal });
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        reject(signal.reason);
+        pending.then((late) => late.body.destroy(), () => undefined);
+      };
+      if (signal.aborted) {
+        onAbort();
+        return;
+      }
+      signal.addEventListener('abort', onAbort, { once: true });
+      pending.then(
+        (response) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(response);
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      );
+    });
   }
 
   /**
@@ -66,15 +118,19 @@ export class PeerClient {
   async postJson<T>(target: MemberInfo, path: string, body: unknown, signal?: AbortSignal, deadlineMs = 30_000): Promise<T> {
     const rawUrl = `${CLUSTER_PATH}${path}`;
     const deadline = AbortSignal.timeout(deadlineMs);
-    const response = await this.dispatch(target, {
-      method: 'POST',
-      path: rawUrl,
-      headers: { 'content-type': 'application/json', ...this.markerFor('POST', rawUrl) },
-      body: JSON.stringify(body),
-      signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
-      headersTimeout: deadlineMs,
-      bodyTimeout: deadlineMs,
-    });
+    const json = JSON.stringify(body);
+    const response = await this.internal(
+      target,
+      {
+        method: 'POST',
+        path: rawUrl,
+        headers: { 'content-type': 'application/json', ...this.markerFor('POST', rawUrl, json) },
+        body: json,
+        headersTimeout: deadlineMs,
+        bodyTimeout: deadlineMs,
+      },
+      signal ? AbortSignal.any([signal, deadline]) : deadline,
+    );
     const text = await response.body.text();
     if (response.statusCode < 200 || response.statusCode >= 300) {
       throw new PeerError(`${target.id} answered ${response.statusCode} to ${path}: ${text.slice(0, 200)}`, response.statusCode);
@@ -85,12 +141,7 @@ export class PeerClient {
   /** A cached page from a peer, or undefined when it does not hold it (or cannot be reached in time). */
   async page(target: MemberInfo, pageKey: string, length: number, timeoutMs: number): Promise<Buffer | undefined> {
     const rawUrl = `${CLUSTER_PATH}/page?key=${encodeURIComponent(pageKey)}`;
-    const response = await this.dispatch(target, {
-      method: 'GET',
-      path: rawUrl,
-      headers: this.markerFor('GET', rawUrl),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    const response = await this.internal(target, { method: 'GET', path: rawUrl, headers: this.markerFor('GET', rawUrl) }, AbortSignal.timeout(timeoutMs));
     if (response.statusCode !== 200) {
       await response.body.dump();
       return undefined;
@@ -99,7 +150,7 @@ export class PeerClient {
     return data.length === length ? data : undefined;
   }
 
-  close(): Promise<void> {
-    return this.agent.close();
+  async close(): Promise<void> {
+    await Promise.all([this.agent.close(), this.internalAgent.close()]);
   }
 }

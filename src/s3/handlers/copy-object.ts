@@ -34,7 +34,7 @@ export async function handleCopyObject(ctx: S3Context<EndpointOf<'CopyObject'>>)
     result = await destination.adapter.copy({ sourceKey: source.key, destinationKey: endpoint.key, metadata: replaced, signal });
   } else {
     const { key: _key, size: _size, etag: _etag, lastModified: _lm, partSizes: _ps, ...sourceMetadata } = source.info;
-    const body = await source.bucket.adapter.read(source.key, undefined, { signal, ifMatch: source.info.etag });
+    const body = await source.adapter.read(source.key, undefined, { signal, ifMatch: source.info.etag });
     try {
       result = await destination.adapter.write({ key: endpoint.key, body, metadata: replaced ?? sourceMetadata, signal });
     } finally {

@@ -2,8 +2,14 @@
  * x-amz-copy-source: "bucket/key" or "/bucket/key", URL-encoded, optionally "?versionId=null".
  * Resolves the source bucket, checks the caller may read it, and evaluates the
  * x-amz-copy-source-if-* conditions.
+ *
+ * In a cluster the copy runs on the destination's owner, which is often not the source's:
+ * writes to the source invalidate only its owner's cache, so a node that does not own the
+ * source stats and reads it past its cache (the store itself), never an old version.
  */
-import type { ObjectInfo } from '../../../ufs-adapters/types';
+import type { ObjectInfo, UfsAdapter } from '../../../ufs-adapters/types';
+import { CachingAdapter } from '../../cache/caching-adapter';
+import type { Cluster } from '../../cluster/cluster';
 import { authorize } from '../authorize';
 import { checkCopySourceConditions } from '../conditions';
 import { header, type S3Context } from '../context';
@@ -13,7 +19,17 @@ import type { Bucket } from '../../mounts/bucket-registry';
 export interface CopySource {
   bucket: Bucket;
   key: string;
+  /** The source as stat'ed (the copy-source conditions held for it). */
   info: ObjectInfo;
+  /** Where to read the source: the bucket's adapter, or the store past this node's cache. */
+  adapter: UfsAdapter;
+}
+
+/** Whether another node owns `bucket/key` (so this node's cached view of it may be old). */
+function ownedElsewhere(cluster: Cluster | undefined, bucket: string, key: string): boolean {
+  if (!cluster) return false;
+  const owner = cluster.node.owners(bucket, key, 1)[0];
+  return owner?.id !== cluster.node.self.id;
 }
 
 export function parseCopySource(value: string): { bucket: string; key: string } {
@@ -39,7 +55,8 @@ export async function resolveCopySource(ctx: S3Context): Promise<CopySource> {
   const { bucket: bucketName, key } = parseCopySource(raw);
   const bucket = await ctx.services.buckets.get(bucketName);
   authorize(ctx.auth, ctx.credential, 'read', bucket, 'GetObject');
-  const info = await bucket.adapter.stat(key, ctx.signal);
+  const adapter = bucket.adapter instanceof CachingAdapter && ownedElsewhere(ctx.services.cluster, bucket.name, key) ? bucket.adapter.uncached : bucket.adapter;
+  const info = await adapter.stat(key, ctx.signal);
   checkCopySourceConditions(
     {
       ifMatch: header(ctx.request, 'x-amz-copy-source-if-match'),
@@ -49,5 +66,5 @@ export async function resolveCopySource(ctx: S3Context): Promise<CopySource> {
     },
     info,
   );
-  return { bucket, key, info };
+  return { bucket, key, info, adapter };
 }

@@ -74,7 +74,7 @@ export async function handleUploadPartCopy(ctx: S3Context<EndpointOf<'UploadPart
     if (!range || last >= source.info.size) throw s3Error('InvalidRequest', 'The specified copy source range is not valid for the source object');
   }
   if ((range ? range.end - range.start + 1 : source.info.size) > MAX_PART_SIZE) throw s3Error('EntityTooLarge');
-  const read = await source.bucket.adapter.read(source.key, range, { signal, ifMatch: source.info.etag });
+  const read = await source.adapter.read(source.key, range, { signal, ifMatch: source.info.etag });
   const body = pipeline(read, services.metrics.countBytes('UploadPartCopy', 'in'), () => undefined);
   let part;
   try {

@@ -1,0 +1,138 @@
+/**
+ * The internal cluster endpoints (/page, /load, /invalidate) accept a hop marker once, and a
+ * POST only with the body its marker signed (x-ringcache-hop-body-sha256): a captured call
+ * can be neither replayed nor replayed with another body. Bodies up to 16 MiB on both POSTs.
+ * The plugin alone in a fastify app on loopback.
+ */
+import { createHash } from 'node:crypto';
+import fastify, { type FastifyInstance } from 'fastify';
+import { CachingAdapter } from '../../src/cache/caching-adapter';
+import { clusterPlugin } from '../../src/cluster/cluster-plugin';
+import { peerHeaders } from '../../src/cluster/peer-auth';
+import type { BucketRegistry } from '../../src/mounts/bucket-registry';
+
+const SECRET = 'unit-test-cluster-secret';
+const PREFIX = '/_ringcache/cluster';
+const sha256 = (body: string): string => createHash('sha256').update(body).digest('hex');
+
+let app: FastifyInstance;
+let base: string;
+let invalidated: string[];
+let warmed: string[];
+
+/** The headers node-a sends with `body` to `path` (as PeerClient.postJson does). */
+const signedPost = (path: string, body: string, now = Date.now()): Record<string, string> => ({
+  'content-type': 'application/json',
+  ...peerHeaders(SECRET, 'node-a', { method: 'POST', rawUrl: `${PREFIX}${path}`, bodySha256: sha256(body) }, now),
+});
+
+interface Answer {
+  status: number;
+  text: string;
+  json(): { message?: string; invalidated?: number };
+}
+
+async function send(method: string, path: string, headers: Record<string, string>, body?: string): Promise<Answer> {
+  const response = await fetch(`${base}${path}`, { method, headers, body });
+  const text = await response.text();
+  return { status: response.status, text, json: () => JSON.parse(text) as { message?: string } };
+}
+
+const post = (path: string, headers: Record<string, string>, payload: string): Promise<Answer> => send('POST', `${PREFIX}${path}`, headers, payload);
+
+beforeEach(async () => {
+  invalidated = [];
+  warmed = [];
+  const adapter = Object.assign(Object.create(CachingAdapter.prototype) as CachingAdapter, {
+    invalidate: (key: string) => void invalidated.push(key),
+    async warm(key: string) {
+      warmed.push(key);
+      return { size: 1, bytesLoaded: 1, bytesSkipped: 0 };
+    },
+  });
+  const buckets = { get: async () => ({ name: 'bkt', adapter }) } as unknown as BucketRegistry;
+  const cache = { store: { get: () => ({ data: Buffer.from('page'), tier: 'memory' }) } } as never;
+  app = fastify();
+  await app.register(clusterPlugin, { prefix: PREFIX, node: {} as never, secret: SECRET, buckets, cache });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+});
+
+afterEach(() => app.close());
+
+describe('POST /invalidate', () => {
+  const body = JSON.stringify({ keys: { bkt: ['a', 'b'] } });
+
+  it('accepts a call whose marker signs its body, once', async () => {
+    const headers = signedPost('/invalidate', body);
+    const first = await post('/invalidate', headers, body);
+    expect(first.status).toBe(200);
+    expect(first.json()).toEqual({ invalidated: 2 });
+    const replay = await post('/invalidate', headers, body);
+    expect(replay.status).toBe(403);
+    expect(replay.json().message).toMatch(/already used/);
+    expect(invalidated).toEqual(['a', 'b']);
+  });
+
+  it('refuses a captured marker with another body', async () => {
+    const headers = signedPost('/invalidate', body);
+    const other = JSON.stringify({ keys: { bkt: ['c'] }, all: true });
+    const response = await post('/invalidate', headers, other);
+    expect(response.status).toBe(403);
+    expect(response.json().message).toMatch(/not the one the hop marker signed/);
+    // Nor does a made-up hash of the new body pass: the marker signs the hash.
+    expect((await post('/invalidate', { ...headers, 'x-ringcache-hop-body-sha256': sha256(other) }, other)).status).toBe(403);
+    expect(invalidated).toEqual([]);
+    // The refused attempts did not use the marker up: the genuine call still goes through.
+    expect((await post('/invalidate', headers, body)).status).toBe(200);
+  });
+
+  it('refuses a marker without a body hash (the old form, which forwarded S3 requests keep)', async () => {
+    const headers = { 'content-type': 'application/json', ...peerHeaders(SECRET, 'node-a', { method: 'POST', rawUrl: `${PREFIX}/invalidate` }) };
+    const response = await post('/invalidate', headers, body);
+    expect(response.status).toBe(403);
+    expect(invalidated).toEqual([]);
+  });
+
+  it('takes bodies over 1 MiB (1000s of long keys), up to 16 MiB', async () => {
+    const keys = Array.from({ length: 2000 }, (_, i) => `${'x'.repeat(1024)}-${i}`);
+    const large = JSON.stringify({ keys: { bkt: keys } });
+    expect(large.length).toBeGreaterThan(2 * 1000 * 1024);
+    const response = await post('/invalidate', signedPost('/invalidate', large), large);
+    expect(response.status).toBe(200);
+    expect(invalidated).toHaveLength(2000);
+    const tooLarge = JSON.stringify({ keys: { bkt: ['y'.repeat(17 * 1024 * 1024)] } });
+    expect((await post('/invalidate', signedPost('/invalidate', tooLarge), tooLarge)).status).toBe(413);
+  });
+
+  it('answers 400 to a signed body that is not valid JSON or not an invalidation', async () => {
+    expect((await post('/invalidate', signedPost('/invalidate', '{"keys":'), '{"keys":')).status).toBe(400);
+    expect((await post('/invalidate', signedPost('/invalidate', '{"keys":1}'), '{"keys":1}')).status).toBe(400);
+  });
+});
+
+describe('POST /load', () => {
+  const body = JSON.stringify({ bucket: 'bkt', items: [{ key: 'k', size: 1 }], options: { skipCached: true, metadataOnly: false } });
+
+  it('runs a signed batch once; a replay or another body under the same marker is refused', async () => {
+    const headers = signedPost('/load', body);
+    const other = JSON.stringify({ bucket: 'bkt', items: [{ key: 'other', size: 1 }], options: { skipCached: false, metadataOnly: false } });
+    expect((await post('/load', headers, other)).status).toBe(403);
+    expect((await post('/load', headers, body)).status).toBe(200);
+    expect((await post('/load', headers, body)).status).toBe(403);
+    expect(warmed).toEqual(['k']);
+  });
+});
+
+describe('GET /page', () => {
+  it('serves a marked request once', async () => {
+    const rawUrl = `${PREFIX}/page?key=object%2F00000000`;
+    const headers = peerHeaders(SECRET, 'node-a', { method: 'GET', rawUrl });
+    const first = await send('GET', rawUrl, headers);
+    expect(first.status).toBe(200);
+    expect(first.text).toBe('page');
+    expect((await send('GET', rawUrl, headers)).status).toBe(403);
+    // A new marker (another moment) is a new request.
+    expect((await send('GET', rawUrl, peerHeaders(SECRET, 'node-a', { method: 'GET', rawUrl }, Date.now() + 1))).status).toBe(200);
+  });
+});
