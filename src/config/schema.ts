@@ -127,7 +127,8 @@ export const configSchema = z
             connectTimeoutMs: z.number().int().positive().default(1000),
             /** No response headers from the owner in this time: it is suspect. */
             headersTimeoutMs: z.number().int().positive().default(30_000),
-            connectionsPerPeer: z.number().int().positive().default(64),
+            /** Forwarded client requests in flight to one peer (slow readers hold theirs for as long as they read). */
+            connectionsPerPeer: z.number().int().positive().default(256),
           })
           .strict()
           .default({}),
