@@ -9,7 +9,8 @@
  * Ctrl-C: on a terminal, asks "cancel job <id>? [y/N]" (y cancels, anything else keeps
  * following; a second Ctrl-C at the question cancels). Without a terminal on stdin, Ctrl-C
  * cancels at once. Either way the command then waits for the job to report "cancelled"; one
- * more Ctrl-C leaves without waiting. Exit status: 0 completed, 1 failed or cancelled, 2 usage.
+ * more Ctrl-C leaves without waiting. A job that ends while the question is shown closes it.
+ * Exit status: 0 completed, 1 failed or cancelled, 2 usage.
  */
 import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,6 +33,8 @@ export interface LoadCommandOptions {
   /** Poll interval (default 500 ms). */
   pollMs?: number;
   io?: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; stdin: NodeJS.ReadStream };
+  /** The API client (default: a JobsClient of `endpoint`; tests pass a fake). */
+  client?: Pick<JobsClient, 'submit' | 'get' | 'cancel'>;
 }
 
 export class UsageError extends Error {
@@ -70,8 +73,8 @@ export function buildSubmission(target: string, options: LoadCommandOptions): Su
 
 export async function loadCommand(target: string, options: LoadCommandOptions): Promise<number> {
   const io = options.io ?? { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
-  const client = new JobsClient(options.endpoint, options.credentials);
   const submission = buildSubmission(target, options);
+  const client = options.client ?? new JobsClient(options.endpoint, options.credentials);
   let job = await client.submit(submission);
   if (options.detach) {
     io.stdout.write(options.json ? `${JSON.stringify(job, null, 2)}\n` : `${job.id}\n`);
@@ -94,7 +97,7 @@ export async function loadCommand(target: string, options: LoadCommandOptions): 
 }
 
 /** Polls until the job is finished; tolerates the gateway being away for up to 30 s (a restart). */
-async function follow(client: JobsClient, first: JobView, pollMs: number, onUpdate: (job: JobView) => void, leave: AbortSignal): Promise<JobView> {
+async function follow(client: Pick<JobsClient, 'get'>, first: JobView, pollMs: number, onUpdate: (job: JobView) => void, leave: AbortSignal): Promise<JobView> {
   let job = first;
   let failingSince: number | undefined;
   onUpdate(job);
@@ -151,13 +154,14 @@ class ProgressView {
 /** What Ctrl-C does while a job is followed (see the file comment). */
 class Interrupt {
   prompting = false;
+  private prompt: readline.Interface | undefined;
   private cancelling = false;
   private readonly leave = new AbortController();
   private readonly handler = (): void => this.onSigint();
 
   constructor(
     private readonly id: string,
-    private readonly client: JobsClient,
+    private readonly client: Pick<JobsClient, 'cancel'>,
     private readonly io: NonNullable<LoadCommandOptions['io']>,
     private readonly view: ProgressView,
   ) {}
@@ -171,8 +175,15 @@ class Interrupt {
     process.on('SIGINT', this.handler);
   }
 
+  /** Stops listening; a question still shown is closed unanswered (the job ended meanwhile), so that stdin lets the process exit. */
   uninstall(): void {
     process.off('SIGINT', this.handler);
+    if (this.prompt) {
+      this.prompt.close();
+      this.prompt = undefined;
+      this.prompting = false;
+      this.io.stderr.write('\n');
+    }
   }
 
   private onSigint(): void {
@@ -189,7 +200,10 @@ class Interrupt {
     this.prompting = true;
     this.view.end();
     const rl = readline.createInterface({ input: this.io.stdin, output: this.io.stderr });
+    this.prompt = rl;
     const done = (cancel: boolean): void => {
+      if (this.prompt !== rl) return;
+      this.prompt = undefined;
       rl.close();
       this.prompting = false;
       if (cancel) this.cancel();

@@ -24,48 +24,69 @@ const USAGE = `usage: ringcache serve [--config FILE]
              --concurrency N     batches in flight (default: the gateway's jobs.concurrency)
              --bandwidth RATE    at most this much read from the store per second (100MiB/s, 50MB/s)
              --metadata-only     cache object metadata only, no data
-             --no-skip-cached    read every page again, even those already cached
+             --no-skip-cached    read every page again, even those already cached (as a purge
+                                 does: needs write access to the bucket)
              --max-failures T    fail the job past T failed files, a count (10) or a share (5%);
                                  default 5%
              --json              print only the final job, as JSON
              --detach            print the job id and return; the job goes on
            Ctrl-C asks whether to cancel the job (y cancels; a second Ctrl-C at the question
            cancels too); when stdin is not a terminal it cancels at once. Exit status: 0 when
-           the job completed, 1 when it failed or was cancelled.
+           the job completed, 1 when it failed or was cancelled, 2 for a usage error.
   jobs     list the load jobs of a running gateway; "show ID" prints one as JSON,
            "cancel ID" cancels it.
 
 Environment overrides: RINGCACHE_HOST, RINGCACHE_PORT, RINGCACHE_DATA_DIR, RINGCACHE_REGION,
 RINGCACHE_BASE_DOMAIN, RINGCACHE_LOG_LEVEL, RINGCACHE_ACCESS_KEY_ID + RINGCACHE_SECRET_ACCESS_KEY.`;
 
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  help: { type: 'boolean', short: 'h' },
+  prefix: { type: 'boolean' },
+  endpoint: { type: 'string', default: 'http://127.0.0.1:9000' },
+  concurrency: { type: 'string' },
+  bandwidth: { type: 'string' },
+  'metadata-only': { type: 'boolean' },
+  'no-skip-cached': { type: 'boolean' },
+  'max-failures': { type: 'string' },
+  json: { type: 'boolean' },
+  detach: { type: 'boolean' },
+} as const;
+
+/** The flags and words; an unknown or malformed flag is a UsageError. */
+function parseCommandLine(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** The gateway's URL (http or https), or a UsageError. */
+function endpointOf(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new UsageError(`--endpoint "${text}": expected a URL such as http://127.0.0.1:9000`);
+  return text;
+}
+
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string', short: 'c' },
-      help: { type: 'boolean', short: 'h' },
-      prefix: { type: 'boolean' },
-      endpoint: { type: 'string', default: 'http://127.0.0.1:9000' },
-      concurrency: { type: 'string' },
-      bandwidth: { type: 'string' },
-      'metadata-only': { type: 'boolean' },
-      'no-skip-cached': { type: 'boolean' },
-      'max-failures': { type: 'string' },
-      json: { type: 'boolean' },
-      detach: { type: 'boolean' },
-    },
-  });
+  const { values, positionals } = parseCommandLine(argv);
   if (values.help || positionals.length === 0) {
     console.log(USAGE);
     return values.help ? 0 : 2;
   }
+  const endpoint = positionals[0] === 'serve' ? '' : endpointOf(values.endpoint);
   if (positionals[0] === 'purge') {
     if (positionals.length !== 2) {
       console.error(USAGE);
       return 2;
     }
-    console.log(await purgeCommand(positionals[1], { prefix: values.prefix === true, endpoint: values.endpoint as string, credentials: loadClientCredentials() }));
+    console.log(await purgeCommand(positionals[1], { prefix: values.prefix === true, endpoint, credentials: loadClientCredentials() }));
     return 0;
   }
   if (positionals[0] === 'load') {
@@ -74,7 +95,7 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     return loadCommand(positionals[1], {
-      endpoint: values.endpoint as string,
+      endpoint,
       credentials: loadClientCredentials(),
       concurrency: values.concurrency,
       bandwidth: values.bandwidth,
@@ -86,7 +107,7 @@ async function main(argv: string[]): Promise<number> {
     });
   }
   if (positionals[0] === 'jobs') {
-    const { output, status } = await jobsCommand(positionals.slice(1), { endpoint: values.endpoint as string, credentials: loadClientCredentials(), json: values.json === true });
+    const { output, status } = await jobsCommand(positionals.slice(1), { endpoint, credentials: loadClientCredentials(), json: values.json === true });
     if (status === 2) console.error(USAGE);
     else console.log(output);
     return status;

@@ -15,6 +15,7 @@ import { ClusterLoadDispatcher } from './cluster-dispatcher';
 import { ClusterNode } from './cluster-node';
 import { Forwarder } from './forwarder';
 import { InvalidationRelay } from './invalidation-relay';
+import { JobPeers } from './job-peers';
 import type { MemberInfo } from './membership';
 import { createMembership } from './membership-source';
 import { PeerClient } from './peer-client';
@@ -27,6 +28,8 @@ export interface Cluster {
   dispatcher: LoadDispatcher;
   /** Keys changed on this node that other nodes may own (multi-object delete): their owners are told before this resolves (1 s at most). */
   keysChanged(bucket: string, keys: readonly string[]): Promise<void>;
+  /** Jobs coordinated by other nodes (absent on a node by itself). */
+  jobsElsewhere?: JobPeers;
   /** False until start() completed in a multi-node setup: health checks answer 503 meanwhile. */
   ready(): boolean;
   start(): Promise<void>;
@@ -108,6 +111,7 @@ export function createCluster(deps: { config: RingcacheConfig; metrics: Metrics;
       await Promise.all([...byOwner].map(([owner, owned]) => relay.deliver(bucket, owned, [owner])));
     },
     ready: () => !clustered || started,
+    jobsElsewhere: clustered ? new JobPeers(node, peers) : undefined,
     async start() {
       await node.start();
       started = true;

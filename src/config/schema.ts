@@ -175,6 +175,8 @@ export const configSchema = z
         maxRetries: z.number().int().min(0).max(20).default(3),
         /** Per-key failures kept in a job's progress (the count of failures is always exact). */
         recentFailures: z.number().int().min(0).max(1000).default(20),
+        /** Queued and running jobs one access key may have on a coordinator; one more is refused (503 SlowDown). */
+        maxQueuedPerKey: z.number().int().positive().default(16),
         /** A job found running at start (the coordinator stopped) resumes from its checkpoint; false: it is marked failed. */
         resumeOnRestart: z.boolean().default(true),
       })

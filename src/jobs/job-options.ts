@@ -39,13 +39,17 @@ const UNITS: Record<string, number> = {
 
 /**
  * "100MiB/s", "1.5GB/s", "800K", "1048576" -> bytes per second. KB/MB/GB are powers of 1000,
- * KiB/MiB/GiB and the bare K/M/G powers of 1024 (as rclone's --bwlimit). "0" is unlimited.
+ * KiB/MiB/GiB and the bare K/M/G powers of 1024 (as rclone's --bwlimit). Zero ("0", "0MiB/s")
+ * is unlimited; a rate above zero that is less than 1 byte per second is refused (it would
+ * otherwise round to 0, unlimited).
  */
 export function parseByteRate(text: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*(?:\/\s*s)?\s*$/i.exec(text);
   const unit = match ? UNITS[match[2].toLowerCase()] : undefined;
   if (!match || unit === undefined) throw new Error(`bandwidth "${text}": expected a rate such as 100MiB/s, 50MB/s or 800K`);
-  return Math.round(Number(match[1]) * unit);
+  const rate = Number(match[1]) * unit;
+  if (rate > 0 && rate < 1) throw new Error(`bandwidth "${text}": less than 1 byte per second (0 means unlimited)`);
+  return Math.round(rate);
 }
 
 /** 10 -> at most 10 failed files; "5%" -> at most 5% of the files. */

@@ -2,6 +2,7 @@
  * The shapes of a preload (load) job: what was asked (JobSpec), where it stands (JobState,
  * JobProgress) and the record kept in the job store and returned by the API (Job).
  */
+import { randomBytes } from 'node:crypto';
 
 export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 
@@ -81,6 +82,17 @@ export interface JobProgress extends JobCounters {
 export interface JobCheckpoint {
   afterKey: string;
   counters: JobCounters;
+  /** Retries counted when the checkpoint last advanced (a resumed job starts from these). */
+  retries?: number;
+}
+
+/**
+ * Who runs an unfinished job: a random id of the process (new at every start) and when it
+ * last renewed the lease. Absent: nobody (the job was released by a graceful shutdown).
+ */
+export interface JobLease {
+  holder: string;
+  renewedAt: string;
 }
 
 export interface Job {
@@ -103,10 +115,12 @@ export interface Job {
   progress: JobProgress;
   /** Internal (not part of the API view). */
   checkpoint?: JobCheckpoint;
+  /** Internal: the lease of the process that runs (or queues) the job. */
+  lease?: JobLease;
 }
 
 /** The job as the API shows it. */
-export type JobView = Omit<Job, 'checkpoint'>;
+export type JobView = Omit<Job, 'checkpoint' | 'lease'>;
 
 export function emptyCounters(): JobCounters {
   return {
@@ -137,7 +151,14 @@ export function emptyProgress(): JobProgress {
   };
 }
 
+/** A new job, queued; its id sorts by creation time: "j" + base-36 milliseconds + 6 random hex digits. */
+export function newJob(spec: JobSpec, submittedBy: string, coordinator: string, now: number): Job {
+  const at = new Date(now).toISOString();
+  const id = `j${now.toString(36).padStart(9, '0')}${randomBytes(3).toString('hex')}`;
+  return { id, spec, state: 'queued', coordinator, submittedBy, createdAt: at, updatedAt: at, resumes: 0, progress: emptyProgress() };
+}
+
 export function toView(job: Job): JobView {
-  const { checkpoint: _checkpoint, ...view } = job;
+  const { checkpoint: _checkpoint, lease: _lease, ...view } = job;
   return view;
 }

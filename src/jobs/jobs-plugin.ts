@@ -1,10 +1,12 @@
 /**
  * The load-job API, registered under the admin prefix (/_ringcache):
  *
- *   POST   /jobs       {bucket, prefix, options}  -> 201 the job   (read access to the bucket)
+ *   POST   /jobs       {bucket, prefix, options}  -> 201 the job   (read access to the bucket;
+ *                                                    write access with skipCached: false)
  *   GET    /jobs                                  -> {jobs: [...]} (the jobs of buckets the key can read)
- *   GET    /jobs/:id                              -> the job
- *   DELETE /jobs/:id                              -> the job, once cancelled (finished jobs as they are)
+ *   GET    /jobs/:id                              -> the job      (read access)
+ *   DELETE /jobs/:id                              -> the job, once cancelled (finished jobs as they are);
+ *                                                    the submitter, or a key with write access
  *
  * Every request is SigV4-signed like an S3 request. The POST body is JSON of at most 64 KiB,
  * buffered by this plugin's own parser (the S3 plugin's pass-through parser is scoped to it);
@@ -25,11 +27,24 @@ export const MAX_JOB_BODY_BYTES = 64 * 1024;
 /** Job ids as the manager makes them (anything else is unknown without touching the store). */
 const JOB_ID = /^j[0-9a-z]{1,40}$/;
 
+/** The other nodes of the cluster, for jobs coordinated elsewhere (src/cluster/job-peers.ts). */
+export interface JobsElsewhere {
+  /** The answer of the node that has the job named in this request (GET or DELETE), if any. */
+  find(request: FastifyRequest): Promise<{ status: number; body: unknown } | undefined>;
+  /** Every other node's jobs for this listing request. */
+  listAll(request: FastifyRequest): Promise<unknown[]>;
+}
+
 export interface JobsPluginOptions {
   manager: JobManager;
   credentials: readonly Credential[];
   defaults: JobDefaults;
+  /** Absent on a node by itself. */
+  elsewhere?: JobsElsewhere;
 }
+
+/** A request another node sent on our behalf: answer for this node only. */
+const fromPeer = (request: FastifyRequest): boolean => request.headers['x-ringcache-hop'] !== undefined;
 
 /** A JSON API error that is not an S3 one. */
 class JobsApiError extends Error {
@@ -72,6 +87,9 @@ export async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions):
     return { auth, credential: byKey.get(auth.accessKeyId) };
   };
   const mayRead = (c: Caller, bucket: string): void => authorize(c.auth, c.credential, 'read', { name: bucket, anonymousRead: false });
+  const mayWrite = (c: Caller, bucket: string, why: string): void => {
+    if (accessLevel(c.credential, bucket) !== 'write') throw s3Error('AccessDenied', `${why} needs write access to bucket ${bucket}.`);
+  };
   const jobOf = (id: string): JobView => {
     const job = JOB_ID.test(id) ? opts.manager.get(id) : undefined;
     if (!job) throw new JobsApiError('NoSuchJob', 404, `no job ${id} (unknown, or finished and no longer retained)`);
@@ -83,6 +101,8 @@ export async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions):
       const c = await caller(request);
       const spec = parseSubmission(parseBody(request.body, c.auth), opts.defaults);
       mayRead(c, spec.bucket);
+      // Re-reading every page replaces what is cached, as a purge does.
+      if (!spec.options.skipCached) mayWrite(c, spec.bucket, 'A load job with skipCached: false (it drops cached pages, like a purge)');
       const job = await opts.manager.submit(spec, c.auth.accessKeyId);
       void reply.code(201).header('location', `/_ringcache/jobs/${job.id}`);
       return job;
@@ -92,13 +112,28 @@ export async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions):
   app.get('/jobs', (request, reply) =>
     answer(request, reply, async () => {
       const c = await caller(request);
-      return { jobs: opts.manager.list().filter((job) => accessLevel(c.credential, job.spec.bucket) !== 'none') };
+      const local: JobView[] = opts.manager.list().filter((job) => accessLevel(c.credential, job.spec.bucket) !== 'none');
+      if (!opts.elsewhere || fromPeer(request)) return { jobs: local };
+      // Every node's jobs (each node filtered them by the same caller's grants), newest first.
+      const all = [...local, ...((await opts.elsewhere.listAll(request)) as JobView[])];
+      return { jobs: all.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0)) };
     }),
   );
+
+  /** For a job this node does not know: the answer of the node that coordinates it, if any. */
+  const askElsewhere = async (request: FastifyRequest, reply: FastifyReply, id: string): Promise<unknown> => {
+    if (!opts.elsewhere || fromPeer(request) || !JOB_ID.test(id) || opts.manager.get(id)) return undefined;
+    const found = await opts.elsewhere.find(request);
+    if (!found) return undefined;
+    void reply.code(found.status);
+    return found.body;
+  };
 
   app.get<{ Params: { id: string } }>('/jobs/:id', (request, reply) =>
     answer(request, reply, async () => {
       const c = await caller(request);
+      const remote = await askElsewhere(request, reply, request.params.id);
+      if (remote !== undefined) return remote;
       const job = jobOf(request.params.id);
       mayRead(c, job.spec.bucket);
       return job;
@@ -108,7 +143,11 @@ export async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions):
   app.delete<{ Params: { id: string } }>('/jobs/:id', (request, reply) =>
     answer(request, reply, async () => {
       const c = await caller(request);
-      mayRead(c, jobOf(request.params.id).spec.bucket);
+      const remote = await askElsewhere(request, reply, request.params.id);
+      if (remote !== undefined) return remote;
+      const job = jobOf(request.params.id);
+      mayRead(c, job.spec.bucket);
+      if (c.auth.accessKeyId !== job.submittedBy) mayWrite(c, job.spec.bucket, `Cancelling a job submitted by another access key (${job.submittedBy})`);
       return (await opts.manager.cancel(request.params.id, c.auth.accessKeyId)) ?? jobOf(request.params.id);
     }),
   );

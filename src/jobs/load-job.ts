@@ -12,7 +12,9 @@
  *  - retries a batch whose node cannot be reached, and keys that failed with a retryable
  *    error, up to `maxRetries` times with exponential backoff, re-asking the owner each
  *    time (the ring may have changed); records every other failure per key;
- *  - fails the job once the failure threshold is passed; stops on cancel or shutdown.
+ *  - fails the job once the failure threshold is passed; stops on cancel or shutdown. After
+ *    a stop, keys that still come back loaded are counted; keys the stop interrupted stay
+ *    open (not failed); batches get a grace period to answer, then the job ends anyway.
  *
  * Alongside, a counting pass lists the prefix once more, summing only, so that progress has
  * a total (and an ETA) long before the dispatch reaches the end of a large prefix.
@@ -21,6 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { BucketRegistry } from '../mounts/bucket-registry';
 import { toS3Error } from '../s3/errors';
 import { ByteRateLimiter } from './byte-rate-limiter';
+import { backoffMs, countObjects, listObjects, ListingError } from './job-listing';
 import type { Job, JobCheckpoint, JobProgress } from './job-types';
 import type { KeyLoadResult, LoadDispatcher, LoadOptions } from './load-dispatcher';
 import { ProgressTracker, type Ticket } from './progress-tracker';
@@ -32,6 +35,10 @@ export interface RunnerSettings {
   recentFailures: number;
   /** First retry delay; doubles each attempt, capped at 5 s. */
   retryBaseMs?: number;
+  /** After a cancel or shutdown, how long batches in flight may still report (default 4 s). */
+  abortGraceMs?: number;
+  /** How far the checkpoint may lag behind the listing before partial batches go out (default 50,000 keys). */
+  checkpointLag?: number;
 }
 
 export interface RunnerDeps {
@@ -51,17 +58,23 @@ export type RunOutcome =
   /** Stopped by a shutdown: the job stays "running" in the store, to be resumed. */
   | { state: 'interrupted' };
 
-/** Keys listed but not yet folded into the checkpoint; past this the listing waits. */
-const MAX_UNSETTLED = 50_000;
-const MAX_BACKOFF_MS = 5_000;
-const RETRYABLE_CODES = new Set(['ServiceUnavailable', 'SlowDown', 'InternalError', 'RequestTimeout']);
+/** After a stop, batches in flight may still report for this long (a DELETE waits 5 s for the job to stop). */
+const ABORT_GRACE_MS = 4_000;
+/** Keys listed but not yet folded into the checkpoint; past this, partial batches holding the oldest keys go out. */
+const CHECKPOINT_LAG = 50_000;
 
 type StopReason = { kind: 'cancel'; reason: string } | { kind: 'shutdown' } | { kind: 'failed'; reason: string };
+type Adapter = Awaited<ReturnType<BucketRegistry['get']>>['adapter'];
 
 export class LoadJobRunner {
   readonly tracker: ProgressTracker;
   private readonly controller = new AbortController();
+  /** Stops the counting pass: at any stop, and when the run ends. */
+  private readonly counting = new AbortController();
+  private readonly aborted: Promise<void>;
   private stop: StopReason | undefined;
+  /** Set once the runner has stopped listening: later results are ignored. */
+  private closed = false;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly limiter: ByteRateLimiter;
   private readonly batchBytes: number;
@@ -74,8 +87,9 @@ export class LoadJobRunner {
     private readonly deps: RunnerDeps,
   ) {
     this.now = deps.now ?? Date.now;
+    const from = job.checkpoint;
     this.tracker = new ProgressTracker(
-      { checkpoint: job.checkpoint, retries: job.checkpoint ? job.progress.retries : 0, recentFailures: job.checkpoint ? job.progress.recentFailures : [] },
+      { checkpoint: from, retries: from ? (from.retries ?? job.progress.retries) : 0, recentFailures: from ? job.progress.recentFailures : [] },
       deps.settings.recentFailures,
       this.now,
     );
@@ -84,6 +98,7 @@ export class LoadJobRunner {
     // With a bandwidth limit, a batch is at most a quarter second of it (and at least one key).
     this.batchBytes = this.limiter.unlimited ? deps.settings.batchBytes : Math.min(deps.settings.batchBytes, Math.max(1, Math.floor(options.bandwidthBytesPerSecond / 4)));
     this.loadOptions = { skipCached: options.skipCached, metadataOnly: options.metadataOnly };
+    this.aborted = new Promise((resolve) => this.controller.signal.addEventListener('abort', () => resolve(), { once: true }));
   }
 
   get signal(): AbortSignal {
@@ -103,92 +118,84 @@ export class LoadJobRunner {
     this.stopWith(reason);
   }
 
+  /**
+   * Runs the job to its end. After an abort it waits at most the grace period for the
+   * listing and the batches in flight, then returns anyway; results that come later are
+   * ignored. Keys that an abort interrupted are left unfinished (not failed).
+   */
   async run(): Promise<RunOutcome> {
-    const { spec } = this.job;
-    const counting = new AbortController();
-    const stopCounting = (): void => counting.abort();
-    this.signal.addEventListener('abort', stopCounting, { once: true });
-    try {
-      const bucket = await this.deps.buckets.get(spec.bucket);
-      void this.countPass(bucket.adapter, counting.signal);
-      await this.listAndDispatch(bucket.adapter);
-      if (!this.signal.aborted) {
-        for (const owner of [...this.groups.keys()]) await this.dispatchGroup(owner);
-      }
-    } catch (err) {
-      if (!this.signal.aborted) {
-        const s3 = toS3Error(err);
-        if (s3.status >= 500) this.deps.log?.warn({ err, bucket: spec.bucket, job: this.job.id }, 'load job failed');
-        this.stopWith({ kind: 'failed', reason: `${s3.code}: ${s3.message}` });
-      }
-    } finally {
-      counting.abort();
-      this.signal.removeEventListener('abort', stopCounting);
-      await Promise.all(this.inFlight);
-    }
-    if (!this.stop && this.tracker.failuresExceed(spec.options.maxFailures, true)) this.stopWith({ kind: 'failed', reason: this.thresholdReason() });
+    const { maxFailures } = this.job.spec.options;
+    const work = this.work();
+    await Promise.race([work, this.aborted]);
+    if (this.signal.aborted) await Promise.race([Promise.all([work, ...this.inFlight]), sleep(this.deps.settings.abortGraceMs ?? ABORT_GRACE_MS, undefined, { ref: false })]);
+    this.closed = true;
+    this.counting.abort();
+    if (!this.stop && this.tracker.failuresExceed(maxFailures, true)) this.stopWith({ kind: 'failed', reason: this.tracker.failureReason(maxFailures) });
     const stop = this.stop as StopReason | undefined;
     if (!stop) return { state: 'completed' };
     if (stop.kind === 'shutdown') return { state: 'interrupted' };
     return { state: stop.kind === 'cancel' ? 'cancelled' : 'failed', reason: stop.reason };
   }
 
+  /** Lists, dispatches, and waits for the batches. Never rejects: an error stops the job as failed. */
+  private async work(): Promise<void> {
+    const { spec } = this.job;
+    try {
+      const bucket = await this.deps.buckets.get(spec.bucket);
+      void this.countPass(bucket.adapter, this.counting.signal);
+      await this.listAndDispatch(bucket.adapter);
+      if (!this.signal.aborted) {
+        for (const owner of [...this.groups.keys()]) await this.dispatchGroup(owner);
+      }
+      await Promise.all(this.inFlight);
+    } catch (err) {
+      if (this.signal.aborted) return;
+      if (err instanceof ListingError) {
+        this.deps.log?.warn({ err, bucket: spec.bucket, job: this.job.id }, 'load job listing failed');
+        this.stopWith({ kind: 'failed', reason: err.message });
+        return;
+      }
+      const s3 = toS3Error(err);
+      if (s3.status >= 500) this.deps.log?.warn({ err, bucket: spec.bucket, job: this.job.id }, 'load job failed');
+      this.stopWith({ kind: 'failed', reason: `${s3.code}: ${s3.message}` });
+    }
+  }
+
   private stopWith(reason: StopReason): void {
     if (this.stop) return;
     this.stop = reason;
+    this.counting.abort();
     this.controller.abort(reason);
   }
 
-  private async listAndDispatch(adapter: Awaited<ReturnType<BucketRegistry['get']>>['adapter']): Promise<void> {
-    const { prefix } = this.job.spec;
-    let startAfter = this.tracker.resumeAfter;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        for await (const entry of adapter.list({ prefix, startAfter: startAfter || undefined, signal: this.signal })) {
-          if (this.signal.aborted) return;
-          if (entry.kind !== 'object') continue;
-          startAfter = entry.key;
-          attempt = 0;
-          await this.add(this.tracker.listed(entry.key, entry.size));
-          this.deps.onProgress?.();
-        }
-        if (this.signal.aborted) return;
-        this.tracker.listingComplete = true;
-        this.tracker.filesTotal = this.tracker.counters.filesListed;
-        this.tracker.bytesTotal = this.tracker.counters.bytesListed;
-        return;
-      } catch (err) {
-        if (this.signal.aborted) return;
-        const s3 = toS3Error(err);
-        if (!RETRYABLE_CODES.has(s3.code) || attempt >= this.deps.settings.maxRetries) {
-          this.deps.log?.warn({ err, bucket: this.job.spec.bucket, job: this.job.id }, 'load job listing failed');
-          this.stopWith({ kind: 'failed', reason: `listing failed after ${attempt + 1} attempt(s): ${s3.code}: ${s3.message}` });
-          return;
-        }
-        this.tracker.retries++;
-        await sleep(this.backoff(attempt), undefined, { signal: this.signal }).catch(() => undefined);
-      }
-    }
+  private async listAndDispatch(adapter: Adapter): Promise<void> {
+    const { settings } = this.deps;
+    const options = {
+      prefix: this.job.spec.prefix,
+      startAfter: this.tracker.resumeAfter,
+      signal: this.signal,
+      maxRetries: settings.maxRetries,
+      retryBaseMs: settings.retryBaseMs,
+      onRetry: () => this.tracker.retries++,
+    };
+    const complete = await listObjects(adapter, options, async (key, size) => {
+      await this.add(this.tracker.listed(key, size));
+      this.deps.onProgress?.();
+    });
+    if (!complete) return;
+    this.tracker.listingComplete = true;
+    this.tracker.filesTotal = this.tracker.counters.filesListed;
+    this.tracker.bytesTotal = this.tracker.counters.bytesListed;
   }
 
   /** Sums the prefix (files, bytes) so that progress has a total early. Best effort. */
-  private async countPass(adapter: Awaited<ReturnType<BucketRegistry['get']>>['adapter'], signal: AbortSignal): Promise<void> {
-    let files = 0;
-    let bytes = 0;
-    try {
-      for await (const entry of adapter.list({ prefix: this.job.spec.prefix, signal })) {
-        if (signal.aborted) return;
-        if (entry.kind !== 'object') continue;
-        files++;
-        bytes += entry.size;
-      }
-      if (signal.aborted || this.tracker.listingComplete) return;
-      this.tracker.filesTotal = files;
-      this.tracker.bytesTotal = bytes;
-      this.deps.onProgress?.();
-    } catch {
-      // Without a total, progress has no ETA until the listing ends; the job itself goes on.
-    }
+  private async countPass(adapter: Adapter, signal: AbortSignal): Promise<void> {
+    const total = await countObjects(adapter, this.job.spec.prefix, signal);
+    // Without a total, progress has no ETA until the listing ends; the job itself goes on.
+    if (!total || this.tracker.listingComplete) return;
+    this.tracker.filesTotal = total.files;
+    this.tracker.bytesTotal = total.bytes;
+    this.deps.onProgress?.();
   }
 
   private async add(ticket: Ticket): Promise<void> {
@@ -204,10 +211,14 @@ export class LoadJobRunner {
     group.tickets.push(ticket);
     group.bytes += ticket.size;
     if (group.tickets.length >= this.deps.settings.batchKeys || group.bytes >= this.batchBytes) await this.dispatchGroup(owner);
-    if (this.tracker.unsettled > MAX_UNSETTLED) {
-      // The checkpoint lags far behind the listing: send what waits in partial batches, and let the work catch up.
-      for (const waiting of [...this.groups.keys()]) await this.dispatchGroup(waiting);
-      while (this.tracker.unsettled > MAX_UNSETTLED && this.inFlight.size > 0 && !this.signal.aborted) await Promise.race(this.inFlight);
+    const lag = this.deps.settings.checkpointLag ?? CHECKPOINT_LAG;
+    if (this.tracker.unsettled > lag) {
+      // A soft limit: a partial batch whose oldest key is that far behind the listing goes out
+      // now (its owner gets few keys). Keys already in flight are not waited for: one slow key
+      // holds the checkpoint back, not the job.
+      for (const [waiting, held] of [...this.groups]) {
+        if (this.tracker.nextSeq - held.tickets[0].seq > lag) await this.dispatchGroup(waiting);
+      }
     }
   }
 
@@ -216,7 +227,7 @@ export class LoadJobRunner {
     const group = this.groups.get(owner);
     if (!group) return;
     this.groups.delete(owner);
-    while (this.inFlight.size >= this.job.spec.options.concurrency) await Promise.race(this.inFlight);
+    while (this.inFlight.size >= this.job.spec.options.concurrency && !this.signal.aborted) await Promise.race([...this.inFlight, this.aborted]);
     if (this.signal.aborted) return;
     const cost = this.job.spec.options.metadataOnly ? 0 : group.bytes;
     await this.limiter.take(cost, this.signal).catch(() => undefined);
@@ -245,12 +256,14 @@ export class LoadJobRunner {
             } catch (err) {
               results = err instanceof Error ? err : new Error(String(err));
             }
-            if (this.signal.aborted) return;
+            if (this.closed) return; // too late: the job has already ended
             group.forEach((ticket, i) => {
               const result = Array.isArray(results) ? results[i] : undefined;
               if (result?.ok) {
                 loaded += result.bytesLoaded;
                 this.tracker.finish(ticket, { kind: 'done', bytesLoaded: result.bytesLoaded, bytesSkipped: result.bytesSkipped });
+              } else if (this.signal.aborted) {
+                // Interrupted by the stop itself: the key stays open (a resumed job loads it again).
               } else if (!last && (!result || result.retryable)) {
                 again.push(ticket);
               } else {
@@ -261,9 +274,9 @@ export class LoadJobRunner {
           }),
         );
         this.deps.onProgress?.();
-        if (!this.stop && this.tracker.failuresExceed(options.maxFailures, false)) this.stopWith({ kind: 'failed', reason: this.thresholdReason() });
+        if (!this.stop && this.tracker.failuresExceed(options.maxFailures, false)) this.stopWith({ kind: 'failed', reason: this.tracker.failureReason(options.maxFailures) });
         pending = again;
-        if (pending.length > 0) await sleep(this.backoff(attempt), undefined, { signal: this.signal }).catch(() => undefined);
+        if (pending.length > 0) await sleep(backoffMs(attempt, this.deps.settings.retryBaseMs), undefined, { signal: this.signal }).catch(() => undefined);
       }
     } finally {
       this.limiter.refund(Math.max(0, cost - loaded));
@@ -285,18 +298,5 @@ export class LoadJobRunner {
       else byOwner.set(owner, [ticket]);
     }
     return byOwner;
-  }
-
-  private backoff(attempt: number): number {
-    const base = this.deps.settings.retryBaseMs ?? 200;
-    return Math.min(MAX_BACKOFF_MS, base * 2 ** attempt) * (0.8 + Math.random() * 0.4);
-  }
-
-  private thresholdReason(): string {
-    const { filesFailed, filesDone } = this.tracker.counters;
-    const threshold = this.job.spec.options.maxFailures;
-    const limit = threshold.kind === 'count' ? `${threshold.value} files` : `${+(threshold.value * 100).toFixed(4)}% of the files`;
-    const last = this.tracker.recentFailures[this.tracker.recentFailures.length - 1];
-    return `${filesFailed} of ${filesDone} files failed, more than the threshold (${limit})${last ? `; last: ${last.key}: ${last.error}` : ''}`;
   }
 }

@@ -3,23 +3,28 @@
  * the ETA, and the checkpoint a restarted coordinator resumes from.
  *
  * Checkpoint: keys are numbered in listing order (the UFS lists in UTF-8 byte order) and
- * finish out of order. The keys from the oldest unfinished one to the listing head wait in a
- * queue; when the oldest finishes, the queue's finished front is folded into the committed
- * counters and its last key becomes the resume point. So the checkpoint's counters are
- * exactly those of the keys up to `afterKey`: a resumed job lists after it and counts nothing
- * twice (keys finished beyond it are loaded again; with skipCached they are skipped quickly).
+ * finish out of order. From the oldest unfinished key to the listing head, keys sit in a
+ * list of segments: each unfinished key is a segment of its own, and neighbouring finished
+ * keys are merged into one run (their summed counters and last key). When the front run has
+ * no unfinished key before it, it is folded into the committed counters and its last key
+ * becomes the resume point. So the checkpoint's counters are exactly those of the keys up to
+ * `afterKey`: a resumed job lists after it and counts nothing twice (keys finished beyond it
+ * are loaded again; with skipCached they are skipped quickly). Memory follows the unfinished
+ * keys, not how far the checkpoint lags behind the listing (one slow key).
  */
-import type { JobCheckpoint, JobCounters, JobProgress, KeyFailure } from './job-types';
+import type { FailureThreshold, JobCheckpoint, JobCounters, JobProgress, KeyFailure } from './job-types';
 import { emptyCounters } from './job-types';
 
 export type KeyOutcome =
   | { kind: 'done'; bytesLoaded: number; bytesSkipped: number }
   | { kind: 'failed'; error: string; attempts: number };
 
-interface Pending {
-  key: string;
-  size: number;
-  outcome?: KeyOutcome;
+/** One unfinished key (no `run`), or a run of finished keys in listing order. */
+interface Segment {
+  lastKey: string;
+  run?: JobCounters;
+  prev?: Segment;
+  next?: Segment;
 }
 
 /** A listed key, to be finished once. */
@@ -35,10 +40,11 @@ export class ProgressTracker {
   private readonly live: JobCounters;
   private readonly committed: JobCounters;
   private afterKey: string | undefined;
-  private readonly queue: Pending[] = [];
-  /** queue[head] is the oldest unsettled key; queue[0] has sequence number `base`. */
-  private head = 0;
-  private base = 0;
+  private committedRetries: number;
+  private first: Segment | undefined;
+  private last: Segment | undefined;
+  private readonly open = new Map<number, Segment>();
+  private segmentCount = 0;
   private next = 0;
   private readonly samples: { at: number; bytes: number; files: number }[] = [];
   retries: number;
@@ -47,16 +53,19 @@ export class ProgressTracker {
   filesTotal: number | null = null;
   bytesTotal: number | null = null;
 
+  /** Resuming from `checkpoint`: failures of keys past it are dropped (those keys run again). */
   constructor(
     from: { checkpoint?: JobCheckpoint; retries?: number; recentFailures?: KeyFailure[] },
     private readonly keepFailures: number,
     private readonly now: () => number = Date.now,
   ) {
-    this.live = { ...(from.checkpoint?.counters ?? emptyCounters()) };
+    const checkpoint = from.checkpoint;
+    this.live = { ...(checkpoint?.counters ?? emptyCounters()) };
     this.committed = { ...this.live };
-    this.afterKey = from.checkpoint?.afterKey;
-    this.retries = from.retries ?? 0;
-    this.recentFailures = [...(from.recentFailures ?? [])];
+    this.afterKey = checkpoint?.afterKey;
+    this.retries = this.committedRetries = from.retries ?? 0;
+    const after = checkpoint && Buffer.from(checkpoint.afterKey);
+    this.recentFailures = (from.recentFailures ?? []).filter((f) => !after || Buffer.compare(Buffer.from(f.key), after) <= 0);
   }
 
   /** Where the listing starts: after the checkpoint's key (undefined: from the beginning). */
@@ -64,9 +73,19 @@ export class ProgressTracker {
     return this.afterKey;
   }
 
-  /** Keys listed and not yet folded into the checkpoint (the runner bounds this). */
+  /** Keys listed and not yet folded into the checkpoint (how far it lags behind the listing). */
   get unsettled(): number {
-    return this.queue.length - this.head;
+    return this.live.filesListed - this.committed.filesListed;
+  }
+
+  /** Segments held in memory: at most twice the unfinished keys, plus one. */
+  get segments(): number {
+    return this.segmentCount;
+  }
+
+  /** The sequence number the next listed key gets. */
+  get nextSeq(): number {
+    return this.next;
   }
 
   get counters(): Readonly<JobCounters> {
@@ -76,45 +95,72 @@ export class ProgressTracker {
   listed(key: string, size: number): Ticket {
     this.live.filesListed++;
     this.live.bytesListed += size;
-    this.queue.push({ key, size });
+    const segment: Segment = { lastKey: key, prev: this.last };
+    if (this.last) this.last.next = segment;
+    else this.first = segment;
+    this.last = segment;
+    this.segmentCount++;
+    this.open.set(this.next, segment);
     return { seq: this.next++, key, size };
   }
 
   finish(ticket: Ticket, outcome: KeyOutcome): void {
-    const index = ticket.seq - this.base;
-    const entry = index >= this.head ? this.queue[index] : undefined;
-    if (!entry || entry.outcome) throw new Error(`key ${ticket.key} finished twice`);
-    entry.outcome = outcome;
-    apply(this.live, entry.size, outcome);
+    let segment = this.open.get(ticket.seq);
+    if (!segment) throw new Error(`key ${ticket.key} finished twice`);
+    this.open.delete(ticket.seq);
+    apply(this.live, ticket.size, outcome);
     if (outcome.kind === 'failed') {
       this.recentFailures.push({ key: ticket.key, error: outcome.error, attempts: outcome.attempts, at: new Date(this.now()).toISOString() });
       if (this.recentFailures.length > this.keepFailures) this.recentFailures.splice(0, this.recentFailures.length - this.keepFailures);
     }
-    while (this.head < this.queue.length && this.queue[this.head].outcome) {
-      const done = this.queue[this.head] as Required<Pending>;
-      this.committed.filesListed++;
-      this.committed.bytesListed += done.size;
-      apply(this.committed, done.size, done.outcome);
-      this.afterKey = done.key;
-      this.head++;
-    }
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue.splice(0, this.head);
-      this.base += this.head;
-      this.head = 0;
+    segment.run = { ...emptyCounters(), filesListed: 1, bytesListed: ticket.size };
+    apply(segment.run, ticket.size, outcome);
+    if (segment.prev?.run) segment = this.merge(segment.prev, segment);
+    if (segment.next?.run) this.merge(segment, segment.next);
+    while (this.first?.run) {
+      const done = this.first;
+      add(this.committed, done.run as JobCounters);
+      this.afterKey = done.lastKey;
+      this.committedRetries = this.retries;
+      this.unlink(done);
     }
   }
 
   checkpoint(): JobCheckpoint | undefined {
-    return this.afterKey === undefined ? undefined : { afterKey: this.afterKey, counters: { ...this.committed } };
+    return this.afterKey === undefined ? undefined : { afterKey: this.afterKey, counters: { ...this.committed }, retries: this.committedRetries };
+  }
+
+  /** Folds run `later` into run `earlier` (its neighbour); returns `earlier`. */
+  private merge(earlier: Segment, later: Segment): Segment {
+    add(earlier.run as JobCounters, later.run as JobCounters);
+    earlier.lastKey = later.lastKey;
+    this.unlink(later);
+    return earlier;
+  }
+
+  private unlink(segment: Segment): void {
+    if (segment.prev) segment.prev.next = segment.next;
+    else this.first = segment.next;
+    if (segment.next) segment.next.prev = segment.prev;
+    else this.last = segment.prev;
+    segment.prev = segment.next = undefined;
+    this.segmentCount--;
   }
 
   /** Has `threshold` been passed? Fractions are judged once `minSample` files are done, and always at the end. */
-  failuresExceed(threshold: { kind: 'count' | 'fraction'; value: number }, final: boolean, minSample = 100): boolean {
+  failuresExceed(threshold: FailureThreshold, final: boolean, minSample = 100): boolean {
     const { filesFailed, filesDone } = this.live;
     if (threshold.kind === 'count') return filesFailed > threshold.value;
     if (!final && filesDone < minSample) return false;
     return filesDone > 0 && filesFailed / filesDone > threshold.value;
+  }
+
+  /** Why the job failed past `threshold`, with the last failure. */
+  failureReason(threshold: FailureThreshold): string {
+    const { filesFailed, filesDone } = this.live;
+    const limit = threshold.kind === 'count' ? `${threshold.value} files` : `${+(threshold.value * 100).toFixed(4)}% of the files`;
+    const last = this.recentFailures[this.recentFailures.length - 1];
+    return `${filesFailed} of ${filesDone} files failed, more than the threshold (${limit})${last ? `; last: ${last.key}: ${last.error}` : ''}`;
   }
 
   snapshot(startedAtMs: number, metadataOnly: boolean, endedAtMs?: number): JobProgress {
@@ -152,6 +198,10 @@ export class ProgressTracker {
     if (seconds < 0.5 || moved <= 0) return null;
     return Math.ceil(left / (moved / seconds));
   }
+}
+
+function add(into: JobCounters, from: JobCounters): void {
+  for (const name of Object.keys(into) as (keyof JobCounters)[]) into[name] += from[name];
 }
 
 function apply(counters: JobCounters, size: number, outcome: KeyOutcome): void {

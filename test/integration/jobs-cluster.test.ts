@@ -127,6 +127,24 @@ describe('a load job on three nodes', () => {
     expect(checked).toBe(450);
   });
 
+  it('any node shows, lists and cancels a job coordinated by another (clients behind a load balancer)', async () => {
+    const [a, b, c] = cluster.nodes;
+    const submitted = await jobsClient(a).submit({ bucket: BUCKET, prefix: 'events/part-a/', options: { bandwidth: '2MiB/s' } });
+    const viaB = await jobsClient(b).get(submitted.id);
+    expect(viaB).toMatchObject({ id: submitted.id, coordinator: 'node-a' });
+    const listed = await jobsClient(c).list();
+    expect(listed.map((j) => j.id)).toContain(submitted.id);
+    expect(new Set(listed.map((j) => j.id)).size).toBe(listed.length);
+    const cancelled = await jobsClient(c).cancel(submitted.id);
+    expect(['cancelled', 'completed']).toContain(cancelled.state);
+    expect((await jobsClient(b).get(submitted.id)).state).toBe(cancelled.state);
+    const unknown = await jobsClient(b).get('j0000000000000000').then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(unknown).toMatchObject({ status: 404, code: 'NoSuchJob' });
+  });
+
   it('a missing prefix gives an empty completed job; a bad bucket a clear error', async () => {
     const client = jobsClient(cluster.nodes[1]);
     const empty = await finished(client, (await client.submit({ bucket: BUCKET, prefix: 'no/such/prefix/' })).id);

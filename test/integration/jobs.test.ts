@@ -1,7 +1,8 @@
 /**
  * Load jobs on one node, through a real gateway: a job warms a prefix so that reading it
  * afterwards costs zero store reads; skipCached, metadataOnly, a missing prefix, API errors,
- * cancel, a dispatcher that fails, a restart while a job runs, and the built CLI.
+ * authorization, cancel, a dispatcher that fails, a restart while a job runs, and the built
+ * CLI (usage errors included).
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -229,6 +230,16 @@ describe('load jobs on one node', () => {
     expect((await reader.list()).map((j) => j.id)).toContain(mine.id);
   });
 
+  test('authorization: skipCached false needs write access (it drops cached pages); cancel needs the submitter or write access', async () => {
+    const reader = new JobsClient(h.gw.url, { ...READER, region: 'us-east-1' });
+    await expect(reader.submit({ bucket: Bucket, prefix: 'no/', options: { skipCached: false } })).rejects.toMatchObject({ status: 403, code: 'AccessDenied', message: expect.stringContaining('skipCached: false') });
+    const admins = await h.client.submit({ bucket: Bucket, prefix: 'no/', options: { skipCached: false } });
+    await expect(reader.cancel(admins.id)).rejects.toMatchObject({ status: 403, code: 'AccessDenied', message: expect.stringContaining(`submitted by another access key (${ADMIN.accessKeyId})`) });
+    const readers = await reader.submit({ bucket: Bucket, prefix: 'no/' });
+    expect((await reader.cancel(readers.id)).id).toBe(readers.id); // its submitter
+    expect((await h.client.cancel(readers.id)).id).toBe(readers.id); // write access
+  });
+
   test('a gateway without a cache refuses jobs with the reason', async () => {
     const gw = await startTestGateway({ cache: { enabled: false } });
     try {
@@ -301,6 +312,8 @@ describe('load jobs against a slow store', () => {
       const cancelled = await h.client.cancel(job.id);
       expect(cancelled).toMatchObject({ state: 'cancelled', reason: `cancelled by ${ADMIN.accessKeyId}` });
       expect(cancelled.progress.filesDone).toBeLessThan(50);
+      // Page reads already under way finish (the cache shares them with other readers); no new one starts.
+      await sleep(150);
       const reads = h.ufs().reads.length;
       await sleep(300);
       expect(h.ufs().reads.length).toBe(reads);
@@ -353,10 +366,10 @@ describe('ringcache load / jobs (the built CLI)', () => {
   });
   afterAll(() => h.gw.close());
 
-  const run = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> =>
+  const run = (args: string[], endpoint = h.gw.url): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> =>
     new Promise((resolve) => {
       const started = Date.now();
-      const child = spawn(process.execPath, [CLI, ...args, '--endpoint', h.gw.url], {
+      const child = spawn(process.execPath, [CLI, ...args, '--endpoint', endpoint], {
         env: { PATH: process.env.PATH, AWS_ACCESS_KEY_ID: ADMIN.accessKeyId, AWS_SECRET_ACCESS_KEY: ADMIN.secretAccessKey },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -406,5 +419,19 @@ describe('ringcache load / jobs (the built CLI)', () => {
     const usage = await run(['load', `${Bucket}/x`, '--bandwidth', 'fast']);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('bandwidth "fast"');
+  });
+
+  test('an unknown flag or a bad --endpoint is a usage error (exit 2, the usage, no stack trace)', async () => {
+    for (const [args, endpoint, message] of [
+      [['load', `${Bucket}/x`, '--bogus'], h.gw.url, "Unknown option '--bogus'"],
+      [['jobs'], 'not a url', '--endpoint "not a url": expected a URL'],
+      [['load', `${Bucket}/x`], 'ftp://127.0.0.1:9000', '--endpoint "ftp://127.0.0.1:9000"'],
+    ] as const) {
+      const result = await run([...args], endpoint);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(message);
+      expect(result.stderr).toContain('usage: ringcache');
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    }
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The job manager over a real LMDB job store (temp dir) and an in-memory listing: queueing,
- * cancel, persistence while running, restart (resume from the checkpoint, or fail with the
- * reason), and retention of finished jobs.
+ * the per-key limit, cancel, persistence while running (final states durably), a finished job
+ * never shown older than it was, retention of finished jobs, and a bounded close. Restarts and
+ * leases: job-leases.test.ts.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -11,9 +12,9 @@ import type { BucketRegistry } from '../../src/mounts/bucket-registry';
 import { s3Error } from '../../src/s3/errors';
 import { CachingAdapter } from '../../src/cache/caching-adapter';
 import { parseConfig } from '../../src/config/load-config';
-import { JobManager, RESTART_QUEUED_REASON, RESTART_REASON, type JobManagerOptions } from '../../src/jobs/job-manager';
+import { JobManager, MIN_RETAIN_SECONDS, type JobManagerOptions, type JobsConfig } from '../../src/jobs/job-manager';
 import { JobStore } from '../../src/jobs/job-store';
-import { emptyProgress, type Job, type JobSpec } from '../../src/jobs/job-types';
+import type { Job, JobSpec } from '../../src/jobs/job-types';
 import type { LoadDispatcher, LoadTarget } from '../../src/jobs/load-dispatcher';
 
 const N = 200;
@@ -66,9 +67,10 @@ afterEach(async () => {
 
 const quiet = { info: () => undefined, warn: () => undefined };
 
-async function open(overrides: Partial<JobManagerOptions> & { jobs?: Record<string, unknown> } = {}): Promise<JobManager> {
-  const config = parseConfig({ dataDir: '/tmp/unused', credentials: [{ accessKeyId: 'abc', secretAccessKey: 'abcdefgh' }], jobs: { stateDir: dir, batchKeys: 10, ...overrides.jobs } });
-  const manager = await JobManager.open({ config: config.jobs, buckets, dispatcher: dispatcher(0), nodeId: 'n0', log: quiet, retryBaseMs: 1, ...overrides });
+async function open(overrides: Partial<JobManagerOptions> & { jobs?: Record<string, unknown>; extra?: Partial<JobsConfig> } = {}): Promise<JobManager> {
+  const { jobs, extra, ...options } = overrides;
+  const config = parseConfig({ dataDir: '/tmp/unused', credentials: [{ accessKeyId: 'abc', secretAccessKey: 'abcdefgh' }], jobs: { stateDir: dir, batchKeys: 10, ...jobs } });
+  const manager = await JobManager.open({ config: { ...config.jobs, ...extra }, buckets, dispatcher: dispatcher(0), nodeId: 'n0', log: quiet, retryBaseMs: 1, ...options });
   opened.push(manager);
   return manager;
 }
@@ -117,62 +119,95 @@ test('a running job is persisted about once a second, with its checkpoint', asyn
   expect(Date.now() - Date.parse(stored.updatedAt)).toBeLessThan(1500);
 });
 
-test('a job running at shutdown resumes at the next open from its checkpoint, counting nothing twice', async () => {
-  const first = dispatcher(10);
-  const manager = await open({ dispatcher: first });
+test('finished jobs are forgotten after retainFinishedSeconds; running ones never', async () => {
+  let offset = 0;
+  const manager = await open({ now: () => Date.now() + offset, jobs: { retainFinishedSeconds: 120 } });
+  const done = await manager.submit(SPEC, 'a');
+  await until(() => manager.get(done.id)?.state === 'completed');
+  offset = 119_000;
+  expect(manager.get(done.id)?.state).toBe('completed');
+  await manager.sweep();
+  expect((manager as unknown as { store: JobStore }).store.list()).toHaveLength(1);
+  offset = 121_000;
+  expect(manager.get(done.id)).toBeUndefined();
+  expect(manager.list()).toEqual([]);
+  await manager.sweep();
+  expect((manager as unknown as { store: JobStore }).store.list()).toEqual([]);
+});
+
+test('retainFinishedSeconds 0 still shows a finished job for a minute, so that its follower sees how it ended', async () => {
+  let offset = 0;
+  const manager = await open({ now: () => Date.now() + offset, jobs: { retainFinishedSeconds: 0 } });
   const job = await manager.submit(SPEC, 'a');
-  await until(() => (manager.get(job.id)?.progress.filesDone ?? 0) >= 50);
+  await until(() => manager.get(job.id)?.state === 'completed');
+  offset = MIN_RETAIN_SECONDS * 1000 - 1000;
+  expect(manager.get(job.id)?.state).toBe('completed');
+  offset = MIN_RETAIN_SECONDS * 1000 + 1000;
+  expect(manager.get(job.id)).toBeUndefined();
+});
+
+test('an access key may have maxQueuedPerKey jobs queued or running; one more is refused with SlowDown', async () => {
+  const manager = await open({ dispatcher: dispatcher(50), jobs: { maxRunning: 1 }, extra: { maxQueuedPerKey: 2 } });
+  const first = await manager.submit(SPEC, 'alice');
+  await manager.submit(SPEC, 'alice');
+  await expect(manager.submit(SPEC, 'alice')).rejects.toMatchObject({ code: 'SlowDown', status: 503, message: expect.stringContaining('jobs.maxQueuedPerKey') });
+  expect((await manager.submit(SPEC, 'bob')).state).toBe('queued');
+  await manager.cancel(first.id, 'alice');
+  expect((await manager.submit(SPEC, 'alice')).state).toBe('queued');
+});
+
+test('while a finished job is being saved, get() shows it finished, never an older record', async () => {
+  const manager = await open({ dispatcher: dispatcher(2) });
+  const job = await manager.submit(SPEC, 'a');
+  let maxDone = 0;
+  let regression = '';
+  for (;;) {
+    const view = manager.get(job.id);
+    if (view) {
+      if (view.progress.filesDone < maxDone && !regression) regression = `${view.state}: filesDone ${view.progress.filesDone} after ${maxDone}`;
+      maxDone = Math.max(maxDone, view.progress.filesDone);
+      if (view.state === 'completed') break;
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  expect(regression).toBe('');
+  expect(maxDone).toBe(N);
+});
+
+test('a final state is saved durably: the store waits for lmdb\'s flushed promise', async () => {
+  const manager = await open();
+  const db = (manager as unknown as { store: { jobs: { flushed: PromiseLike<boolean> } } }).store.jobs;
+  const real = db.flushed;
+  let flushes = 0;
+  Object.defineProperty(db, 'flushed', { configurable: true, get: () => (flushes++, real) });
+  const job = await manager.submit(SPEC, 'a');
+  expect(flushes).toBe(0); // a queued record is not worth a sync
+  // Fails by timing out if the final save never waits for the flush.
+  await until(() => manager.get(job.id)?.state === 'completed' && flushes >= 1, 3000);
+});
+
+test('close() stops dispatching at once, waits a bounded time for batches that hang, and keeps the job resumable with no failures', async () => {
+  const calls: string[][] = [];
+  const hangsOnSecond: LoadDispatcher = {
+    ownerOf: () => 'n0',
+    loadBatch: (_node, _bucket, items, _options, signal) => {
+      calls.push(items.map((i) => i.key));
+      if (calls.length >= 2) return new Promise(() => undefined); // never answers, ignores the signal
+      return new Promise((resolve, reject) => setTimeout(() => (signal.aborted ? reject(new Error('aborted')) : resolve(items.map((t) => ({ key: t.key, ok: true, bytesLoaded: t.size, bytesSkipped: 0 })))), 5));
+    },
+  };
+  const manager = await open({ dispatcher: hangsOnSecond, abortGraceMs: 100, jobs: { concurrency: 2 } });
+  const job = await manager.submit({ ...SPEC, options: { ...SPEC.options, concurrency: 2 } }, 'a');
+  await until(() => calls.length >= 3);
+  const started = Date.now();
   await manager.close();
-  expect(first.sent.length).toBeLessThan(N);
+  expect(Date.now() - started).toBeLessThan(2000);
+  const dispatched = calls.length;
+  await new Promise((r) => setTimeout(r, 100));
+  expect(calls.length).toBe(dispatched);
   const store = JobStore.open(dir);
   const saved = store.get(job.id) as Job;
   await store.close();
-  expect(saved.state).toBe('running');
-  const afterKey = saved.checkpoint?.afterKey as string;
-  expect(keys.filter((k) => k <= afterKey).every((k) => first.sent.includes(k))).toBe(true);
-
-  const second = dispatcher(0);
-  const restarted = await open({ dispatcher: second });
-  await until(() => restarted.get(job.id)?.state === 'completed');
-  const done = restarted.get(job.id);
-  expect(done).toMatchObject({ resumes: 1, progress: { filesListed: N, filesDone: N, filesLoaded: N, bytesLoaded: N * SIZE, bytesDone: N * SIZE, filesTotal: N } });
-  expect(done?.resumedAt).toBeDefined();
-  // The second coordinator started after the checkpoint; between them every key was sent.
-  expect(second.sent.every((k) => k > afterKey)).toBe(true);
-  expect(second.sent).toHaveLength(keys.filter((k) => k > afterKey).length);
-  expect(new Set([...first.sent, ...second.sent]).size).toBe(N);
-});
-
-test('a job left running by a crashed coordinator is failed with the reason when resumeOnRestart is off; a live coordinator\'s job is left alone', async () => {
-  const store = JobStore.open(dir);
-  const at = new Date().toISOString();
-  const crashed: Job = { id: 'jcrash', spec: SPEC, state: 'running', coordinator: 'n0', submittedBy: 'a', createdAt: at, startedAt: at, updatedAt: at, resumes: 0, progress: { ...emptyProgress(), filesListed: 12, filesDone: 10 } };
-  await store.save(crashed);
-  await store.save({ ...crashed, id: 'jqueued', state: 'queued' });
-  // Another coordinator's jobs: one saved just now (alive: left alone), one silent for two minutes (orphaned).
-  await store.save({ ...crashed, id: 'jalive', coordinator: 'n9' });
-  await store.save({ ...crashed, id: 'jorphan', coordinator: 'n9', updatedAt: new Date(Date.now() - 120_000).toISOString() });
-  await store.close();
-
-  const manager = await open({ jobs: { resumeOnRestart: false } });
-  expect(manager.get('jcrash')).toMatchObject({ state: 'failed', reason: RESTART_REASON, progress: { filesDone: 10, etaSeconds: null } });
-  expect(manager.get('jqueued')).toMatchObject({ state: 'failed', reason: RESTART_QUEUED_REASON });
-  expect(manager.get('jcrash')?.finishedAt).toBeDefined();
-  expect(manager.get('jalive')).toMatchObject({ state: 'running', coordinator: 'n9' });
-  expect(manager.get('jorphan')).toMatchObject({ state: 'failed', reason: RESTART_REASON });
-});
-
-test('finished jobs are forgotten after retainFinishedSeconds; running ones never', async () => {
-  let offset = 0;
-  const manager = await open({ now: () => Date.now() + offset, jobs: { retainFinishedSeconds: 60 } });
-  const done = await manager.submit(SPEC, 'a');
-  await until(() => manager.get(done.id)?.state === 'completed');
-  offset = 59_000;
-  expect(manager.get(done.id)?.state).toBe('completed');
-  expect(await manager.purgeExpired()).toBe(0);
-  offset = 61_000;
-  expect(manager.get(done.id)).toBeUndefined();
-  expect(manager.list()).toEqual([]);
-  expect(await manager.purgeExpired()).toBe(1);
-  expect((manager as unknown as { store: JobStore }).store.list()).toEqual([]);
+  expect(saved).toMatchObject({ state: 'running', progress: { filesFailed: 0 }, checkpoint: { afterKey: calls[0][calls[0].length - 1], counters: { filesDone: 10, filesFailed: 0 } } });
+  expect(saved.lease).toBeUndefined();
 });

@@ -19,6 +19,16 @@ test.each([
 
 test.each(['fast', '10 parsecs', '-1MiB/s', ''])('parseByteRate refuses %p', (text) => expect(() => parseByteRate(text)).toThrow(/expected a rate/));
 
+test('a rate that would round to 0 B/s (unlimited) is refused; an explicit zero is unlimited', () => {
+  expect(() => parseByteRate('0.4')).toThrow(/less than 1 byte per second \(0 means unlimited\)/);
+  expect(() => parseByteRate('0.0001K')).toThrow(/less than 1 byte per second/);
+  expect(parseByteRate('0MiB/s')).toBe(0);
+  expect(parseByteRate('1.4')).toBe(1);
+  const bad = () => parseSubmission({ bucket: 'b', options: { bandwidth: '0.2B/s' } }, { concurrency: 4 });
+  expect(bad).toThrow(JobOptionsError);
+  expect(bad).toThrow(/options\.bandwidth: bandwidth "0\.2B\/s": less than 1 byte per second/);
+});
+
 test('failure thresholds: a count or a percentage', () => {
   expect(parseFailureThreshold(10)).toEqual({ kind: 'count', value: 10 });
   expect(parseFailureThreshold('0')).toEqual({ kind: 'count', value: 0 });

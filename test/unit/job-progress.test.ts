@@ -18,6 +18,7 @@ test('the checkpoint advances only over keys finished without a gap, with their 
   expect(t.checkpoint()).toEqual({
     afterKey: 'c',
     counters: { filesListed: 3, bytesListed: 60, filesDone: 3, bytesDone: 60, filesLoaded: 1, bytesLoaded: 20, filesSkipped: 1, bytesSkipped: 10, filesFailed: 1, bytesFailed: 30 },
+    retries: 0,
   });
   const d = t.listed('d', 5);
   expect(t.counters.filesListed).toBe(4);
@@ -68,4 +69,20 @@ test('the ETA comes from the recent rate and what is left; unknown until there i
   expect(p.throughputBytesPerSecond).toBe(100);
   expect(p.elapsedSeconds).toBe(2);
   expect(t.snapshot(1_000_000, false, now).etaSeconds).toBe(0);
+});
+
+test('a stuck first key: memory follows the unfinished keys, not how far the checkpoint lags', () => {
+  const t = new ProgressTracker({}, 3);
+  const first = t.listed('a0', 1);
+  for (let i = 1; i < 10_000; i++) {
+    const ticket = t.listed(`a${String(i).padStart(5, '0')}`, 1);
+    if (i % 7 !== 0) t.finish(ticket, { kind: 'done', bytesLoaded: 1, bytesSkipped: 0 });
+    else t.finish(ticket, { kind: 'done', bytesLoaded: 0, bytesSkipped: 1 });
+  }
+  expect(t.unsettled).toBe(10_000);
+  expect(t.segments).toBe(2); // the open first key, and one run of the 9,999 after it
+  expect(t.checkpoint()).toBeUndefined();
+  t.finish(first, { kind: 'failed', error: 'e', attempts: 1 });
+  expect(t.segments).toBe(0);
+  expect(t.checkpoint()).toMatchObject({ afterKey: 'a09999', counters: { filesDone: 10_000, filesFailed: 1, filesSkipped: 1428, filesLoaded: 8571 } });
 });

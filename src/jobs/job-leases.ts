@@ -1,0 +1,109 @@
+/**
+ * The job records a process holds, under leases. Every unfinished job a process queues or
+ * runs carries a lease: a random id of the process (new at every start) and when it was last
+ * renewed. The holder renews it with each save (at least every 10 s). A job whose lease was
+ * released (a graceful shutdown) or not renewed for a minute (its process is gone) is an
+ * orphan, which any process on the state directory may claim. Saves and claims are
+ * compare-and-set writes, so one job never has two holders: a holder whose save finds the
+ * lease taken has lost the job and must stop it. Node ids play no part: a restart under
+ * another node id (a recreated container) still finds its jobs.
+ */
+import { randomBytes } from 'node:crypto';
+import type { JobStore } from './job-store';
+import { isFinished, type Job } from './job-types';
+
+export const RESTART_REASON = 'coordinator restarted while the job was running; resubmit to continue';
+export const RESTART_QUEUED_REASON = 'coordinator restarted before the job started; resubmit to run it';
+
+/**
+ * What becomes of an orphan taken over (changes `job`, to be claimed): with `resume`, it is
+ * queued again, from its checkpoint (returns true); otherwise it fails with the reason.
+ */
+export function takeOver(job: Job, how: { resume: boolean; nodeId: string; now: number }): boolean {
+  const wasRunning = job.state === 'running';
+  const at = new Date(how.now).toISOString();
+  if (!how.resume) {
+    job.progress.etaSeconds = null;
+    job.state = 'failed';
+    job.reason = wasRunning ? RESTART_REASON : RESTART_QUEUED_REASON;
+    job.finishedAt = at;
+    return false;
+  }
+  if (wasRunning) {
+    job.resumes++;
+    job.resumedAt = at;
+  }
+  job.coordinator = how.nodeId;
+  job.state = 'queued';
+  return true;
+}
+
+interface Log {
+  warn(obj: object, msg: string): void;
+}
+
+export class JobLeases {
+  /** This process, as lease holder. */
+  readonly holder = randomBytes(8).toString('hex');
+  private readonly writes = new Set<Promise<boolean>>();
+
+  constructor(
+    private readonly store: JobStore,
+    private readonly now: () => number,
+    private readonly log: Log,
+    /** A save found the lease held by another process. */
+    private readonly onLost: (job: Job) => void,
+  ) {}
+
+  /**
+   * Saves the record of a job this process holds, with its lease (none once finished, or with
+   * `release`), if the record stored now is new or still under our lease; otherwise (another
+   * process claimed it, or even finished it) the job is lost (`onLost`). Final and released
+   * records are saved durably. Resolves whether it was written; never rejects.
+   */
+  save(job: Job, options: { release?: boolean } = {}): Promise<boolean> {
+    return this.write(job, (current) => current === undefined || current.lease?.holder === this.holder, options.release === true, true);
+  }
+
+  /** Unfinished jobs whose lease is free or expired, and that `held` does not name; oldest first. */
+  orphans(leaseMs: number, held: (id: string) => boolean): Job[] {
+    const now = this.now();
+    const free = (job: Job): boolean => !job.lease || job.lease.holder === this.holder || now - Date.parse(job.lease.renewedAt) >= leaseMs;
+    return this.store
+      .list()
+      .filter((job) => !isFinished(job.state) && !held(job.id) && free(job))
+      .reverse();
+  }
+
+  /** Writes an orphan (changed as the caller decided, under our lease) unless another process renewed or claimed it since `orphans()`. */
+  claim(orphan: Job): Promise<boolean> {
+    const seen = orphan.lease;
+    const unchanged = (current: Job | undefined): boolean =>
+      current !== undefined && !isFinished(current.state) && current.lease?.holder === seen?.holder && current.lease?.renewedAt === seen?.renewedAt;
+    return this.write(orphan, unchanged, false, false);
+  }
+
+  /** Waits for the saves under way. */
+  async settled(): Promise<void> {
+    await Promise.all(this.writes);
+  }
+
+  private write(job: Job, check: (current: Job | undefined) => boolean, release: boolean, loseOnRefusal: boolean): Promise<boolean> {
+    const at = new Date(this.now()).toISOString();
+    job.updatedAt = at;
+    job.lease = isFinished(job.state) || release ? undefined : { holder: this.holder, renewedAt: at };
+    const write = this.store.saveIf(job, check, { durable: isFinished(job.state) || release }).then(
+      (saved) => {
+        if (!saved && loseOnRefusal) this.onLost(job);
+        return saved;
+      },
+      (err: unknown) => {
+        this.log.warn({ err, job: job.id }, 'could not persist job state');
+        return false;
+      },
+    );
+    this.writes.add(write);
+    void write.finally(() => this.writes.delete(write));
+    return write;
+  }
+}
