@@ -92,7 +92,10 @@ export class JobLeases {
     const at = new Date(this.now()).toISOString();
     job.updatedAt = at;
     job.lease = isFinished(job.state) || release ? undefined : { holder: this.holder, renewedAt: at };
-    const write = this.store.saveIf(job, check, { durable: isFinished(job.state) || release }).then(
+    // The record as it is now: the job object keeps changing while this write waits for its
+    // transaction, and an earlier save must not write a later state (nor a later one an earlier).
+    const record = structuredClone(job);
+    const write = this.store.saveIf(record, check, { durable: isFinished(record.state) || release }).then(
       (saved) => {
         if (!saved && loseOnRefusal) this.onLost(job);
         return saved;

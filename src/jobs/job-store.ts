@@ -62,6 +62,9 @@ export class JobStore {
 
   /** Every job, newest first (ids sort by creation time). */
   list(): Job[] {
+    // A fresh snapshot: lmdb-js reuses a read transaction across calls, which may predate the
+    // last committed save (a finished job would show its previous state).
+    this.jobs.resetReadTxn();
     const all: Job[] = [];
     for (const { value } of this.jobs.getRange({ reverse: true })) all.push(value);
     return all;

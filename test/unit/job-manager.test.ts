@@ -124,6 +124,9 @@ test('finished jobs are forgotten after retainFinishedSeconds; running ones neve
   const manager = await open({ now: () => Date.now() + offset, jobs: { retainFinishedSeconds: 120 } });
   const done = await manager.submit(SPEC, 'a');
   await until(() => manager.get(done.id)?.state === 'completed');
+  // Retention is about stored records: wait until the final state is stored, not only shown.
+  const store = (manager as unknown as { store: JobStore }).store;
+  await until(() => store.get(done.id)?.state === 'completed');
   offset = 119_000;
   expect(manager.get(done.id)?.state).toBe('completed');
   await manager.sweep();
