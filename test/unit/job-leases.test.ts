@@ -5,83 +5,13 @@
  * once its lease expires (resumed, or failed with the reason); a process whose job was taken
  * over stops it.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import type { ListEntry, ListOptions } from '../../ufs-adapters/types';
-import type { BucketRegistry } from '../../src/mounts/bucket-registry';
-import { s3Error } from '../../src/s3/errors';
-import { CachingAdapter } from '../../src/cache/caching-adapter';
-import { parseConfig } from '../../src/config/load-config';
-import { JobManager, RESTART_QUEUED_REASON, RESTART_REASON, type JobManagerOptions } from '../../src/jobs/job-manager';
+import { JobManager, RESTART_QUEUED_REASON, RESTART_REASON } from '../../src/jobs/job-manager';
 import { JobStore } from '../../src/jobs/job-store';
 import { emptyProgress, type Job, type JobSpec } from '../../src/jobs/job-types';
-import type { LoadDispatcher, LoadTarget } from '../../src/jobs/load-dispatcher';
+import { N, SIZE, SPEC, dispatcher, keys, until, useJobManagers } from '../helpers/job-manager-fixture';
 
-const N = 200;
-const keys = Array.from({ length: N }, (_, i) => `k${String(i).padStart(4, '0')}`);
-const SIZE = 100;
-
-const buckets = {
-  get: async (name: string) => {
-    if (name !== 'b') throw s3Error('NoSuchBucket');
-    return {
-      name,
-      // A cache in front of the bucket is all the manager checks; the dispatcher does the loading.
-      adapter: Object.assign(Object.create(CachingAdapter.prototype) as CachingAdapter, {
-        async *list(options: ListOptions): AsyncIterable<ListEntry> {
-          for (const key of keys) {
-            if (key.startsWith(options.prefix) && (options.startAfter === undefined || key > options.startAfter)) yield { kind: 'object', key, size: SIZE, etag: '"e"', lastModified: new Date(0) };
-          }
-        },
-      }),
-    };
-  },
-} as unknown as BucketRegistry;
-
-/** Loads everything, `delayMs` per batch; remembers the keys it was sent. */
-function dispatcher(delayMs: number): LoadDispatcher & { sent: string[] } {
-  const sent: string[] = [];
-  return {
-    sent,
-    ownerOf: () => 'n0',
-    async loadBatch(_node, _bucket, items: readonly LoadTarget[], _options, signal) {
-      await new Promise((r) => setTimeout(r, delayMs));
-      signal.throwIfAborted();
-      sent.push(...items.map((i) => i.key));
-      return items.map((t) => ({ key: t.key, ok: true, bytesLoaded: t.size, bytesSkipped: 0 }));
-    },
-  };
-}
-
-const SPEC: JobSpec = { bucket: 'b', prefix: '', options: { skipCached: true, metadataOnly: false, concurrency: 1, bandwidthBytesPerSecond: 0, maxFailures: { kind: 'count', value: 0 } } };
-
-let dir: string;
-const opened: JobManager[] = [];
-beforeEach(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'ringcache-jobs-'));
-});
-afterEach(async () => {
-  for (const m of opened.splice(0)) await m.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
-const quiet = { info: () => undefined, warn: () => undefined };
-
-async function open(overrides: Partial<JobManagerOptions> & { jobs?: Record<string, unknown> } = {}): Promise<JobManager> {
-  const config = parseConfig({ dataDir: '/tmp/unused', credentials: [{ accessKeyId: 'abc', secretAccessKey: 'abcdefgh' }], jobs: { stateDir: dir, batchKeys: 10, ...overrides.jobs } });
-  const manager = await JobManager.open({ config: config.jobs, buckets, dispatcher: dispatcher(0), nodeId: 'n0', log: quiet, retryBaseMs: 1, ...overrides });
-  opened.push(manager);
-  return manager;
-}
-
-async function until(check: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const jobManagers = useJobManagers();
+const open = jobManagers.open;
 
 test('a job running at shutdown resumes at the next open from its checkpoint, counting nothing twice', async () => {
   const first = dispatcher(10);
@@ -90,7 +20,7 @@ test('a job running at shutdown resumes at the next open from its checkpoint, co
   await until(() => (manager.get(job.id)?.progress.filesDone ?? 0) >= 50);
   await manager.close();
   expect(first.sent.length).toBeLessThan(N);
-  const store = JobStore.open(dir);
+  const store = JobStore.open(jobManagers.dir());
   const saved = store.get(job.id) as Job;
   await store.close();
   expect(saved.state).toBe('running');
@@ -110,7 +40,7 @@ test('a job running at shutdown resumes at the next open from its checkpoint, co
 });
 
 test('unfinished jobs whose lease is free or expired are failed with the reason when resumeOnRestart is off; a live lease is left alone', async () => {
-  const store = JobStore.open(dir);
+  const store = JobStore.open(jobManagers.dir());
   const at = new Date().toISOString();
   const longAgo = new Date(Date.now() - 120_000).toISOString();
   const crashed: Job = { id: 'jcrash', spec: SPEC, state: 'running', coordinator: 'n0', submittedBy: 'a', createdAt: at, startedAt: at, updatedAt: longAgo, resumes: 0, progress: { ...emptyProgress(), filesListed: 12, filesDone: 10 }, lease: { holder: 'gone', renewedAt: longAgo } };
@@ -166,7 +96,7 @@ test('a live process renews the leases of its queued jobs too: another process o
 });
 
 test('a crashed process\'s job is left alone while its lease may be alive, then taken over by the periodic sweep', async () => {
-  const store = JobStore.open(dir);
+  const store = JobStore.open(jobManagers.dir());
   const at = new Date().toISOString();
   await store.save({ id: 'jcrashed', spec: SPEC, state: 'running', coordinator: 'n0', submittedBy: 'a', createdAt: at, startedAt: at, updatedAt: at, resumes: 0, progress: emptyProgress(), lease: { holder: 'crashed', renewedAt: at } });
   await store.close();

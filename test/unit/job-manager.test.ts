@@ -4,84 +4,14 @@
  * never shown older than it was, retention of finished jobs, and a bounded close. Restarts and
  * leases: job-leases.test.ts.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import type { ListEntry, ListOptions } from '../../ufs-adapters/types';
-import type { BucketRegistry } from '../../src/mounts/bucket-registry';
-import { s3Error } from '../../src/s3/errors';
-import { CachingAdapter } from '../../src/cache/caching-adapter';
-import { parseConfig } from '../../src/config/load-config';
-import { JobManager, MIN_RETAIN_SECONDS, type JobManagerOptions, type JobsConfig } from '../../src/jobs/job-manager';
+import { JobManager, MIN_RETAIN_SECONDS } from '../../src/jobs/job-manager';
 import { JobStore } from '../../src/jobs/job-store';
 import type { Job, JobSpec } from '../../src/jobs/job-types';
-import type { LoadDispatcher, LoadTarget } from '../../src/jobs/load-dispatcher';
+import type { LoadDispatcher } from '../../src/jobs/load-dispatcher';
+import { N, SIZE, SPEC, dispatcher, keys, until, useJobManagers } from '../helpers/job-manager-fixture';
 
-const N = 200;
-const keys = Array.from({ length: N }, (_, i) => `k${String(i).padStart(4, '0')}`);
-const SIZE = 100;
-
-const buckets = {
-  get: async (name: string) => {
-    if (name !== 'b') throw s3Error('NoSuchBucket');
-    return {
-      name,
-      // A cache in front of the bucket is all the manager checks; the dispatcher does the loading.
-      adapter: Object.assign(Object.create(CachingAdapter.prototype) as CachingAdapter, {
-        async *list(options: ListOptions): AsyncIterable<ListEntry> {
-          for (const key of keys) {
-            if (key.startsWith(options.prefix) && (options.startAfter === undefined || key > options.startAfter)) yield { kind: 'object', key, size: SIZE, etag: '"e"', lastModified: new Date(0) };
-          }
-        },
-      }),
-    };
-  },
-} as unknown as BucketRegistry;
-
-/** Loads everything, `delayMs` per batch; remembers the keys it was sent. */
-function dispatcher(delayMs: number): LoadDispatcher & { sent: string[] } {
-  const sent: string[] = [];
-  return {
-    sent,
-    ownerOf: () => 'n0',
-    async loadBatch(_node, _bucket, items: readonly LoadTarget[], _options, signal) {
-      await new Promise((r) => setTimeout(r, delayMs));
-      signal.throwIfAborted();
-      sent.push(...items.map((i) => i.key));
-      return items.map((t) => ({ key: t.key, ok: true, bytesLoaded: t.size, bytesSkipped: 0 }));
-    },
-  };
-}
-
-const SPEC: JobSpec = { bucket: 'b', prefix: '', options: { skipCached: true, metadataOnly: false, concurrency: 1, bandwidthBytesPerSecond: 0, maxFailures: { kind: 'count', value: 0 } } };
-
-let dir: string;
-const opened: JobManager[] = [];
-beforeEach(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'ringcache-jobs-'));
-});
-afterEach(async () => {
-  for (const m of opened.splice(0)) await m.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
-const quiet = { info: () => undefined, warn: () => undefined };
-
-async function open(overrides: Partial<JobManagerOptions> & { jobs?: Record<string, unknown>; extra?: Partial<JobsConfig> } = {}): Promise<JobManager> {
-  const { jobs, extra, ...options } = overrides;
-  const config = parseConfig({ dataDir: '/tmp/unused', credentials: [{ accessKeyId: 'abc', secretAccessKey: 'abcdefgh' }], jobs: { stateDir: dir, batchKeys: 10, ...jobs } });
-  const manager = await JobManager.open({ config: { ...config.jobs, ...extra }, buckets, dispatcher: dispatcher(0), nodeId: 'n0', log: quiet, retryBaseMs: 1, ...options });
-  opened.push(manager);
-  return manager;
-}
-
-async function until(check: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const jobManagers = useJobManagers();
+const open = jobManagers.open;
 
 test('jobs run to completion, queue beyond maxRunning, cancel while queued, and outlive the manager', async () => {
   const slow = dispatcher(20);
@@ -208,7 +138,7 @@ test('close() stops dispatching at once, waits a bounded time for batches that h
   const dispatched = calls.length;
   await new Promise((r) => setTimeout(r, 100));
   expect(calls.length).toBe(dispatched);
-  const store = JobStore.open(dir);
+  const store = JobStore.open(jobManagers.dir());
   const saved = store.get(job.id) as Job;
   await store.close();
   expect(saved).toMatchObject({ state: 'running', progress: { filesFailed: 0 }, checkpoint: { afterKey: calls[0][calls[0].length - 1], counters: { filesDone: 10, filesFailed: 0 } } });
