@@ -31,6 +31,7 @@ import type { MetadataCache } from './metadata-cache';
 import { deserializeInfo, metaKeyOf, mountTagOf, objectIdOf, serializeInfo } from './object-version';
 import { loadPage, openRangeStream, type PageSource } from './page-reader';
 import { SingleFlight } from './single-flight';
+import { untilAborted } from '../util/until-aborted';
 import { pageKeyOf, type MetadataRecord, type PageStore } from './types';
 
 export interface CacheSettings {
@@ -87,26 +88,6 @@ export interface SharedCache {
   metrics: Metrics;
 }
 
-
-/** `promise`, or a rejection as soon as `signal` aborts (the work itself goes on). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
-}
 
 /** Errors that mean "the store cannot be reached", as opposed to an answer from it. */
 const isStoreDown = (err: unknown): boolean => isUfsError(err, 'Unavailable') || isUfsError(err, 'Throttled') || !isUfsError(err);

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { Agent, type Dispatcher } from 'undici';
 import type { MemberInfo } from './membership';
+import { untilAborted } from '../util/until-aborted';
 import { peerHeaders } from './peer-auth';
 
 export const CLUSTER_PATH = '/_ringcache/cluster';
@@ -87,27 +88,7 @@ export class PeerClient {
    */
   private internal(target: MemberInfo, request: Omit<Dispatcher.RequestOptions, 'origin' | 'signal'>, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
     const pending = this.internalAgent.request({ ...request, origin: new URL(target.url).origin, signal });
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => {
-        reject(signal.reason);
-        pending.then((late) => late.body.destroy(), () => undefined);
-      };
-      if (signal.aborted) {
-        onAbort();
-        return;
-      }
-      signal.addEventListener('abort', onAbort, { once: true });
-      pending.then(
-        (response) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(response);
-        },
-        (err: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(err);
-        },
-      );
-    });
+    return untilAborted(pending, signal, (late) => late.body.destroy());
   }
 
   /**

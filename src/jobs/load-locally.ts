@@ -4,6 +4,7 @@
  */
 import { CachingAdapter } from '../cache/caching-adapter';
 import type { BucketRegistry } from '../mounts/bucket-registry';
+import { Semaphore } from '../util/semaphore';
 import { toS3Error } from '../s3/errors';
 import type { KeyLoadResult, LoadOptions, LoadTarget } from './load-dispatcher';
 
@@ -15,25 +16,8 @@ const KEYS_IN_FLIGHT = 4;
  */
 const NODE_KEYS_IN_FLIGHT = 16;
 
-/** A counting semaphore; waiters are served in order. */
-class Slots {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(private readonly limit: number) {}
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
-    try {
-      return await work();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
-  }
-}
-
 /** One set of slots per node (per bucket registry: tests run several nodes in one process). */
-const nodeSlots = new WeakMap<BucketRegistry, Slots>();
+const nodeSlots = new WeakMap<BucketRegistry, Semaphore>();
 
 const RETRYABLE = new Set(['ServiceUnavailable', 'SlowDown', 'InternalError', 'RequestTimeout']);
 
@@ -50,7 +34,7 @@ export async function loadLocally(
     return items.map((item) => ({ key: item.key, ok: false, bytesLoaded: 0, bytesSkipped: 0, error: 'CacheDisabled: this node has no cache', retryable: false }));
   }
   let slots = nodeSlots.get(buckets);
-  if (!slots) nodeSlots.set(buckets, (slots = new Slots(NODE_KEYS_IN_FLIGHT)));
+  if (!slots) nodeSlots.set(buckets, (slots = new Semaphore(NODE_KEYS_IN_FLIGHT)));
   const node = slots;
   const results: KeyLoadResult[] = new Array(items.length);
   let next = 0;

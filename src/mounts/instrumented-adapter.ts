@@ -9,29 +9,13 @@ import { Transform, pipeline, type Readable } from 'node:stream';
 import type { UfsAdapter, ReadOptions, ByteRange, ListOptions, ListEntry, MultipartUpload } from '../../ufs-adapters/types';
 import { isUfsError, ufsError } from '../../ufs-adapters/errors';
 import type { Metrics } from '../admin/metrics';
+import { Semaphore } from '../util/semaphore';
 
 export interface InstrumentationSettings {
   /** A call not answered in this time fails with UfsError Unavailable. */
   timeoutMs: number;
   /** Calls in flight at once; more wait their turn. */
   maxConcurrency: number;
-}
-
-class Semaphore {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(private readonly limit: number) {}
-  async acquire(): Promise<() => void> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.active--;
-      this.waiting.shift()?.();
-    };
-  }
 }
 
 /**
