@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
+import type { RingView } from '../../src/cluster/cluster-node';
 import { ADMIN } from './gateway';
 
 const CLI = path.resolve(__dirname, '../../dist/src/cli.js');
@@ -170,4 +171,19 @@ export async function waitFor(predicate: () => Promise<boolean> | boolean, timeo
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** A node's ring view (`GET /_ringcache/cluster/ring`). */
+export async function ringView(node: { url: string }): Promise<RingView> {
+  return (await (await fetch(`${node.url}/_ringcache/cluster/ring`)).json()) as RingView;
+}
+
+/** The member ids in a node's ring. */
+export async function ringMembers(node: { url: string }): Promise<string[]> {
+  return (await ringView(node)).members.map((m) => m.id);
+}
+
+/** Waits until every node in `nodes` has `count` members in its ring. */
+export async function waitForRings(nodes: { url: string }[], count: number, timeoutMs = 15_000): Promise<void> {
+  await waitFor(async () => (await Promise.all(nodes.map(ringMembers))).every((m) => m.length === count), timeoutMs, `rings of ${count}`);
 }

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { ADMIN, startTestGateway } from '../helpers/gateway';
-import { metricValue, startTestCluster, waitFor } from '../helpers/cluster-processes';
+import { metricValue, startTestCluster, waitForRings } from '../helpers/cluster-processes';
 
 /** Where a round runs: one gateway, or one node of a cluster. */
 interface Target {
@@ -153,11 +153,7 @@ async function oneGateway(): Promise<Target> {
 
 async function clusterNodeA(): Promise<Target> {
   const cluster = await startTestCluster(3);
-  const rings = async (): Promise<boolean> => {
-    const views = await Promise.all(cluster.nodes.map(async (n) => (await (await fetch(`${n.url}/_ringcache/cluster/ring`)).json()) as { members: unknown[] }));
-    return views.every((v) => v.members.length === 3);
-  };
-  await waitFor(rings, 15_000, 'rings of three');
+  await waitForRings(cluster.nodes, 3);
   const a = cluster.nodes[0];
   return {
     url: a.url,

@@ -8,19 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startConsulEmulator, type ConsulEmulator } from '../emulators/consul/consul-emulator';
 import { bodyBytes } from '../helpers/gateway';
-import { startTestCluster, waitFor, type NodeProcess, type TestCluster } from '../helpers/cluster-processes';
+import { ringMembers, startTestCluster, waitFor, type NodeProcess, type TestCluster } from '../helpers/cluster-processes';
 
 jest.setTimeout(120_000);
 
 let consul: ConsulEmulator;
 let cluster: TestCluster;
 
-async function members(node: NodeProcess): Promise<string[]> {
-  const view = (await (await fetch(`${node.url}/_ringcache/cluster/ring`)).json()) as { members: { id: string }[] };
-  return view.members.map((m) => m.id);
-}
-
-const allSee = async (nodes: NodeProcess[], count: number): Promise<boolean> => (await Promise.all(nodes.map(members))).every((m) => m.length === count);
+const allSee = async (nodes: NodeProcess[], count: number): Promise<boolean> => (await Promise.all(nodes.map(ringMembers))).every((m) => m.length === count);
 
 beforeAll(async () => {
   consul = await startConsulEmulator();

@@ -10,16 +10,11 @@ import { buildRing } from '../../src/cluster/ring';
 import { ringKey } from '../../src/cluster/cluster-node';
 import { bodyBytes } from '../helpers/gateway';
 import { rawRequest } from '../helpers/raw-request';
-import { metricValue, startTestCluster, waitFor, type NodeProcess, type TestCluster } from '../helpers/cluster-processes';
+import { metricValue, ringMembers as members, startTestCluster, waitFor, type NodeProcess, type TestCluster } from '../helpers/cluster-processes';
 
 jest.setTimeout(120_000);
 
 const BUCKET = 'data';
-
-async function members(node: NodeProcess): Promise<string[]> {
-  const view = (await (await fetch(`${node.url}/_ringcache/cluster/ring`)).json()) as { members: { id: string }[] };
-  return view.members.map((m) => m.id);
-}
 
 async function residency(node: NodeProcess, key: string): Promise<{ cached: boolean; pages?: number; memory?: number; disk?: number }> {
   const response = await rawRequest(node.url, { method: 'GET', path: '/_ringcache/cache/object', query: { bucket: BUCKET, key } });

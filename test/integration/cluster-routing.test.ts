@@ -9,16 +9,12 @@ import { buildRing } from '../../src/cluster/ring';
 import { ringKey } from '../../src/cluster/cluster-node';
 import { bodyBytes, errorCode } from '../helpers/gateway';
 import { rawRequest } from '../helpers/raw-request';
-import { metricValue, startTestCluster, waitFor, type NodeProcess, type TestCluster } from '../helpers/cluster-processes';
+import { metricValue, ringView, startTestCluster, waitForRings, type NodeProcess, type TestCluster } from '../helpers/cluster-processes';
 
 jest.setTimeout(120_000);
 
 const BUCKET = 'shared';
 let cluster: TestCluster;
-
-async function ringOf(node: NodeProcess): Promise<{ version: string; members: { id: string; url: string; share: number; self: boolean }[] }> {
-  return (await fetch(`${node.url}/_ringcache/cluster/ring`)).json() as never;
-}
 
 async function residency(node: NodeProcess, key: string): Promise<{ node: string; cached: boolean; pages?: number; memory?: number; disk?: number }> {
   const response = await rawRequest(node.url, { method: 'GET', path: '/_ringcache/cache/object', query: { bucket: BUCKET, key } });
@@ -28,7 +24,7 @@ async function residency(node: NodeProcess, key: string): Promise<{ node: string
 
 beforeAll(async () => {
   cluster = await startTestCluster(3);
-  await waitFor(async () => (await Promise.all(cluster.nodes.map(ringOf))).every((r) => r.members.length === 3), 15_000, 'three-member rings');
+  await waitForRings(cluster.nodes, 3);
 });
 
 afterAll(async () => {
@@ -41,7 +37,7 @@ describe('three nodes, static membership', () => {
   const ownerOf = (key: string): NodeProcess => cluster.nodes.find((n) => n.id === ring.owner(ringKey(BUCKET, key))) as NodeProcess;
 
   it('every node reports the same ring: three members, about a third of the keys each', async () => {
-    const views = await Promise.all(cluster.nodes.map(ringOf));
+    const views = await Promise.all(cluster.nodes.map(ringView));
     expect(new Set(views.map((v) => v.version)).size).toBe(1);
     for (const view of views) {
       expect(view.members.map((m) => m.id)).toEqual(['node-a', 'node-b', 'node-c']);

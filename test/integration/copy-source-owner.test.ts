@@ -15,10 +15,10 @@ import {
   UploadPartCopyCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { ringKey, type RingView } from '../../src/cluster/cluster-node';
+import { ringKey } from '../../src/cluster/cluster-node';
 import { buildRing } from '../../src/cluster/ring';
 import { bodyBytes, errorCode } from '../helpers/gateway';
-import { startTestCluster, waitFor, type TestCluster } from '../helpers/cluster-processes';
+import { startTestCluster, waitForRings, type TestCluster } from '../helpers/cluster-processes';
 
 jest.setTimeout(60_000);
 
@@ -42,11 +42,7 @@ async function overwriteSource(body: string): Promise<string> {
 beforeAll(async () => {
   // The default metadata TTL (60 s) outlasts the test: a node that cached the source's metadata keeps it.
   cluster = await startTestCluster(2);
-  await waitFor(
-    async () => (await Promise.all(cluster.nodes.map(async (n) => ((await (await fetch(`${n.url}/_ringcache/cluster/ring`)).json()) as RingView).members.length))).every((n) => n === 2),
-    15_000,
-    'two-member rings',
-  );
+  await waitForRings(cluster.nodes, 2);
   s3 = cluster.client(cluster.nodes[0]);
   await s3.send(new CreateBucketCommand({ Bucket: 'src' }));
   await s3.send(new CreateBucketCommand({ Bucket: 'dst' }));

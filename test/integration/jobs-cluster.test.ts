@@ -15,7 +15,7 @@ import { JobsClient, JobsRequestError } from '../../src/jobs/jobs-client';
 import { isFinished, type JobView } from '../../src/jobs/job-types';
 import { ADMIN, bodyBytes } from '../helpers/gateway';
 import { rawRequest } from '../helpers/raw-request';
-import { metricValue, startTestCluster, waitFor, type NodeProcess, type TestCluster } from '../helpers/cluster-processes';
+import { metricValue, startTestCluster, waitFor, waitForRings, type NodeProcess, type TestCluster } from '../helpers/cluster-processes';
 
 jest.setTimeout(180_000);
 
@@ -24,11 +24,6 @@ const MiB = 1024 * KiB;
 const BUCKET = 'lake';
 
 const jobsClient = (node: NodeProcess): JobsClient => new JobsClient(node.url, { ...ADMIN, region: 'us-east-1' });
-
-async function members(node: NodeProcess): Promise<number> {
-  const view = (await (await fetch(`${node.url}/_ringcache/cluster/ring`)).json()) as { members: unknown[] };
-  return view.members.length;
-}
 
 async function finished(client: JobsClient, id: string, timeoutMs = 120_000): Promise<JobView> {
   let job = await client.get(id);
@@ -79,7 +74,7 @@ describe('a load job on three nodes', () => {
 
   beforeAll(async () => {
     cluster = await startTestCluster(3);
-    await waitFor(async () => (await Promise.all(cluster.nodes.map(members))).every((n) => n === 3), 15_000, 'rings of three');
+    await waitForRings(cluster.nodes, 3);
     objects = await writeObjects(cluster, 'events/', sizes);
   });
   afterAll(() => cluster?.stop());
@@ -165,7 +160,7 @@ describe('a node killed during a load job', () => {
   it('the coordinator retries on the next owners and reports the outcome truthfully', async () => {
     cluster = await startTestCluster(3);
     const [a, b, c] = cluster.nodes;
-    await waitFor(async () => (await Promise.all(cluster.nodes.map(members))).every((n) => n === 3), 15_000, 'rings of three');
+    await waitForRings(cluster.nodes, 3);
     const sizes = Array.from({ length: 240 }, () => 512 * KiB);
     await writeObjects(cluster, 'slow/', sizes);
     const client = jobsClient(a);
@@ -185,7 +180,7 @@ describe('a node killed during a load job', () => {
     expect(p.filesFailed).toBe(0);
     // Keys a and b owned all along are cached there: reading them costs no store reads. (Keys
     // that c had already loaded before it died went with it; their new owners read them once.)
-    await waitFor(async () => (await members(a)) === 2 && (await members(b)) === 2, 10_000, 'rings of two');
+    await waitForRings([a, b], 2, 10_000);
     const ring3 = buildRing(['node-a', 'node-b', 'node-c']);
     const keys = sizes.map((_, i) => `slow/${i % 4 === 0 ? 'part-a/' : 'part-b/'}obj-${String(i).padStart(3, '0')}.bin`);
     const before = await storeReads(cluster, [a, b]);

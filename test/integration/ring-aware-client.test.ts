@@ -18,10 +18,10 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { withRingAwareness, type RingAwareHandle } from '../../src/client/ring-aware';
-import { ringKey, type RingView } from '../../src/cluster/cluster-node';
+import { ringKey } from '../../src/cluster/cluster-node';
 import { buildRing } from '../../src/cluster/ring';
 import { bodyBytes } from '../helpers/gateway';
-import { metricValue, startTestCluster, waitFor, type NodeProcess, type TestCluster } from '../helpers/cluster-processes';
+import { metricValue, ringView, startTestCluster, waitFor, waitForRings, type NodeProcess, type TestCluster } from '../helpers/cluster-processes';
 
 jest.setTimeout(120_000);
 
@@ -32,7 +32,6 @@ let client: S3Client;
 let handle: RingAwareHandle;
 const objects = new Map<string, Buffer>();
 
-const ringOf = async (node: NodeProcess): Promise<RingView> => (await fetch(`${node.url}/_ringcache/cluster/ring`)).json() as Promise<RingView>;
 const byId = (id: string): NodeProcess => cluster.nodes.find((n) => n.id === id) as NodeProcess;
 
 /** `ringcache_s3_requests_total` of one operation (metricValue's name pattern has no digits). */
@@ -66,7 +65,7 @@ async function expectObject(key: string): Promise<void> {
 
 beforeAll(async () => {
   cluster = await startTestCluster(3);
-  await waitFor(async () => (await Promise.all(cluster.nodes.map(ringOf))).every((r) => r.members.length === 3), 15_000, 'three-member rings');
+  await waitForRings(cluster.nodes, 3);
   client = cluster.client(cluster.nodes[0]);
   // A long period: ring changes must be noticed through the response header and fallbacks.
   handle = withRingAwareness(client, { refreshIntervalMs: 600_000 });
@@ -106,7 +105,7 @@ describe('ring-aware client configured with node-a', () => {
     for (const key of objects.keys()) await expectObject(key);
     const after = await counters();
 
-    expect(handle.version).toBe((await ringOf(cluster.nodes[0])).version);
+    expect(handle.version).toBe((await ringView(cluster.nodes[0])).version);
     expect(handle.members()).toEqual(['node-a', 'node-b', 'node-c']);
     expect(handle.stats()).toMatchObject({ direct: 2 * objects.size, viaEndpoint: 0, fallbacks: 0 });
     expect(delta(before, after, 'node-a', 'forwarded')).toBe(0);
@@ -161,8 +160,8 @@ describe('ring-aware client configured with node-a', () => {
     expect(handle.stats().fallbacks).toBeGreaterThanOrEqual(1);
 
     // The nodes drop node-c; the header of the next responses makes the client refresh.
-    await waitFor(async () => (await Promise.all([ringOf(cluster.nodes[0]), ringOf(cluster.nodes[1])])).every((r) => r.members.length === 2), 20_000, 'two-member rings');
-    const serverVersion = (await ringOf(cluster.nodes[0])).version;
+    await waitForRings([cluster.nodes[0], cluster.nodes[1]], 2, 20_000);
+    const serverVersion = (await ringView(cluster.nodes[0])).version;
     expect(serverVersion).not.toBe(oldVersion);
     await waitFor(
       async () => {

@@ -5,9 +5,9 @@
  * once its lease expires (resumed, or failed with the reason); a process whose job was taken
  * over stops it.
  */
-import { JobManager, RESTART_QUEUED_REASON, RESTART_REASON } from '../../src/jobs/job-manager';
+import { RESTART_QUEUED_REASON, RESTART_REASON } from '../../src/jobs/job-manager';
 import { JobStore } from '../../src/jobs/job-store';
-import { emptyProgress, type Job, type JobSpec } from '../../src/jobs/job-types';
+import { emptyProgress, type Job } from '../../src/jobs/job-types';
 import { N, SIZE, SPEC, dispatcher, keys, until, useJobManagers } from '../helpers/job-manager-fixture';
 
 const jobManagers = useJobManagers();

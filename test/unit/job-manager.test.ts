@@ -4,11 +4,11 @@
  * never shown older than it was, retention of finished jobs, and a bounded close. Restarts and
  * leases: job-leases.test.ts.
  */
-import { JobManager, MIN_RETAIN_SECONDS } from '../../src/jobs/job-manager';
+import { MIN_RETAIN_SECONDS } from '../../src/jobs/job-manager';
 import { JobStore } from '../../src/jobs/job-store';
-import type { Job, JobSpec } from '../../src/jobs/job-types';
+import type { Job } from '../../src/jobs/job-types';
 import type { LoadDispatcher } from '../../src/jobs/load-dispatcher';
-import { N, SIZE, SPEC, dispatcher, keys, until, useJobManagers } from '../helpers/job-manager-fixture';
+import { N, SIZE, SPEC, dispatcher, until, useJobManagers } from '../helpers/job-manager-fixture';
 
 const jobManagers = useJobManagers();
 const open = jobManagers.open;
