@@ -14,7 +14,7 @@
 import Consul from 'consul';
 import type { CheckOptions } from 'consul/lib/agent/check';
 import type { RingcacheConfig } from '../config/schema';
-import { byId, sameMembers, type MemberInfo, type Membership } from './membership';
+import { byId, MemberSet, type MemberInfo, type Membership } from './membership';
 
 /** The parsed `cluster.consul` section. */
 export type ConsulConfig = NonNullable<RingcacheConfig['cluster']['consul']>;
@@ -35,8 +35,7 @@ export class ConsulMembership implements Membership {
   private readonly config: ConsulConfig;
   private readonly self: MemberInfo;
   private readonly log: ConsulMembershipOptions['log'];
-  private current: readonly MemberInfo[] = [];
-  private readonly listeners = new Set<(members: readonly MemberInfo[]) => void>();
+  private readonly set: MemberSet;
   private watch: ReturnType<Consul['watch']> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private heartbeating: Promise<void> | undefined;
@@ -47,6 +46,7 @@ export class ConsulMembership implements Membership {
 
   constructor(options: ConsulMembershipOptions) {
     ({ consul: this.config, self: this.self, log: this.log } = options);
+    this.set = new MemberSet([], this.log);
     const agent = hostAndPort(this.config.url);
     // `timeout` (papi's default per request) is missing from the package's typings; the watch sets its own.
     const clientOptions: ConstructorParameters<typeof Consul>[0] & { timeout: number } = {
@@ -70,12 +70,11 @@ export class ConsulMembership implements Membership {
   }
 
   members(): readonly MemberInfo[] {
-    return this.current;
+    return this.set.get();
   }
 
   onChange(listener: (members: readonly MemberInfo[]) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.set.onChange(listener);
   }
 
   async stop(): Promise<void> {
@@ -155,7 +154,7 @@ export class ConsulMembership implements Membership {
       this.watch = watch;
       watch.on('change', (data: unknown) => {
         this.recovered();
-        this.update(parseMembers(data));
+        this.set.set(parseMembers(data));
         settle();
       });
       watch.on('error', (err: unknown) => (pending ? settle(err) : this.failed(err, 'health watch')));
@@ -166,23 +165,11 @@ export class ConsulMembership implements Membership {
     });
   }
 
-  private update(next: readonly MemberInfo[]): void {
-    if (sameMembers(next, this.current)) return;
-    this.current = next;
-    this.log.info({ members: next.map((m) => m.id) }, 'cluster membership changed');
-    for (const listener of this.listeners) {
-      try {
-        listener(next);
-      } catch (err) {
-        this.log.warn({ err }, 'membership listener failed');
-      }
-    }
-  }
 
   private failed(err: unknown, what: string): void {
     if (this.failing || this.stopped) return;
     this.failing = true;
-    const members = this.current.map((m) => m.id);
+    const members = this.set.get().map((m) => m.id);
     this.log.warn({ err, consul: this.config.url, members }, `Consul ${what} failed; keeping the last known members`);
   }
 

@@ -29,3 +29,41 @@ export function sameMembers(a: readonly MemberInfo[], b: readonly MemberInfo[]):
 }
 
 export const byId = (a: MemberInfo, b: MemberInfo): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/**
+ * The member set a membership source keeps: replaced whole, and each change logged and told
+ * to every listener (a listener that throws is logged, never breaks the source).
+ */
+export class MemberSet {
+  private current: readonly MemberInfo[];
+  private readonly listeners = new Set<(members: readonly MemberInfo[]) => void>();
+
+  constructor(
+    initial: readonly MemberInfo[],
+    private readonly log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void },
+  ) {
+    this.current = initial;
+  }
+
+  get(): readonly MemberInfo[] {
+    return this.current;
+  }
+
+  onChange(listener: (members: readonly MemberInfo[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  set(next: readonly MemberInfo[]): void {
+    if (sameMembers(next, this.current)) return;
+    this.current = next;
+    this.log.info({ members: next.map((m) => m.id) }, 'cluster membership changed');
+    for (const listener of this.listeners) {
+      try {
+        listener(next);
+      } catch (err) {
+        this.log.warn({ err }, 'membership listener failed');
+      }
+    }
+  }
+}

@@ -4,7 +4,7 @@
  * set (and the ring) until a probe succeeds again. This node is always a member.
  */
 import { request } from 'undici';
-import { byId, sameMembers, type MemberInfo, type Membership } from './membership';
+import { byId, MemberSet, type MemberInfo, type Membership } from './membership';
 
 export interface StaticMembershipOptions {
   self: MemberInfo;
@@ -14,22 +14,21 @@ export interface StaticMembershipOptions {
   failuresBeforeDown: number;
   /** Path probed on each peer. */
   healthPath: string;
-  log: { info(obj: object, msg: string): void };
+  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
 
 export class StaticMembership implements Membership {
   private readonly peers: MemberInfo[];
   /** Consecutive failed probes per peer id (absent: never probed). */
   private readonly failures = new Map<string, number>();
-  private current: readonly MemberInfo[];
-  private readonly listeners = new Set<(members: readonly MemberInfo[]) => void>();
+  private readonly set: MemberSet;
   private timer: NodeJS.Timeout | undefined;
   private probing: Promise<void> | undefined;
   private stopped = false;
 
   constructor(private readonly options: StaticMembershipOptions) {
     this.peers = options.peers.filter((p) => p.id !== options.self.id);
-    this.current = [options.self];
+    this.set = new MemberSet([options.self], options.log);
   }
 
   async start(): Promise<void> {
@@ -48,12 +47,11 @@ export class StaticMembership implements Membership {
   }
 
   members(): readonly MemberInfo[] {
-    return this.current;
+    return this.set.get();
   }
 
   onChange(listener: (members: readonly MemberInfo[]) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.set.onChange(listener);
   }
 
   async stop(): Promise<void> {
@@ -70,11 +68,7 @@ export class StaticMembership implements Membership {
       }),
     );
     const healthy = this.peers.filter((p) => (this.failures.get(p.id) ?? 0) < this.options.failuresBeforeDown);
-    const next = [this.options.self, ...healthy].sort(byId);
-    if (sameMembers(next, this.current)) return;
-    this.options.log.info({ members: next.map((m) => m.id) }, 'cluster membership changed');
-    this.current = next;
-    for (const listener of this.listeners) listener(next);
+    this.set.set([this.options.self, ...healthy].sort(byId));
   }
 
   private async probe(peer: MemberInfo): Promise<boolean> {
