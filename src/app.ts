@@ -2,14 +2,18 @@
  * Builds the fastify application (never listens: main.ts does). Tests use it with
  * `inject()` or `listen({ port: 0 })`.
  */
-import fastify, { LogController, type FastifyInstance } from 'fastify';
+import http from 'node:http';
+import fastify, { LogController, type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import type { RingcacheConfig } from './config/schema';
 import { adminPlugin, ADMIN_PREFIX } from './admin/admin-plugin';
 import { Metrics } from './admin/metrics';
 import { BucketRegistry, type AdapterFactory } from './mounts/bucket-registry';
 import { instrumentAdapter } from './mounts/instrumented-adapter';
 import { createAdapter } from './mounts/adapter-factory';
-import { newRequestId, s3Plugin } from './s3/s3-plugin';
+import { s3Plugin } from './s3/s3-plugin';
+import { newRequestId } from './s3/request-id';
+import { HitPath } from './s3/hit-path';
+import { RequestResolver } from './s3/resolve-request';
 import { sendS3Error } from './s3/error-reply';
 import { s3Error } from './s3/errors';
 import { startMultipartSweeper } from './s3/multipart-sweeper';
@@ -47,7 +51,21 @@ export interface RingcacheApp {
 export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
   const { config } = options;
   const metrics = new Metrics();
+  // Warm hits are answered in front of fastify (see s3/hit-path.ts); everything else reaches it.
+  let hitPath: HitPath | undefined;
+  const serverFactory: FastifyServerFactory = (handler, opts) => {
+    const server = http.createServer((req, res) => {
+      if (hitPath?.tryServe(req, res) !== true) handler(req, res);
+    });
+    // What fastify sets on a server it creates itself.
+    const settings = opts as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number };
+    server.keepAliveTimeout = settings.keepAliveTimeout ?? 72_000;
+    server.requestTimeout = settings.requestTimeout ?? 0;
+    server.setTimeout(settings.connectionTimeout ?? 0);
+    return server;
+  };
   const app = fastify({
+    serverFactory,
     logger:
       options.logger === false
         ? false
@@ -71,9 +89,19 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
       maxConcurrency: mount?.maxConcurrency ?? 64,
     });
   };
-  const buckets = new BucketRegistry(config, factory, cache?.decorate);
+  const buckets = new BucketRegistry(config, factory, cache?.forBucket);
   await buckets.init();
   const cluster = createCluster({ config, metrics, log: app.log, buckets, cache });
+  const resolver = new RequestResolver(config, buckets);
+  hitPath = new HitPath({
+    resolver,
+    metrics,
+    ownsKey: (bucket, key) => cluster.node.ownsKey(bucket, key),
+    ringVersion: () => cluster.node.version,
+    adminPrefix: `${ADMIN_PREFIX}/`,
+    debug: config.log.level === 'debug' || config.log.level === 'trace' ? (fields, message) => app.log.debug(fields, message) : undefined,
+    warn: (fields, message) => app.log.warn(fields, message),
+  });
   const jobsNodeId = options.nodeId ?? cluster.node.self.id;
   const jobsDispatcher = options.dispatcher ?? cluster.dispatcher;
   const jobs = await JobManager.open({ config: config.jobs, buckets, dispatcher: jobsDispatcher, nodeId: jobsNodeId, log: app.log });
@@ -90,15 +118,15 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
   app.addHook('onResponse', async (request, reply) => {
     if (request.url.startsWith(`${ADMIN_PREFIX}/`)) return;
     const op = request.s3Op;
-    metrics.requests.labels(op, String(reply.statusCode)).inc();
+    metrics.requestCells.cell(op, String(reply.statusCode)).add();
     metrics.duration.labels(op).observe(reply.elapsedTime / 1000);
     request.log.debug({ op, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
-  await app.register(adminPlugin, { prefix: ADMIN_PREFIX, metrics, buckets, credentials: config.credentials, cache, nodeId: () => cluster.node.self.id, beforeScrape: () => updateJobMetrics(metrics, jobs.list()), ready: () => cluster.ready() });
+  await app.register(adminPlugin, { prefix: ADMIN_PREFIX, metrics, buckets, credentials: config.credentials, authenticator: resolver.authenticator, cache, nodeId: () => cluster.node.self.id, beforeScrape: () => updateJobMetrics(metrics, jobs.list()), ready: () => cluster.ready() });
   await app.register(clusterPlugin, { prefix: `${ADMIN_PREFIX}/cluster`, node: cluster.node, secret: config.cluster.secret, buckets, cache });
-  await app.register(jobsPlugin, { prefix: ADMIN_PREFIX, manager: jobs, credentials: config.credentials, defaults: config.jobs, elsewhere: cluster.jobsElsewhere });
-  await app.register(s3Plugin, { config, buckets, metrics, cluster });
+  await app.register(jobsPlugin, { prefix: ADMIN_PREFIX, manager: jobs, credentials: config.credentials, authenticator: resolver.authenticator, defaults: config.jobs, elsewhere: cluster.jobsElsewhere });
+  await app.register(s3Plugin, { config, buckets, metrics, cluster, resolver });
 
   const stopSweeper = startMultipartSweeper(buckets, config.multipart, metrics, app.log);
   app.addHook('onClose', async () => {

@@ -51,8 +51,6 @@ export interface ReadOptions {
    * cache never mixes pages of two versions.
    */
   ifMatch?: string;
-  /** A hint for a cache in front of the store: serve the read but keep nothing. Stores ignore it. */
-  noStore?: boolean;
 }
 
 export interface ListOptions {
@@ -141,6 +139,14 @@ export interface UfsAdapter {
   stat(key: string, signal?: AbortSignal): Promise<ObjectInfo>;
   /** Streams the bytes of `range` (or the whole object). The stream is destroyed on abort. */
   read(key: string, range: ByteRange | undefined, options?: ReadOptions): Promise<Readable>;
+  /**
+   * Optional: the object's info and the bytes of `range` in one store round trip (a ranged GET
+   * returns size, ETag, last-modified and metadata with the bytes; a file is opened and stat-ed
+   * together). `range` may run past the end of the object: the body holds the bytes that exist
+   * (none when `range.start` is at or past the end). Throws NotFound like stat. A cache uses it
+   * on a metadata miss to save the separate stat.
+   */
+  readWithInfo?(key: string, range: ByteRange, options?: { signal?: AbortSignal }): Promise<{ info: ObjectInfo; body: Readable }>;
   /**
    * Lazily yields entries in UTF-8 byte order of their key/prefix, starting strictly after
    * `startAfter`. Consumers stop early by returning from the iterator; adapters must never

@@ -7,6 +7,7 @@ import type { Metrics } from './metrics';
 import type { BucketRegistry } from '../mounts/bucket-registry';
 import type { Credential } from '../config/schema';
 import type { NodeCache } from '../cache/open-cache';
+import type { Authenticator } from '../s3/auth';
 import { registerPurgeRoute } from './purge-route';
 import { registerResidencyRoute } from './residency-route';
 
@@ -16,6 +17,7 @@ export interface AdminOptions {
   metrics: Metrics;
   buckets: BucketRegistry;
   credentials: readonly Credential[];
+  authenticator: Authenticator;
   cache?: NodeCache;
   /** This node's id (the residency answer names it). */
   nodeId: () => string;
@@ -45,8 +47,8 @@ export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Pro
     return opts.metrics.registry.metrics();
   });
 
-  registerPurgeRoute(app, { buckets: opts.buckets, credentials: opts.credentials });
-  registerResidencyRoute(app, { buckets: opts.buckets, credentials: opts.credentials, nodeId: opts.nodeId });
+  registerPurgeRoute(app, { buckets: opts.buckets, credentials: opts.credentials, authenticator: opts.authenticator });
+  registerResidencyRoute(app, { buckets: opts.buckets, credentials: opts.credentials, authenticator: opts.authenticator, nodeId: opts.nodeId });
 
   app.get('/healthz', async (_request, reply) => {
     if (opts.ready && !opts.ready()) return reply.code(503).send({ status: 'starting' });

@@ -4,15 +4,24 @@
  */
 import { Transform } from 'node:stream';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CounterCells } from './metric-cells';
 
 export class Metrics {
   readonly registry = new Registry();
+
+  /** Cells of the counters every request bumps (see metric-cells.ts); flushed when collected. */
+  readonly requestCells = new CounterCells<'op' | 'status'>(['op', 'status']);
+  readonly bytesCells = new CounterCells<'op' | 'direction'>(['op', 'direction']);
+  readonly bytesServedCells = new CounterCells<'tier'>(['tier']);
+  readonly pageLookupCells = new CounterCells<'result'>(['result']);
+  readonly metadataLookupCells = new CounterCells<'result'>(['result']);
 
   readonly requests = new Counter({
     name: 'ringcache_s3_requests_total',
     help: 'S3 requests by operation and HTTP status',
     labelNames: ['op', 'status'] as const,
     registers: [this.registry],
+    collect: () => this.requestCells.flush(),
   });
 
   readonly duration = new Histogram({
@@ -28,6 +37,7 @@ export class Metrics {
     help: 'Object payload bytes received (in) and sent (out) by operation',
     labelNames: ['op', 'direction'] as const,
     registers: [this.registry],
+    collect: () => this.bytesCells.flush(),
   });
 
   readonly multipartSwept = new Counter({
@@ -42,6 +52,7 @@ export class Metrics {
     help: 'Object bytes served by the tier they came from: memory, disk (LMDB) or ufs (a miss)',
     labelNames: ['tier'] as const,
     registers: [this.registry],
+    collect: () => this.bytesServedCells.flush(),
   });
 
   readonly cachePageLookups = new Counter({
@@ -49,6 +60,7 @@ export class Metrics {
     help: 'Page lookups by result: memory, disk (hits) or miss',
     labelNames: ['result'] as const,
     registers: [this.registry],
+    collect: () => this.pageLookupCells.flush(),
   });
 
   readonly cacheHitRatio = new Gauge({
@@ -103,6 +115,7 @@ export class Metrics {
     help: 'Metadata lookups: fresh (from cache), fetched (from the store), negative (cached not-found), stale (served while the store is down)',
     labelNames: ['result'] as const,
     registers: [this.registry],
+    collect: () => this.metadataLookupCells.flush(),
   });
 
   readonly ufsReads = new Counter({
@@ -215,6 +228,11 @@ export class Metrics {
   }
 
   constructor() {
+    this.requestCells.attach(this.requests);
+    this.bytesCells.attach(this.bytes);
+    this.bytesServedCells.attach(this.cacheBytesServed);
+    this.pageLookupCells.attach(this.cachePageLookups);
+    this.metadataLookupCells.attach(this.metadataLookups);
     collectDefaultMetrics({ register: this.registry, prefix: 'ringcache_' });
   }
 

@@ -6,20 +6,16 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Credential } from '../config/schema';
 import type { BucketRegistry } from '../mounts/bucket-registry';
-import { authenticate } from '../s3/auth';
+import type { Authenticator } from '../s3/auth';
 import { authorize } from '../s3/authorize';
 import { S3Error, toS3Error } from '../s3/errors';
-import { CachingAdapter } from '../cache/caching-adapter';
 
-export function registerPurgeRoute(app: FastifyInstance, opts: { buckets: BucketRegistry; credentials: readonly Credential[] }): void {
+export function registerPurgeRoute(app: FastifyInstance, opts: { buckets: BucketRegistry; credentials: readonly Credential[]; authenticator: Authenticator }): void {
   const byKey = new Map(opts.credentials.map((c) => [c.accessKeyId, c]));
 
   app.post('/cache/purge', async (request: FastifyRequest, reply: FastifyReply) => {
     try {
-      const auth = await authenticate(
-        { method: request.method, rawUrl: request.raw.url ?? '/', headers: request.headers, now: new Date() },
-        (id) => byKey.get(id)?.secretAccessKey,
-      );
+      const auth = opts.authenticator.authenticate({ method: request.method, rawUrl: request.raw.url ?? '/', headers: request.headers, now: new Date() });
       const query = request.query as Record<string, string | undefined>;
       const bucketName = query.bucket;
       if (!bucketName || (query.key === undefined) === (query.prefix === undefined)) {
@@ -28,8 +24,8 @@ export function registerPurgeRoute(app: FastifyInstance, opts: { buckets: Bucket
       const credential = auth.kind === 'signed' ? byKey.get(auth.accessKeyId) : undefined;
       authorize(auth, credential, 'write', { name: bucketName, anonymousRead: false });
       const bucket = await opts.buckets.get(bucketName);
-      if (!(bucket.adapter instanceof CachingAdapter)) return reply.send({ purged: 0, cache: 'disabled' });
-      const purged = await bucket.adapter.purge(query.key !== undefined ? { key: query.key } : { prefix: query.prefix as string });
+      if (!bucket.cache) return reply.send({ purged: 0, cache: 'disabled' });
+      const purged = await bucket.cache.purge(query.key !== undefined ? { key: query.key } : { prefix: query.prefix as string });
       return reply.send({ purged });
     } catch (err) {
       const s3 = err instanceof S3Error ? err : toS3Error(err);

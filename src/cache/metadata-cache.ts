@@ -1,13 +1,31 @@
 /**
  * Cached stat results (including "does not exist") in memory, backed by the persistent
  * MetadataStore so a restarted node knows what it had. Freshness (TTL) is decided by the
- * caller; this only stores records.
+ * caller; this only stores entries.
+ *
+ * An entry is decoded once (ObjectInfo with its Date) when it enters memory, and its derived
+ * values (the page id of the version) are computed once per entry: a warm read does no
+ * deserialisation and no hashing.
  */
 import { LRUCache } from 'lru-cache';
+import type { ObjectInfo } from '../../ufs-adapters/types';
+import { deserializeInfo, serializeInfo } from './object-version';
 import type { MetadataRecord, MetadataStore } from './types';
 
+/** A cached stat answer. Treat as immutable: it is shared by every reader. */
+export interface MetadataEntry {
+  /** The object as the store described it; null for "does not exist" (a negative entry). */
+  readonly info: ObjectInfo | null;
+  /** When the store was asked (epoch ms). */
+  readonly fetchedAt: number;
+  /** Page-id prefix of this version, computed on first use (see BucketCache). */
+  objectId?: string;
+}
+
+const toEntry = (record: MetadataRecord): MetadataEntry => ({ info: record.info && deserializeInfo(record.info), fetchedAt: record.fetchedAt });
+
 export class MetadataCache {
-  private readonly memory: LRUCache<string, MetadataRecord>;
+  private readonly memory: LRUCache<string, MetadataEntry>;
 
   constructor(
     private readonly store: MetadataStore,
@@ -17,26 +35,31 @@ export class MetadataCache {
     this.memory = new LRUCache({ max: maxEntries });
   }
 
-  get(metaKey: string): MetadataRecord | undefined {
+  get(metaKey: string): MetadataEntry | undefined {
     const inMemory = this.memory.get(metaKey);
     if (inMemory) return inMemory;
     try {
       const stored = this.store.getMeta(metaKey);
-      if (stored) this.memory.set(metaKey, stored);
-      return stored;
+      if (!stored) return undefined;
+      const entry = toEntry(stored);
+      this.memory.set(metaKey, entry);
+      return entry;
     } catch (err) {
       this.onError('metadata-get', err);
       return undefined;
     }
   }
 
-  set(metaKey: string, record: MetadataRecord): void {
-    this.memory.set(metaKey, record);
+  /** Records a stat answer (memory now, the persistent store in the background); returns the entry. */
+  set(metaKey: string, info: ObjectInfo | null, fetchedAt: number): MetadataEntry {
+    const entry: MetadataEntry = { info, fetchedAt };
+    this.memory.set(metaKey, entry);
     try {
-      this.store.putMeta(metaKey, record);
+      this.store.putMeta(metaKey, { info: info && serializeInfo(info), fetchedAt });
     } catch (err) {
       this.onError('metadata-put', err);
     }
+    return entry;
   }
 
   delete(metaKey: string): void {
@@ -48,12 +71,12 @@ export class MetadataCache {
     }
   }
 
-  /** Records under a key prefix (memory and store), for purges. */
-  entries(prefix: string): [string, MetadataRecord][] {
-    const found = new Map<string, MetadataRecord>();
+  /** Entries under a key prefix (memory and store), for purges. */
+  entries(prefix: string): [string, MetadataEntry][] {
+    const found = new Map<string, MetadataEntry>();
     for (const [k, v] of this.memory.entries()) if (k.startsWith(prefix)) found.set(k, v);
     try {
-      for (const [k, v] of this.store.scanMeta(prefix)) if (!found.has(k)) found.set(k, v);
+      for (const [k, v] of this.store.scanMeta(prefix)) if (!found.has(k)) found.set(k, toEntry(v));
     } catch (err) {
       this.onError('metadata-scan', err);
     }
@@ -66,7 +89,7 @@ export class MetadataCache {
   }
 
   /**
-   * Records fetched before this time are never fresh: they must be revalidated with the store
+   * Entries fetched before this time are never fresh: they must be revalidated with the store
    * (they may still be served stale while it is down). Raised when the ring changes, so a node
    * that was away does not trust what it knew before.
    */
@@ -76,7 +99,7 @@ export class MetadataCache {
 
   private watermark = 0;
 
-  /** Every record fetched before `time` must be revalidated before it is used again. */
+  /** Every entry fetched before `time` must be revalidated before it is used again. */
   expireBefore(time: number): void {
     this.watermark = Math.max(this.watermark, time);
   }

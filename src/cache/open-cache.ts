@@ -1,11 +1,11 @@
 /**
  * Opens the node's cache (one page store and one metadata cache shared by every mount) and
- * returns the decorator that puts a CachingAdapter in front of each mount's adapter.
+ * hands each bucket its cache (`forBucket`).
  */
 import type { UfsAdapter } from '../../ufs-adapters/types';
 import type { RingcacheConfig } from '../config/schema';
 import type { Metrics } from '../admin/metrics';
-import { CachingAdapter, type CacheSettings, type SharedCache } from './caching-adapter';
+import { BucketCache, type CacheSettings, type SharedCache } from './bucket-cache';
 import { MetadataCache } from './metadata-cache';
 import { SingleFlight } from './single-flight';
 import { TieredPageStore } from './tiered-page-store';
@@ -14,8 +14,8 @@ import type { PageStoreEvents } from './types';
 export interface NodeCache {
   shared: SharedCache;
   store: TieredPageStore;
-  /** Wraps a mount's adapter; `metadataTtlSeconds` overrides the cache-wide TTL for that mount. */
-  decorate(adapter: UfsAdapter, mountId: string, metadataTtlSeconds: number | undefined, bucket: string): UfsAdapter;
+  /** The cache of a bucket over `store`; `metadataTtlSeconds` overrides the cache-wide TTL for that mount. */
+  forBucket(store: UfsAdapter, mountId: string, metadataTtlSeconds: number | undefined, bucket: string): BucketCache;
   close(): Promise<void>;
 }
 
@@ -56,7 +56,7 @@ export async function openNodeCache(config: RingcacheConfig['cache'], metrics: M
   return {
     shared,
     store,
-    decorate: (adapter, mountId, ttl, bucket) => new CachingAdapter(adapter, mountId, shared, settings(ttl ?? config.metadata.ttlSeconds, bucket)),
+    forBucket: (store, mountId, ttl, bucket) => new BucketCache(store, mountId, shared, settings(ttl ?? config.metadata.ttlSeconds, bucket)),
     close: () => store.close(),
   };
 }

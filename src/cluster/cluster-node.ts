@@ -104,6 +104,11 @@ export class ClusterNode {
     return this.ring.owners(ringKey(bucket, key), n).map((id) => this.byIdMap.get(id) as MemberInfo);
   }
 
+  /** Whether this node owns the object in the current ring (one node by itself owns everything). */
+  ownsKey(bucket: string, key: string): boolean {
+    return this.ring.members.length === 1 ? this.ring.members[0] === this.self.id : this.ring.owner(ringKey(bucket, key)) === this.self.id;
+  }
+
   /** The first owner that is not suspect (the owner itself when all are). */
   preferredOwner(bucket: string, key: string): MemberInfo {
     const owners = this.owners(bucket, key);

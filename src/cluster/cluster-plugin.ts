@@ -11,7 +11,6 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { CachingAdapter } from '../cache/caching-adapter';
 import type { NodeCache } from '../cache/open-cache';
 import { loadLocally } from '../jobs/load-locally';
 import type { BucketRegistry } from '../mounts/bucket-registry';
@@ -112,8 +111,9 @@ export async function clusterPlugin(app: FastifyInstance, opts: ClusterPluginOpt
     let invalidated = 0;
     for (const [bucketName, keys] of Object.entries(parsed.data.keys)) {
       const bucket = await opts.buckets.get(bucketName).catch(() => undefined);
-      if (!(bucket?.adapter instanceof CachingAdapter)) continue;
-      for (const key of keys) bucket.adapter.invalidate(key);
+      const cache = bucket?.cache;
+      if (!cache) continue;
+      for (const key of keys) cache.invalidate(key);
       invalidated += keys.length;
     }
     return { invalidated };

@@ -81,17 +81,20 @@ export function createCluster(deps: { config: RingcacheConfig; metrics: Metrics;
     // A node that was away (or whose keys moved) must not trust metadata from before the change.
     node.onRingChange((changedAt) => cache.shared.metadata.expireBefore(changedAt));
     if (settings.handoff.enabled) {
-      cache.shared.peerPages = async ({ bucket, key, pageKey, length }) => {
-        const previous = node.previousOwner(bucket, key);
-        if (!previous) return undefined;
-        try {
-          const page = await peers.page(previous, pageKey, length, settings.handoff.timeoutMs);
-          metrics.clusterHandoffPages.labels(page ? 'hit' : 'miss').inc();
-          return page;
-        } catch {
-          metrics.clusterHandoffPages.labels('error').inc();
-          return undefined;
-        }
+      cache.shared.peerPages = {
+        mayHave: (bucket, key) => node.previousOwner(bucket, key) !== undefined,
+        async fetch({ bucket, key, pageKey, length }) {
+          const previous = node.previousOwner(bucket, key);
+          if (!previous) return undefined;
+          try {
+            const page = await peers.page(previous, pageKey, length, settings.handoff.timeoutMs);
+            metrics.clusterHandoffPages.labels(page ? 'hit' : 'miss').inc();
+            return page;
+          } catch {
+            metrics.clusterHandoffPages.labels('error').inc();
+            return undefined;
+          }
+        },
       };
     }
   }

@@ -15,7 +15,6 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RingcacheConfig } from '../config/schema';
-import { CachingAdapter } from '../cache/caching-adapter';
 import type { BucketRegistry } from '../mounts/bucket-registry';
 import { s3Error } from '../s3/errors';
 import { JobLeases, takeOver } from './job-leases';
@@ -107,7 +106,7 @@ export class JobManager {
     if (mine >= limit) throw s3Error('SlowDown', `Access key ${submittedBy} has ${mine} load jobs queued or running on this node, the most allowed (jobs.maxQueuedPerKey); wait for one to finish.`);
     // NoSuchBucket (and a gateway without a cache) before anything is recorded.
     const bucket = await this.options.buckets.get(spec.bucket);
-    if (!(bucket.adapter instanceof CachingAdapter)) throw s3Error('InvalidRequest', 'This gateway runs without a cache (cache.enabled is false): there is nothing to load into.');
+    if (!bucket.cache) throw s3Error('InvalidRequest', 'This gateway runs without a cache (cache.enabled is false): there is nothing to load into.');
     const job = newJob(spec, submittedBy, this.options.nodeId, this.now());
     await this.leases.save(job);
     this.queue.push(job);

@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Credential } from '../config/schema';
-import { authenticate, type AuthResult } from '../s3/auth';
+import type { AuthResult, Authenticator } from '../s3/auth';
 import { accessLevel, authorize } from '../s3/authorize';
 import { S3Error, s3Error, toS3Error } from '../s3/errors';
 import type { JobManager } from './job-manager';
@@ -38,6 +38,7 @@ export interface JobsElsewhere {
 export interface JobsPluginOptions {
   manager: JobManager;
   credentials: readonly Credential[];
+  authenticator: Authenticator;
   defaults: JobDefaults;
   /** Absent on a node by itself. */
   elsewhere?: JobsElsewhere;
@@ -79,10 +80,7 @@ export async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions):
   });
 
   const caller = async (request: FastifyRequest): Promise<Caller> => {
-    const auth = await authenticate(
-      { method: request.method, rawUrl: request.raw.url ?? '/', headers: request.headers, now: new Date() },
-      (id) => byKey.get(id)?.secretAccessKey,
-    );
+    const auth = opts.authenticator.authenticate({ method: request.method, rawUrl: request.raw.url ?? '/', headers: request.headers, now: new Date() });
     if (auth.kind !== 'signed') throw s3Error('AccessDenied', 'Job requests must be signed (AWS Signature Version 4).');
     return { auth, credential: byKey.get(auth.accessKeyId) };
   };

@@ -64,7 +64,7 @@ const ABORT_GRACE_MS = 4_000;
 const CHECKPOINT_LAG = 50_000;
 
 type StopReason = { kind: 'cancel'; reason: string } | { kind: 'shutdown' } | { kind: 'failed'; reason: string };
-type Adapter = Awaited<ReturnType<BucketRegistry['get']>>['adapter'];
+type Adapter = Awaited<ReturnType<BucketRegistry['get']>>['store'];
 
 export class LoadJobRunner {
   readonly tracker: ProgressTracker;
@@ -142,8 +142,8 @@ export class LoadJobRunner {
     const { spec } = this.job;
     try {
       const bucket = await this.deps.buckets.get(spec.bucket);
-      void this.countPass(bucket.adapter, this.counting.signal);
-      await this.listAndDispatch(bucket.adapter);
+      void this.countPass(bucket.store, this.counting.signal);
+      await this.listAndDispatch(bucket.store);
       if (!this.signal.aborted) {
         for (const owner of [...this.groups.keys()]) await this.dispatchGroup(owner);
       }

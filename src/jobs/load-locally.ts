@@ -2,7 +2,6 @@
  * Loads a batch of keys into this node's cache: the owner's side of a preload job. Keys are
  * warmed a few at a time; each gets its own result, so one bad key never fails the batch.
  */
-import { CachingAdapter } from '../cache/caching-adapter';
 import type { BucketRegistry } from '../mounts/bucket-registry';
 import { Semaphore } from '../util/semaphore';
 import { toS3Error } from '../s3/errors';
@@ -29,8 +28,8 @@ export async function loadLocally(
   signal?: AbortSignal,
 ): Promise<KeyLoadResult[]> {
   const bucket = await buckets.get(bucketName);
-  const adapter = bucket.adapter;
-  if (!(adapter instanceof CachingAdapter)) {
+  const cache = bucket.cache;
+  if (!cache) {
     return items.map((item) => ({ key: item.key, ok: false, bytesLoaded: 0, bytesSkipped: 0, error: 'CacheDisabled: this node has no cache', retryable: false }));
   }
   let slots = nodeSlots.get(buckets);
@@ -46,7 +45,7 @@ export async function loadLocally(
         signal?.throwIfAborted();
         const warmed = await node.run(() => {
           signal?.throwIfAborted();
-          return adapter.warm(key, { ...options, signal });
+          return cache.warm(key, { ...options, signal });
         });
         results[index] = { key, ok: true, bytesLoaded: warmed.bytesLoaded, bytesSkipped: warmed.bytesSkipped };
       } catch (err) {

@@ -9,12 +9,16 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError } from '../config/load-config';
 import type { UfsAdapter } from '../../ufs-adapters/types';
+import type { BucketCache } from '../cache/bucket-cache';
 import { BUCKET_NAME, type RingcacheConfig } from '../config/schema';
 import { s3Error } from '../s3/errors';
 
 export interface Bucket {
   name: string;
-  adapter: UfsAdapter;
+  /** The store behind the bucket (instrumented: timeouts, concurrency bound, metrics). */
+  store: UfsAdapter;
+  /** This node's cache of the bucket's objects; undefined when the cache is disabled. */
+  cache: BucketCache | undefined;
   createdAt: Date;
   /** "mount" buckets come from configuration and cannot be created or deleted through S3. */
   origin: 'mount' | 'dataDir';
@@ -27,8 +31,8 @@ const FOLDER_RECHECK_MS = 1000;
 
 export type AdapterFactory = (uri: string, options?: Readonly<Record<string, unknown>>) => UfsAdapter;
 
-/** Puts something (the cache) in front of a mount's adapter. `mountId` is stable across restarts. */
-export type AdapterDecorator = (adapter: UfsAdapter, mountId: string, metadataTtlSeconds: number | undefined, bucket: string) => UfsAdapter;
+/** The cache a bucket over `store` gets (none when the cache is disabled). `mountId` is stable across restarts. */
+export type CacheFactory = (store: UfsAdapter, mountId: string, metadataTtlSeconds: number | undefined, bucket: string) => BucketCache | undefined;
 
 async function assertEmpty(adapter: UfsAdapter): Promise<void> {
   for await (const _ of adapter.list({ prefix: '' })) throw s3Error('BucketNotEmpty');
@@ -55,21 +59,23 @@ function assertNoNestedRoots(config: Pick<RingcacheConfig, 'dataDir' | 'mounts'>
 
 export class BucketRegistry {
   private readonly mounted = new Map<string, Bucket>();
-  private readonly dataDirAdapters = new Map<string, UfsAdapter>();
+  private readonly dataDirBuckets = new Map<string, Bucket>();
   /** When each data-dir bucket folder was last seen to exist (a stat per request is measurable). */
   private readonly seenAt = new Map<string, { at: number; createdAt: Date }>();
 
   constructor(
     private readonly config: Pick<RingcacheConfig, 'dataDir' | 'mounts'>,
     private readonly createAdapter: AdapterFactory,
-    private readonly decorate: AdapterDecorator = (adapter) => adapter,
+    private readonly cacheFor: CacheFactory = () => undefined,
   ) {
     assertNoNestedRoots(config);
     const startedAt = new Date();
     for (const [name, mount] of Object.entries(config.mounts)) {
+      const store = createAdapter(mount.uri, mount.options);
       this.mounted.set(name, {
         name,
-        adapter: decorate(createAdapter(mount.uri, mount.options), mount.uri, mount.metadataTtlSeconds, name),
+        store,
+        cache: cacheFor(store, mount.uri, mount.metadataTtlSeconds, name),
         createdAt: startedAt,
         origin: 'mount',
         anonymousRead: mount.anonymousRead,
@@ -79,6 +85,18 @@ export class BucketRegistry {
 
   async init(): Promise<void> {
     if (this.config.dataDir) await mkdir(this.config.dataDir, { recursive: true });
+  }
+
+  /**
+   * The bucket if it is known without touching the disk (a mount, or a data-dir folder seen
+   * within the last second); undefined otherwise (ask `get`). For the warm-hit path.
+   */
+  peek(name: string): Bucket | undefined {
+    const mounted = this.mounted.get(name);
+    if (mounted) return mounted;
+    const seen = this.seenAt.get(name);
+    if (!seen || Date.now() - seen.at >= FOLDER_RECHECK_MS) return undefined;
+    return this.dataDirBuckets.get(name);
   }
 
   /** Throws NoSuchBucket. */
@@ -121,7 +139,7 @@ export class BucketRegistry {
     if (bucket.origin === 'mount') {
       throw s3Error('MethodNotAllowed', 'This bucket is a configured mount; remove it from the configuration instead.');
     }
-    await assertEmpty(bucket.adapter);
+    await assertEmpty(bucket.store);
     // Move the folder aside first, so a PUT racing with the delete either lands before the
     // move (and is seen by the second check) or fails with NoSuchBucket; never acknowledged
     // and then destroyed.
@@ -136,14 +154,14 @@ export class BucketRegistry {
     } finally {
       await check.close();
     }
-    await bucket.adapter.close();
+    await bucket.store.close();
     this.forget(name);
     await rm(aside, { recursive: true, force: true });
   }
 
   async close(): Promise<void> {
-    const adapters = [...this.mounted.values()].map((b) => b.adapter).concat([...this.dataDirAdapters.values()]);
-    await Promise.all(adapters.map((a) => a.close()));
+    const buckets = [...this.mounted.values(), ...this.dataDirBuckets.values()];
+    await Promise.all(buckets.map((b) => b.store.close()));
   }
 
   private bucketDir(name: string): string {
@@ -152,33 +170,30 @@ export class BucketRegistry {
 
   private async dataDirBucket(name: string): Promise<Bucket | undefined> {
     if (!this.config.dataDir || !BUCKET_NAME.test(name)) return undefined;
-    const seen = this.seenAt.get(name);
-    let createdAt: Date;
-    if (seen && Date.now() - seen.at < FOLDER_RECHECK_MS && this.dataDirAdapters.has(name)) {
-      createdAt = seen.createdAt;
-    } else {
-      let info;
-      try {
-        info = await stat(this.bucketDir(name));
-      } catch {
-        this.forget(name);
-        return undefined;
-      }
-      if (!info.isDirectory()) return undefined;
-      createdAt = info.birthtime.getTime() > 0 ? info.birthtime : info.ctime;
-      this.seenAt.set(name, { at: Date.now(), createdAt });
+    const known = this.peek(name);
+    if (known) return known;
+    let info;
+    try {
+      info = await stat(this.bucketDir(name));
+    } catch {
+      this.forget(name);
+      return undefined;
     }
-    let adapter = this.dataDirAdapters.get(name);
-    if (!adapter) {
+    if (!info.isDirectory()) return undefined;
+    const createdAt = info.birthtime.getTime() > 0 ? info.birthtime : info.ctime;
+    this.seenAt.set(name, { at: Date.now(), createdAt });
+    let bucket = this.dataDirBuckets.get(name);
+    if (!bucket || bucket.createdAt.getTime() !== createdAt.getTime()) {
       const uri = pathToFileURL(this.bucketDir(name)).href;
-      adapter = this.decorate(this.createAdapter(uri), uri, undefined, name);
-      this.dataDirAdapters.set(name, adapter);
+      const store = bucket?.store ?? this.createAdapter(uri);
+      bucket = { name, store, cache: bucket?.cache ?? this.cacheFor(store, uri, undefined, name), createdAt, origin: 'dataDir', anonymousRead: false };
+      this.dataDirBuckets.set(name, bucket);
     }
-    return { name, adapter, createdAt, origin: 'dataDir', anonymousRead: false };
+    return bucket;
   }
 
   private forget(name: string): void {
-    this.dataDirAdapters.delete(name);
+    this.dataDirBuckets.delete(name);
     this.seenAt.delete(name);
   }
 }

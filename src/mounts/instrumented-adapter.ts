@@ -92,6 +92,15 @@ export function instrumentAdapter(inner: UfsAdapter, metrics: Metrics, settings:
         return counted(stream, (n) => bytesIn.inc(n));
       }),
     list: (options: ListOptions): AsyncIterable<ListEntry> => listing('list', () => inner.list(options)),
+    ...(inner.readWithInfo
+      ? {
+          readWithInfo: (key: string, range: ByteRange, options?: { signal?: AbortSignal }) =>
+            call('readWithInfo', async () => {
+              const { info, body } = await (inner.readWithInfo as NonNullable<UfsAdapter['readWithInfo']>)(key, range, options);
+              return { info, body: counted(body, (n) => bytesIn.inc(n)) };
+            }),
+        }
+      : {}),
     write: (request) =>
       call(
         'write',

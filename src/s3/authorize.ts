@@ -8,9 +8,16 @@ import type { AuthResult } from './auth';
 import { ANONYMOUS_OPERATIONS, type RequiredAccess, type S3Operation } from './endpoint';
 import { s3Error } from './errors';
 
+/**
+ * The access `credential` has to `bucket`. Grants are looked up as own properties only: a bucket
+ * named "constructor" or "__proto__" must not resolve through Object.prototype.
+ */
 export function accessLevel(credential: Credential | undefined, bucket: string): 'none' | 'read' | 'write' {
   if (!credential) return 'none';
-  return credential.grants[bucket] ?? credential.grants['*'] ?? 'none';
+  const { grants } = credential;
+  if (Object.hasOwn(grants, bucket)) return grants[bucket];
+  if (Object.hasOwn(grants, '*')) return grants['*'];
+  return 'none';
 }
 
 export function authorize(

@@ -4,7 +4,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Credential, RingcacheConfig } from '../config/schema';
-import type { BucketRegistry } from '../mounts/bucket-registry';
+import type { Bucket, BucketRegistry } from '../mounts/bucket-registry';
 import type { AuthResult } from './auth';
 import type { Endpoint } from './endpoint';
 import { renderXml, type XmlObject } from './xml';
@@ -20,8 +20,19 @@ export interface S3Services {
   cluster?: Cluster;
 }
 
+/** Operations that run without an existing bucket: no bucket, or the bucket is being created. */
+type Unbucketed = 'ListBuckets' | 'CreateBucket' | 'NotImplemented';
+
+/** The bucket an endpoint works on, resolved once before dispatch (undefined where there is none). */
+export type BucketOf<E extends Endpoint> = E extends { op: Unbucketed } ? undefined : Bucket;
+
+export const needsBucket = (endpoint: Endpoint): boolean =>
+  endpoint.op !== 'ListBuckets' && endpoint.op !== 'CreateBucket' && endpoint.op !== 'NotImplemented';
+
 export interface S3Context<E extends Endpoint = Endpoint> {
   endpoint: E;
+  /** The endpoint's bucket, resolved and authorized before dispatch. */
+  bucket: BucketOf<E>;
   request: FastifyRequest;
   reply: FastifyReply;
   auth: AuthResult;

@@ -4,6 +4,8 @@
  * Path-style ("/bucket/key") and virtual-hosted-style ("bucket.<baseDomain>/key").
  */
 import { s3Error } from './errors';
+import { MAX_PART_NUMBER } from '../../ufs-adapters/types';
+import { splitRawUrl, type RawQueryParam } from './auth/raw-url';
 
 export type Query = ReadonlyMap<string, string>;
 
@@ -36,9 +38,21 @@ type ObjectOp =
   | 'AbortMultipartUpload'
   | 'ListParts';
 
+/** Object operations that take parameters beyond the bucket and key, and what they take. */
+interface ObjectParams {
+  GetObject: { partNumber?: number };
+  HeadObject: { partNumber?: number };
+  UploadPart: { uploadId: string; partNumber: number };
+  UploadPartCopy: { uploadId: string; partNumber: number };
+  CompleteMultipartUpload: { uploadId: string };
+  AbortMultipartUpload: { uploadId: string };
+  ListParts: { uploadId: string };
+}
+type ParamsOf<Op extends ObjectOp> = Op extends keyof ObjectParams ? ObjectParams[Op] : unknown;
+
 /** One variant per operation, so `Extract<Endpoint, { op: 'GetObject' }>` narrows to it. */
 type BucketEndpoint = { [Op in BucketOp]: { op: Op; bucket: string; query: Query } }[BucketOp];
-type ObjectEndpoint = { [Op in ObjectOp]: { op: Op; bucket: string; key: string; query: Query } }[ObjectOp];
+type ObjectEndpoint = { [Op in ObjectOp]: { op: Op; bucket: string; key: string; query: Query } & ParamsOf<Op> }[ObjectOp];
 
 export type Endpoint =
   | { op: 'ListBuckets'; query: Query }
@@ -105,12 +119,14 @@ export interface RequestTarget {
   rawUrl: string;
   host: string | undefined;
   headers: Record<string, string | string[] | undefined>;
+  /** The query already split and decoded (splitRawUrl), when the caller has it. */
+  params?: readonly RawQueryParam[];
 }
 
 export function parseEndpoint(target: RequestTarget, baseDomain?: string): Endpoint {
   const q = target.rawUrl.indexOf('?');
   const rawPath = q === -1 ? target.rawUrl : target.rawUrl.slice(0, q);
-  const query = parseQuery(q === -1 ? '' : target.rawUrl.slice(q + 1));
+  const query = queryOf(target.params ?? splitRawUrl(target.rawUrl).params);
   const { bucket, key } = splitBucketAndKey(rawPath, virtualHostBucket(target.host, baseDomain));
   const method = target.method.toUpperCase();
 
@@ -160,37 +176,68 @@ function objectEndpoint(
   query: Query,
   headers: RequestTarget['headers'],
 ): Endpoint {
-  const at = (op: ObjectOp): Endpoint => ({ op, bucket, key, query });
+  const target = { bucket, key, query };
   const notImplemented = (feature: string): Endpoint => ({ op: 'NotImplemented', bucket, key, query, feature });
   const isCopy = headers['x-amz-copy-source'] !== undefined;
   switch (method) {
     case 'GET':
-      if (query.has('uploadId')) return at('ListParts');
-      if (query.has('acl')) return at('GetObjectAcl');
-      if (query.has('tagging')) return at('GetObjectTagging');
-      return at('GetObject');
+      if (query.has('uploadId')) return { op: 'ListParts', ...target, uploadId: uploadIdOf(query) };
+      if (query.has('acl')) return { op: 'GetObjectAcl', ...target };
+      if (query.has('tagging')) return { op: 'GetObjectTagging', ...target };
+      assertNullVersion(query);
+      return { op: 'GetObject', ...target, partNumber: optionalPartNumber(query) };
     case 'HEAD':
-      return at('HeadObject');
+      assertNullVersion(query);
+      return { op: 'HeadObject', ...target, partNumber: optionalPartNumber(query) };
     case 'PUT':
       if (query.has('acl')) return notImplemented('acl');
       if (query.has('tagging')) return notImplemented('tagging');
-      if (query.has('partNumber') && query.has('uploadId')) return at(isCopy ? 'UploadPartCopy' : 'UploadPart');
+      if (query.has('partNumber') && query.has('uploadId')) {
+        return { op: isCopy ? 'UploadPartCopy' : 'UploadPart', ...target, uploadId: uploadIdOf(query), partNumber: partNumberOf(query.get('partNumber') as string) };
+      }
       // A part URL missing half its query must not overwrite the whole object.
       if (query.has('partNumber') || query.has('uploadId')) {
         throw s3Error('InvalidArgument', 'An upload part needs both partNumber and uploadId.');
       }
-      return at(isCopy ? 'CopyObject' : 'PutObject');
+      return { op: isCopy ? 'CopyObject' : 'PutObject', ...target };
     case 'POST':
-      if (query.has('uploads')) return at('CreateMultipartUpload');
-      if (query.has('uploadId')) return at('CompleteMultipartUpload');
+      if (query.has('uploads')) return { op: 'CreateMultipartUpload', ...target };
+      if (query.has('uploadId')) return { op: 'CompleteMultipartUpload', ...target, uploadId: uploadIdOf(query) };
       return notImplemented('POST object');
     case 'DELETE':
       if (query.has('tagging')) return notImplemented('tagging');
-      if (query.has('uploadId')) return at('AbortMultipartUpload');
-      return at('DeleteObject');
+      if (query.has('uploadId')) return { op: 'AbortMultipartUpload', ...target, uploadId: uploadIdOf(query) };
+      assertNullVersion(query);
+      return { op: 'DeleteObject', ...target };
     default:
       throw s3Error('MethodNotAllowed');
   }
+}
+
+/** Objects here are unversioned: the only version id that exists is "null". */
+function assertNullVersion(query: Query): void {
+  const versionId = query.get('versionId');
+  if (versionId !== undefined && versionId !== 'null') throw s3Error('InvalidArgument', 'Invalid version id specified');
+}
+
+function uploadIdOf(query: Query): string {
+  const uploadId = query.get('uploadId');
+  if (!uploadId) throw s3Error('NoSuchUpload');
+  return uploadId;
+}
+
+/** A part number: decimal digits only (no "0x1", "1e0", "+1" or spaces), 1 to 10000. */
+export function partNumberOf(text: string): number {
+  const n = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= MAX_PART_NUMBER)) {
+    throw s3Error('InvalidArgument', `Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`);
+  }
+  return n;
+}
+
+function optionalPartNumber(query: Query): number | undefined {
+  const text = query.get('partNumber');
+  return text === undefined ? undefined : partNumberOf(text);
 }
 
 /** "photos.s3.example.com" with base domain "s3.example.com" -> "photos". */
@@ -220,6 +267,7 @@ function splitBucketAndKey(rawPath: string, hostBucket: string | undefined): { b
 }
 
 function decode(component: string): string {
+  if (!component.includes('%')) return component;
   try {
     return decodeURIComponent(component);
   } catch (err) {
@@ -227,16 +275,21 @@ function decode(component: string): string {
   }
 }
 
+/** A form-encoded component: "+" is a space, then percent-decoding. */
+const decodeForm = (component: string): string => decode(component.includes('+') ? component.replace(/\+/g, ' ') : component);
+
 /** Query parameters, first value wins; "+" is a space as in form encoding (S3 does the same). */
 export function parseQuery(rawQuery: string): Map<string, string> {
+  return queryOf(splitRawUrl(`?${rawQuery}`).params);
+}
+
+/** The query of already split parameters (their percent-decoding is reused where no "+" changes it). */
+export function queryOf(params: readonly RawQueryParam[]): Map<string, string> {
   const query = new Map<string, string>();
-  if (rawQuery === '') return query;
-  for (const part of rawQuery.split('&')) {
-    if (part === '') continue;
-    const eq = part.indexOf('=');
-    const name = decode((eq === -1 ? part : part.slice(0, eq)).replace(/\+/g, ' '));
-    const value = eq === -1 ? '' : decode(part.slice(eq + 1).replace(/\+/g, ' '));
-    if (!query.has(name)) query.set(name, value);
+  for (const p of params) {
+    const name = p.name !== undefined && !p.rawName.includes('+') ? p.name : decodeForm(p.rawName);
+    if (query.has(name)) continue;
+    query.set(name, p.value !== undefined && !p.rawValue.includes('+') ? p.value : decodeForm(p.rawValue));
   }
   return query;
 }

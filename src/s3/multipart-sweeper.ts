@@ -12,16 +12,16 @@ export async function sweepAbandonedUploads(buckets: BucketRegistry, maxAgeMs: n
   let swept = 0;
   const now = Date.now();
   for (const bucket of await buckets.list()) {
-    if (bucket.adapter.cleanupAbandonedUploads) {
-      swept += await bucket.adapter.cleanupAbandonedUploads(maxAgeMs);
+    if (bucket.store.cleanupAbandonedUploads) {
+      swept += await bucket.store.cleanupAbandonedUploads(maxAgeMs);
       continue;
     }
     const stale = [];
-    for await (const upload of bucket.adapter.listMultipartUploads('')) {
+    for await (const upload of bucket.store.listMultipartUploads('')) {
       if (now - upload.initiated.getTime() > maxAgeMs) stale.push(upload);
     }
     for (const upload of stale) {
-      await bucket.adapter.abortMultipartUpload(upload.key, upload.uploadId).catch(() => undefined);
+      await bucket.store.abortMultipartUpload(upload.key, upload.uploadId).catch(() => undefined);
       swept++;
     }
   }

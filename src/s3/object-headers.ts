@@ -1,7 +1,7 @@
 /**
  * Object metadata <-> HTTP headers: Content-Type and friends, x-amz-meta-*, checksums.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { ChecksumAlgorithm, ObjectInfo, ObjectMetadata } from '../../ufs-adapters/types';
 import { s3Error } from './errors';
 import { header } from './context';
@@ -45,21 +45,32 @@ export function metadataFromHeaders(request: FastifyRequest): ObjectMetadata {
   };
 }
 
-/** Headers every GET/HEAD of an object carries. Response overrides apply after these. */
-export function setObjectHeaders(reply: FastifyReply, info: ObjectInfo, withChecksums: boolean): void {
-  reply.header('etag', info.etag);
-  reply.header('last-modified', info.lastModified.toUTCString());
-  reply.header('content-type', info.contentType ?? DEFAULT_CONTENT_TYPE);
-  reply.header('accept-ranges', 'bytes');
-  if (info.contentEncoding) reply.header('content-encoding', info.contentEncoding);
-  if (info.contentDisposition) reply.header('content-disposition', info.contentDisposition);
-  if (info.contentLanguage) reply.header('content-language', info.contentLanguage);
-  if (info.cacheControl) reply.header('cache-control', info.cacheControl);
-  if (info.expires) reply.header('expires', info.expires);
-  for (const [name, value] of Object.entries(info.userMetadata)) reply.header(`x-amz-meta-${name}`, value);
-  if (withChecksums && info.checksums) {
-    for (const [alg, value] of Object.entries(info.checksums)) reply.header(checksumHeader(alg as ChecksumAlgorithm), value);
-  }
+/**
+ * Headers every GET/HEAD of one version carries, as flat name/value pairs. Built once per
+ * version (memoised on its ObjectInfo, which the metadata cache keeps for the version's life).
+ */
+const versionHeaders = new WeakMap<ObjectInfo, readonly string[]>();
+
+export function objectHeaders(info: ObjectInfo): readonly string[] {
+  let pairs = versionHeaders.get(info);
+  if (pairs !== undefined) return pairs;
+  const out = ['etag', info.etag, 'last-modified', info.lastModified.toUTCString(), 'content-type', info.contentType ?? DEFAULT_CONTENT_TYPE, 'accept-ranges', 'bytes'];
+  if (info.contentEncoding) out.push('content-encoding', info.contentEncoding);
+  if (info.contentDisposition) out.push('content-disposition', info.contentDisposition);
+  if (info.contentLanguage) out.push('content-language', info.contentLanguage);
+  if (info.cacheControl) out.push('cache-control', info.cacheControl);
+  if (info.expires) out.push('expires', info.expires);
+  for (const [name, value] of Object.entries(info.userMetadata)) out.push(`x-amz-meta-${name}`, value);
+  pairs = out;
+  versionHeaders.set(info, pairs);
+  return pairs;
+}
+
+/** x-amz-checksum-* of the object's stored checksums, as flat pairs. */
+export function checksumHeaders(info: ObjectInfo): string[] {
+  const out: string[] = [];
+  for (const [alg, value] of Object.entries(info.checksums ?? {})) out.push(checksumHeader(alg as ChecksumAlgorithm), value);
+  return out;
 }
 
 const RESPONSE_OVERRIDES: Record<string, string> = {
@@ -72,19 +83,23 @@ const RESPONSE_OVERRIDES: Record<string, string> = {
 };
 
 /**
- * response-* query parameters (signed requests only, as S3: on an anonymous bucket they
- * would let anyone serve uploads as text/html). Non-ASCII values go out as their UTF-8
- * bytes, as S3 sends them; CR or LF is refused.
+ * response-* query parameters as header overrides (flat pairs; empty when none). Signed
+ * requests only, as S3: on an anonymous bucket they would let anyone serve uploads as
+ * text/html. Non-ASCII values go out as their UTF-8 bytes, as S3 sends them; CR or LF is refused.
  */
-export function applyResponseOverrides(reply: FastifyReply, query: ReadonlyMap<string, string>, signed: boolean): void {
+export function responseOverrides(query: ReadonlyMap<string, string>, signed: boolean): string[] {
+  if (query.size === 0) return NO_PAIRS;
+  let out: string[] | undefined;
   for (const [param, headerName] of Object.entries(RESPONSE_OVERRIDES)) {
     const value = query.get(param);
     if (value === undefined) continue;
     if (!signed) throw s3Error('InvalidRequest', 'Request specific response headers cannot be used for anonymous GET requests.');
     if (/[\r\n\0]/.test(value)) throw s3Error('InvalidArgument', `${param} must not contain line breaks`);
-    reply.header(headerName, Buffer.from(value, 'utf8').toString('latin1'));
+    (out ??= []).push(headerName, Buffer.from(value, 'utf8').toString('latin1'));
   }
+  return out ?? NO_PAIRS;
 }
+const NO_PAIRS: string[] = [];
 
 const MAX_KEY_BYTES = 1024;
 export function assertKeyLength(key: string): void {

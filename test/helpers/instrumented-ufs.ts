@@ -11,13 +11,25 @@ import type { ByteRange, ReadOptions, UfsAdapter } from '../../ufs-adapters/type
 export class InstrumentedUfs implements UfsAdapter {
   readonly kind: string;
   readonly capabilities: UfsAdapter['capabilities'];
+  /** Data reads: ranged reads, and the reads that brought the metadata with them (readWithInfo). */
   reads: ByteRange[] = [];
+  /** Metadata requests: stats, and readWithInfo calls (a stat and a read in one round trip). */
   stats = 0;
   down = false;
+  readonly readWithInfo?: UfsAdapter['readWithInfo'];
 
   constructor(private readonly inner: UfsAdapter) {
     this.kind = inner.kind;
     this.capabilities = inner.capabilities;
+    const withInfo = inner.readWithInfo?.bind(inner);
+    if (withInfo) {
+      this.readWithInfo = async (key, range, options) => {
+        this.check();
+        this.stats++;
+        this.reads.push(range);
+        return withInfo(key, range, options);
+      };
+    }
   }
 
   private check(): void {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { ListEntry, ListOptions } from '../../ufs-adapters/types';
 import type { BucketRegistry } from '../../src/mounts/bucket-registry';
 import { s3Error } from '../../src/s3/errors';
-import { CachingAdapter } from '../../src/cache/caching-adapter';
+import type { BucketCache } from '../../src/cache/bucket-cache';
 import { parseConfig } from '../../src/config/load-config';
 import { JobManager, type JobManagerOptions, type JobsConfig } from '../../src/jobs/job-manager';
 import type { JobSpec } from '../../src/jobs/job-types';
@@ -24,14 +24,15 @@ export const buckets = {
     if (name !== 'b') throw s3Error('NoSuchBucket');
     return {
       name,
-      // A cache in front of the bucket is all the manager checks; the dispatcher does the loading.
-      adapter: Object.assign(Object.create(CachingAdapter.prototype) as CachingAdapter, {
+      // A cache for the bucket is all the manager checks; the dispatcher does the loading.
+      cache: {} as BucketCache,
+      store: {
         async *list(options: ListOptions): AsyncIterable<ListEntry> {
           for (const key of keys) {
             if (key.startsWith(options.prefix) && (options.startAfter === undefined || key > options.startAfter)) yield { kind: 'object', key, size: SIZE, etag: '"e"', lastModified: new Date(0) };
           }
         },
-      }),
+      },
     };
   },
 } as unknown as BucketRegistry;

@@ -6,7 +6,6 @@
  */
 import { createHash } from 'node:crypto';
 import fastify, { type FastifyInstance } from 'fastify';
-import { CachingAdapter } from '../../src/cache/caching-adapter';
 import { clusterPlugin } from '../../src/cluster/cluster-plugin';
 import { peerHeaders } from '../../src/cluster/peer-auth';
 import type { BucketRegistry } from '../../src/mounts/bucket-registry';
@@ -43,17 +42,17 @@ const post = (path: string, headers: Record<string, string>, payload: string): P
 beforeEach(async () => {
   invalidated = [];
   warmed = [];
-  const adapter = Object.assign(Object.create(CachingAdapter.prototype) as CachingAdapter, {
+  const cache = {
     invalidate: (key: string) => void invalidated.push(key),
     async warm(key: string) {
       warmed.push(key);
       return { size: 1, bytesLoaded: 1, bytesSkipped: 0 };
     },
-  });
-  const buckets = { get: async () => ({ name: 'bkt', adapter }) } as unknown as BucketRegistry;
-  const cache = { store: { get: () => ({ data: Buffer.from('page'), tier: 'memory' }) } } as never;
+  };
+  const buckets = { get: async () => ({ name: 'bkt', cache }) } as unknown as BucketRegistry;
+  const nodeCache = { store: { get: () => ({ data: Buffer.from('page'), tier: 'memory' }) } } as never;
   app = fastify();
-  await app.register(clusterPlugin, { prefix: PREFIX, node: {} as never, secret: SECRET, buckets, cache });
+  await app.register(clusterPlugin, { prefix: PREFIX, node: {} as never, secret: SECRET, buckets, cache: nodeCache });
   await app.listen({ host: '127.0.0.1', port: 0 });
   base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
 });

@@ -13,7 +13,7 @@ import { InstrumentedUfs } from '../helpers/instrumented-ufs';
 import { createAdapter } from '../../src/mounts/adapter-factory';
 import { JobsClient } from '../../src/jobs/jobs-client';
 import { isFinished, type JobView } from '../../src/jobs/job-types';
-import type { ByteRange, ReadOptions } from '../../ufs-adapters/types';
+import type { ByteRange, ObjectInfo, ReadOptions } from '../../ufs-adapters/types';
 
 jest.setTimeout(60_000);
 
@@ -21,6 +21,12 @@ class StallingUfs extends InstrumentedUfs {
   override async read(_key: string, _range: ByteRange | undefined, _options?: ReadOptions): Promise<Readable> {
     return new Readable({ read() {} }); // opens, then never sends
   }
+
+  /** The metadata arrives (a ranged GET's headers), then the body never sends a byte. */
+  override readWithInfo = async (key: string, _range: ByteRange): Promise<{ info: ObjectInfo; body: Readable }> => {
+    const info = await this.stat(key);
+    return { info, body: new Readable({ read() {} }) };
+  };
 }
 
 async function gatewayOverStallingStore(idleMs: number): Promise<TestGateway> {

@@ -16,25 +16,35 @@ const STAT_MS = 300;
 let gw: TestGateway;
 let storeStats = 0;
 
-/** The store adapter with a slow stat that honours its signal (UfsError Aborted). */
+/**
+ * The store adapter with slow metadata calls (stat, and readWithInfo, which a GET's metadata miss
+ * uses to fetch the first page with the metadata) that honour their signal (UfsError Aborted).
+ */
 function slowStat(inner: UfsAdapter): UfsAdapter {
   return new Proxy(inner, {
     get(target, property, receiver) {
+      if (property === 'readWithInfo') {
+        return (key: string, range: { start: number; end: number }, options: { signal?: AbortSignal } = {}) =>
+          slow(options.signal, () => (target.readWithInfo as NonNullable<UfsAdapter['readWithInfo']>)(key, range));
+      }
       if (property !== 'stat') return Reflect.get(target, property, receiver) as unknown;
-      return (key: string, signal?: AbortSignal) =>
-        new Promise((resolve, reject) => {
-          storeStats++;
-          const timer = setTimeout(() => resolve(target.stat(key)), STAT_MS);
-          signal?.addEventListener(
-            'abort',
-            () => {
-              clearTimeout(timer);
-              reject(ufsError('Aborted', 'request aborted'));
-            },
-            { once: true },
-          );
-        });
+      return (key: string, signal?: AbortSignal) => slow(signal, () => target.stat(key));
     },
+  });
+}
+
+function slow<T>(signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    storeStats++;
+    const timer = setTimeout(() => resolve(call()), STAT_MS);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(ufsError('Aborted', 'request aborted'));
+      },
+      { once: true },
+    );
   });
 }
 

@@ -10,7 +10,10 @@ import { pipeline } from 'node:stream/promises';
 import { PutObjectCommand, S3Client, type ChecksumAlgorithm as SdkChecksumAlgorithm, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { HttpRequest, HttpResponse } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { authenticate, createBodyVerifier, createChecksum, type AuthInput, type BodyVerifier, type ChecksumAlgorithm, type PayloadMode } from '../../src/s3/auth';
+import { createBodyVerifier, createChecksum, type AuthInput, type BodyVerifier, type ChecksumAlgorithm, type PayloadMode, Authenticator, type SecretLookup } from '../../src/s3/auth';
+
+/** Authenticator.authenticate as a promise, so a throw reads as a rejection in these tests. */
+const authenticate = async (input: AuthInput, lookup: SecretLookup) => new Authenticator(lookup).authenticate(input);
 import { AwsChunkedDecoder } from '../../src/s3/auth/aws-chunked-decoder';
 import { ChunkSignatureChain } from '../../src/s3/auth/chunk-signature';
 import { S3Error } from '../../src/s3/errors';

@@ -14,7 +14,10 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { createHash, createHmac } from 'node:crypto';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { authenticate, type AuthInput } from '../../src/s3/auth';
+import { type AuthInput, Authenticator, type SecretLookup } from '../../src/s3/auth';
+
+/** Authenticator.authenticate as a promise, so a throw reads as a rejection in these tests. */
+const authenticate = async (input: AuthInput, lookup: SecretLookup) => new Authenticator(lookup).authenticate(input);
 import { S3Error } from '../../src/s3/errors';
 
 const AKID = 'AKIDPRESIGN';

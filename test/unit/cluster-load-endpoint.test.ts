@@ -5,7 +5,6 @@
  */
 import { createHash } from 'node:crypto';
 import fastify, { type FastifyInstance } from 'fastify';
-import { CachingAdapter } from '../../src/cache/caching-adapter';
 import { clusterPlugin } from '../../src/cluster/cluster-plugin';
 import { peerHeaders } from '../../src/cluster/peer-auth';
 import { PeerClient } from '../../src/cluster/peer-client';
@@ -16,15 +15,15 @@ const SECRET = 'unit-test-cluster-secret';
 /** An owner whose every key takes `delayMs` to warm; records the keys it finished. */
 async function slowOwner(delayMs: number): Promise<{ app: FastifyInstance; url: string; warmed: string[] }> {
   const warmed: string[] = [];
-  const adapter = Object.assign(Object.create(CachingAdapter.prototype) as CachingAdapter, {
+  const cache = {
     async warm(key: string, options: { signal?: AbortSignal }) {
       await new Promise((r) => setTimeout(r, delayMs));
       options.signal?.throwIfAborted();
       warmed.push(key);
       return { size: 10, bytesLoaded: 10, bytesSkipped: 0 };
     },
-  });
-  const buckets = { get: async () => ({ name: 'bkt', adapter }) } as unknown as BucketRegistry;
+  };
+  const buckets = { get: async () => ({ name: 'bkt', cache }) } as unknown as BucketRegistry;
   const app = fastify();
   await app.register(clusterPlugin, { prefix: '/_ringcache/cluster', node: {} as never, secret: SECRET, buckets });
   await app.listen({ host: '127.0.0.1', port: 0 });

@@ -39,7 +39,7 @@ function fakeBuckets(entries: ListEntry[], hooks: { failAt?: (key: string, optio
   return {
     get: async (name: string) => {
       if (name !== 'b') throw s3Error('NoSuchBucket');
-      return { name, adapter };
+      return { name, store: adapter };
     },
   } as unknown as BucketRegistry;
 }

@@ -25,7 +25,7 @@ function fakeBuckets(entries: ListEntry[]): BucketRegistry {
       }
     },
   };
-  return { get: async (name: string) => ({ name, adapter }) } as unknown as BucketRegistry;
+  return { get: async (name: string) => ({ name, store: adapter }) } as unknown as BucketRegistry;
 }
 
 function makeJob(concurrency = 2): Job {

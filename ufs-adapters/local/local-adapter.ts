@@ -27,7 +27,7 @@ import { listObjects } from './list-objects';
 import { createLocalContext, type LocalContext } from './local-context';
 import { abortUpload, createUpload, listParts, listUploads, loadUpload, uploadPart } from './local-multipart';
 import { completeUpload } from './multipart-complete';
-import { readObject, statObject } from './read-object';
+import { readObject, readObjectWithInfo, statObject } from './read-object';
 import { writeObject } from './write-object';
 
 export interface LocalAdapterOptions {
@@ -60,6 +60,10 @@ export class LocalAdapter implements UfsAdapter {
 
   read(key: string, range: ByteRange | undefined, options: ReadOptions = {}): Promise<Readable> {
     return readObject(this.ctx, key, range, options);
+  }
+
+  readWithInfo(key: string, range: ByteRange, options: { signal?: AbortSignal } = {}): Promise<{ info: ObjectInfo; body: Readable }> {
+    return readObjectWithInfo(this.ctx, key, range, options);
   }
 
   list(options: ListOptions): AsyncIterable<ListEntry> {

@@ -110,3 +110,44 @@ export async function readObject(
   const stream = handle.createReadStream(range ? { start: range.start, end: range.end } : {});
   return signal ? addAbortSignal(signal, stream) : stream;
 }
+
+/**
+ * The object's info and the bytes of `range` (clamped to the object) from one open handle: the
+ * info is the fstat of the very file the bytes come from, so they always belong together.
+ */
+export async function readObjectWithInfo(
+  ctx: LocalContext,
+  key: string,
+  range: ByteRange,
+  { signal }: { signal?: AbortSignal } = {},
+): Promise<{ info: ObjectInfo; body: Readable }> {
+  throwIfAborted(signal);
+  if (isFolderKey(key)) {
+    const record = await resolveFolderMarker(ctx, key);
+    if (!record) throw notFound();
+    return { info: markerObjectInfo(key, record), body: emptyStream() };
+  }
+  const { realPath } = await resolveDataFile(ctx, key);
+  let handle;
+  try {
+    handle = await open(realPath, 'r');
+  } catch (err) {
+    throw mapFsError(err, 'open object');
+  }
+  let info: ObjectInfo;
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw notFound();
+    info = fileObjectInfo(key, stats, await readSidecar(ctx.layout, key));
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    throw mapFsError(err, 'open object');
+  }
+  const end = Math.min(range.end, info.size - 1);
+  if (range.start > end) {
+    await handle.close().catch(() => undefined);
+    return { info, body: emptyStream() };
+  }
+  const stream = handle.createReadStream({ start: range.start, end });
+  return { info, body: signal ? addAbortSignal(signal, stream) : stream };
+}

@@ -1,5 +1,5 @@
 /**
- * `authenticate`: SigV4 verification of a request's headers and target, by Authorization header or
+ * `Authenticator`: SigV4 verification of a request's headers and target, by Authorization header or
  * by presigned-URL query parameters. The body is verified separately, by the Transform that
  * `createBodyVerifier` builds from the returned payload mode.
  */
@@ -13,86 +13,89 @@ import { hasPresignedParams, hasSigV2QueryParams, parsePresignedQuery } from './
 import { anonymousPayloadMode, payloadModeFor, type StreamingSigningContext } from './payload-mode';
 import { splitRawUrl, type RawQueryParam } from './raw-url';
 import type { AuthInput, AuthResult, SecretLookup } from './types';
-import { verifySignature } from './verify-signature';
+import { SigningKeys, verifySignature } from './verify-signature';
 
-export async function authenticate(input: AuthInput, lookupSecret: SecretLookup): Promise<AuthResult> {
-  const { rawPath, params } = splitRawUrl(input.rawUrl);
-  const authorization = headerValue(input.headers, H_AUTHORIZATION);
-  const presigned = hasPresignedParams(params);
-  if (authorization !== undefined && presigned) {
-    throw s3Error('InvalidArgument', 'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified.');
-  }
-  if (authorization !== undefined) return authenticateByHeader(input, authorization, rawPath, params, lookupSecret);
-  if (presigned) return authenticateByQuery(input, rawPath, params, lookupSecret);
-  if (hasSigV2QueryParams(params)) throw s3Error('InvalidRequest', 'SigV2 is not supported; please use AWS Signature Version 4 (AWS4-HMAC-SHA256).');
-  return { kind: 'anonymous', payload: anonymousPayloadMode(headerValue(input.headers, H_CONTENT_SHA256)) };
-}
+/**
+ * Verifies SigV4 requests for one set of credentials. Synchronous: a signing key is derived once
+ * per (credential, date, region, service) and kept (`SigningKeys`), so a request costs its
+ * canonical request, one SHA-256 and one HMAC. One instance serves the S3 front door, the warm-hit
+ * path and the admin routes.
+ */
+export class Authenticator {
+  private readonly keys = new SigningKeys();
 
-async function authenticateByHeader(
-  input: AuthInput,
-  authorization: string,
-  rawPath: string,
-  params: RawQueryParam[],
-  lookupSecret: SecretLookup,
-): Promise<AuthResult> {
-  const auth = parseAuthorizationHeader(authorization);
-  const payloadHash = headerValue(input.headers, H_CONTENT_SHA256);
-  if (payloadHash === undefined) {
-    throw s3Error('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256 (required with Authorization: AWS4-HMAC-SHA256).');
-  }
-  const { amzDate, date } = requestDate(input.headers);
-  if (amzDate.slice(0, 8) !== auth.scope.date) {
-    throw s3Error('AuthorizationHeaderMalformed', `The authorization header is malformed; Invalid credential date "${auth.scope.date}". This date is not the same as X-Amz-Date: "${amzDate.slice(0, 8)}".`);
-  }
-  const secretAccessKey = secretOf(auth.accessKeyId, lookupSecret);
-  if (Math.abs(input.now.getTime() - date.getTime()) > MAX_CLOCK_SKEW_MS) throw tooSkewed(date, input.now);
-  requireAmzHeadersSigned(input.headers, auth.signedHeaders);
-  const payload = payloadModeFor(payloadHash, streamingContext(auth, date, secretAccessKey));
-  const canonicalRequest = buildCanonicalRequest({
-    method: input.method,
-    rawPath,
-    params,
-    headers: input.headers,
-    signedHeaders: auth.signedHeaders,
-    payloadHash,
-  });
-  await verifySignature({
-    secretAccessKey,
-    scope: auth.scope,
-    stringToSign: buildStringToSign(amzDate, scopeString(auth.scope), canonicalRequest),
-    signature: auth.signature,
-  });
-  return { kind: 'signed', accessKeyId: auth.accessKeyId, payload };
-}
+  constructor(private readonly lookupSecret: SecretLookup) {}
 
-async function authenticateByQuery(
-  input: AuthInput,
-  rawPath: string,
-  params: RawQueryParam[],
-  lookupSecret: SecretLookup,
-): Promise<AuthResult> {
-  const auth = parsePresignedQuery(params);
-  const secretAccessKey = secretOf(auth.accessKeyId, lookupSecret);
-  const now = input.now.getTime();
-  if (auth.date.getTime() - now > MAX_CLOCK_SKEW_MS) throw tooSkewed(auth.date, input.now);
-  if (now > auth.date.getTime() + auth.expiresSeconds * 1000) throw s3Error('AccessDenied', 'Request has expired');
-  const payload = payloadModeFor(auth.payloadHash, streamingContext(auth, auth.date, secretAccessKey));
-  const canonicalRequest = buildCanonicalRequest({
-    method: input.method,
-    rawPath,
-    params,
-    excludeParams: [Q_SIGNATURE],
-    headers: input.headers,
-    signedHeaders: auth.signedHeaders,
-    payloadHash: auth.payloadHash,
-  });
-  await verifySignature({
-    secretAccessKey,
-    scope: auth.scope,
-    stringToSign: buildStringToSign(auth.amzDate, scopeString(auth.scope), canonicalRequest),
-    signature: auth.signature,
-  });
-  return { kind: 'signed', accessKeyId: auth.accessKeyId, payload };
+  /** Throws an S3Error (403/400) when the request is not validly signed; anonymous requests pass as such. */
+  authenticate(input: AuthInput): AuthResult {
+    const { rawPath, params } = input.target ?? splitRawUrl(input.rawUrl);
+    const authorization = headerValue(input.headers, H_AUTHORIZATION);
+    const presigned = hasPresignedParams(params);
+    if (authorization !== undefined && presigned) {
+      throw s3Error('InvalidArgument', 'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified.');
+    }
+    if (authorization !== undefined) return this.byHeader(input, authorization, rawPath, params);
+    if (presigned) return this.byQuery(input, rawPath, params);
+    if (hasSigV2QueryParams(params)) throw s3Error('InvalidRequest', 'SigV2 is not supported; please use AWS Signature Version 4 (AWS4-HMAC-SHA256).');
+    return { kind: 'anonymous', payload: anonymousPayloadMode(headerValue(input.headers, H_CONTENT_SHA256)) };
+  }
+
+  private byHeader(input: AuthInput, authorization: string, rawPath: string, params: RawQueryParam[]): AuthResult {
+    const auth = parseAuthorizationHeader(authorization);
+    const payloadHash = headerValue(input.headers, H_CONTENT_SHA256);
+    if (payloadHash === undefined) {
+      throw s3Error('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256 (required with Authorization: AWS4-HMAC-SHA256).');
+    }
+    const { amzDate, date } = requestDate(input.headers);
+    if (amzDate.slice(0, 8) !== auth.scope.date) {
+      throw s3Error('AuthorizationHeaderMalformed', `The authorization header is malformed; Invalid credential date "${auth.scope.date}". This date is not the same as X-Amz-Date: "${amzDate.slice(0, 8)}".`);
+    }
+    const secretAccessKey = secretOf(auth.accessKeyId, this.lookupSecret);
+    if (Math.abs(input.now.getTime() - date.getTime()) > MAX_CLOCK_SKEW_MS) throw tooSkewed(date, input.now);
+    requireAmzHeadersSigned(input.headers, auth.signedHeaders, NOTHING_UNSIGNED);
+    const payload = payloadModeFor(payloadHash, () => streamingContext(auth, date, secretAccessKey));
+    const canonicalRequest = buildCanonicalRequest({
+      method: input.method,
+      rawPath,
+      params,
+      headers: input.headers,
+      signedHeaders: auth.signedHeaders,
+      payloadHash,
+    });
+    verifySignature({
+      signingKey: this.keys.get(secretAccessKey, auth.scope),
+      stringToSign: buildStringToSign(amzDate, scopeString(auth.scope), canonicalRequest),
+      signature: auth.signature,
+    });
+    return { kind: 'signed', accessKeyId: auth.accessKeyId, payload };
+  }
+
+  private byQuery(input: AuthInput, rawPath: string, params: RawQueryParam[]): AuthResult {
+    const auth = parsePresignedQuery(params);
+    const secretAccessKey = secretOf(auth.accessKeyId, this.lookupSecret);
+    const now = input.now.getTime();
+    if (auth.date.getTime() - now > MAX_CLOCK_SKEW_MS) throw tooSkewed(auth.date, input.now);
+    if (now > auth.date.getTime() + auth.expiresSeconds * 1000) throw s3Error('AccessDenied', 'Request has expired');
+    // The holder of a presigned URL may add headers; none may widen what the signer allowed
+    // (x-amz-copy-source would turn a PUT into a copy, x-amz-meta-* would add metadata).
+    requireAmzHeadersSigned(input.headers, auth.signedHeaders, UNSIGNED_ALLOWED_PRESIGNED);
+    const payload = payloadModeFor(auth.payloadHash, () => streamingContext(auth, auth.date, secretAccessKey));
+    const canonicalRequest = buildCanonicalRequest({
+      method: input.method,
+      rawPath,
+      params,
+      excludeParams: [Q_SIGNATURE],
+      headers: input.headers,
+      signedHeaders: auth.signedHeaders,
+      payloadHash: auth.payloadHash,
+    });
+    verifySignature({
+      signingKey: this.keys.get(secretAccessKey, auth.scope),
+      stringToSign: buildStringToSign(auth.amzDate, scopeString(auth.scope), canonicalRequest),
+      signature: auth.signature,
+    });
+    return { kind: 'signed', accessKeyId: auth.accessKeyId, payload };
+  }
 }
 
 /** x-amz-date, else the Date header; AccessDenied when neither is a valid time. */
@@ -122,16 +125,36 @@ function tooSkewed(requestTime: Date, now: Date) {
   );
 }
 
+const NOTHING_UNSIGNED = (_name: string): boolean => false;
+
 /**
- * As S3 does for header auth: every x-amz-* header present must be signed, or a replayed request
- * could carry unsigned x-amz-meta-*, x-amz-copy-source, x-amz-checksum-* and the like.
+ * x-amz-* headers a presigned request may carry unsigned: the payload and checksum declarations
+ * (they only constrain the body, which is verified against them) and the SDKs' user agent.
  */
-function requireAmzHeadersSigned(headers: HeaderRecord, signedHeaders: readonly string[]): void {
-  const unsigned = Object.keys(headers)
-    .filter((name) => headers[name] !== undefined)
-    .map((name) => name.toLowerCase())
-    .filter((name) => name.startsWith('x-amz-') && !signedHeaders.includes(name));
-  if (unsigned.length > 0) {
+function UNSIGNED_ALLOWED_PRESIGNED(name: string): boolean {
+  return (
+    name === 'x-amz-content-sha256' ||
+    name === 'x-amz-decoded-content-length' ||
+    name === 'x-amz-trailer' ||
+    name === 'x-amz-sdk-checksum-algorithm' ||
+    name === 'x-amz-user-agent' ||
+    name.startsWith('x-amz-checksum-')
+  );
+}
+
+/**
+ * As S3 does: every x-amz-* header present must be signed (but those `mayBeUnsigned` allows), or a
+ * replayed or presigned request could carry unsigned x-amz-meta-*, x-amz-copy-source and the like.
+ */
+function requireAmzHeadersSigned(headers: HeaderRecord, signedHeaders: readonly string[], mayBeUnsigned: (name: string) => boolean): void {
+  let unsigned: string[] | undefined;
+  for (const name in headers) {
+    if (headers[name] === undefined) continue;
+    const lower = name.toLowerCase();
+    if (!lower.startsWith('x-amz-') || signedHeaders.includes(lower) || mayBeUnsigned(lower)) continue;
+    (unsigned ??= []).push(lower);
+  }
+  if (unsigned !== undefined) {
     throw s3Error('AccessDenied', `There were headers present in the request which were not signed: ${unsigned.join(', ')}`);
   }
 }

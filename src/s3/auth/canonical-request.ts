@@ -1,42 +1,44 @@
 /**
  * The SigV4 canonical request and string-to-sign, as a server must rebuild them from the request it
- * received.
+ * received: from the raw target (each path segment and query parameter decoded once and
+ * re-encoded) and exactly the header list the client declared in SignedHeaders, in its order.
  *
- * Why this is partly hand-built: @smithy/signature-v4 builds canonical requests from the client's
- * side. Its `createCanonicalRequest` is protected, takes the path as the client will send it
- * (`uriEscapePath: false` for S3, so it never decodes), picks the headers to sign itself and sorts
- * them, and expects an already-decoded query object. A server instead starts from the raw target
- * and must use exactly the header list the client declared in SignedHeaders. So:
- *   - the canonical URI is built here (decode each raw segment once, re-encode with the RFC 3986
- *     unreserved set, keep '/', no normalisation),
- *   - the canonical query goes through the library's `getCanonicalQuery` after decoding the raw
- *     parameters here (so escaping and ordering are the client library's own),
- *   - header values are normalised by the library's `getCanonicalHeaders` (trim, collapse spaces),
- *     and the lines are laid out here in SignedHeaders order.
+ * Built by hand rather than through @smithy/signature-v4's helpers, which take a client's
+ * HttpRequest (an object per request, a header map re-sorted and re-scanned per call): this runs
+ * on every request, warm hits included. The rules are the SDK's own, checked against it by
+ * `test/unit/auth-canonical.test.ts` over generated inputs:
+ *   - query: names and values URI-encoded, sorted by encoded name, then by "name=value" within a
+ *     name; X-Amz-Signature (any case) left out;
+ *   - header values: CR and LF become spaces, runs of spaces and tabs one space, one leading and
+ *     one trailing space dropped.
  */
-import { HttpRequest } from '@smithy/protocol-http';
-import { getCanonicalHeaders, getCanonicalQuery } from '@smithy/signature-v4';
 import { s3Error } from '../errors';
 import { SIGV4_ALGORITHM } from './constants';
 import { headerValue, type HeaderRecord } from './http-headers';
 import { percentDecode, type RawQueryParam } from './raw-url';
 import { sha256Hex } from './sha256';
 
+const RESERVED_BY_ENCODE_URI_COMPONENT = /[!'()*]/g;
+const hexEscape = (c: string): string => `%${c.charCodeAt(0).toString(16).toUpperCase()}`;
+/** Characters that never need escaping: most path segments and query values are made only of them. */
+const UNRESERVED_ONLY = /^[A-Za-z0-9\-._~]*$/;
+
 /**
  * URI-encodes per SigV4: everything but the unreserved set A-Z a-z 0-9 '-' '_' '.' '~' becomes
  * %XX (upper-case hex) of its UTF-8 bytes. Same as the SDK's `escapeUri`.
  */
 export function awsUriEncode(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  if (UNRESERVED_ONLY.test(value)) return value;
+  return encodeURIComponent(value).replace(RESERVED_BY_ENCODE_URI_COMPONENT, hexEscape);
 }
 
 const undecodable = (what: string): Error =>
   s3Error('SignatureDoesNotMatch', `The request ${what} contains a malformed percent-encoding or an invalid character.`);
 
-/** Runs an encoding step; encodeURIComponent throws URIError on lone surrogates in un-escaped input. */
-function encoding<T>(what: string, step: () => T): T {
+/** Encodes, turning encodeURIComponent's URIError (a lone surrogate) into SignatureDoesNotMatch. */
+function encodeOrRefuse(what: string, value: string): string {
   try {
-    return step();
+    return awsUriEncode(value);
   } catch (err) {
     if (err instanceof URIError) throw undecodable(what);
     throw err;
@@ -49,46 +51,63 @@ function encoding<T>(what: string, step: () => T): T {
  * '%21'. Empty segments ('//') and '.'/'..' segments are kept: they are part of S3 keys.
  */
 export function canonicalUri(rawPath: string): string {
-  return rawPath
-    .split('/')
-    .map((segment) => {
-      const decoded = percentDecode(segment);
-      if (decoded === undefined) throw undecodable('path');
-      return encoding('path', () => awsUriEncode(decoded));
-    })
-    .join('/');
+  if (UNRESERVED_PATH.test(rawPath)) return rawPath;
+  const segments = rawPath.split('/');
+  for (let i = 0; i < segments.length; i++) {
+    const decoded = percentDecode(segments[i]);
+    if (decoded === undefined) throw undecodable('path');
+    segments[i] = encodeOrRefuse('path', decoded);
+  }
+  return segments.join('/');
 }
+/** A path of unreserved characters and slashes is its own canonical form. */
+const UNRESERVED_PATH = /^[A-Za-z0-9\-._~/]*$/;
 
 /**
  * Canonical query string: names and values decoded ('+' stays '+'), re-encoded, sorted by name then
  * value; a parameter without '=' gets an empty value. `exclude` names (decoded, exact) are dropped,
- * e.g. X-Amz-Signature for presigned URLs (the library also always drops x-amz-signature).
+ * e.g. X-Amz-Signature for presigned URLs (X-Amz-Signature in any case is always dropped).
  */
 export function canonicalQuery(params: readonly RawQueryParam[], exclude: readonly string[] = []): string {
-  const query: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
-  for (const { rawName, rawValue } of params) {
-    const name = percentDecode(rawName);
-    const value = percentDecode(rawValue);
+  if (params.length === 0) return '';
+  const pairs: { name: string; pair: string }[] = [];
+  for (const { name, value } of params) {
     if (name === undefined || value === undefined) throw undecodable('query string');
-    if (exclude.includes(name)) continue;
-    (query[name] ??= []).push(value);
+    if (exclude.includes(name) || name.toLowerCase() === 'x-amz-signature') continue;
+    const encodedName = encodeOrRefuse('query string', name);
+    pairs.push({ name: encodedName, pair: `${encodedName}=${encodeOrRefuse('query string', value)}` });
   }
-  return encoding('query string', () => getCanonicalQuery(new HttpRequest({ query })));
+  pairs.sort(byNameThenPair);
+  let out = '';
+  for (let i = 0; i < pairs.length; i++) out += i === 0 ? pairs[i].pair : `&${pairs[i].pair}`;
+  return out;
 }
+
+function byNameThenPair(a: { name: string; pair: string }, b: { name: string; pair: string }): number {
+  if (a.name !== b.name) return a.name < b.name ? -1 : 1;
+  return a.pair < b.pair ? -1 : a.pair > b.pair ? 1 : 0;
+}
+
+/** A header value as SigV4 canonicalises it (the SDK's rule, see the file comment). */
+export function canonicalHeaderValue(value: string): string {
+  if (SIMPLE_HEADER_VALUE.test(value)) return value;
+  return value.replace(/[\r\n]/g, ' ').replace(/[ \t]+/g, ' ').replace(/^ | $/g, '');
+}
+/** No CR, LF or tab, no leading or trailing space, no double space: already canonical. */
+const SIMPLE_HEADER_VALUE = /^(?:[^\s]|[^\s] (?=[^\s]))*$/;
 
 /**
  * Canonical headers block: one 'name:value\n' line per signed header, in the order the client
- * listed them. Values are trimmed with runs of spaces collapsed; repeated headers are joined by ','.
- * A signed header absent from the request canonicalises to an empty value (and will then fail to match).
+ * listed them. Repeated headers are joined by ','. A signed header absent from the request
+ * canonicalises to an empty value (and will then fail to match).
  */
 export function canonicalHeaders(headers: HeaderRecord, signedHeaders: readonly string[]): string {
-  const picked: Record<string, string> = Object.create(null) as Record<string, string>;
+  let out = '';
   for (const name of signedHeaders) {
     const value = headerValue(headers, name);
-    if (value !== undefined) picked[name] = value;
+    out += `${name}:${value === undefined ? '' : canonicalHeaderValue(value)}\n`;
   }
-  const normalised = getCanonicalHeaders(new HttpRequest({ headers: picked }), undefined, new Set(signedHeaders));
-  return signedHeaders.map((name) => `${name}:${normalised[name] ?? ''}\n`).join('');
+  return out;
 }
 
 export interface CanonicalRequestParts {
@@ -105,14 +124,7 @@ export interface CanonicalRequestParts {
 }
 
 export function buildCanonicalRequest(p: CanonicalRequestParts): string {
-  return [
-    p.method,
-    canonicalUri(p.rawPath),
-    canonicalQuery(p.params, p.excludeParams),
-    canonicalHeaders(p.headers, p.signedHeaders),
-    p.signedHeaders.join(';'),
-    p.payloadHash,
-  ].join('\n');
+  return `${p.method}\n${canonicalUri(p.rawPath)}\n${canonicalQuery(p.params, p.excludeParams)}\n${canonicalHeaders(p.headers, p.signedHeaders)}\n${p.signedHeaders.join(';')}\n${p.payloadHash}`;
 }
 
 /** 'AWS4-HMAC-SHA256\n<amz date>\n<scope>\n<sha256 hex of the canonical request>'. */

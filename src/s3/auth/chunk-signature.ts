@@ -28,7 +28,7 @@ export class ChunkSignatureChain {
 
   static async create(mode: StreamingSigned): Promise<ChunkSignatureChain> {
     const [date = '', , service = ''] = mode.scope.split('/');
-    const key = await deriveSigningKey(mode.secretAccessKey, { date, region: mode.region, service });
+    const key = deriveSigningKey(mode.secretAccessKey, { date, region: mode.region, service });
     return new ChunkSignatureChain(key, formatAmzDate(mode.signingDate), mode.scope, mode.seedSignature);
   }
 

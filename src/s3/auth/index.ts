@@ -3,7 +3,7 @@
  * header or presigned query) and says how the body must be verified; `createBodyVerifier` builds
  * the Transform that decodes / verifies that body.
  */
-export { authenticate } from './authenticate';
+export { Authenticator } from './authenticate';
 export { createBodyVerifier } from './body-verifier';
 export { createChecksum, checksumHeaderName, checksumAlgorithmOfHeader, CHECKSUM_ALGORITHMS, type StreamingChecksum } from './checksum';
 export type {

@@ -15,7 +15,9 @@ import {
   UNSIGNED_PAYLOAD,
 } from './constants';
 import { isSignatureSyntax, parseCredential, parseSignedHeaders, type ParsedAuthorization } from './parse-authorization';
-import { paramName, percentDecode, type RawQueryParam } from './raw-url';
+import { paramName, type RawQueryParam } from './raw-url';
+
+const Q_CONTENT_SHA256_LOWER = Q_CONTENT_SHA256.toLowerCase();
 
 export interface ParsedPresigned extends ParsedAuthorization {
   /** X-Amz-Date as sent ('20260101T000000Z'). */
@@ -44,46 +46,55 @@ export function hasSigV2QueryParams(params: readonly RawQueryParam[]): boolean {
 
 const err = (message: string) => s3Error('AuthorizationQueryParametersError', message);
 
+/** The X-Amz-* parameters of query authentication, by name (each at most once). */
+type PresignedValues = Partial<Record<(typeof REQUIRED)[number] | typeof Q_CONTENT_SHA256, string>>;
+
+const PRESIGNED_NAMES: ReadonlySet<string> = new Set([...REQUIRED, Q_CONTENT_SHA256]);
+
 export function parsePresignedQuery(params: readonly RawQueryParam[]): ParsedPresigned {
-  const values = new Map<string, string>();
+  const values: PresignedValues = {};
   for (const p of params) {
     let name = paramName(p);
     // Presigners hoist x-amz-* headers into the query keeping the header's spelling, so the payload
     // hash may arrive as x-amz-content-sha256 as well as X-Amz-Content-Sha256.
-    if (name.toLowerCase() === Q_CONTENT_SHA256.toLowerCase()) name = Q_CONTENT_SHA256;
-    if (!name.startsWith('X-Amz-')) continue;
-    const value = percentDecode(p.rawValue);
+    if (name.length === Q_CONTENT_SHA256.length && name.toLowerCase() === Q_CONTENT_SHA256_LOWER) name = Q_CONTENT_SHA256;
+    if (!PRESIGNED_NAMES.has(name)) continue;
+    const key = name as keyof PresignedValues;
+    const value = p.value;
     if (value === undefined) throw err(`The ${name} parameter contains a malformed percent-encoding.`);
-    if (values.has(name)) throw err(`The ${name} parameter appears more than once.`);
-    values.set(name, value);
+    if (values[key] !== undefined) throw err(`The ${name} parameter appears more than once.`);
+    values[key] = value;
   }
-  if (REQUIRED.some((n) => values.get(n) === undefined)) {
+  const algorithm = values[Q_ALGORITHM];
+  const credentialValue = values[Q_CREDENTIAL];
+  const amzDate = values[Q_DATE];
+  const expiresRaw = values[Q_EXPIRES];
+  const signature = values[Q_SIGNATURE];
+  const signedHeaders = values[Q_SIGNED_HEADERS];
+  if (algorithm === undefined || credentialValue === undefined || amzDate === undefined || expiresRaw === undefined || signature === undefined || signedHeaders === undefined) {
     throw err(`Query-string authentication version 4 requires the ${REQUIRED.join(', ')} parameters.`);
   }
-  const get = (n: (typeof REQUIRED)[number]) => values.get(n)!;
 
-  if (get(Q_ALGORITHM) !== SIGV4_ALGORITHM) throw err(`X-Amz-Algorithm only supports "${SIGV4_ALGORITHM}".`);
-  const credential = parseCredential(get(Q_CREDENTIAL), 'AuthorizationQueryParametersError');
-  const amzDate = get(Q_DATE);
+  if (algorithm !== SIGV4_ALGORITHM) throw err(`X-Amz-Algorithm only supports "${SIGV4_ALGORITHM}".`);
+  const credential = parseCredential(credentialValue, 'AuthorizationQueryParametersError');
   const date = parseAmzDate(amzDate);
   if (!date) throw err(`X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd'T'HHmmss'Z'".`);
-  if (amzDate.slice(0, 8) !== credential.scope.date) {
+  if (!amzDate.startsWith(credential.scope.date)) {
     throw err('Invalid credential date "' + credential.scope.date + '". This date is not the same as X-Amz-Date: "' + amzDate.slice(0, 8) + '".');
   }
-  const expiresRaw = get(Q_EXPIRES);
   const expiresSeconds = /^\d{1,7}$/.test(expiresRaw) ? Number(expiresRaw) : NaN;
   if (!(expiresSeconds >= MIN_PRESIGN_EXPIRES_S && expiresSeconds <= MAX_PRESIGN_EXPIRES_S)) {
     throw err(`X-Amz-Expires must be an integer between ${MIN_PRESIGN_EXPIRES_S} and ${MAX_PRESIGN_EXPIRES_S} (seven days); got "${expiresRaw}".`);
   }
-  const signature = get(Q_SIGNATURE);
   if (!isSignatureSyntax(signature)) throw err('X-Amz-Signature must be 64 hexadecimal characters.');
   return {
-    ...credential,
-    signedHeaders: parseSignedHeaders(get(Q_SIGNED_HEADERS), 'AuthorizationQueryParametersError'),
+    accessKeyId: credential.accessKeyId,
+    scope: credential.scope,
+    signedHeaders: parseSignedHeaders(signedHeaders, 'AuthorizationQueryParametersError'),
     signature: signature.toLowerCase(),
     amzDate,
     date,
     expiresSeconds,
-    payloadHash: values.get(Q_CONTENT_SHA256) ?? UNSIGNED_PAYLOAD,
+    payloadHash: values[Q_CONTENT_SHA256] ?? UNSIGNED_PAYLOAD,
   };
 }

@@ -22,14 +22,14 @@ export interface StreamingSigningContext {
  * streaming-signed; STREAMING-UNSIGNED-PAYLOAD-TRAILER -> streaming-unsigned-trailer; anything else
  * -> InvalidArgument.
  */
-export function payloadModeFor(contentSha256: string, signing: StreamingSigningContext): PayloadMode {
+export function payloadModeFor(contentSha256: string, signing: () => StreamingSigningContext): PayloadMode {
   switch (contentSha256) {
     case UNSIGNED_PAYLOAD:
       return { kind: 'unsigned' };
     case STREAMING_SIGNED_PAYLOAD:
-      return { kind: 'streaming-signed', trailer: false, ...signing };
+      return { kind: 'streaming-signed', trailer: false, ...signing() };
     case STREAMING_SIGNED_PAYLOAD_TRAILER:
-      return { kind: 'streaming-signed', trailer: true, ...signing };
+      return { kind: 'streaming-signed', trailer: true, ...signing() };
     case STREAMING_UNSIGNED_PAYLOAD_TRAILER:
       return { kind: 'streaming-unsigned-trailer' };
     default:

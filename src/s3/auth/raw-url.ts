@@ -8,6 +8,9 @@ export interface RawQueryParam {
   rawName: string;
   /** Still percent-encoded; '' for a parameter without '=' ('?uploads'). */
   rawValue: string;
+  /** Percent-decoded once ('+' stays '+'); undefined when the escapes are malformed. */
+  name: string | undefined;
+  value: string | undefined;
 }
 
 export interface RawUrl {
@@ -15,18 +18,22 @@ export interface RawUrl {
   params: RawQueryParam[];
 }
 
+/** Splits the target once; each query parameter is decoded once, for every reader of it. */
 export function splitRawUrl(rawUrl: string): RawUrl {
   // Deliberately no massaging (no fragment stripping, no absolute-form handling, no dot-segment
   // removal): what is authenticated must be exactly the target the router sees.
   const target = rawUrl;
   const q = target.indexOf('?');
   const rawPath = q === -1 ? target : target.slice(0, q);
-  const rawQuery = q === -1 ? '' : target.slice(q + 1);
   const params: RawQueryParam[] = [];
-  for (const part of rawQuery.split('&')) {
-    if (part === '') continue;
-    const eq = part.indexOf('=');
-    params.push(eq === -1 ? { rawName: part, rawValue: '' } : { rawName: part.slice(0, eq), rawValue: part.slice(eq + 1) });
+  if (q !== -1) {
+    for (const part of target.slice(q + 1).split('&')) {
+      if (part === '') continue;
+      const eq = part.indexOf('=');
+      const rawName = eq === -1 ? part : part.slice(0, eq);
+      const rawValue = eq === -1 ? '' : part.slice(eq + 1);
+      params.push({ rawName, rawValue, name: percentDecode(rawName), value: percentDecode(rawValue) });
+    }
   }
   return { rawPath: rawPath === '' ? '/' : rawPath, params };
 }
@@ -46,5 +53,5 @@ export function percentDecode(value: string): string | undefined {
 
 /** A query parameter's decoded name, falling back to the raw name when it does not decode. */
 export function paramName(p: RawQueryParam): string {
-  return percentDecode(p.rawName) ?? p.rawName;
+  return p.name ?? p.rawName;
 }

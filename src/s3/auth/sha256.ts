@@ -2,7 +2,7 @@
  * SHA-256 / HMAC-SHA256 from node:crypto, plus the adapter @smithy/signature-v4 wants as its
  * `sha256` constructor (new (secret?) => { update, digest(): Promise<Uint8Array> }).
  */
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import crypto, { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 
 type SourceData = string | ArrayBuffer | ArrayBufferView;
 
@@ -40,8 +40,11 @@ export class NodeSha256 {
   }
 }
 
+/** One-shot hashing (node:crypto `hash`, Node >= 20.12), without a Hash object per call. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string | Uint8Array, encoding: 'hex') => string }).hash;
+
 export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  return oneShot ? oneShot('sha256', data, 'hex') : createHash('sha256').update(data).digest('hex');
 }
 
 /** HMAC-SHA256 of a string-to-sign with a derived signing key, hex: a SigV4 signature. */

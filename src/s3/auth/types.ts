@@ -3,6 +3,7 @@
  */
 import type { Transform } from 'node:stream';
 import type { ChecksumAlgorithm } from '../../../ufs-adapters/types';
+import type { RawUrl } from './raw-url';
 
 export type { ChecksumAlgorithm };
 
@@ -12,6 +13,8 @@ export interface AuthInput {
   method: string;
   /** Request target exactly as received: '/bucket/key%20x?uploads&x=1'. */
   rawUrl: string;
+  /** `rawUrl` already split (splitRawUrl), when the caller has it. */
+  target?: RawUrl;
   /** Node IncomingHttpHeaders (lower-case names). */
   headers: Record<string, string | string[] | undefined>;
   now: Date;

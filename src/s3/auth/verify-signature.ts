@@ -1,14 +1,14 @@
 /**
  * Computing and checking SigV4 signatures.
  *
- * Signing-key derivation (kSecret -> kDate -> kRegion -> kService -> kSigning) is the library's
- * `getSigningKey`, which also caches recent keys; the final HMAC of the string-to-sign is one
- * node:crypto HMAC with that key, and comparison is constant-time.
+ * Signing-key derivation (kSecret -> kDate -> kRegion -> kService -> kSigning) is four HMACs; a
+ * `SigningKeys` cache keeps each derived key for its (secret, date, region, service), so a
+ * request costs one HMAC of its string-to-sign. Comparison is constant-time.
  */
-import { timingSafeEqual } from 'node:crypto';
-import { getSigningKey } from '@smithy/signature-v4';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { s3Error } from '../errors';
-import { hmacSha256Hex, NodeSha256 } from './sha256';
+import { SIGV4_TERMINATOR } from './constants';
+import { hmacSha256Hex } from './sha256';
 
 export interface Scope {
   /** YYYYMMDD */
@@ -17,9 +17,36 @@ export interface Scope {
   service: string;
 }
 
-export function deriveSigningKey(secretAccessKey: string, scope: Scope): Promise<Uint8Array> {
-  // getSigningKey uses the access key id only in its cache key (together with the secret's HMAC).
-  return getSigningKey(NodeSha256, { accessKeyId: '', secretAccessKey }, scope.date, scope.region, scope.service);
+const hmac = (key: string | Buffer, data: string): Buffer => createHmac('sha256', key).update(data, 'utf8').digest();
+
+/** The SigV4 signing key of a secret for one scope (four chained HMACs). */
+export function deriveSigningKey(secretAccessKey: string, scope: Scope): Buffer {
+  const kDate = hmac(`AWS4${secretAccessKey}`, scope.date);
+  const kRegion = hmac(kDate, scope.region);
+  const kService = hmac(kRegion, scope.service);
+  return hmac(kService, SIGV4_TERMINATOR);
+}
+
+/**
+ * Derived signing keys by (secret, scope). A scope changes once a day per region, so a handful of
+ * entries per credential are live; the map is cleared when it reaches its bound (a flood of
+ * made-up regions cannot grow it).
+ */
+export class SigningKeys {
+  private readonly keys = new Map<string, Buffer>();
+
+  constructor(private readonly maxEntries = 1024) {}
+
+  get(secretAccessKey: string, scope: Scope): Buffer {
+    const id = `${scope.date}\n${scope.region}\n${scope.service}\n${secretAccessKey}`;
+    let key = this.keys.get(id);
+    if (key === undefined) {
+      key = deriveSigningKey(secretAccessKey, scope);
+      if (this.keys.size >= this.maxEntries) this.keys.clear();
+      this.keys.set(id, key);
+    }
+    return key;
+  }
 }
 
 /** The hex signature of a string-to-sign. */
@@ -34,16 +61,11 @@ export function signaturesEqual(computedHex: string, provided: string): boolean 
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/**
- * Checks a request signature: derives the key for the credential scope, signs the string-to-sign
- * and compares. Throws SignatureDoesNotMatch.
- */
-export async function verifySignature(args: {
-  secretAccessKey: string;
-  scope: Scope;
-  stringToSign: string;
-  signature: string;
-}): Promise<void> {
-  const key = await deriveSigningKey(args.secretAccessKey, args.scope);
-  if (!signaturesEqual(signString(key, args.stringToSign), args.signature)) throw s3Error('SignatureDoesNotMatch');
+const HEX_SIGNATURE = /^[0-9a-fA-F]{64}$/;
+
+/** Checks a request signature (64 hex digits) against the string-to-sign, in constant time. Throws SignatureDoesNotMatch. */
+export function verifySignature(args: { signingKey: Uint8Array; stringToSign: string; signature: string }): void {
+  const computed = createHmac('sha256', args.signingKey).update(args.stringToSign, 'utf8').digest();
+  const provided = HEX_SIGNATURE.test(args.signature) ? Buffer.from(args.signature, 'hex') : undefined;
+  if (provided === undefined || !timingSafeEqual(computed, provided)) throw s3Error('SignatureDoesNotMatch');
 }

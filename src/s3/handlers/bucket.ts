@@ -8,6 +8,7 @@ import { principal, sendXml, type EndpointOf, type S3Context } from '../context'
 import { s3Error } from '../errors';
 import { readSmallBody } from '../upload-body';
 import { ownerXml, parseRequestXml, xmlDate } from '../xml';
+import { readerFor } from '../object-reader';
 
 export async function handleListBuckets(ctx: S3Context<EndpointOf<'ListBuckets'>>): Promise<void> {
   const buckets = (await ctx.services.buckets.list()).filter(
@@ -33,26 +34,22 @@ export async function handleDeleteBucket(ctx: S3Context<EndpointOf<'DeleteBucket
 }
 
 export async function handleHeadBucket(ctx: S3Context<EndpointOf<'HeadBucket'>>): Promise<void> {
-  await ctx.services.buckets.get(ctx.endpoint.bucket);
   ctx.reply.header('x-amz-bucket-region', ctx.services.config.server.region);
   await ctx.reply.send();
 }
 
 export async function handleGetBucketLocation(ctx: S3Context<EndpointOf<'GetBucketLocation'>>): Promise<void> {
-  await ctx.services.buckets.get(ctx.endpoint.bucket);
   const region = ctx.services.config.server.region;
   // us-east-1 is reported as an empty LocationConstraint, as S3 does.
   await sendXml(ctx, 'LocationConstraint', region === 'us-east-1' ? {} : { '#text': region });
 }
 
 export async function handleGetBucketVersioning(ctx: S3Context<EndpointOf<'GetBucketVersioning'>>): Promise<void> {
-  await ctx.services.buckets.get(ctx.endpoint.bucket);
   await sendXml(ctx, 'VersioningConfiguration', {});
 }
 
 export async function handleGetAcl(ctx: S3Context<EndpointOf<'GetBucketAcl' | 'GetObjectAcl'>>): Promise<void> {
-  const bucket = await ctx.services.buckets.get(ctx.endpoint.bucket);
-  if (ctx.endpoint.op === 'GetObjectAcl') await bucket.adapter.stat(ctx.endpoint.key, ctx.signal);
+  if (ctx.endpoint.op === 'GetObjectAcl') await readerFor(ctx.bucket, ctx.placement).stat(ctx.endpoint.key, ctx.signal);
   const owner = ownerXml(principal(ctx.auth));
   await sendXml(ctx, 'AccessControlPolicy', {
     Owner: owner,
@@ -66,12 +63,10 @@ export async function handleGetAcl(ctx: S3Context<EndpointOf<'GetBucketAcl' | 'G
 }
 
 export async function handleGetBucketTagging(ctx: S3Context<EndpointOf<'GetBucketTagging'>>): Promise<void> {
-  await ctx.services.buckets.get(ctx.endpoint.bucket);
   throw s3Error('NoSuchTagSet');
 }
 
 export async function handleGetObjectTagging(ctx: S3Context<EndpointOf<'GetObjectTagging'>>): Promise<void> {
-  const bucket = await ctx.services.buckets.get(ctx.endpoint.bucket);
-  await bucket.adapter.stat(ctx.endpoint.key, ctx.signal);
+  await readerFor(ctx.bucket, ctx.placement).stat(ctx.endpoint.key, ctx.signal);
   await sendXml(ctx, 'Tagging', { TagSet: {} });
 }

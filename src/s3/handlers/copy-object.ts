@@ -10,11 +10,11 @@ import { assertKeyLength, metadataFromHeaders } from '../object-headers';
 import { renderXml, xmlDate } from '../xml';
 import { resolveCopySource } from './copy-source';
 import { checkWriteConditions } from '../write-conditions';
+import { writing } from '../object-writes';
 
 export async function handleCopyObject(ctx: S3Context<EndpointOf<'CopyObject'>>): Promise<void> {
-  const { endpoint, request, reply, services, signal } = ctx;
+  const { endpoint, request, reply, signal, bucket: destination } = ctx;
   assertKeyLength(endpoint.key);
-  const destination = await services.buckets.get(endpoint.bucket);
   const source = await resolveCopySource(ctx);
 
   const directive = (header(request, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
@@ -26,17 +26,17 @@ export async function handleCopyObject(ctx: S3Context<EndpointOf<'CopyObject'>>)
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     );
   }
-  await checkWriteConditions(request, destination.adapter, endpoint.key, signal);
+  await checkWriteConditions(request, destination.store, endpoint.key, signal);
   const replaced: ObjectMetadata | undefined = directive === 'REPLACE' ? metadataFromHeaders(request) : undefined;
 
   let result: WriteResult;
-  if (source.bucket.adapter === destination.adapter) {
-    result = await destination.adapter.copy({ sourceKey: source.key, destinationKey: endpoint.key, metadata: replaced, signal });
+  if (source.bucket.store === destination.store) {
+    result = await writing(destination, endpoint.key, (store) => store.copy({ sourceKey: source.key, destinationKey: endpoint.key, metadata: replaced, signal }));
   } else {
     const { key: _key, size: _size, etag: _etag, lastModified: _lm, partSizes: _ps, ...sourceMetadata } = source.info;
-    const body = await source.adapter.read(source.key, undefined, { signal, ifMatch: source.info.etag });
+    const body = await source.openStream(undefined, signal);
     try {
-      result = await destination.adapter.write({ key: endpoint.key, body, metadata: replaced ?? sourceMetadata, signal });
+      result = await writing(destination, endpoint.key, (store) => store.write({ key: endpoint.key, body, metadata: replaced ?? sourceMetadata, signal }));
     } finally {
       body.destroy(); // a write that failed before reading must not leave the source open
     }

@@ -7,22 +7,23 @@
  * writes to the source invalidate only its owner's cache, so a node that does not own the
  * source stats and reads it past its cache (the store itself), never an old version.
  */
-import type { ObjectInfo, UfsAdapter } from '../../../ufs-adapters/types';
-import { CachingAdapter } from '../../cache/caching-adapter';
+import { Readable } from 'node:stream';
+import type { ByteRange, ObjectInfo } from '../../../ufs-adapters/types';
 import type { Cluster } from '../../cluster/cluster';
 import { authorize } from '../authorize';
 import { checkCopySourceConditions } from '../conditions';
 import { header, type S3Context } from '../context';
 import { s3Error } from '../errors';
 import type { Bucket } from '../../mounts/bucket-registry';
+import { readerFor } from '../object-reader';
 
 export interface CopySource {
   bucket: Bucket;
   key: string;
   /** The source as stat'ed (the copy-source conditions held for it). */
   info: ObjectInfo;
-  /** Where to read the source: the bucket's adapter, or the store past this node's cache. */
-  adapter: UfsAdapter;
+  /** The bytes of `range` (default: all) of that version, as a stream. */
+  openStream(range: ByteRange | undefined, signal: AbortSignal): Promise<Readable>;
 }
 
 /** Whether another node owns `bucket/key` (so this node's cached view of it may be old). */
@@ -55,8 +56,9 @@ export async function resolveCopySource(ctx: S3Context): Promise<CopySource> {
   const { bucket: bucketName, key } = parseCopySource(raw);
   const bucket = await ctx.services.buckets.get(bucketName);
   authorize(ctx.auth, ctx.credential, 'read', bucket, 'GetObject');
-  const adapter = bucket.adapter instanceof CachingAdapter && ownedElsewhere(ctx.services.cluster, bucket.name, key) ? bucket.adapter.uncached : bucket.adapter;
-  const info = await adapter.stat(key, ctx.signal);
+  // A source this node does not own is read past its cache: its owner sees the writes, not us.
+  const reader = readerFor(bucket, ownedElsewhere(ctx.services.cluster, bucket.name, key) ? { kind: 'uncached', ownersAhead: [] } : { kind: 'owner' });
+  const info = await reader.stat(key, ctx.signal);
   checkCopySourceConditions(
     {
       ifMatch: header(ctx.request, 'x-amz-copy-source-if-match'),
@@ -66,5 +68,10 @@ export async function resolveCopySource(ctx: S3Context): Promise<CopySource> {
     },
     info,
   );
-  return { bucket, key, info, adapter };
+  const openStream = async (range: ByteRange | undefined, signal: AbortSignal): Promise<Readable> => {
+    if (info.size === 0) return Readable.from([]);
+    const body = await reader.open(key, info, range ?? { start: 0, end: info.size - 1 }, signal);
+    return Buffer.isBuffer(body) ? Readable.from([body]) : body;
+  };
+  return { bucket, key, info, openStream };
 }

@@ -3,29 +3,27 @@
  * mode, per-key errors).
  */
 import type { EndpointOf, S3Context } from '../context';
-import type { UfsAdapter } from '../../../ufs-adapters/types';
 import { isUfsError } from '../../../ufs-adapters/errors';
 import { s3Error, toS3Error } from '../errors';
 import { readSmallBody } from '../upload-body';
 import { parseRequestXml, renderXml, type XmlObject } from '../xml';
-import { assertNullVersion } from './get-object';
+import { writing } from '../object-writes';
+import type { Bucket } from '../../mounts/bucket-registry';
 
 const MAX_DELETE_KEYS = 1000;
 
 /** A key the store cannot represent does not exist in it, so deleting it succeeds, as in S3. */
-async function deleteKey(adapter: UfsAdapter, key: string, signal?: AbortSignal): Promise<void> {
+async function deleteKey(bucket: Bucket, key: string, signal?: AbortSignal): Promise<void> {
   try {
-    await adapter.delete(key, signal);
+    await writing(bucket, key, (store) => store.delete(key, signal));
   } catch (err) {
     if (!isUfsError(err, 'InvalidKey')) throw err;
   }
 }
 
 export async function handleDeleteObject(ctx: S3Context<EndpointOf<'DeleteObject'>>): Promise<void> {
-  const { endpoint, reply, services, signal } = ctx;
-  assertNullVersion(endpoint.query);
-  const bucket = await services.buckets.get(endpoint.bucket);
-  await deleteKey(bucket.adapter, endpoint.key, signal);
+  const { endpoint, reply, signal, bucket } = ctx;
+  await deleteKey(bucket, endpoint.key, signal);
   await reply.code(204).send();
 }
 
@@ -46,8 +44,7 @@ function parseDeleteRequest(xml: string): DeleteRequest {
 }
 
 export async function handleDeleteObjects(ctx: S3Context<EndpointOf<'DeleteObjects'>>): Promise<void> {
-  const { endpoint, request, reply, services, signal } = ctx;
-  const bucket = await services.buckets.get(endpoint.bucket);
+  const { endpoint, request, reply, services, signal, bucket } = ctx;
   const body = await readSmallBody(request, ctx.auth, services.metrics, 'DeleteObjects', 2 * 1024 * 1024);
   const { quiet, keys } = parseDeleteRequest(body);
 
@@ -56,7 +53,7 @@ export async function handleDeleteObjects(ctx: S3Context<EndpointOf<'DeleteObjec
   for (const { key, versionId } of keys) {
     try {
       if (versionId !== undefined && versionId !== 'null') throw s3Error('NoSuchVersion');
-      await deleteKey(bucket.adapter, key, signal);
+      await deleteKey(bucket, key, signal);
       if (!quiet) deleted.push({ Key: key, VersionId: versionId });
     } catch (err) {
       const s3 = toS3Error(err);

@@ -49,12 +49,11 @@ function commonPrefixesXml(page: ListPage, enc: Encoder): XmlObject[] {
 }
 
 async function listPage(ctx: S3Context<EndpointOf<'ListObjects' | 'ListObjectsV2' | 'ListObjectVersions'>>, startAfter: string | undefined, maxKeysParam = 'max-keys') {
-  const { endpoint, services, signal } = ctx;
-  const bucket = await services.buckets.get(endpoint.bucket);
+  const { endpoint, signal, bucket } = ctx;
   const prefix = endpoint.query.get('prefix') ?? '';
   const delimiter = endpoint.query.get('delimiter') || undefined;
   const maxKeys = parseMaxKeys(endpoint.query.get(maxKeysParam), maxKeysParam);
-  const page = await collectListPage(bucket.adapter, { prefix, delimiter, startAfter: startAfter || undefined, maxKeys, signal });
+  const page = await collectListPage(bucket.store, { prefix, delimiter, startAfter: startAfter || undefined, maxKeys, signal });
   return { bucket, prefix, delimiter, maxKeys, page };
 }
 

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream';
 import { LRUCache } from 'lru-cache';
 import type { ChecksumAlgorithm, CompletedPart, WriteResult } from '../../../ufs-adapters/types';
 import { checkWriteConditions } from '../write-conditions';
-import { MAX_PART_NUMBER } from '../../../ufs-adapters/types';
+import { writing } from '../object-writes';
 import { header, principal, sendXml, type EndpointOf, type S3Context } from '../context';
 import { s3Error, toS3Error } from '../errors';
 import { assertKeyLength, checksumHeader, metadataFromHeaders } from '../object-headers';
@@ -20,50 +20,30 @@ import { compareUtf8 } from '../../../ufs-adapters/utf8-order';
 
 const MAX_PART_SIZE = 5 * 1024 ** 3;
 
-function uploadIdOf(query: ReadonlyMap<string, string>): string {
-  const uploadId = query.get('uploadId');
-  if (!uploadId) throw s3Error('NoSuchUpload');
-  return uploadId;
-}
-
-function partNumberOf(query: ReadonlyMap<string, string>): number {
-  const text = query.get('partNumber') ?? '';
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || n > MAX_PART_NUMBER) {
-    throw s3Error('InvalidArgument', `Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`);
-  }
-  return n;
-}
-
 export async function handleCreateMultipartUpload(ctx: S3Context<EndpointOf<'CreateMultipartUpload'>>): Promise<void> {
-  const { endpoint } = ctx;
+  const { endpoint, bucket } = ctx;
   assertKeyLength(endpoint.key);
-  const bucket = await ctx.services.buckets.get(endpoint.bucket);
-  const upload = await bucket.adapter.createMultipartUpload(endpoint.key, metadataFromHeaders(ctx.request));
+  const upload = await bucket.store.createMultipartUpload(endpoint.key, metadataFromHeaders(ctx.request));
   const checksumAlgorithm = header(ctx.request, 'x-amz-checksum-algorithm');
   if (checksumAlgorithm) ctx.reply.header('x-amz-checksum-algorithm', checksumAlgorithm.toUpperCase());
   await sendXml(ctx, 'InitiateMultipartUploadResult', { Bucket: endpoint.bucket, Key: endpoint.key, UploadId: upload.uploadId });
 }
 
 export async function handleUploadPart(ctx: S3Context<EndpointOf<'UploadPart'>>): Promise<void> {
-  const { endpoint, reply, services, signal } = ctx;
-  const bucket = await services.buckets.get(endpoint.bucket);
-  const uploadId = uploadIdOf(endpoint.query);
-  const partNumber = partNumberOf(endpoint.query);
-  await bucket.adapter.getMultipartUpload(endpoint.key, uploadId); // NoSuchUpload before reading the body
+  const { endpoint, reply, services, signal, bucket } = ctx;
+  const { uploadId, partNumber } = endpoint;
+  await bucket.store.getMultipartUpload(endpoint.key, uploadId); // NoSuchUpload before reading the body
   const upload = prepareUploadBody(ctx.request, ctx.auth, services.metrics, 'UploadPart', MAX_PART_SIZE);
-  const part = await bucket.adapter.uploadPart({ uploadId, key: endpoint.key, partNumber, body: upload.body, signal });
+  const part = await bucket.store.uploadPart({ uploadId, key: endpoint.key, partNumber, body: upload.body, signal });
   reply.header('etag', part.etag);
   for (const [alg, value] of Object.entries(upload.checksums())) reply.header(checksumHeader(alg as ChecksumAlgorithm), value);
   await reply.send();
 }
 
 export async function handleUploadPartCopy(ctx: S3Context<EndpointOf<'UploadPartCopy'>>): Promise<void> {
-  const { endpoint, services, signal } = ctx;
-  const bucket = await services.buckets.get(endpoint.bucket);
-  const uploadId = uploadIdOf(endpoint.query);
-  const partNumber = partNumberOf(endpoint.query);
-  await bucket.adapter.getMultipartUpload(endpoint.key, uploadId);
+  const { endpoint, services, signal, bucket } = ctx;
+  const { uploadId, partNumber } = endpoint;
+  await bucket.store.getMultipartUpload(endpoint.key, uploadId);
   const source = await resolveCopySource(ctx);
   const rangeHeader = header(ctx.request, 'x-amz-copy-source-range');
   let range;
@@ -74,11 +54,11 @@ export async function handleUploadPartCopy(ctx: S3Context<EndpointOf<'UploadPart
     if (!range || last >= source.info.size) throw s3Error('InvalidRequest', 'The specified copy source range is not valid for the source object');
   }
   if ((range ? range.end - range.start + 1 : source.info.size) > MAX_PART_SIZE) throw s3Error('EntityTooLarge');
-  const read = await source.adapter.read(source.key, range, { signal, ifMatch: source.info.etag });
+  const read = await source.openStream(range, signal);
   const body = pipeline(read, services.metrics.countBytes('UploadPartCopy', 'in'), () => undefined);
   let part;
   try {
-    part = await bucket.adapter.uploadPart({ uploadId, key: endpoint.key, partNumber, body, signal });
+    part = await bucket.store.uploadPart({ uploadId, key: endpoint.key, partNumber, body, signal });
   } finally {
     read.destroy();
   }
@@ -103,9 +83,8 @@ const SLOW_COMPLETION_MS = 2_000;
 const KEEPALIVE_INTERVAL_MS = 10_000;
 
 export async function handleCompleteMultipartUpload(ctx: S3Context<EndpointOf<'CompleteMultipartUpload'>>): Promise<void> {
-  const { endpoint, request, reply, services, signal } = ctx;
-  const bucket = await services.buckets.get(endpoint.bucket);
-  const uploadId = uploadIdOf(endpoint.query);
+  const { endpoint, request, reply, services, signal, bucket } = ctx;
+  const { uploadId } = endpoint;
   const body = await readSmallBody(request, ctx.auth, services.metrics, 'CompleteMultipartUpload', 4 * 1024 * 1024);
   const parts = parseCompleteRequest(body);
   const host = header(request, 'host') ?? 'localhost';
@@ -128,10 +107,10 @@ export async function handleCompleteMultipartUpload(ctx: S3Context<EndpointOf<'C
     await reply.send(resultXml(done, true));
     return;
   }
-  await checkWriteConditions(request, bucket.adapter, endpoint.key, signal);
+  await checkWriteConditions(request, bucket.store, endpoint.key, signal);
 
   // Not tied to the client's signal: a client that gives up and retries finds the work done.
-  const completion = bucket.adapter.completeMultipartUpload(endpoint.key, uploadId, parts).then((result) => {
+  const completion = writing(bucket, endpoint.key, (store) => store.completeMultipartUpload(endpoint.key, uploadId, parts)).then((result) => {
     recentlyCompleted.set(memoKey, result);
     return result;
   });
@@ -166,20 +145,18 @@ export async function handleCompleteMultipartUpload(ctx: S3Context<EndpointOf<'C
 }
 
 export async function handleAbortMultipartUpload(ctx: S3Context<EndpointOf<'AbortMultipartUpload'>>): Promise<void> {
-  const bucket = await ctx.services.buckets.get(ctx.endpoint.bucket);
-  await bucket.adapter.abortMultipartUpload(ctx.endpoint.key, uploadIdOf(ctx.endpoint.query));
+  await ctx.bucket.store.abortMultipartUpload(ctx.endpoint.key, ctx.endpoint.uploadId);
   await ctx.reply.code(204).send();
 }
 
 export async function handleListParts(ctx: S3Context<EndpointOf<'ListParts'>>): Promise<void> {
-  const { endpoint } = ctx;
-  const bucket = await ctx.services.buckets.get(endpoint.bucket);
-  const uploadId = uploadIdOf(endpoint.query);
+  const { endpoint, bucket } = ctx;
+  const { uploadId } = endpoint;
   const maxParts = parseMaxKeys(endpoint.query.get('max-parts'), 'max-parts');
   const markerText = endpoint.query.get('part-number-marker') ?? '0';
   if (!/^\d+$/.test(markerText)) throw s3Error('InvalidArgument', 'part-number-marker must be an integer');
   const marker = Number(markerText);
-  const all = (await bucket.adapter.listParts(endpoint.key, uploadId)).filter((p) => p.partNumber > marker);
+  const all = (await bucket.store.listParts(endpoint.key, uploadId)).filter((p) => p.partNumber > marker);
   const page = all.slice(0, maxParts);
   const owner = ownerXml(principal(ctx.auth));
   await sendXml(ctx, 'ListPartsResult', {
@@ -198,8 +175,7 @@ export async function handleListParts(ctx: S3Context<EndpointOf<'ListParts'>>): 
 }
 
 export async function handleListMultipartUploads(ctx: S3Context<EndpointOf<'ListMultipartUploads'>>): Promise<void> {
-  const { endpoint } = ctx;
-  const bucket = await ctx.services.buckets.get(endpoint.bucket);
+  const { endpoint, bucket } = ctx;
   const prefix = endpoint.query.get('prefix') ?? '';
   const keyMarker = endpoint.query.get('key-marker') ?? '';
   const uploadIdMarker = endpoint.query.get('upload-id-marker') ?? '';
@@ -211,7 +187,7 @@ export async function handleListMultipartUploads(ctx: S3Context<EndpointOf<'List
   // Resume strictly after (key-marker, upload-id-marker) in the adapter's order (key in UTF-8
   // byte order, then initiation time): without an upload-id-marker, after every upload of that key.
   let passedMarker = keyMarker === '';
-  for await (const upload of bucket.adapter.listMultipartUploads(prefix)) {
+  for await (const upload of bucket.store.listMultipartUploads(prefix)) {
     if (!passedMarker) {
       const order = compareUtf8(upload.key, keyMarker);
       if (order < 0 || (order === 0 && uploadIdMarker === '')) continue;

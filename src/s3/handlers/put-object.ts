@@ -7,25 +7,27 @@ import { s3Error } from '../errors';
 import { assertKeyLength, checksumHeader, metadataFromHeaders } from '../object-headers';
 import { prepareUploadBody } from '../upload-body';
 import { checkWriteConditions } from '../write-conditions';
+import { writing } from '../object-writes';
 import type { ChecksumAlgorithm } from '../../../ufs-adapters/types';
 
 export async function handlePutObject(ctx: S3Context<EndpointOf<'PutObject'>>): Promise<void> {
-  const { endpoint, request, reply, services, signal } = ctx;
+  const { endpoint, request, reply, services, signal, bucket } = ctx;
   assertKeyLength(endpoint.key);
-  const bucket = await services.buckets.get(endpoint.bucket);
   const metadata = metadataFromHeaders(request);
-  await checkWriteConditions(request, bucket.adapter, endpoint.key, signal);
+  await checkWriteConditions(request, bucket.store, endpoint.key, signal);
   const upload = prepareUploadBody(request, ctx.auth, services.metrics, 'PutObject', services.config.server.maxPutSize);
   if (endpoint.key.endsWith('/') && upload.declaredSize !== undefined && upload.declaredSize > 0) {
     throw s3Error('InvalidObjectName', 'A key ending in "/" is a folder marker and must have an empty body.');
   }
-  const result = await bucket.adapter.write({
-    key: endpoint.key,
-    body: upload.body,
-    metadata,
-    beforeCommit: () => ({ checksums: upload.checksums() }),
-    signal,
-  });
+  const result = await writing(bucket, endpoint.key, (store) =>
+    store.write({
+      key: endpoint.key,
+      body: upload.body,
+      metadata,
+      beforeCommit: () => ({ checksums: upload.checksums() }),
+      signal,
+    }),
+  );
   reply.header('etag', result.etag);
   for (const [alg, value] of Object.entries(upload.checksums())) reply.header(checksumHeader(alg as ChecksumAlgorithm), value);
   await reply.send();

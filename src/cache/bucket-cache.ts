@@ -1,0 +1,360 @@
+/**
+ * The cache of one bucket's objects on this node: a capability the bucket is handed (not a
+ * decorator of its store). It answers stats through the metadata cache (TTL, negative entries,
+ * serve-stale while the store is down), reads byte ranges of a known version through the paged
+ * cache, warms objects for preload jobs, reports residency, and forgets keys that were written.
+ *
+ * The cache is best-effort: a cache failure is a miss, never a failed read.
+ */
+import { LRUCache } from 'lru-cache';
+import type { ByteRange, ObjectInfo, UfsAdapter } from '../../ufs-adapters/types';
+import { isUfsError, ufsError } from '../../ufs-adapters/errors';
+import type { Metrics } from '../admin/metrics';
+import type { MetadataCache, MetadataEntry } from './metadata-cache';
+import { metaKeyOf, mountTagOf, objectIdOf } from './object-version';
+import { collectPage, loadPage, openRange, rangeBody, residentPage, type PageSource, type RangeBody } from './page-reader';
+import { SingleFlight } from './single-flight';
+import { untilAborted } from '../util/until-aborted';
+import { pageKeyOf, type PageStore } from './types';
+
+export interface CacheSettings {
+  /** The bucket this mount serves (the ring key is bucket + key). */
+  bucket?: string;
+  pageSize: number;
+  readAheadPages: number;
+  /** A page read from the store that stalls this long fails. */
+  storeIdleTimeoutMs?: number;
+  metadataTtlMs: number;
+  negativeTtlMs: number;
+  serveStale: boolean;
+  maxStalenessMs: number;
+}
+
+export interface WarmOptions {
+  /** Only fetch and cache the metadata. */
+  metadataOnly?: boolean;
+  /**
+   * true (default): pages already cached are counted as skipped and not read. false:
+   * revalidate the metadata and read every page from the store again.
+   */
+  skipCached?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface WarmResult {
+  size: number;
+  bytesLoaded: number;
+  bytesSkipped: number;
+}
+
+/** Which pages of the cached version of an object this node holds. */
+export interface Residency {
+  size: number;
+  etag: string;
+  pages: number;
+  memory: number;
+  disk: number;
+}
+
+/** Pages another node may hold: the key's previous owner, for a while after a ring change (warm hand-off). */
+export interface PeerPageSource {
+  /** Whether a previous owner of the key may hold its pages. */
+  mayHave(bucket: string, key: string): boolean;
+  /** The page from the previous owner; undefined when it does not have it. Never rejects. */
+  fetch(request: { bucket: string; key: string; pageKey: string; length: number }): Promise<Buffer | undefined>;
+}
+
+export interface SharedCache {
+  pages: PageStore;
+  /** Set by the cluster when it runs; consulted on a page miss before the store. */
+  peerPages?: PeerPageSource;
+  metadata: MetadataCache;
+  pageFlights: SingleFlight<Buffer>;
+  metrics: Metrics;
+}
+
+export interface StatOptions {
+  signal?: AbortSignal;
+  /**
+   * The first byte the caller is about to read. On a metadata miss the store is asked for the
+   * page holding it together with the metadata, where the store can (one round trip, not two).
+   */
+  firstByte?: number;
+}
+
+/** Errors that mean "the store cannot be reached", as opposed to an answer from it. */
+const isStoreDown = (err: unknown): boolean => isUfsError(err, 'Unavailable') || isUfsError(err, 'Throttled') || !isUfsError(err);
+
+/** Two stat answers describe the same version of an object. */
+const sameVersion = (a: ObjectInfo, b: ObjectInfo): boolean =>
+  a.etag === b.etag && a.size === b.size && a.lastModified.getTime() === b.lastModified.getTime();
+
+export class BucketCache {
+  private readonly mountTag: string;
+  private readonly statFlights: SingleFlight<ObjectInfo | null>;
+  /** Page-id prefix of each version read, computed once per version this node holds. */
+  private readonly objectIds = new WeakMap<ObjectInfo, string>();
+  /**
+   * Invalidation count per recently invalidated key: a stat that started before a write
+   * finished must not record what it saw (it may be the old version).
+   */
+  private readonly invalidations = new LRUCache<string, number>({ max: 100_000, ttl: 10 * 60_000 });
+
+  constructor(
+    /** The bucket's store (this cache reads it on misses; writes go to it directly). */
+    readonly store: UfsAdapter,
+    private readonly mountId: string,
+    private readonly shared: SharedCache,
+    readonly settings: CacheSettings,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.mountTag = mountTagOf(mountId);
+    this.statFlights = new SingleFlight(() => shared.metrics.singleFlightJoins.inc());
+  }
+
+  /**
+   * What this node may answer for `key` without asking the store: the object's info, `null`
+   * when it is known not to exist, undefined when the store must be asked (no entry, expired,
+   * or from before the last ring change). Counts the lookup when it answers, unless `count` is
+   * false (the caller counts it once it used the answer).
+   */
+  fresh(key: string, count = true): ObjectInfo | null | undefined {
+    const entry = this.shared.metadata.get(metaKeyOf(this.mountTag, key));
+    if (entry === undefined || !this.trusted(entry)) return undefined;
+    if (count) this.shared.metrics.metadataLookupCells.cell(entry.info ? 'fresh' : 'negative').add();
+    return entry.info;
+  }
+
+  private trusted(entry: MetadataEntry): boolean {
+    if (entry.fetchedAt < this.shared.metadata.validAfter) return false;
+    return this.now() - entry.fetchedAt < (entry.info ? this.settings.metadataTtlMs : this.settings.negativeTtlMs);
+  }
+
+  /** The object's info: cached while fresh, else from the store (shared by concurrent callers). */
+  async stat(key: string, options: StatOptions = {}): Promise<ObjectInfo> {
+    const known = this.fresh(key);
+    if (known === null) throw ufsError('NotFound', 'object not found (cached)');
+    if (known !== undefined) return known;
+    const { signal } = options;
+    const metaKey = metaKeyOf(this.mountTag, key);
+    try {
+      // The stat is shared by every caller of this key, so it runs without any one caller's
+      // signal (one client leaving must not fail the others); each caller stops waiting on its own.
+      signal?.throwIfAborted();
+      const withPage = options.firstByte !== undefined && this.pageWithStat(key, metaKey, options.firstByte);
+      const info = await untilAborted(this.statFlights.run(key, () => this.fetchStat(key, metaKey, withPage ? options.firstByte : undefined)), signal);
+      this.shared.metrics.metadataLookupCells.cell('fetched').add();
+      if (!info) throw ufsError('NotFound', 'object not found');
+      return info;
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      const entry = this.shared.metadata.get(metaKey);
+      if (entry?.info && this.settings.serveStale && this.now() - entry.fetchedAt < this.settings.maxStalenessMs && isStoreDown(err)) {
+        this.shared.metrics.metadataLookupCells.cell('stale').add();
+        return entry.info;
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Whether a metadata miss should bring the page holding `firstByte` with it: the store can, no
+   * previous owner may hand the page over, and this node does not already hold that page of the
+   * version it knew (a revalidation then costs a stat, not a page).
+   */
+  private pageWithStat(key: string, metaKey: string, firstByte: number): boolean {
+    if (!this.store.readWithInfo) return false;
+    const bucket = this.settings.bucket;
+    if (bucket !== undefined && this.shared.peerPages?.mayHave(bucket, key)) return false;
+    const known = this.shared.metadata.get(metaKey)?.info;
+    if (!known || firstByte >= known.size) return true;
+    return !this.shared.pages.has(pageKeyOf(this.objectId(key, known), Math.floor(firstByte / this.settings.pageSize)));
+  }
+
+  /** Asks the store (with a first page where it can); records the answer, "not found" included. */
+  private async fetchStat(key: string, metaKey: string, firstByte: number | undefined): Promise<ObjectInfo | null> {
+    this.shared.metrics.ufsStats.labels(this.store.kind).inc();
+    const fetchedAt = this.now();
+    const generation = this.invalidations.get(key) ?? 0;
+    const record = (info: ObjectInfo | null): void => {
+      if ((this.invalidations.get(key) ?? 0) === generation) this.remember(metaKey, info, fetchedAt);
+    };
+    try {
+      const info = firstByte !== undefined && this.store.readWithInfo ? await this.statWithPage(key, firstByte) : await this.store.stat(key);
+      record(info);
+      return info;
+    } catch (err) {
+      if (isUfsError(err, 'NotFound')) {
+        record(null);
+        return null;
+      }
+      throw err;
+    }
+  }
+
+  /** One store round trip: the page holding `firstByte`, with the object's metadata; the page is kept. */
+  private async statWithPage(key: string, firstByte: number): Promise<ObjectInfo> {
+    const pageSize = this.settings.pageSize;
+    const index = Math.floor(firstByte / pageSize);
+    const start = index * pageSize;
+    const timer = this.shared.metrics.ufsReadSeconds.labels(this.store.kind).startTimer();
+    this.shared.metrics.ufsReads.labels(this.store.kind).inc();
+    try {
+      const { info, body } = await (this.store.readWithInfo as NonNullable<UfsAdapter['readWithInfo']>)(key, { start, end: start + pageSize - 1 });
+      const length = Math.max(0, Math.min(info.size, start + pageSize) - start);
+      const page = await collectPage(body, length, this.settings.storeIdleTimeoutMs ?? 30_000);
+      if (length > 0 && !key.endsWith('/')) this.shared.pages.put(pageKeyOf(this.objectId(key, info), index), page);
+      return info;
+    } finally {
+      timer();
+    }
+  }
+
+  /** Stores an answer; drops the pages of the version it replaces. */
+  private remember(metaKey: string, info: ObjectInfo | null, fetchedAt: number): void {
+    const previous = this.shared.metadata.get(metaKey);
+    this.shared.metadata.set(metaKey, info, fetchedAt);
+    if (previous?.info && (!info || !sameVersion(previous.info, info))) this.dropPagesOf(previous.info);
+  }
+
+  private dropPagesOf(info: ObjectInfo): void {
+    this.shared.pages.dropObject(this.objectId(info.key, info)).catch(() => this.shared.metrics.cacheErrors.labels('drop-object').inc());
+  }
+
+  /** Page-id prefix of one version of `key`, cut at this node's page size. */
+  private objectId(key: string, info: ObjectInfo): string {
+    let id = this.objectIds.get(info);
+    if (id === undefined) {
+      id = objectIdOf(this.mountId, key, info, this.settings.pageSize);
+      this.objectIds.set(info, id);
+    }
+    return id;
+  }
+
+  /**
+   * The bytes of `range` of the version `info` describes, its first page loaded before this
+   * resolves. `keep: false` (reads for an owner that is away) serves pages without keeping them.
+   * A store that has another version fails the read with PreconditionFailed, and this node
+   * forgets what it knew of the key.
+   */
+  async read(key: string, info: ObjectInfo, range: ByteRange, keep = true): Promise<RangeBody> {
+    const source = this.pageSource(key, info, keep);
+    try {
+      const body = await openRange(source, range, this.settings.readAheadPages);
+      // Mid-stream (after headers), the response can only be aborted: never a mix of versions.
+      if (!Buffer.isBuffer(body)) body.once('error', (err) => this.forgetIfChanged(key, err));
+      return body;
+    } catch (err) {
+      this.forgetIfChanged(key, err);
+      throw err;
+    }
+  }
+
+  /** The body of `range` if its first page is resident (no waiting), else undefined. */
+  readResident(key: string, info: ObjectInfo, range: ByteRange): RangeBody | undefined {
+    const source = this.pageSource(key, info, true);
+    const first = residentPage(source, Math.floor(range.start / source.pageSize));
+    if (!first) return undefined;
+    const body = rangeBody(source, range, this.settings.readAheadPages, first);
+    if (!Buffer.isBuffer(body)) body.once('error', (err) => this.forgetIfChanged(key, err));
+    return body;
+  }
+
+  /** The store has another version than our metadata: forget it, so the next stat asks. */
+  private forgetIfChanged(key: string, err: unknown): void {
+    if (isUfsError(err, 'PreconditionFailed') || isUfsError(err, 'NotFound')) this.invalidate(key);
+  }
+
+  private pageSource(key: string, info: ObjectInfo, keep = true, askPeers = true): PageSource {
+    const peerPages = askPeers ? this.shared.peerPages : undefined;
+    const bucket = this.settings.bucket;
+    return {
+      keep,
+      idleTimeoutMs: this.settings.storeIdleTimeoutMs ?? 30_000,
+      peerPage: peerPages && bucket !== undefined ? (pageKey, length) => peerPages.fetch({ bucket, key, pageKey, length }) : undefined,
+      store: this.store,
+      key,
+      info,
+      objectId: this.objectId(key, info),
+      pageSize: this.settings.pageSize,
+      pages: this.shared.pages,
+      flights: this.shared.pageFlights,
+      metrics: this.shared.metrics,
+    };
+  }
+
+  /**
+   * Loads an object into this node's cache (a preload job's unit of work): its metadata,
+   * then every page not already held, a few pages at a time.
+   */
+  async warm(key: string, options: WarmOptions = {}): Promise<WarmResult> {
+    if (options.skipCached === false) {
+      const before = await this.stat(key, { signal: options.signal }).catch(() => undefined);
+      if (before) await this.shared.pages.dropObject(this.objectId(key, before));
+      this.invalidate(key);
+    }
+    const info = await this.stat(key, { signal: options.signal });
+    const result: WarmResult = { size: info.size, bytesLoaded: 0, bytesSkipped: 0 };
+    if (options.metadataOnly || info.size === 0 || key.endsWith('/')) return result;
+    // A forced reload reads the store itself, not a peer's copy.
+    const source = this.pageSource(key, info, true, options.skipCached !== false);
+    const pageCount = Math.ceil(info.size / source.pageSize);
+    const pageLength = (index: number): number => Math.min(info.size, (index + 1) * source.pageSize) - index * source.pageSize;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < pageCount) {
+        options.signal?.throwIfAborted();
+        const index = next++;
+        if (this.shared.pages.has(pageKeyOf(source.objectId, index))) {
+          result.bytesSkipped += pageLength(index);
+          continue;
+        }
+        // The shared page read goes on for other readers; this caller stops waiting on abort.
+        const { tier } = await untilAborted(loadPage(source, index), options.signal);
+        if (tier === 'ufs' || tier === 'peer') result.bytesLoaded += pageLength(index);
+        else result.bytesSkipped += pageLength(index);
+      }
+    };
+    const workers = Math.min(pageCount, this.settings.readAheadPages + 1);
+    await Promise.all(Array.from({ length: workers }, worker));
+    return result;
+  }
+
+  /** The pages of `key` this node holds, for the version its metadata cache knows (undefined: none known). */
+  residency(key: string): Residency | undefined {
+    const info = this.shared.metadata.get(metaKeyOf(this.mountTag, key))?.info;
+    if (!info) return undefined;
+    const objectId = this.objectId(key, info);
+    const pages = Math.ceil(info.size / this.settings.pageSize);
+    const residency: Residency = { size: info.size, etag: info.etag, pages, memory: 0, disk: 0 };
+    for (let i = 0; i < pages; i++) {
+      const tier = this.shared.pages.has(pageKeyOf(objectId, i));
+      if (tier) residency[tier]++;
+    }
+    return residency;
+  }
+
+  /** Forgets the metadata of `key` and drops the pages of the version it described. */
+  invalidate(key: string): void {
+    this.invalidations.set(key, (this.invalidations.get(key) ?? 0) + 1);
+    this.statFlights.forget(key);
+    const metaKey = metaKeyOf(this.mountTag, key);
+    const previous = this.shared.metadata.get(metaKey);
+    this.shared.metadata.delete(metaKey);
+    if (previous?.info) this.dropPagesOf(previous.info);
+  }
+
+  /** Drops cached metadata and pages of one key, or of every key under `prefix`. Returns objects purged. */
+  async purge(target: { key: string } | { prefix: string }): Promise<number> {
+    if ('key' in target) {
+      const had = this.shared.metadata.get(metaKeyOf(this.mountTag, target.key)) !== undefined;
+      this.invalidate(target.key);
+      return had ? 1 : 0;
+    }
+    const prefix = metaKeyOf(this.mountTag, target.prefix);
+    const entries = this.shared.metadata.entries(prefix);
+    for (const [, entry] of entries) if (entry.info) this.dropPagesOf(entry.info);
+    await this.shared.metadata.deletePrefix(prefix);
+    return entries.length;
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The warm-hit path: a GET or HEAD of an object this node owns, whose metadata is fresh in memory
+ * and whose first page is resident, answered straight from Node's request and response objects,
+ * before fastify builds its request and reply. A warm hit is then what it should be: parse the
+ * target, verify the signature (cached signing key), look up the metadata and the page Buffers,
+ * write the headers and the bytes.
+ *
+ * Everything that is not such a hit is declined (false) and fastify serves it as usual: errors
+ * of any kind (they are rendered by the one S3 error path), misses, conditional requests that do
+ * not pass, requests forwarded by peers or owned by another node, bodies. What was resolved before
+ * declining (endpoint, signature) is kept on the request (RequestResolver), not done twice. The
+ * answer is the one the fastify handler would give: both send `planRead`'s status and headers,
+ * and count the same metrics.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline, type Readable } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import type { Metrics } from '../admin/metrics';
+import { planRead, type ReadPlan } from './read-plan';
+import type { RequestResolver } from './resolve-request';
+import { newRequestId } from './request-id';
+import { unsupportedHeader } from './unsupported-headers';
+
+export interface HitPathOptions {
+  resolver: RequestResolver;
+  metrics: Metrics;
+  /** Whether this node is the agreed owner of the key now (one node by itself owns everything). */
+  ownsKey(bucket: string, key: string): boolean;
+  /** The ring version every response carries (x-ringcache-ring). */
+  ringVersion(): string;
+  /** URL prefix of the admin routes, never an object. */
+  adminPrefix: string;
+  /** Per-request debug line, when the log level asks for it. */
+  debug?: (fields: object, message: string) => void;
+  warn: (fields: object, message: string) => void;
+}
+
+export class HitPath {
+  constructor(private readonly options: HitPathOptions) {}
+
+  /** Answers the request if it is a warm hit; false (nothing sent) hands it to fastify. */
+  tryServe(req: IncomingMessage, res: ServerResponse): boolean {
+    const method = req.method;
+    if (method !== 'GET' && method !== 'HEAD') return false;
+    const headers = req.headers;
+    if (req.url === undefined || req.url.startsWith(this.options.adminPrefix)) return false;
+    if ((headers['content-length'] !== undefined && headers['content-length'] !== '0') || headers['transfer-encoding'] !== undefined) return false;
+    if (headers['x-ringcache-hop'] !== undefined) return false;
+    const started = performance.now();
+    const { resolver } = this.options;
+    let identified;
+    try {
+      identified = resolver.identify(req);
+    } catch {
+      return false; // rendered as an S3 error by fastify
+    }
+    const { endpoint } = identified;
+    if (endpoint.op !== 'GetObject' && endpoint.op !== 'HeadObject') return false;
+    if (unsupportedHeader(headers) !== undefined || !this.options.ownsKey(endpoint.bucket, endpoint.key)) return false;
+    const cache = resolver.peekBucket(identified)?.cache;
+    const info = cache?.fresh(endpoint.key, false);
+    if (!cache || !info) return false;
+    let plan: ReadPlan;
+    try {
+      plan = planRead({ op: endpoint.op, partNumber: endpoint.partNumber, query: endpoint.query, headers, signed: identified.auth.kind === 'signed' }, info);
+    } catch {
+      return false; // 304, 412, 416, a bad override: fastify answers
+    }
+    let body: Buffer | Readable | undefined;
+    if (plan.range) {
+      body = cache.readResident(endpoint.key, info, plan.range);
+      if (body === undefined) return false;
+    }
+    this.options.metrics.metadataLookupCells.cell('fresh').add();
+    this.send(req, res, endpoint.op, plan, body, started);
+    return true;
+  }
+
+  private send(req: IncomingMessage, res: ServerResponse, op: string, plan: ReadPlan, body: Buffer | Readable | undefined, started: number): void {
+    const { metrics } = this.options;
+    const id = newRequestId();
+    res.writeHead(plan.status, ['x-amz-request-id', id, 'x-amz-id-2', id, 'server', 'Ringcache', 'x-ringcache-ring', this.options.ringVersion(), ...plan.headers]);
+    const done = (): void => {
+      metrics.requestCells.cell(op, String(plan.status)).add();
+      const ms = performance.now() - started;
+      metrics.duration.observe({ op }, ms / 1000);
+      this.options.debug?.({ reqId: id, op, status: plan.status, ms: Math.round(ms), hit: true }, 'request');
+    };
+    if (body === undefined) {
+      res.end();
+      done();
+      return;
+    }
+    const bytesOut = metrics.bytesCells.cell('GetObject', 'out');
+    if (Buffer.isBuffer(body)) {
+      bytesOut.add(body.length);
+      res.end(body);
+      done();
+      return;
+    }
+    const length = plan.length;
+    // pipeline: backpressure both ways; a client that leaves destroys the page stream, a page
+    // that fails after the headers destroys the response (the client sees a cut, never a short object).
+    pipeline(body, res, (err) => {
+      if (err) {
+        if (!req.destroyed && res.writableFinished === false) this.options.warn({ err, op }, 'response failed after headers were sent');
+        return;
+      }
+      bytesOut.add(length);
+      done();
+    });
+  }
+}
