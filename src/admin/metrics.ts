@@ -15,6 +15,7 @@ export class Metrics {
   readonly bytesServedCells = new CounterCells<'tier'>(['tier']);
   readonly pageLookupCells = new CounterCells<'result'>(['result']);
   readonly metadataLookupCells = new CounterCells<'result'>(['result']);
+  readonly warmHitCells = new CounterCells<'op'>(['op']);
 
   readonly requests = new Counter({
     name: 'ringcache_s3_requests_total',
@@ -38,6 +39,14 @@ export class Metrics {
     labelNames: ['op', 'direction'] as const,
     registers: [this.registry],
     collect: () => this.bytesCells.flush(),
+  });
+
+  readonly warmHits = new Counter({
+    name: 'ringcache_s3_warm_hits_total',
+    help: 'GetObject and HeadObject requests answered by the warm-hit path (fresh metadata and a resident first page on the owner), by operation; included in ringcache_s3_requests_total',
+    labelNames: ['op'] as const,
+    registers: [this.registry],
+    collect: () => this.warmHitCells.flush(),
   });
 
   readonly multipartSwept = new Counter({
@@ -233,6 +242,7 @@ export class Metrics {
     this.bytesServedCells.attach(this.cacheBytesServed);
     this.pageLookupCells.attach(this.cachePageLookups);
     this.metadataLookupCells.attach(this.metadataLookups);
+    this.warmHitCells.attach(this.warmHits);
     collectDefaultMetrics({ register: this.registry, prefix: 'ringcache_' });
   }
 

@@ -82,6 +82,7 @@ export class HitPath {
     res.writeHead(plan.status, ['x-amz-request-id', id, 'x-amz-id-2', id, 'server', 'Ringcache', 'x-ringcache-ring', this.options.ringVersion(), ...plan.headers]);
     const done = (): void => {
       metrics.requestCells.cell(op, String(plan.status)).add();
+      metrics.warmHitCells.cell(op).add();
       const ms = performance.now() - started;
       metrics.duration.observe({ op }, ms / 1000);
       this.options.debug?.({ reqId: id, op, status: plan.status, ms: Math.round(ms), hit: true }, 'request');
