@@ -15,15 +15,19 @@
  *   BENCH_SEED        seed of the generated traces (default 1)
  *   BENCH_TRACE       a JSONL trace file to replay instead (format: bench/README.md)
  *   BENCH_MEMORY_MIB, BENCH_DISK_MIB   the tiers for BENCH_TRACE (default 16 and 48)
+ *   BENCH_SKETCH      0 skips the W-TinyLFU sketch-size sensitivity table
  *   BENCH_COST        0 skips the per-operation cost measurement
  *   BENCH_COST_OPS    timed operations per round of the cost measurement (default 1000000)
  *
  * Exit code 0 (a benchmark); 1 on a bad setting or trace file.
  */
+import os from 'node:os';
 import { standardTraces, type TraceCase } from './traces/catalog';
 import { readTraceFile } from './traces/trace';
 import { fmt, table } from './cache-procs';
-import { BELADY_NAME, runCase, type CaseResult } from './sim/contenders';
+import { BELADY_NAME, runCase, type CaseResult, type Contender } from './sim/contenders';
+import { SingleTier } from './sim/tiers';
+import { WTinyLfuPolicy } from './sim/w-tinylfu';
 import { ghostBytesPerEntry, measureCost } from './sim/policy-cost';
 
 const MiB = 1024 * 1024;
@@ -57,6 +61,7 @@ async function main(): Promise<void> {
     printCase(result, Date.now() - started);
   }
   printSummary(results);
+  if (!process.env.BENCH_TRACE && num('BENCH_SKETCH', 1) !== 0) printSketchSensitivity(cases, pageSize);
   if (num('BENCH_COST', 1) !== 0) printCost();
 }
 
@@ -90,7 +95,7 @@ function printCase(r: CaseResult, ms: number): void {
       row.name,
       fmt(row.byteHitRatio, 3),
       fmt(row.objectHitRatio, 3),
-      `${row.byteHitRatio >= lru ? '+' : ''}${fmt((row.byteHitRatio / lru - 1) * 100, 1)}%`,
+      lru > 0 ? `${row.byteHitRatio >= lru ? '+' : ''}${fmt((row.byteHitRatio / lru - 1) * 100, 1)}%` : 'n/a',
       row.kind === 'tiers' ? fmt(row.memoryByteRatio, 3) : '',
       row.diskWriteRatio !== undefined ? fmt(row.diskWriteRatio, 3) : '',
     ];
@@ -118,17 +123,42 @@ function printSummary(results: CaseResult[]): void {
   console.log('to the disk tier / bytes requested. Belady for mixed sizes is the furthest-next-use heuristic.');
 }
 
+/**
+ * W-TinyLFU's count-min sketch is sized from the number of entries the cache will hold
+ * (Caffeine: its maximum size). A page cache with mixed page sizes does not know that
+ * number; this shows what a sketch 8x too small or too large does on four traces.
+ */
+function printSketchSensitivity(cases: TraceCase[], pageSize: number): void {
+  const names = ['zipf-0.9+scan', 'shifting-zipf', 'loop', 'one-hit-wonders'];
+  const picked = cases.filter((tc) => names.includes(tc.trace.name));
+  if (picked.length === 0) return;
+  const factors = [1 / 8, 1, 8];
+  const contenders: Contender[] = factors.map((f) => ({
+    name: `W-TinyLFU, sketch for ${f < 1 ? `1/${1 / f}` : f} x the entries`,
+    kind: 'policy',
+    make: (s) => {
+      const maxBytes = s.memoryBytes + s.diskBytes;
+      return new SingleTier('w', new WTinyLfuPolicy({ maxBytes, expectedEntries: Math.max(1, Math.ceil((f * maxBytes) / s.meanPageBytes)) }));
+    },
+  }));
+  const results = picked.map((tc) => runCase(tc, pageSize, contenders));
+  console.log('\n## W-TinyLFU: byte hit ratio against the size of its frequency sketch\n');
+  const rows = contenders.map((c) => [c.name, ...results.map((r) => fmt(r.rows.find((row) => row.name === c.name)!.byteHitRatio, 3))]);
+  console.log(table(['sketch', ...results.map((r) => r.name)], rows));
+}
+
 function printCost(): void {
   const operations = Math.round(num('BENCH_COST_OPS', 1_000_000));
-  console.log(`\n## Per-operation cost: 100,000 page keys, capacity 25,000 pages, Zipf 0.9, ${fmt(operations)} timed operations x 3 rounds\n`);
-  const rows = measureCost({ keys: 100_000, capacityShare: 0.25, operations, rounds: 3, seed: 7 });
+  console.log(`\n## Per-operation cost: 100,000 page keys, capacity 25,000 pages, Zipf 0.9, ${fmt(operations)} timed operations, best of 5 rounds (a fresh process each)\n`);
+  const rows = measureCost({ keys: 100_000, capacityShare: 0.25, operations, rounds: 5, seed: 7 });
   console.log(
     table(
       ['structure', 'ns/op (lookup, fill on miss)', 'ns/hit', 'hit ratio', 'heap bytes/entry'],
       rows.map((row) => [row.name, fmt(row.nsPerOp, 0), fmt(row.nsPerHit, 0), fmt(row.hitRatio, 3), fmt(row.bytesPerEntry, 0)]),
     ),
   );
-  console.log(`\nS3-FIFO ghost entry: ${fmt(ghostBytesPerEntry(100_000), 0)} heap bytes (hash + size; no key string kept).`);
+  console.log(`\nLoad average ${fmt(os.loadavg()[0], 1)} on ${os.cpus().length} CPUs at the end of the measurement (other load only adds time).`);
+  console.log(`S3-FIFO ghost entry: ${fmt(ghostBytesPerEntry(100_000), 0)} heap bytes (hash + size; no key string kept).`);
   console.log('Heap bytes/entry exclude the key string (built before measuring); the tiers hold it anyway.');
 }
 

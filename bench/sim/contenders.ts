@@ -61,6 +61,17 @@ export const CONTENDERS: Contender[] = [
     make: (s) => new UnifiedTiers('unified S3-FIFO', new S3Fifo({ maxBytes: total(s) }), s.memoryBytes, s.sizeOf),
   },
   {
+    name: 'tiers: one W-TinyLFU over both, memory = LRU placement',
+    kind: 'tiers',
+    make: (s) =>
+      new UnifiedTiers(
+        'unified W-TinyLFU',
+        new WTinyLfuPolicy({ maxBytes: total(s), expectedEntries: Math.ceil(total(s) / s.meanPageBytes) }),
+        s.memoryBytes,
+        s.sizeOf,
+      ),
+  },
+  {
     name: 'S3-FIFO + cache after the 2nd read',
     kind: 'rule',
     make: (s) => new GatedTier('S3-FIFO min-uses 2', new S3Fifo({ maxBytes: total(s) }), { minUses: 2 }),
