@@ -148,19 +148,24 @@ export class TraceBuilder {
 /** Reads a JSONL trace file. */
 export async function readTraceFile(path: string, name = path): Promise<Trace> {
   const builder = new TraceBuilder();
-  const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+  const input = createReadStream(path, 'utf8');
+  const lines = createInterface({ input, crlfDelay: Infinity });
   let line = 0;
-  for await (const text of lines) {
-    line++;
-    const trimmed = text.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(trimmed);
-    } catch {
-      throw new TraceFormatError('not valid JSON', line);
+  try {
+    for await (const text of lines) {
+      line++;
+      const trimmed = text.trim();
+      if (trimmed === '' || trimmed.startsWith('#')) continue;
+      let value: unknown;
+      try {
+        value = JSON.parse(trimmed);
+      } catch {
+        throw new TraceFormatError('not valid JSON', line);
+      }
+      builder.add(toRecord(value, line), line);
     }
-    builder.add(toRecord(value, line), line);
+  } finally {
+    input.destroy(); // a bad line stops the read: close the file rather than read it to the end
   }
   return builder.build(name, `replayed from ${path}`);
 }
