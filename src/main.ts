@@ -14,8 +14,8 @@ export interface RunningGateway {
 export async function startGateway(config: RingcacheConfig, out: (line: string) => void = console.log): Promise<RunningGateway> {
   await assertMountRootsExist(config.mounts);
   const { app, cluster } = await buildApp({ config });
-  await app.listen({ host: config.server.host, port: config.server.port });
   try {
+    await app.listen({ host: config.server.host, port: config.server.port });
     await cluster.start();
   } catch (err) {
     await app.close();

@@ -67,22 +67,6 @@ export function parseConfig(input: unknown, cwd = process.cwd()): RingcacheConfi
   return deepFreeze(config);
 }
 
-export interface ClientCredentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-  region: string;
-}
-
-/** Credentials for CLI commands that talk to a running gateway: the usual AWS variables, else the embedded default. */
-export function loadClientCredentials(env: Env = process.env): ClientCredentials {
-  const fallback = EMBEDDED_DEFAULT.credentials[0];
-  return {
-    accessKeyId: env.AWS_ACCESS_KEY_ID ?? fallback.accessKeyId,
-    secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? fallback.secretAccessKey,
-    region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
-  };
-}
-
 function readConfigFile(file: string): ConfigInput {
   let text: string;
   try {

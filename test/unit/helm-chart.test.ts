@@ -878,7 +878,7 @@ describe('helm chart: files', () => {
     const df = readFileSync(path.join(ROOT, 'helm/Dockerfile'), 'utf8');
     expect(df.match(/^FROM node:20-bookworm-slim\b/gm)).toHaveLength(2);
     for (const step of ['npm ci', 'npm run build', 'npm prune --omit=dev', 'USER node']) expect(df).toContain(step);
-    expect(df).toContain('ENTRYPOINT ["node", "dist/src/cli.js"]');
+    expect(df).toContain('ENTRYPOINT ["node", "dist/src/cli/ringcache.js"]');
     expect(df).toContain('CMD ["serve", "--config", "/etc/ringcache/ringcache.json"]');
     expect(readFileSync(path.join(ROOT, 'helm/Dockerfile.dockerignore'), 'utf8')).toMatch(/node_modules/);
   });
