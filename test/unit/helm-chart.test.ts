@@ -616,3 +616,300 @@ describeRendered('helm chart: cluster mode', () => {
     expect(() => render(overrides as Obj)).toThrow(message);
   });
 });
+
+/** Stores of every kind, with credentials from existing and created Secrets. */
+const ALL_STORES = {
+  config: { dataDir: '' },
+  mounts: [
+    { bucket: 'archive', nfs: { server: 'nfs.example.internal', path: '/exports/archive' } },
+    { bucket: 'datasets', persistentVolumeClaim: { claimName: 'datasets-rwx' }, readOnly: true },
+    { bucket: 'lake', uri: 's3://analytics-lake/raw?region=eu-west-1', credentials: { existingSecret: 'lake-aws', keys: { accessKeyId: 'AWS_ACCESS_KEY_ID', secretAccessKey: 'AWS_SECRET_ACCESS_KEY', sessionToken: 'AWS_SESSION_TOKEN' } }, timeoutMs: 60000, maxConcurrency: 32 },
+    { bucket: 'minio', uri: 's3://bucket?endpoint=http%3A%2F%2Fminio.minio.svc%3A9000&pathStyle=true', options: { maxAttempts: 3 }, credentials: { accessKeyId: 'minio', secretAccessKey: 'minio-secret-key' } },
+    { bucket: 'models', uri: 'gs://ml-models/prod/', credentials: { existingSecret: 'gcs-reader' }, anonymousRead: true },
+    { bucket: 'media', uri: 'gs://media-bucket', credentials: { serviceAccountKey: '{"type":"service_account","client_email":"a@b.iam"}' } },
+    { bucket: 'warehouse', uri: 'hdfs://namenode.hadoop.svc:9870/user/hive/warehouse?user=hive', credentials: { existingSecret: 'hdfs-token' }, metadataTtlSeconds: 5 },
+    { bucket: 'logs', uri: 'swebhdfs://namenode.hadoop.svc/logs', credentials: { delegationToken: 'token-123' } },
+    { bucket: 'public', uri: 's3://open-data' },
+  ],
+};
+const b64 = (text: string): string => Buffer.from(text).toString('base64');
+const EXISTING_SECRETS = [
+  { kind: 'Secret', metadata: { name: 'lake-aws' }, data: { AWS_ACCESS_KEY_ID: b64('AKIALAKE'), AWS_SECRET_ACCESS_KEY: b64('lake-secret'), AWS_SESSION_TOKEN: b64('lake-session') } },
+  { kind: 'Secret', metadata: { name: 'gcs-reader' }, data: { 'key.json': b64('{}') } },
+  { kind: 'Secret', metadata: { name: 'hdfs-token' }, data: { delegationToken: b64('hdfs-delegation') } },
+];
+
+describeRendered('helm chart: stores of every kind', () => {
+  let r: Rendered;
+  beforeAll(() => {
+    r = render(ALL_STORES);
+  });
+
+  it('each mount becomes its store in ringcache.json, and the gateway loads it with the credentials from the Secrets', () => {
+    const json = configFile(r);
+    // No secret is written into the file: only references to the environment and a key file path.
+    for (const secret of ['minio-secret-key', 'token-123', 'client_email']) expect(json).not.toContain(secret);
+    const config = loadAsPod(json, podEnv(r, EXISTING_SECRETS));
+    expect(config.mounts.archive.uri).toBe('file:///mnt/ufs/archive');
+    expect(config.mounts.datasets.uri).toBe('file:///mnt/ufs/datasets');
+    expect(config.mounts.lake).toMatchObject({
+      uri: 's3://analytics-lake/raw?region=eu-west-1',
+      timeoutMs: 60000,
+      maxConcurrency: 32,
+      options: { credentials: { accessKeyId: 'AKIALAKE', secretAccessKey: 'lake-secret', sessionToken: 'lake-session' } },
+    });
+    expect(config.mounts.minio.options).toEqual({ maxAttempts: 3, credentials: { accessKeyId: 'minio', secretAccessKey: 'minio-secret-key' } });
+    expect(config.mounts.models).toMatchObject({ uri: 'gs://ml-models/prod/', anonymousRead: true, options: { keyFilename: '/etc/ringcache-stores/models/key.json' } });
+    expect(config.mounts.media.options).toEqual({ keyFilename: '/etc/ringcache-stores/media/key.json' });
+    expect(config.mounts.warehouse).toMatchObject({ metadataTtlSeconds: 5, options: { delegationToken: 'hdfs-delegation' } });
+    expect(config.mounts.logs.options).toEqual({ delegationToken: 'token-123' });
+    expect(config.mounts.public.options).toEqual({});
+  });
+
+  it('created Secrets hold the inline credentials; gs:// keys are files mounted read-only; NFS/PVC volumes only for those', () => {
+    expect(r.byKind('Secret').map((s) => s.metadata.name).sort()).toEqual([
+      'demo-ringcache-auth',
+      'demo-ringcache-config',
+      'demo-ringcache-mount-logs',
+      'demo-ringcache-mount-media',
+      'demo-ringcache-mount-minio',
+    ]);
+    const minio = r.one('Secret', 'demo-ringcache-mount-minio');
+    expect(Object.fromEntries(Object.entries(minio.data).map(([k, v]) => [k, Buffer.from(v as string, 'base64').toString()]))).toEqual({ accessKeyId: 'minio', secretAccessKey: 'minio-secret-key' });
+    const pod = r.one('StatefulSet').spec.template.spec;
+    const volumes = new Map(pod.volumes.map((v: Obj) => [v.name, v]));
+    expect(volumes.get('store-key-4')).toEqual({ name: 'store-key-4', secret: { secretName: 'gcs-reader', items: [{ key: 'key.json', path: 'key.json' }] } });
+    expect(volumes.get('store-key-5')).toEqual({ name: 'store-key-5', secret: { secretName: 'demo-ringcache-mount-media', items: [{ key: 'key.json', path: 'key.json' }] } });
+    expect([...volumes.keys()].filter((n) => (n as string).startsWith('ufs-'))).toEqual(['ufs-0', 'ufs-1']);
+    expect(container(r).volumeMounts).toEqual(expect.arrayContaining([{ name: 'store-key-4', mountPath: '/etc/ringcache-stores/models', readOnly: true }]));
+    // Changing an inline credential rolls the pods (the Secret is the chart's own).
+    const annotations = r.one('StatefulSet').spec.template.metadata.annotations;
+    const rotated = render({ ...ALL_STORES, mounts: ALL_STORES.mounts.map((m) => (m.bucket === 'minio' ? { ...m, credentials: { accessKeyId: 'minio', secretAccessKey: 'rotated-secret' } } : m)) });
+    expect(rotated.one('StatefulSet').spec.template.metadata.annotations['checksum/mount-credentials']).not.toBe(annotations['checksum/mount-credentials']);
+    expect(r.notes).toContain('s3://lake -> s3://analytics-lake/raw?region=eu-west-1 (credentials from Secret lake-aws)');
+  });
+
+  it.each([
+    ['an unknown scheme', [{ bucket: 'xyz', uri: 'ftp://host/x' }], /mounts\[0\].uri \(xyz\): "ftp:\/\/host\/x" is not a store URI: use s3:\/\//],
+    ['a uri and an NFS export', [{ bucket: 'xyz', uri: 's3://b', nfs: { server: 's', path: '/p' } }], /give exactly one of .* not nfs, uri/],
+    ['readOnly on a uri', [{ bucket: 'xyz', uri: 's3://b', readOnly: true }], /subPath and readOnly apply to nfs and persistentVolumeClaim mounts/],
+    ['half an S3 key', [{ bucket: 'xyz', uri: 's3://b', credentials: { accessKeyId: 'a' } }], /mounts\[0\].credentials \(xyz\): give accessKeyId and secretAccessKey, or existingSecret/],
+    ['a GCS field on S3', [{ bucket: 'xyz', uri: 's3://b', credentials: { serviceAccountKey: '{}' } }], /serviceAccountKey is not a credential of a s3 mount/],
+    ['existingSecret with values', [{ bucket: 'xyz', uri: 'gs://bucket', credentials: { existingSecret: 's', serviceAccountKey: '{}' } }], /existingSecret excludes serviceAccountKey/],
+    ['credentials on an NFS export', [{ bucket: 'xyz', nfs: { server: 's', path: '/p' }, credentials: { existingSecret: 's' } }], /credentials apply to uri mounts/],
+    ['options that are not a map', [{ bucket: 'xyz', uri: 'hdfs://nn/x', options: 'fast' }], /mounts\[0\].options \(xyz\): must be a map/],
+  ])('refuses %s', (_name, mounts, message) => {
+    expect(() => render({ mounts })).toThrow(message);
+  });
+});
+
+describeRendered('helm chart: scaling', () => {
+  it('a replica count change leaves the pod template as it is (static peers, Consul, defaults)', () => {
+    for (const base of [CLUSTER_OF_3, { ...CLUSTER_OF_3, cluster: { enabled: true, discovery: 'consul', consul: { url: 'http://consul:8500' } } }, NFS_AND_PVC]) {
+      const two = render({ ...base, replicaCount: 2 }).one('StatefulSet');
+      const five = render({ ...base, replicaCount: 5 }).one('StatefulSet');
+      expect(two.spec.replicas).toBe(2);
+      expect(five.spec.replicas).toBe(5);
+      expect(five.spec.template).toEqual(two.spec.template);
+      expect(five.spec.volumeClaimTemplates).toEqual(two.spec.volumeClaimTemplates);
+    }
+  });
+
+  it('every pod slot up to cluster.maxReplicas is a peer; more replicas than that are refused; raising it changes the template', () => {
+    const at = render({ ...CLUSTER_OF_3, replicaCount: 4, cluster: { enabled: true, maxReplicas: 4 } });
+    expect(podEnv(at).RINGCACHE_PEERS.split(',').map((p) => p.split('=')[0])).toEqual([0, 1, 2, 3].map((i) => `demo-ringcache-${i}`));
+    expect(() => render({ ...CLUSTER_OF_3, replicaCount: 5, cluster: { enabled: true, maxReplicas: 4 } })).toThrow(/replicaCount 5 is more than cluster.maxReplicas 4: .*raise cluster.maxReplicas \(this restarts every pod once\)/);
+    const raised = render({ ...CLUSTER_OF_3, replicaCount: 4, cluster: { enabled: true, maxReplicas: 8 } });
+    expect(raised.one('StatefulSet').spec.template).not.toEqual(at.one('StatefulSet').spec.template);
+    // Consul discovery has no peer list, so no bound.
+    expect(render({ ...CLUSTER_OF_3, replicaCount: 20, cluster: { enabled: true, discovery: 'consul', consul: { url: 'http://consul:8500' } } }).one('StatefulSet').spec.replicas).toBe(20);
+    expect(at.notes).toContain('kubectl -n storage scale statefulset/demo-ringcache --replicas=N (N <= 4)');
+  });
+});
+
+describeRendered('helm chart: monitoring', () => {
+  const MONITORED = { ...CLUSTER_OF_3, prometheusRule: { enabled: true, labels: { release: 'prom' } }, grafanaDashboard: { enabled: true, annotations: { grafana_folder: 'Storage' } }, serviceMonitor: { enabled: true } };
+  let r: Rendered;
+  beforeAll(() => {
+    r = render(MONITORED);
+  });
+
+  it('off by default', () => {
+    const plain = render();
+    expect(plain.byKind('PrometheusRule')).toEqual([]);
+    expect(plain.byKind('ConfigMap')).toEqual([]);
+  });
+
+  it('PrometheusRule: node down, ring incomplete, hit ratio collapse from counters, store errors, disk tier full; promtool accepts them', () => {
+    const rule = r.one('PrometheusRule');
+    expect(rule.apiVersion).toBe('monitoring.coreos.com/v1');
+    expect(rule.metadata.labels.release).toBe('prom');
+    const rules: Obj[] = rule.spec.groups[0].rules;
+    expect(rules.map((x) => x.alert)).toEqual(['RingcacheNodeDown', 'RingcacheRingIncomplete', 'RingcacheHitRatioCollapse', 'RingcacheStoreErrors', 'RingcacheDiskTierFull']);
+    const sel = 'namespace="storage",pod=~"demo-ringcache-[0-9]+"';
+    const byName = new Map(rules.map((x) => [x.alert, x]));
+    expect(byName.get('RingcacheNodeDown')!.expr).toBe(`up{${sel}} == 0`);
+    const hitRatio = byName.get('RingcacheHitRatioCollapse')!.expr as string;
+    expect(hitRatio).toContain(`ringcache_cache_page_lookups_total{${sel},result=~"memory|disk"}`);
+    expect(hitRatio).not.toContain('ringcache_cache_hit_ratio');
+    expect(byName.get('RingcacheStoreErrors')!.expr).toContain('ringcache_ufs_calls_total');
+    expect(byName.get('RingcacheDiskTierFull')!.expr).toContain('persistentvolumeclaim=~"data-demo-ringcache-[0-9]+"');
+    for (const x of rules) expect(x).toEqual(expect.objectContaining({ for: expect.any(String), labels: { severity: expect.stringMatching(/^(critical|warning)$/) }, annotations: expect.objectContaining({ summary: expect.any(String), description: expect.any(String) }) }));
+    const missing = promtoolMissing();
+    if (missing && !mustHaveTools) return console.warn(`promtool check skipped: ${missing}`);
+    const checked = promtoolCheckRules(rule.spec);
+    expect(checked.output).toContain('SUCCESS: 5 rules found');
+    expect(checked.ok).toBe(true);
+  });
+
+  it('switches, thresholds and extra rules are values; outside cluster mode there is no ring alert', () => {
+    const tuned = render({ ...NFS_AND_PVC, prometheusRule: { enabled: true, selector: 'job="s3"', storeErrors: { ratio: 0.2 }, diskTierFull: { enabled: false }, additionalRules: [{ alert: 'Mine', expr: 'vector(1)' }] } });
+    const rules: Obj[] = tuned.one('PrometheusRule').spec.groups[0].rules;
+    expect(rules.map((x) => x.alert)).toEqual(['RingcacheNodeDown', 'RingcacheHitRatioCollapse', 'RingcacheStoreErrors', 'Mine']);
+    expect(rules[0].expr).toBe('up{job="s3"} == 0');
+    expect(rules[2].expr).toMatch(/> 0\.2$/);
+  });
+
+  it('the dashboard ConfigMap carries the sidecar label and a dashboard whose every query Prometheus parses', () => {
+    const cm = r.one('ConfigMap', 'demo-ringcache-dashboard');
+    expect(cm.metadata.labels.grafana_dashboard).toBe('1');
+    expect(cm.metadata.annotations).toEqual({ grafana_folder: 'Storage' });
+    const dashboard = JSON.parse(cm.data['ringcache.json']);
+    expect(dashboard).toEqual(JSON.parse(readFileSync(path.join(CHART, 'dashboards/ringcache.json'), 'utf8')));
+    expect(dashboard).toMatchObject({ title: 'Ringcache', uid: 'ringcache' });
+    const exprs: string[] = dashboard.panels.flatMap((p: Obj) => (p.targets ?? []).map((t: Obj) => t.expr));
+    expect(exprs.length).toBeGreaterThanOrEqual(20);
+    // Hit ratios come from the counters; the lifetime gauge is not used.
+    expect(exprs.some((e) => e.includes('ringcache_cache_page_lookups_total') && e.includes('result=~"memory|disk"'))).toBe(true);
+    expect(exprs.filter((e) => e.includes('ringcache_cache_hit_ratio'))).toEqual([]);
+    // Every metric a query names is one the gateway exports (src/admin/metrics.ts).
+    const metricsSource = readFileSync(path.join(ROOT, 'src/admin/metrics.ts'), 'utf8');
+    const exported = new Set([...metricsSource.matchAll(/name: '(ringcache_[a-z0-9_]+)'/g)].map((m) => m[1]));
+    const named = new Set(exprs.flatMap((e) => [...e.matchAll(/\b(ringcache_[a-z0-9_]+)/g)].map((m) => m[1].replace(/_(bucket|sum|count)$/, ''))));
+    expect([...named].filter((n) => !exported.has(n))).toEqual([]);
+    const missing = promtoolMissing();
+    if (missing && !mustHaveTools) return console.warn(`promtool check skipped: ${missing}`);
+    // Grafana's variables, as Grafana substitutes them, then each query parsed by promtool.
+    const concrete = exprs.map((e) => e.replace(/\$__rate_interval/g, '5m').replace(/\$(job|instance)/g, '.*'));
+    const checked = promtoolCheckRules({ groups: [{ name: 'dashboard', rules: concrete.map((expr, i) => ({ record: `dashboard:query_${i}`, expr })) }] });
+    expect(checked.output).toContain(`SUCCESS: ${concrete.length} rules found`);
+  });
+});
+
+/** Every leaf path of a plain object, e.g. "cache.metadata.ttlSeconds". */
+function leaves(value: Obj, prefix = ''): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  for (const [k, v] of Object.entries(value)) {
+    if (isMap(v) && Object.keys(v).length > 0) for (const [p, x] of leaves(v, `${prefix}${k}.`)) out.set(p, x);
+    else out.set(`${prefix}${k}`, v);
+  }
+  return out;
+}
+
+describe('helm chart: values.yaml keeps in step with the gateway schema', () => {
+  // The gateway's defaults for everything (Consul included, to see its settings).
+  const gateway = parseConfig({ dataDir: '/d', credentials: [{ accessKeyId: 'abc', secretAccessKey: '12345678' }], cluster: { consul: {} } });
+  const values = defaults();
+  /** Set by the chart itself, or per pod from the environment. */
+  const FIXED = ['server.host', 'cache.disk.path', 'jobs.stateDir'];
+  const FROM_ENV = ['cluster.nodeId', 'cluster.advertiseUrl', 'cluster.secret', 'cluster.peers', 'cluster.consul.url', 'cluster.consul.token', 'cluster.consul.serviceName'];
+  /** Deliberately different defaults, with the reason in values.yaml. */
+  const CHART_DEFAULTS: Record<string, unknown> = { 'cache.disk.maxBytes': 5368709120, 'server.baseDomain': '' };
+
+  it.each(['server', 'cache', 'jobs', 'multipart', 'log'])('config.%s: every setting, with the gateway default', (section) => {
+    const schema = leaves((gateway as Obj)[section], `${section}.`);
+    const chart = leaves(values.config[section], `${section}.`);
+    const expected = [...schema.keys(), ...Object.keys(CHART_DEFAULTS).filter((k) => k.startsWith(`${section}.`))].filter((k) => !FIXED.includes(k));
+    expect([...new Set([...chart.keys()])].sort()).toEqual([...new Set(expected)].sort());
+    for (const [key, value] of chart) expect([key, value]).toEqual([key, key in CHART_DEFAULTS ? CHART_DEFAULTS[key] : schema.get(key)]);
+  });
+
+  it('cluster: every setting of the schema is a value, the environment, or the chart', () => {
+    const schema = leaves(gateway.cluster as Obj, 'cluster.');
+    const chart = leaves(values.cluster, 'cluster.');
+    for (const [key, value] of schema) {
+      if (FROM_ENV.includes(key)) continue;
+      expect([key, chart.get(key)]).toEqual([key, value]);
+    }
+  });
+
+  it('mounts: every per-mount setting of the schema is a mount key the chart passes on', () => {
+    const helpers = readFileSync(path.join(TEMPLATES, '_helpers.tpl'), 'utf8');
+    let s: any = configSchema;
+    while (s && !s.shape && s._def?.schema) s = s._def.schema;
+    const mountKeys = Object.keys(s.shape.mounts._def.innerType._def.valueType.shape);
+    expect(mountKeys.sort()).toEqual(['anonymousRead', 'maxConcurrency', 'metadataTtlSeconds', 'options', 'timeoutMs', 'uri']);
+    for (const key of ['metadataTtlSeconds', 'timeoutMs', 'maxConcurrency']) expect(helpers).toContain(`"${key}"`);
+  });
+
+  it('extraConfig is merged last, false and 0 included', () => {
+    if (renderMissing && !mustHaveTools) return;
+    const r = render({ extraConfig: { cache: { enabled: false, readAheadPages: 0, metadata: { maxEntries: 7 } }, log: { level: 'debug' } } });
+    const config = loadAsPod(configFile(r), podEnv(r));
+    expect(config.cache).toMatchObject({ enabled: false, readAheadPages: 0, metadata: { maxEntries: 7, ttlSeconds: 60 }, disk: { path: '/data/cache' } });
+    expect(config.log.level).toBe('debug');
+  });
+});
+
+describeRendered('helm chart: every manifest against the Kubernetes API types', () => {
+  const SCENARIOS: Record<string, Obj> = {
+    defaults: {},
+    'NFS and PVC, several keys': { ...NFS_AND_PVC, ...TWO_KEYS, config: { dataDir: '' } },
+    'stores of every kind': ALL_STORES,
+    'static cluster, monitoring, ingress, NodePort': {
+      ...CLUSTER_OF_3,
+      serviceMonitor: { enabled: true },
+      prometheusRule: { enabled: true },
+      grafanaDashboard: { enabled: true },
+      ingress: { enabled: true, className: 'nginx', tls: [{ secretName: 't', hosts: ['s3.example.com'] }] },
+      service: { type: 'NodePort', nodePort: 30900 },
+    },
+    'consul cluster, existing secrets, no persistence': {
+      ...CLUSTER_OF_3,
+      cluster: { enabled: true, discovery: 'consul', consul: { url: 'http://$(HOST_IP):8500', token: 't' }, existingSecret: 'ring' },
+      auth: { existingSecret: 'key' },
+      persistence: { enabled: false },
+      extraEnv: [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=768' }],
+      extraVolumes: [{ name: 'extra', emptyDir: {} }],
+      extraVolumeMounts: [{ name: 'extra', mountPath: '/extra' }],
+      tolerations: [{ key: 'k', operator: 'Exists', effect: 'NoSchedule' }],
+      nodeSelector: { disk: 'ssd' },
+      resources: { requests: { cpu: 1, memory: '1Gi' }, limits: { memory: '2Gi' } },
+    },
+  };
+
+  it.each(Object.keys(SCENARIOS))('%s', (name) => {
+    const missing = kubernetesValidatorMissing();
+    if (missing && !mustHaveTools) return console.warn(`Kubernetes validation skipped: ${missing}`);
+    const r = render(SCENARIOS[name]);
+    // Custom resources (monitoring.coreos.com) have no schema here: checked by the tests above.
+    const core = r.docs.filter((d) => !String(d.apiVersion).startsWith('monitoring.coreos.com/'));
+    expect(core.length).toBeGreaterThanOrEqual(5);
+    const { problems, kubernetesClient } = validateKubernetes(core);
+    expect(kubernetesClient).toMatch(/^\d+\./);
+    expect(problems).toEqual([]);
+  });
+
+  it('the validator does catch mistakes: an unknown field, a wrong type, a missing required field', () => {
+    const missing = kubernetesValidatorMissing();
+    if (missing && !mustHaveTools) return console.warn(`Kubernetes validation skipped: ${missing}`);
+    const sts = structuredClone(render().one('StatefulSet'));
+    sts.spec.template.spec.containers[0].imagePullPolicyy = 'Always';
+    sts.spec.replicas = '3';
+    delete sts.spec.template.spec.containers[0].name;
+    sts.metadata.labels.number = 1;
+    const { problems } = validateKubernetes([sts, { apiVersion: 'v9', kind: 'Nope', metadata: { name: 'x' } }]);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('containers[0].imagePullPolicyy: unknown field of V1Container'),
+        expect.stringContaining('spec.replicas: expected an integer'),
+        expect.stringContaining('metadata.labels.number: expected a string'),
+        'Nope/x: no Kubernetes API type for apiVersion \'v9\' kind \'Nope\'',
+      ]),
+    );
+    delete sts.spec.template.spec.containers[0].imagePullPolicyy;
+    sts.spec.replicas = 3;
+    sts.metadata.labels.number = '1';
+    expect(validateKubernetes([sts]).problems).toEqual([expect.stringMatching(/Invalid value for `name`, must not be `None`/)]);
+  });
+});
