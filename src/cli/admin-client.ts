@@ -23,7 +23,7 @@ export class AdminRequestError extends Error {
   }
 }
 
-export interface AdminRequest {
+interface AdminRequest {
   method?: string;
   path: string;
   query?: Record<string, string>;

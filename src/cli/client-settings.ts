@@ -18,7 +18,7 @@ export interface ClientCredentials {
   region: string;
 }
 
-export interface ClientSettings {
+interface ClientSettings {
   endpoint: string;
   credentials: ClientCredentials;
 }
@@ -31,8 +31,8 @@ export class ClientSettingsError extends Error {
 type Env = Record<string, string | undefined>;
 
 /** The embedded default's key (src/config/load-config.ts), what `ringcache serve` without a config accepts. */
-export const DEFAULT_KEY = { accessKeyId: 'ringcache', secretAccessKey: 'ringcache-secret' } as const;
-export const DEFAULT_ENDPOINT = 'http://127.0.0.1:9000';
+const DEFAULT_KEY = { accessKeyId: 'ringcache', secretAccessKey: 'ringcache-secret' } as const;
+const DEFAULT_ENDPOINT = 'http://127.0.0.1:9000';
 
 export async function clientSettings(flags: { endpoint?: string }, env: Env = process.env): Promise<ClientSettings> {
   const endpoint = endpointOf(flags.endpoint, env);

@@ -7,14 +7,14 @@ import { AdminClient } from './admin-client';
 import type { ClientCredentials } from './client-settings';
 import { UsageError } from './usage';
 
-export interface PurgeTarget {
+interface PurgeTarget {
   bucket: string;
   key?: string;
   prefix?: string;
 }
 
 /** "bucket/key" (or with --prefix "bucket/prefix", "bucket" alone meaning every object); UsageError otherwise. */
-export function parsePurgeTarget(target: string, prefix: boolean): PurgeTarget {
+function parsePurgeTarget(target: string, prefix: boolean): PurgeTarget {
   const bare = target.replace(/^s3:\/\//, '');
   const slash = bare.indexOf('/');
   const bucket = slash === -1 ? bare : bare.slice(0, slash);

@@ -31,12 +31,12 @@ interface RingAnswer {
   members: RingMember[];
 }
 
-export interface TierFill {
+interface TierFill {
   pages: number;
   bytes: number;
 }
 
-export interface NodeCacheStatus {
+interface NodeCacheStatus {
   id: string;
   url: string;
   /** Undefined when this node's metrics could not be read (then `error` says why). */
@@ -51,14 +51,14 @@ export interface NodeCacheStatus {
   error?: string;
 }
 
-export interface ClusterStatus {
+interface ClusterStatus {
   endpoint: string;
   ring: RingAnswer;
   nodes: NodeCacheStatus[];
   jobs: JobView[];
 }
 
-export async function readStatus(endpoint: string, credentials: ClientCredentials): Promise<ClusterStatus> {
+async function readStatus(endpoint: string, credentials: ClientCredentials): Promise<ClusterStatus> {
   const admin = new AdminClient(endpoint, credentials);
   const ring = await admin.json<RingAnswer>({ path: '/_ringcache/cluster/ring' });
   const [nodes, jobs] = await Promise.all([
@@ -108,7 +108,7 @@ function table(rows: string[][]): string[] {
 }
 
 /** The status as lines for a terminal. */
-export function formatStatus(status: ClusterStatus): string {
+function formatStatus(status: ClusterStatus): string {
   const { ring } = status;
   const lines: string[] = [];
   const suspects = ring.members.filter((m) => m.suspect).length;

@@ -13,7 +13,7 @@ export const ACCEPTED_MOUNT_URIS =
   'gs://bucket[/prefix], hdfs://namenode[:9870]/path[?user=…] (also webhdfs://, swebhdfs://)';
 
 /** The URI schemes createAdapter knows. */
-export const MOUNT_SCHEMES = ['file:', 's3:', 'gs:', 'hdfs:', 'webhdfs:', 'swebhdfs:'] as const;
+const MOUNT_SCHEMES = ['file:', 's3:', 'gs:', 'hdfs:', 'webhdfs:', 'swebhdfs:'] as const;
 
 /** What is wrong with a mount URI, in one sentence, or undefined when it is well formed. */
 export function mountUriProblem(uri: string): string | undefined {

@@ -38,7 +38,7 @@ export const mustHaveTools = process.env.CI === 'true';
 
 let renderBinary: { path?: string; missing?: string } | undefined;
 
-/** Builds helm-render once (per source version); the path, or why it cannot be built here. */
+/** Builds helm-render once (per source version, into node_modules/.cache); the path, or why it cannot be built here. */
 export function helmRenderBinary(): { path?: string; missing?: string } {
   if (renderBinary) return renderBinary;
   const go = spawnSync('go', ['version'], { encoding: 'utf8' });
@@ -51,11 +51,12 @@ export function helmRenderBinary(): { path?: string; missing?: string } {
   }
   const source = readFileSync(RENDER_SOURCE);
   const hash = createHash('sha256').update(source).update(go.stdout).digest('hex').slice(0, 16);
-  const dir = path.join(os.tmpdir(), `ringcache-helm-render-${hash}`);
+  // Kept between runs beside the other tool caches (not in /tmp): one build per source version.
+  const dir = path.join(ROOT, 'node_modules', '.cache', `helm-render-${hash}`);
   const binary = path.join(dir, 'helm-render');
   if (existsSync(binary)) return (renderBinary = { path: binary });
   mkdirSync(dir, { recursive: true });
-  const gopath = mkdtempSync(path.join(dir, 'gopath-'));
+  const gopath = mkdtempSync(path.join(os.tmpdir(), 'ringcache-gopath-'));
   const partial = `${binary}.${process.pid}`;
   const built = spawnSync('go', ['build', '-o', partial, RENDER_SOURCE], {
     cwd: ROOT,
