@@ -4,7 +4,7 @@
  *
  *   npm run build && node dist/bench/cache-wrk.js
  *
- * Scenario 1, "throughput": the gateway (`node dist/src/cli.js serve`, default cache
+ * Scenario 1, "throughput": the gateway (`node dist/src/cli/ringcache.js serve`, default cache
  * settings) and two nginx (sendfile on / off, one worker) over the same data dir, all pinned
  * to CPU 0; wrk -t1 pinned to CPU 1. Objects 4 KiB x 256, 1 MiB x 64, 64 MiB x 4, written
  * through the gateway with PutObject. The gateway is read with SigV4 presigned URLs, nginx
@@ -61,7 +61,7 @@ import {
 
 const BUCKET = 'bench';
 const CREDENTIALS = { accessKeyId: 'bench', secretAccessKey: 'bench-secret-key' };
-const GATEWAY_CLI = path.resolve(__dirname, '../src/cli.js');
+const GATEWAY_CLI = path.resolve(__dirname, '../src/cli/ringcache.js');
 const DELAYED_GATEWAY = path.resolve(__dirname, 'cache-delayed-gateway.js');
 const PRESIGN_SECONDS = 3600;
 
@@ -170,7 +170,7 @@ interface Context {
   log: (line: string) => void;
 }
 
-/** `cli`: `node dist/src/cli.js serve`; `delayed`: the in-process gateway over a delayed origin. */
+/** `cli`: `node dist/src/cli/ringcache.js serve`; `delayed`: the in-process gateway over a delayed origin. */
 async function startGateway(ctx: Context, kind: 'cli' | 'delayed', dataDir: string, cacheDir: string): Promise<Gateway> {
   const port = await freePort();
   const script = kind === 'cli' ? [GATEWAY_CLI, 'serve'] : [DELAYED_GATEWAY];

@@ -4,7 +4,7 @@
  *
  *   npm run bench:cluster        # = npm run build --silent && node dist/bench/cluster-get.js
  *
- * Starts three gateway processes (`node dist/src/cli.js serve`, static membership, one shared
+ * Starts three gateway processes (`node dist/src/cli/ringcache.js serve`, static membership, one shared
  * data folder, a cache folder each) pinned to CPU 0, this process on CPU 1 (when taskset and
  * 2 CPUs are there). Writes 64 KiB and 1 MiB objects, reads each once through its owner
  * (SHA-256 checked: the warm-up), then for each size measures warm GETs with the same load
@@ -36,7 +36,7 @@ import { BenchError, busyPercent, Child, cpuTimes, fmt, freePort, killAllNow, me
 
 const BUCKET = 'bench';
 const CREDENTIALS = { accessKeyId: 'bench', secretAccessKey: 'bench-secret-key' };
-const GATEWAY_CLI = path.resolve(__dirname, '../src/cli.js');
+const GATEWAY_CLI = path.resolve(__dirname, '../src/cli/ringcache.js');
 const NODE_IDS = ['node-a', 'node-b', 'node-c'];
 const MODES = ['owner', 'non-owner', 'ring-aware'] as const;
 type Mode = (typeof MODES)[number];

@@ -1,7 +1,7 @@
 /**
  * Multipart / large-object memory benchmark: `npm run bench:multipart`.
  *
- * Starts the gateway as a child process (`node dist/src/cli.js serve`) over a temporary
+ * Starts the gateway as a child process (`node dist/src/cli/ringcache.js serve`) over a temporary
  * data dir, then drives it with @aws-sdk/client-s3:
  *
  *   1. multipart upload of BENCH_SIZE_MIB (default 1024) MiB: 8 MiB parts, 4 in flight,
@@ -278,7 +278,7 @@ class MemorySampler {
 // ---------------------------------------------------------------------------------------
 // The gateway child process
 
-const GATEWAY_CLI = path.resolve(__dirname, '..', 'src', 'cli.js');
+const GATEWAY_CLI = path.resolve(__dirname, '..', 'src', 'cli', 'ringcache.js');
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

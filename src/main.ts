@@ -1,9 +1,10 @@
 /**
- * Starts a gateway: load config, build the app, listen, shut down cleanly on signals.
+ * Starts a gateway from a loaded config: check the mount roots, build the app, listen, print how to connect.
  */
 import type { RingcacheConfig } from './config/schema';
 import { buildApp } from './app';
 import { EMBEDDED_DEFAULT } from './config/load-config';
+import { assertMountRootsExist } from './mounts/mount-roots';
 
 export interface RunningGateway {
   url: string;
@@ -11,9 +12,10 @@ export interface RunningGateway {
 }
 
 export async function startGateway(config: RingcacheConfig, out: (line: string) => void = console.log): Promise<RunningGateway> {
+  await assertMountRootsExist(config.mounts);
   const { app, cluster } = await buildApp({ config });
-  await app.listen({ host: config.server.host, port: config.server.port });
   try {
+    await app.listen({ host: config.server.host, port: config.server.port });
     await cluster.start();
   } catch (err) {
     await app.close();

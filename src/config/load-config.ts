@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { mountUriProblem, ACCEPTED_MOUNT_URIS } from './mount-uri';
 import { configSchema, type ConfigInput, type RingcacheConfig } from './schema';
 
 export class ConfigError extends Error {
@@ -18,40 +19,52 @@ export const EMBEDDED_DEFAULT: ConfigInput = {
 
 type Env = Record<string, string | undefined>;
 
+/**
+ * Relative paths in a config file (dataDir, cache.disk.path, jobs.stateDir, a mount's
+ * options.keyFilename) resolve against the file's folder; those of the environment and of the
+ * embedded default against the working directory.
+ */
 export function loadConfig(options: { file?: string; env?: Env; cwd?: string } = {}): RingcacheConfig {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const fromFile = options.file ? readConfigFile(path.resolve(cwd, options.file)) : EMBEDDED_DEFAULT;
-  const merged = applyEnv(structuredClone(fromFile) as Record<string, any>, env);
+  let merged: Record<string, any>;
+  if (options.file) {
+    const file = path.resolve(cwd, options.file);
+    merged = resolveFilePaths(structuredClone(readConfigFile(file)) as Record<string, any>, path.dirname(file));
+  } else {
+    merged = structuredClone(EMBEDDED_DEFAULT) as Record<string, any>;
+  }
+  merged = applyEnv(merged, env);
+  resolveEnvReferences(merged, env);
   return parseConfig(merged, cwd);
 }
+
+const MISSING_CREDENTIALS =
+  'required: list at least one access key here, or set RINGCACHE_ACCESS_KEY_ID and RINGCACHE_SECRET_ACCESS_KEY ' +
+  '(the embedded default key ringcache/ringcache-secret is used only when no config file is given)';
 
 export function parseConfig(input: unknown, cwd = process.cwd()): RingcacheConfig {
   const result = configSchema.safeParse(input);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  - ${i.path.join('.') || '(root)'}: ${i.message}`);
+    const lines = result.error.issues.map((i) => {
+      const where = i.path.join('.') || '(root)';
+      const missing = where === 'credentials' && i.code === 'invalid_type' && i.received === 'undefined';
+      return `  - ${where}: ${missing ? MISSING_CREDENTIALS : i.message}`;
+    });
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const config = result.data;
+  const mountProblems = Object.entries(config.mounts).flatMap(([name, mount]) => {
+    const problem = mountUriProblem(mount.uri);
+    return problem === undefined ? [] : [`  - mounts.${name}.uri "${mount.uri}": ${problem}`];
+  });
+  if (mountProblems.length > 0) {
+    throw new ConfigError(`invalid configuration:\n${mountProblems.join('\n')}\n  accepted mount URIs: ${ACCEPTED_MOUNT_URIS}`);
+  }
   if (config.dataDir) config.dataDir = path.resolve(cwd, config.dataDir);
   config.cache.disk.path = path.resolve(cwd, config.cache.disk.path);
+  config.jobs.stateDir = path.resolve(cwd, config.jobs.stateDir);
   return deepFreeze(config);
-}
-
-export interface ClientCredentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-  region: string;
-}
-
-/** Credentials for CLI commands that talk to a running gateway: the usual AWS variables, else the embedded default. */
-export function loadClientCredentials(env: Env = process.env): ClientCredentials {
-  const fallback = EMBEDDED_DEFAULT.credentials[0];
-  return {
-    accessKeyId: env.AWS_ACCESS_KEY_ID ?? fallback.accessKeyId,
-    secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? fallback.secretAccessKey,
-    region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
-  };
 }
 
 function readConfigFile(file: string): ConfigInput {
@@ -65,6 +78,45 @@ function readConfigFile(file: string): ConfigInput {
     return JSON.parse(text) as ConfigInput;
   } catch (err) {
     throw new ConfigError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** The config file's relative paths, made absolute against its folder (values of the wrong type are left for the schema to refuse). */
+function resolveFilePaths(config: Record<string, any>, base: string): Record<string, any> {
+  const resolve = (holder: Record<string, any> | undefined, key: string): void => {
+    if (holder && typeof holder === 'object' && typeof holder[key] === 'string' && holder[key] !== '') holder[key] = path.resolve(base, holder[key]);
+  };
+  resolve(config, 'dataDir');
+  resolve(config.cache?.disk, 'path');
+  resolve(config.jobs, 'stateDir');
+  if (config.mounts && typeof config.mounts === 'object') {
+    for (const mount of Object.values(config.mounts as Record<string, any>)) resolve(mount?.options, 'keyFilename');
+  }
+  return config;
+}
+
+/**
+ * In a mount's `options`, a value written `{"$env": "NAME"}` is the environment variable NAME
+ * (how the Helm chart passes store credentials from Kubernetes Secrets without writing them
+ * into the file). An unset variable is a ConfigError naming the setting.
+ */
+function resolveEnvReferences(config: Record<string, any>, env: Env): void {
+  const walk = (value: unknown, where: string): unknown => {
+    if (Array.isArray(value)) return value.map((v, i) => walk(v, `${where}.${i}`));
+    if (!value || typeof value !== 'object') return value;
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length === 1 && entries[0][0] === '$env') {
+      const name = entries[0][1];
+      if (typeof name !== 'string' || name === '') throw new ConfigError(`${where}: "$env" must name an environment variable`);
+      const found = env[name];
+      if (found === undefined) throw new ConfigError(`${where}: the environment variable ${name} is not set`);
+      return found;
+    }
+    return Object.fromEntries(entries.map(([k, v]) => [k, walk(v, `${where}.${k}`)]));
+  };
+  if (!config.mounts || typeof config.mounts !== 'object') return;
+  for (const [name, mount] of Object.entries(config.mounts as Record<string, any>)) {
+    if (mount && typeof mount === 'object' && mount.options !== undefined) mount.options = walk(mount.options, `mounts.${name}.options`);
   }
 }
 

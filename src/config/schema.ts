@@ -20,13 +20,13 @@ const credentialSchema = z
 
 const mountSchema = z
   .object({
-    /** file:///srv/nfs/x today; s3://, gs://, hdfs:// come with their adapters. */
+    /** file:///srv/nfs/x, s3://bucket/prefix, gs://bucket/prefix, hdfs://namenode:9870/path (checked by mount-uri.ts). */
     uri: z.string().url('mount uri must be a URI such as file:///srv/data'),
     /** Anyone may read (GET, HEAD, list) without signing. */
     anonymousRead: z.boolean().default(false),
     /** Overrides cache.metadata.ttlSeconds for this mount (0: revalidate on every request). */
     metadataTtlSeconds: z.number().int().min(0).optional(),
-    /** Adapter settings (endpoint, region, credentials, ...): see ufs-adapters/<kind>/README.md. */
+    /** Adapter settings (endpoint, region, credentials, ...): see ufs-adapters/<kind>/README.md. A value {"$env": "NAME"} is read from the environment. */
     options: z.record(z.string(), z.unknown()).default({}),
     /** A store call not answered in this time fails (503 to clients, or a stale cached answer). */
     timeoutMs: z.number().int().positive().default(30_000),
@@ -67,7 +67,7 @@ export const configSchema = z
         memory: z.object({ maxBytes: z.number().int().min(0).default(512 * 1024 ** 2) }).strict().default({}),
         disk: z
           .object({
-            /** LMDB environment directory; relative paths resolve against the working directory. */
+            /** LMDB environment directory; relative paths resolve against the config file's folder (or the working directory). */
             path: z.string().default('./cache'),
             /** Page bytes kept on disk; older pages are evicted beyond this. 0 disables the disk tier. */
             maxBytes: z.number().int().min(0).default(10 * 1024 ** 3),
@@ -159,7 +159,7 @@ export const configSchema = z
     /** Preload (load) jobs. */
     jobs: z
       .object({
-        /** LMDB environment for job state; relative paths resolve against the working directory. */
+        /** LMDB environment for job state; relative paths resolve against the config file's folder (or the working directory). */
         stateDir: z.string().default('./jobs'),
         /** Finished jobs (completed, failed, cancelled) are kept this long, then forgotten. */
         retainFinishedSeconds: z.number().int().min(0).default(7 * 24 * 3600),

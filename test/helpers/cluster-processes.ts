@@ -1,5 +1,5 @@
 /**
- * Starts several gateway processes (`node dist/src/cli.js serve`) on loopback ports as one
+ * Starts several gateway processes (`node dist/src/cli/ringcache.js serve`) on loopback ports as one
  * cluster with static membership over a shared data folder (the shared store, as NFS would
  * be), each with its own cache folder. Tests kill, restart and add nodes.
  */
@@ -12,7 +12,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { RingView } from '../../src/cluster/cluster-node';
 import { ADMIN } from './gateway';
 
-const CLI = path.resolve(__dirname, '../../dist/src/cli.js');
+const CLI = path.resolve(__dirname, '../../dist/src/cli/ringcache.js');
 export const CLUSTER_SECRET = 'test-cluster-secret-0123456789';
 
 export interface NodeProcess {

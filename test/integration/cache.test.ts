@@ -11,7 +11,7 @@ import { bodyBytes, startTestGateway, type TestGateway, type TestGatewayOptions 
 import { InstrumentedUfs } from '../helpers/instrumented-ufs';
 import { createAdapter } from '../../src/mounts/adapter-factory';
 import type { ConfigInput } from '../../src/config/schema';
-import { purgeCommand } from '../../src/cli-purge';
+import { purgeCommand } from '../../src/cli/purge';
 import { ADMIN } from '../helpers/gateway';
 
 const PAGE = 64 * 1024;

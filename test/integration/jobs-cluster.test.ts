@@ -11,7 +11,8 @@ import path from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { buildRing } from '../../src/cluster/ring';
 import { ringKey } from '../../src/cluster/cluster-node';
-import { JobsClient, JobsRequestError } from '../../src/jobs/jobs-client';
+import { AdminRequestError } from '../../src/cli/admin-client';
+import { JobsClient } from '../../src/cli/jobs-client';
 import { isFinished, type JobView } from '../../src/jobs/job-types';
 import { ADMIN, bodyBytes } from '../helpers/gateway';
 import { rawRequest } from '../helpers/raw-request';
@@ -148,7 +149,7 @@ describe('a load job on three nodes', () => {
       () => undefined,
       (err: unknown) => err,
     );
-    expect(error).toBeInstanceOf(JobsRequestError);
+    expect(error).toBeInstanceOf(AdminRequestError);
     expect(error).toMatchObject({ status: 404, code: 'NoSuchBucket' });
   });
 });

@@ -18,7 +18,8 @@ import { InstrumentedUfs } from '../helpers/instrumented-ufs';
 import { rawRequest } from '../helpers/raw-request';
 import { createAdapter } from '../../src/mounts/adapter-factory';
 import type { ByteRange, ReadOptions } from '../../ufs-adapters/types';
-import { JobsClient, JobsRequestError } from '../../src/jobs/jobs-client';
+import { AdminRequestError } from '../../src/cli/admin-client';
+import { JobsClient } from '../../src/cli/jobs-client';
 import { JobManager } from '../../src/jobs/job-manager';
 import { localDispatcher } from '../../src/jobs/local-dispatcher';
 import { isFinished, type JobView } from '../../src/jobs/job-types';
@@ -29,7 +30,7 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const PAGE = 256 * KiB;
 const Bucket = 'warm';
-const CLI = path.resolve(__dirname, '../../dist/src/cli.js');
+const CLI = path.resolve(__dirname, '../../dist/src/cli/ringcache.js');
 
 /** 50 objects: 5 empty, 35 of a few KiB, 10 of up to several MiB, across page boundaries. */
 const SIZES = [
@@ -203,7 +204,7 @@ describe('load jobs on one node', () => {
     expect(await unsigned.json()).toMatchObject({ error: 'AccessDenied' });
     expect((await fetch(`${h.gw.url}/_ringcache/jobs`)).status).toBe(403);
 
-    const bad = await h.client.submit({ bucket: Bucket, options: { concurrency: 0, bandwidth: 'fast' } } as never).catch((err: JobsRequestError) => err);
+    const bad = await h.client.submit({ bucket: Bucket, options: { concurrency: 0, bandwidth: 'fast' } } as never).catch((err: AdminRequestError) => err);
     expect(bad).toMatchObject({ status: 400, code: 'InvalidArgument' });
     expect((bad as Error).message).toMatch(/options\.concurrency.*options\.bandwidth: bandwidth "fast"/);
 
@@ -389,7 +390,8 @@ describe('ringcache load / jobs (the built CLI)', () => {
     const progress = lines.filter((l) => /^j\w+ (queued|running|completed) /.test(l));
     expect(progress.length).toBeGreaterThanOrEqual(2);
     expect(progress[progress.length - 1]).toMatch(/completed  100%  \S+ MiB \/ \S+ MiB  files 50\/50 \(0 skipped, 0 failed\)/);
-    expect(lines.find((l) => l.startsWith('job '))).toMatch(/^job j\w+ completed in 0:0\d: 50 files \(50 loaded, 0 skipped, 0 failed\), \S+ MiB loaded/);
+    expect(lines[0]).toMatch(/^job j\w+ started: /);
+    expect(lines.find((l) => / completed in /.test(l))).toMatch(/^job j\w+ completed in 0:0\d: 50 files \(50 loaded, 0 skipped, 0 failed\), \S+ MiB loaded/);
     expect(ms).toBeGreaterThan(((TOTAL - 8 * MiB) / (8 * MiB)) * 1000 * 0.8);
   });
 
@@ -421,7 +423,7 @@ describe('ringcache load / jobs (the built CLI)', () => {
     expect(usage.stderr).toContain('bandwidth "fast"');
   });
 
-  test('an unknown flag or a bad --endpoint is a usage error (exit 2, the usage, no stack trace)', async () => {
+  test('an unknown flag or a bad --endpoint is a usage error (exit 2, one line, no stack trace)', async () => {
     for (const [args, endpoint, message] of [
       [['load', `${Bucket}/x`, '--bogus'], h.gw.url, "Unknown option '--bogus'"],
       [['jobs'], 'not a url', '--endpoint "not a url": expected a URL'],
@@ -430,7 +432,7 @@ describe('ringcache load / jobs (the built CLI)', () => {
       const result = await run([...args], endpoint);
       expect(result.code).toBe(2);
       expect(result.stderr).toContain(message);
-      expect(result.stderr).toContain('usage: ringcache');
+      expect(result.stderr).toContain('(ringcache --help shows the usage)');
       expect(result.stderr).not.toMatch(/\n\s+at /);
     }
   });

@@ -11,7 +11,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { ADMIN, errorCode, startTestGateway, type TestGateway } from '../helpers/gateway';
 import { InstrumentedUfs } from '../helpers/instrumented-ufs';
 import { createAdapter } from '../../src/mounts/adapter-factory';
-import { JobsClient } from '../../src/jobs/jobs-client';
+import { JobsClient } from '../../src/cli/jobs-client';
 import { isFinished, type JobView } from '../../src/jobs/job-types';
 import type { ByteRange, ObjectInfo, ReadOptions } from '../../ufs-adapters/types';
 

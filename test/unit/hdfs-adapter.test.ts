@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import { Readable, Transform, pipeline } from 'node:stream';
 import { isUfsError, type UfsErrorKind } from '../../ufs-adapters/errors';
-import { HdfsAdapter, createHdfsAdapterFromUri, parseHdfsUri } from '../../ufs-adapters/hdfs/hdfs-adapter';
+import { HdfsAdapter, createHdfsAdapterFromUri } from '../../ufs-adapters/hdfs/hdfs-adapter';
+import { parseHdfsUri } from '../../ufs-adapters/hdfs/hdfs-uri';
 import { WebHdfsError } from '../../ufs-adapters/hdfs/hdfs-errors';
 import { buildRecord, encodeRecord } from '../../ufs-adapters/hdfs/hdfs-metadata';
 import { WebHdfsClient } from '../../ufs-adapters/hdfs/webhdfs-client';

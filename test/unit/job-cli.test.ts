@@ -4,7 +4,7 @@
  * process can exit), and a declined question goes on following the job.
  */
 import { PassThrough } from 'node:stream';
-import { loadCommand, type LoadCommandOptions } from '../../src/cli-load';
+import { loadCommand, type LoadCommandOptions } from '../../src/cli/load';
 import { DEFAULT_MAX_FAILURES } from '../../src/jobs/job-options';
 import { emptyProgress, type JobState, type JobView } from '../../src/jobs/job-types';
 

@@ -6,7 +6,7 @@ import { ByteRateLimiter } from '../../src/jobs/byte-rate-limiter';
 import { formatBytes, formatDuration, jobsTable, progressLine } from '../../src/jobs/job-format';
 import { DEFAULT_MAX_FAILURES, JobOptionsError, parseByteRate, parseFailureThreshold, parseSubmission } from '../../src/jobs/job-options';
 import { emptyProgress, type JobView } from '../../src/jobs/job-types';
-import { buildSubmission, parseTarget } from '../../src/cli-load';
+import { buildSubmission, parseTarget } from '../../src/cli/load';
 
 test.each([
   ['100MiB/s', 100 * 1024 ** 2],

@@ -1,3 +1,4 @@
-export { HdfsAdapter, createHdfsAdapterFromUri, parseHdfsUri } from './hdfs-adapter';
-export type { HdfsAdapterOptions, HdfsMount } from './hdfs-adapter';
+export { HdfsAdapter, createHdfsAdapterFromUri } from './hdfs-adapter';
+export type { HdfsAdapterOptions } from './hdfs-adapter';
+export { parseHdfsUri, type HdfsMount } from './hdfs-uri';
 export { WebHdfsError } from './hdfs-errors';

@@ -103,14 +103,102 @@ RINGCACHE_ACCESS_KEY_ID / RINGCACHE_SECRET_ACCESS_KEY.
 {{- printf "%s.%s.svc.%s" (include "ringcache.headlessServiceName" .) .Release.Namespace .Values.clusterDomain }}
 {{- end }}
 
-{{/* Static peers, RINGCACHE_PEERS: <pod>=http://<pod>.<podDomain>:<port> for pods 0..replicaCount-1. */}}
+{{/*
+Static peers, RINGCACHE_PEERS: <pod>=http://<pod>.<podDomain>:<port> for the pod slots
+0..cluster.maxReplicas-1. It does not depend on replicaCount, so scaling restarts no pod; a slot
+without a pod fails its probes and stays out of the ring.
+*/}}
 {{- define "ringcache.staticPeers" -}}
 {{- $fullName := include "ringcache.fullname" . }}
 {{- $domain := include "ringcache.podDomain" . }}
 {{- $port := .Values.config.server.port }}
-{{- range $i := until (int .Values.replicaCount) }}
+{{- range $i := until (int .Values.cluster.maxReplicas) }}
 {{- if $i }},{{ end }}{{ printf "%s-%v=http://%s-%v.%s:%v" $fullName $i $fullName $i $domain $port }}
 {{- end }}
+{{- end }}
+
+{{/* The kind of a mount: nfs, pvc, s3, gs or hdfs (webhdfs:// and swebhdfs:// are hdfs); "" when unknown. */}}
+{{- define "ringcache.mountKind" -}}
+{{- if .nfs }}nfs
+{{- else if .persistentVolumeClaim }}pvc
+{{- else if .uri }}
+{{- $scheme := regexFind "^[a-z0-9]+:" (toString .uri) }}
+{{- if eq $scheme "s3:" }}s3
+{{- else if eq $scheme "gs:" }}gs
+{{- else if has $scheme (list "hdfs:" "webhdfs:" "swebhdfs:") }}hdfs
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The credential fields of each store kind, and their default key names in a Secret. */}}
+{{- define "ringcache.credentialKeys" -}}
+{{- $keys := dict "s3" (dict "accessKeyId" "accessKeyId" "secretAccessKey" "secretAccessKey" "sessionToken" "sessionToken") "gs" (dict "serviceAccountKey" "key.json") "hdfs" (dict "delegationToken" "delegationToken") }}
+{{- toJson (get $keys .) }}
+{{- end }}
+
+{{/*
+A uri mount's credentials, as JSON: {"secret": <Secret name>, "keys": {field: key in the Secret}},
+or {} without credentials. (list $ $mount)
+*/}}
+{{- define "ringcache.mountCredentials" -}}
+{{- $root := index . 0 }}
+{{- $m := index . 1 }}
+{{- $c := $m.credentials }}
+{{- if $c }}
+{{- $kind := include "ringcache.mountKind" $m }}
+{{- $defaults := fromJson (include "ringcache.credentialKeys" $kind) }}
+{{- $keys := dict }}
+{{- if $c.existingSecret }}
+{{- range $field, $key := $defaults }}
+{{- if hasKey (default dict $c.keys) $field }}
+{{- $_ := set $keys $field (index $c.keys $field) }}
+{{- else if ne $field "sessionToken" }}
+{{- $_ := set $keys $field $key }}
+{{- end }}
+{{- end }}
+{{- toJson (dict "secret" $c.existingSecret "keys" $keys) }}
+{{- else }}
+{{- range $field, $key := $defaults }}
+{{- if hasKey $c $field }}
+{{- $_ := set $keys $field $key }}
+{{- end }}
+{{- end }}
+{{- toJson (dict "secret" (include "ringcache.mountSecretName" (list $root $m)) "keys" $keys) }}
+{{- end }}
+{{- else }}{}
+{{- end }}
+{{- end }}
+
+{{/* The Secret the chart creates for a mount's inline credentials. (list $ $mount) */}}
+{{- define "ringcache.mountSecretName" -}}
+{{- printf "%s-mount-%s" (include "ringcache.fullname" (index . 0)) (toString (index . 1).bucket) | trunc 253 | trimSuffix "-" | trimSuffix "." }}
+{{- end }}
+
+{{/* The environment variable that carries credential field F of mount I. (list I F) */}}
+{{- define "ringcache.mountEnvName" -}}
+{{- printf "RINGCACHE_MOUNT_%v_%s" (index . 0) (snakecase (index . 1) | upper) }}
+{{- end }}
+
+{{/* Where a gs:// mount's service-account key file is mounted. */}}
+{{- define "ringcache.storeKeyDir" -}}
+{{- printf "/etc/ringcache-stores/%s" (toString .bucket) }}
+{{- end }}
+
+{{/* A recursive merge: maps merge key by key, anything else in the source replaces. (list DST SRC); DST is changed. */}}
+{{- define "ringcache.mergeInto" -}}
+{{- $dst := index . 0 }}
+{{- range $k, $v := index . 1 }}
+{{- if and (kindIs "map" $v) (kindIs "map" (index $dst $k)) }}
+{{- include "ringcache.mergeInto" (list (index $dst $k) $v) }}
+{{- else }}
+{{- $_ := set $dst $k $v }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* PromQL label matchers for the gateway's series (prometheusRule.selector, or namespace and pod names). */}}
+{{- define "ringcache.promSelector" -}}
+{{- default (printf "namespace=%q,pod=~%q" .Release.Namespace (printf "%s-[0-9]+" (include "ringcache.fullname" .))) .Values.prometheusRule.selector }}
 {{- end }}
 
 {{/* "true" when cluster mode finds its members through Consul. */}}
@@ -142,6 +230,9 @@ Fails the render on settings the gateway would reject, or that would silently do
 {{- end }}
 {{- if and (include "ringcache.consulDiscovery" .) (not $cluster.consul.url) }}
 {{- fail "cluster.consul.url is required with cluster.discovery: consul (e.g. http://$(HOST_IP):8500 for an agent on every node)" }}
+{{- end }}
+{{- if and (not (include "ringcache.consulDiscovery" .)) (gt (int .Values.replicaCount) (int $cluster.maxReplicas)) }}
+{{- fail (printf "replicaCount %v is more than cluster.maxReplicas %v: the static peer list names pod slots 0..maxReplicas-1; raise cluster.maxReplicas (this restarts every pod once)" .Values.replicaCount $cluster.maxReplicas) }}
 {{- end }}
 {{- if and (gt (int .Values.replicaCount) 1) .Values.config.dataDir (not $cluster.allowPerPodDataDir) }}
 {{- fail "config.dataDir with cluster.enabled and replicaCount > 1: each pod's dataDir is on its own PVC, so its buckets would be split between pods. Serve shared stores through mounts (NFS or ReadWriteMany PVC) and set config.dataDir: \"\", or set cluster.allowPerPodDataDir: true" }}
@@ -182,11 +273,12 @@ Fails the render on settings the gateway would reject, or that would silently do
 {{- fail (printf "mounts[%v].bucket: %q is mounted twice" $i $bucket) }}
 {{- end }}
 {{- $_ := set $seen $bucket true }}
-{{- if and $m.nfs $m.persistentVolumeClaim }}
-{{- fail (printf "mounts[%v] (%s): give nfs or persistentVolumeClaim, not both" $i $bucket) }}
+{{- $given := list }}
+{{- range $key := list "nfs" "persistentVolumeClaim" "uri" }}
+{{- if index $m $key }}{{ $given = append $given $key }}{{ end }}
 {{- end }}
-{{- if not (or $m.nfs $m.persistentVolumeClaim) }}
-{{- fail (printf "mounts[%v] (%s): give nfs {server, path} or persistentVolumeClaim {claimName}" $i $bucket) }}
+{{- if ne (len $given) 1 }}
+{{- fail (printf "mounts[%v] (%s): give exactly one of nfs {server, path}, persistentVolumeClaim {claimName} or uri (s3://, gs://, hdfs://), not %s" $i $bucket (ternary "none" (join ", " $given) (empty $given))) }}
 {{- end }}
 {{- if and $m.nfs (not (and $m.nfs.server $m.nfs.path)) }}
 {{- fail (printf "mounts[%v].nfs (%s): server and path are required" $i $bucket) }}
@@ -194,30 +286,107 @@ Fails the render on settings the gateway would reject, or that would silently do
 {{- if and $m.persistentVolumeClaim (not $m.persistentVolumeClaim.claimName) }}
 {{- fail (printf "mounts[%v].persistentVolumeClaim (%s): claimName is required" $i $bucket) }}
 {{- end }}
+{{- if $m.uri }}
+{{- $kind := include "ringcache.mountKind" $m }}
+{{- if not $kind }}
+{{- fail (printf "mounts[%v].uri (%s): %q is not a store URI: use s3://bucket[/prefix][?endpoint=...&region=...], gs://bucket[/prefix] or hdfs://namenode:9870/path (also webhdfs://, swebhdfs://); NFS exports and PVCs are nfs and persistentVolumeClaim mounts" $i $bucket (toString $m.uri)) }}
+{{- end }}
+{{- if or (hasKey $m "subPath") (hasKey $m "readOnly") }}
+{{- fail (printf "mounts[%v] (%s): subPath and readOnly apply to nfs and persistentVolumeClaim mounts, not to a uri" $i $bucket) }}
+{{- end }}
+{{- if and (hasKey $m "options") (not (kindIs "map" $m.options)) }}
+{{- fail (printf "mounts[%v].options (%s): must be a map of adapter settings" $i $bucket) }}
+{{- end }}
+{{- with $m.credentials }}
+{{- $fields := keys (fromJson (include "ringcache.credentialKeys" $kind)) | sortAlpha }}
+{{- if not (kindIs "map" .) }}
+{{- fail (printf "mounts[%v].credentials (%s): must be a map" $i $bucket) }}
+{{- end }}
+{{- if .existingSecret }}
+{{- range $k, $_ := omit . "existingSecret" "keys" }}
+{{- fail (printf "mounts[%v].credentials (%s): existingSecret excludes %s (name the keys of your Secret in credentials.keys)" $i $bucket $k) }}
+{{- end }}
+{{- range $k, $_ := default dict .keys }}
+{{- if not (has $k $fields) }}
+{{- fail (printf "mounts[%v].credentials.keys (%s): %s is not a credential of a %s mount (%s)" $i $bucket $k $kind (join ", " $fields)) }}
+{{- end }}
+{{- end }}
+{{- else }}
+{{- range $k, $_ := . }}
+{{- if not (has $k $fields) }}
+{{- fail (printf "mounts[%v].credentials (%s): %s is not a credential of a %s mount: give existingSecret, or %s" $i $bucket $k $kind (join ", " $fields)) }}
+{{- end }}
+{{- end }}
+{{- if and (eq $kind "s3") (not (and .accessKeyId .secretAccessKey)) }}
+{{- fail (printf "mounts[%v].credentials (%s): give accessKeyId and secretAccessKey, or existingSecret" $i $bucket) }}
+{{- end }}
+{{- if and (eq $kind "gs") (not .serviceAccountKey) }}
+{{- fail (printf "mounts[%v].credentials (%s): give serviceAccountKey (the key file's JSON), or existingSecret" $i $bucket) }}
+{{- end }}
+{{- if and (eq $kind "hdfs") (not .delegationToken) }}
+{{- fail (printf "mounts[%v].credentials (%s): give delegationToken, or existingSecret" $i $bucket) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- else if $m.credentials }}
+{{- fail (printf "mounts[%v] (%s): credentials apply to uri mounts (s3://, gs://, hdfs://)" $i $bucket) }}
+{{- end }}
 {{- end }}
 {{- end }}
 
 {{/*
 ringcache.json. Top-level keys are only those of the gateway's strict schema (server, dataDir,
 mounts, credentials, cache, jobs, cluster, multipart, log). credentials appear only with
-auth.credentials; otherwise the single key comes from the environment. Mount i is the volume
-mounted at /mnt/ufs/<bucket>; the LMDB cache, the job state and dataDir live on the data PVC at
-/data. cluster holds only what is the same on every pod (routing, Consul); the node id, address,
-static peers, Consul URL and cluster secret come from the environment.
+auth.credentials; otherwise the single key comes from the environment. nfs/PVC mount i is the
+volume mounted at /mnt/ufs/<bucket>; uri mounts name their store, with credentials as
+{"$env": NAME} references to variables filled from Secrets (gs:// key files as a mounted file).
+The LMDB cache, the job state and dataDir live on the data PVC at /data. cluster holds what is the
+same on every pod; the node id, address, static peers, Consul URL and cluster secret come from the
+environment. extraConfig is merged last.
 */}}
 {{- define "ringcache.config" -}}
-{{- $v := .Values.config }}
-{{- $server := dict "host" "0.0.0.0" "port" $v.server.port "region" $v.server.region "maxPutSize" $v.server.maxPutSize }}
+{{- $v := deepCopy .Values.config }}
+{{- $server := omit $v.server "baseDomain" }}
+{{- $_ := set $server "host" "0.0.0.0" }}
 {{- with $v.server.baseDomain }}
 {{- $_ := set $server "baseDomain" . }}
 {{- end }}
 {{- $mounts := dict }}
-{{- range .Values.mounts }}
-{{- $mount := dict "uri" (printf "file:///mnt/ufs/%s" (toString .bucket)) "anonymousRead" (default false .anonymousRead) }}
-{{- if hasKey . "metadataTtlSeconds" }}
-{{- $_ := set $mount "metadataTtlSeconds" .metadataTtlSeconds }}
+{{- range $i, $m := .Values.mounts }}
+{{- $bucket := toString $m.bucket }}
+{{- $mount := dict "anonymousRead" (default false $m.anonymousRead) }}
+{{- if $m.uri }}
+{{- $_ := set $mount "uri" (toString $m.uri) }}
+{{- $options := deepCopy (default dict $m.options) }}
+{{- $kind := include "ringcache.mountKind" $m }}
+{{- $cred := fromJson (include "ringcache.mountCredentials" (list $ $m)) }}
+{{- with $cred.keys }}
+{{- if eq $kind "gs" }}
+{{- $_ := set $options "keyFilename" (printf "%s/%s" (include "ringcache.storeKeyDir" $m) .serviceAccountKey) }}
+{{- else }}
+{{- $refs := dict }}
+{{- range $field, $_ := . }}
+{{- $_ := set $refs $field (dict "$env" (include "ringcache.mountEnvName" (list $i $field))) }}
 {{- end }}
-{{- $_ := set $mounts (toString .bucket) $mount }}
+{{- if eq $kind "s3" }}
+{{- $_ := set $options "credentials" $refs }}
+{{- else }}
+{{- $_ := set $options "delegationToken" $refs.delegationToken }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if $options }}
+{{- $_ := set $mount "options" $options }}
+{{- end }}
+{{- else }}
+{{- $_ := set $mount "uri" (printf "file:///mnt/ufs/%s" $bucket) }}
+{{- end }}
+{{- range $key := list "metadataTtlSeconds" "timeoutMs" "maxConcurrency" }}
+{{- if hasKey $m $key }}
+{{- $_ := set $mount $key (index $m $key) }}
+{{- end }}
+{{- end }}
+{{- $_ := set $mounts $bucket $mount }}
 {{- end }}
 {{- $config := dict }}
 {{- $_ := set $config "server" $server }}
@@ -228,22 +397,57 @@ static peers, Consul URL and cluster secret come from the environment.
 {{- with .Values.auth.credentials }}
 {{- $_ := set $config "credentials" . }}
 {{- end }}
-{{- $cache := dict "enabled" $v.cache.enabled "memory" (dict "maxBytes" $v.cache.memory.maxBytes) "disk" (dict "path" "/data/cache" "maxBytes" $v.cache.disk.maxBytes) }}
+{{- $cache := $v.cache }}
+{{- $_ := set $cache.disk "path" "/data/cache" }}
 {{- $_ := set $config "cache" $cache }}
-{{- $_ := set $config "jobs" (dict "stateDir" "/data/jobs" "retainFinishedSeconds" $v.jobs.retainFinishedSeconds) }}
+{{- $_ := set $v.jobs "stateDir" "/data/jobs" }}
+{{- $_ := set $config "jobs" $v.jobs }}
 {{- if .Values.cluster.enabled }}
-{{- $cluster := dict "routing" .Values.cluster.routing }}
+{{- $c := deepCopy .Values.cluster }}
+{{- $cluster := pick $c "routing" "forward" "health" "suspectSeconds" "handoff" }}
 {{- if include "ringcache.consulDiscovery" . }}
-{{- $c := .Values.cluster.consul }}
-{{- $consul := dict "serviceName" (include "ringcache.consulServiceName" .) "checkTtlSeconds" $c.checkTtlSeconds "deregisterCriticalAfterSeconds" $c.deregisterCriticalAfterSeconds }}
-{{- with $c.token }}
+{{- $consul := omit $c.consul "url" "token" "serviceName" }}
+{{- $_ := set $consul "serviceName" (include "ringcache.consulServiceName" .) }}
+{{- with $c.consul.token }}
 {{- $_ := set $consul "token" . }}
 {{- end }}
 {{- $_ := set $cluster "consul" $consul }}
 {{- end }}
 {{- $_ := set $config "cluster" $cluster }}
 {{- end }}
-{{- $_ := set $config "multipart" (dict "abandonedAfterSeconds" $v.multipart.abandonedAfterSeconds "sweepIntervalSeconds" $v.multipart.sweepIntervalSeconds) }}
-{{- $_ := set $config "log" (dict "level" $v.log.level) }}
+{{- $_ := set $config "multipart" $v.multipart }}
+{{- $_ := set $config "log" $v.log }}
+{{- include "ringcache.mergeInto" (list $config (deepCopy .Values.extraConfig)) }}
 {{- toPrettyJson $config }}
+{{- end }}
+
+{{/*
+The container's environment for uri mounts' credentials (s3:// keys, hdfs:// delegation tokens):
+one variable per credential, from its Secret; ringcache.json refers to them as {"$env": NAME}.
+*/}}
+{{- define "ringcache.mountEnv" -}}
+{{- range $i, $m := .Values.mounts }}
+{{- $kind := include "ringcache.mountKind" $m }}
+{{- if and $m.uri (ne $kind "gs") }}
+{{- $cred := fromJson (include "ringcache.mountCredentials" (list $ $m)) }}
+{{- range $field, $key := $cred.keys }}
+- name: {{ include "ringcache.mountEnvName" (list $i $field) }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $cred.secret }}
+      key: {{ $key | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The inline credentials of uri mounts (the chart's own Secrets), as JSON; "" when there are none. */}}
+{{- define "ringcache.inlineMountCredentials" -}}
+{{- $inline := dict }}
+{{- range .Values.mounts }}
+{{- if and .uri .credentials (not .credentials.existingSecret) }}
+{{- $_ := set $inline (toString .bucket) .credentials }}
+{{- end }}
+{{- end }}
+{{- if $inline }}{{ toJson $inline }}{{ end }}
 {{- end }}

@@ -1,8 +1,9 @@
 /**
- * `ringcache load BUCKET/PREFIX`: submits a load job to a running gateway, then follows it
- * (a poll about twice a second) until it finishes.
+ * `ringcache load BUCKET/PREFIX`: submits a load job to a running gateway, prints its id, then
+ * follows it (a poll about twice a second) until it finishes.
  *
- * Output: on a terminal, one progress line redrawn in place; otherwise a plain line at most
+ * Output: first "job <id> started ..." (on stderr with --json, so stdout stays one JSON
+ * document), then on a terminal, one progress line redrawn in place; otherwise a plain line at most
  * once a second; then a summary. `--json` prints only the final job as JSON; `--detach` prints
  * the job id (the job as JSON with --json) and returns at once.
  *
@@ -14,11 +15,13 @@
  */
 import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ClientCredentials } from './config/load-config';
-import { progressLine, summary } from './jobs/job-format';
-import { MAX_CONCURRENCY, parseByteRate, parseFailureThreshold, type SubmitInput } from './jobs/job-options';
-import { isFinished, type JobView } from './jobs/job-types';
-import { JobsClient, JobsRequestError } from './jobs/jobs-client';
+import { progressLine, summary } from '../jobs/job-format';
+import { MAX_CONCURRENCY, parseByteRate, parseFailureThreshold, type SubmitInput } from '../jobs/job-options';
+import { isFinished, type JobView } from '../jobs/job-types';
+import { AdminRequestError } from './admin-client';
+import type { ClientCredentials } from './client-settings';
+import { JobsClient } from './jobs-client';
+import { UsageError } from './usage';
 
 export interface LoadCommandOptions {
   endpoint: string;
@@ -35,10 +38,6 @@ export interface LoadCommandOptions {
   io?: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; stdin: NodeJS.ReadStream };
   /** The API client (default: a JobsClient of `endpoint`; tests pass a fake). */
   client?: Pick<JobsClient, 'submit' | 'get' | 'cancel'>;
-}
-
-export class UsageError extends Error {
-  override name = 'UsageError';
 }
 
 /** "bucket/some/prefix" (or "s3://bucket/some/prefix") -> bucket and prefix. */
@@ -80,6 +79,8 @@ export async function loadCommand(target: string, options: LoadCommandOptions): 
     io.stdout.write(options.json ? `${JSON.stringify(job, null, 2)}\n` : `${job.id}\n`);
     return 0;
   }
+  const started = `job ${job.id} started: ${submission.bucket}/${submission.prefix} (ringcache jobs show ${job.id}; Ctrl-C to cancel)\n`;
+  (options.json ? io.stderr : io.stdout).write(started);
   const view = new ProgressView(io.stdout, options.json);
   const interrupt = new Interrupt(job.id, client, io, view);
   interrupt.install();
@@ -108,7 +109,7 @@ async function follow(client: Pick<JobsClient, 'get'>, first: JobView, pollMs: n
       job = await client.get(job.id);
       failingSince = undefined;
     } catch (err) {
-      if (err instanceof JobsRequestError && err.status !== 0 && err.status < 500) throw err;
+      if (err instanceof AdminRequestError && err.status !== 0 && err.status < 500) throw err;
       failingSince ??= Date.now();
       if (Date.now() - failingSince > 30_000) throw err;
       continue;
