@@ -23,7 +23,7 @@
  * a server that died). See bench/README.md.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
@@ -36,7 +36,9 @@ import { HttpRequest } from '@smithy/protocol-http';
 import { NodeSha256 } from '../src/s3/auth/sha256';
 import {
   BenchError,
+  busyPercent,
   Child,
+  cpuTimes,
   choosePinning,
   ensureTools,
   fmt,
@@ -65,8 +67,9 @@ import { DelayProxy } from './lib/delay-proxy';
 
 const BUCKET = 'bench';
 const CREDENTIALS = { accessKeyId: 'bench', secretAccessKey: 'bench-secret-key' };
-const GATEWAY_CLI = path.resolve(__dirname, '../src/cli.js');
+const GATEWAY_CLI = path.resolve(__dirname, '../src/cli/ringcache.js');
 const BARE_NODE = path.resolve(__dirname, 'lib/bare-node-server.js');
+const HEAD_LOAD = path.resolve(__dirname, 'lib/head-load.js');
 const PRESIGN_SECONDS = 3600;
 
 /** Targets of issue #10. */
@@ -223,6 +226,14 @@ async function headerSigned(host: string, key: string): Promise<WrkRequest> {
   return { path: `/${BUCKET}/${key}`, headers };
 }
 
+/** The CLI of another build (a checkout with dist/ built): where it is in that build's layout. */
+function baselineCli(checkout: string): string {
+  const candidates = ['dist/src/cli/ringcache.js', 'dist/src/cli.js'].map((p) => path.join(checkout, p));
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new BenchError(`BENCH_BASELINE: no built CLI in ${checkout} (run npm ci && npm run build there)`);
+  return found;
+}
+
 // ---------------------------------------------------------------------------------------
 // Scenario 1: throughput
 
@@ -295,7 +306,7 @@ async function scenarioThroughput(ctx: Context): Promise<{ cells: Cell[]; counte
     const disk = await startGateway(ctx, 'ringcache (disk tier only)', GATEWAY_CLI, { RINGCACHE_DATA_DIR: dataDir, RINGCACHE_CACHE_DIR: path.join(ctx.work, 'cache-disk'), RINGCACHE_CACHE_MEMORY_BYTES: '0' });
     stopping.push(disk.child);
     const baseline = settings.baseline
-      ? await startGateway(ctx, 'baseline', path.join(settings.baseline, 'dist/src/cli.js'), { RINGCACHE_DATA_DIR: dataDir, RINGCACHE_CACHE_DIR: path.join(ctx.work, 'cache-baseline') })
+      ? await startGateway(ctx, 'baseline', baselineCli(settings.baseline), { RINGCACHE_DATA_DIR: dataDir, RINGCACHE_CACHE_DIR: path.join(ctx.work, 'cache-baseline') })
       : undefined;
     if (baseline) stopping.push(baseline.child);
     const probe = `/${BUCKET}/${objects.get(settings.classes[0])![0].key}`;
@@ -359,12 +370,15 @@ async function scenarioThroughput(ctx: Context): Promise<{ cells: Cell[]; counte
         const active = targets.filter((t) => t.classes(cls));
         const scripts = new Map<Target, string>();
         for (const t of active) {
-          const file = path.join(ctx.work, `wrk-${t.id}-${cls.id}.lua`);
-          await writeFile(file, wrkScript(await t.requests(objects.get(cls)!), t.host));
+          const requests = await t.requests(objects.get(cls)!);
+          const file = path.join(ctx.work, `load-${t.id}-${cls.id}.${t.head ? 'json' : 'lua'}`);
+          await writeFile(file, t.head ? JSON.stringify(requests.map((r) => (typeof r === 'string' ? r : r.path))) : wrkScript(requests, t.host));
           scripts.set(t, file);
         }
         const run = async (t: Target, seconds: number): Promise<WrkResult> => {
-          const result = await runWrk({ wrk: ctx.tools.wrk, pinning: ctx.pinning, script: scripts.get(t)!, host: t.host, connections: conns, seconds, timeout: '60s' });
+          const result = t.head
+            ? await runHeadLoad(ctx, t.host, scripts.get(t)!, conns, seconds)
+            : await runWrk({ wrk: ctx.tools.wrk, pinning: ctx.pinning, script: scripts.get(t)!, host: t.host, connections: conns, seconds, timeout: '60s' });
           t.child.assertAlive();
           if (result.errors.status > 0 || result.errors.connect > 0) throw new BenchError(`${t.label}: ${result.errors.status} error statuses, ${result.errors.connect} connect errors\n${result.text}`);
           return result;
@@ -397,6 +411,31 @@ async function scenarioThroughput(ctx: Context): Promise<{ cells: Cell[]; counte
     s3.destroy();
     for (const c of stopping.reverse()) await c.stop(); // SIGTERM: --cpu-prof writes its profile
   }
+}
+
+/** HEAD load (bench/lib/head-load.ts) on the load generator's core, reported as a wrk result. */
+async function runHeadLoad(ctx: Context, host: string, pathsFile: string, connections: number, seconds: number): Promise<WrkResult> {
+  const cpu0 = cpuTimes();
+  const child = Child.spawn('head load', [...ctx.pinning.client, process.execPath, HEAD_LOAD, host, String(connections), String(seconds), pathsFile], { keepStdout: true });
+  await child.exited;
+  const cpu1 = cpuTimes();
+  if (child.exit?.code !== 0) throw new BenchError(`head load failed${child.describeOutput()}`);
+  const j = JSON.parse(child.stdout().trim().split('\n').pop() as string) as { requests: number; seconds: number; errors: number; p50_us: number; p99_us: number };
+  return {
+    requests: j.requests,
+    bytes: 0,
+    seconds: j.seconds,
+    reqPerSec: j.requests / j.seconds,
+    mibPerSec: 0,
+    p50Ms: j.p50_us / 1000,
+    p90Ms: NaN,
+    p99Ms: j.p99_us / 1000,
+    meanMs: NaN,
+    maxMs: NaN,
+    errors: { connect: 0, read: 0, write: 0, status: j.errors, timeout: 0 },
+    cpuBusy: busyPercent(cpu0, cpu1),
+    text: child.stdout(),
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -462,29 +501,31 @@ async function scenarioCold(ctx: Context, delayMs: number): Promise<ColdResult> 
         log: { level: 'warn' },
       }),
     );
-    const port = JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(configFile, 'utf8'))).server.port as number;
+    const port = (JSON.parse(readFileSync(configFile, 'utf8')) as { server: { port: number } }).server.port;
     const command = [...ctx.pinning.server, process.execPath, ...settings.nodeArgs, GATEWAY_CLI, 'serve', '--config', configFile];
     const child = Child.spawn(`ringcache over s3 (${delayMs} ms)`, command);
     gateway = { name: 'ringcache over s3', child, url: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}` };
     await waitForHttp(child, `${gateway.url}/_ringcache/healthz`);
     const s3 = s3Client(gateway.url);
 
+    // Timed reads are not hashed (a 1 MiB SHA-256 in this process would be timed too); every object
+    // is checked once afterwards, through the proxy and through the gateway.
     const timeGet = async (url: string, o: BenchObject): Promise<number> => {
-      const res = await httpRequest(url, { agent, hash: true });
-      if (res.status !== 200 || res.sha256 !== o.sha256) throw new BenchError(`GET ${url}: ${res.status}, sha256 ${res.sha256}${res.body ? `: ${res.body}` : ''}`);
+      const res = await httpRequest(url, { agent });
+      if (res.status !== 200 || res.bytes !== o.size) throw new BenchError(`GET ${url}: ${res.status}, ${res.bytes} bytes${res.body ? `: ${res.body}` : ''}`);
       return res.ms;
     };
     // Open the connections first: what is measured is requests, not TCP handshakes.
     await httpRequest(`${gateway.url}/_ringcache/healthz`, { agent });
-    const directMs: number[] = [];
     const directAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    for (const o of objects) {
-      const url = await getSignedUrl(viaProxy, new GetObjectCommand({ Bucket: origin.bucket, Key: o.key }), { expiresIn: 600 });
-      const res = await httpRequest(url, { agent: directAgent, hash: true });
-      if (res.status !== 200 || res.sha256 !== o.sha256) throw new BenchError(`direct GET ${o.key}: ${res.status}`);
+    const directUrls = await Promise.all(objects.map((o) => getSignedUrl(viaProxy, new GetObjectCommand({ Bucket: origin.bucket, Key: o.key }), { expiresIn: 600 })));
+    await httpRequest(`http://127.0.0.1:${proxy.port}/`, { agent: directAgent }).catch(() => undefined);
+    const directMs: number[] = [];
+    for (let i = 0; i < objects.length; i++) {
+      const res = await httpRequest(directUrls[i], { agent: directAgent });
+      if (res.status !== 200 || res.bytes !== objects[i].size) throw new BenchError(`direct GET ${objects[i].key}: ${res.status}`);
       directMs.push(res.ms);
     }
-    directAgent.destroy();
     const urls = await Promise.all(objects.map((o) => presign(s3, o.key, 'GET')));
     const m0 = await scrapeMetrics(gateway.url);
     const coldMs: number[] = [];
@@ -492,6 +533,13 @@ async function scenarioCold(ctx: Context, delayMs: number): Promise<ColdResult> 
     const m1 = await scrapeMetrics(gateway.url);
     const warmMs: number[] = [];
     for (let round = 0; round < 5; round++) for (let i = 0; i < objects.length; i++) warmMs.push(await timeGet(`${gateway.url}${urls[i]}`, objects[i]));
+    for (let i = 0; i < objects.length; i++) {
+      for (const [label, url, via] of [['direct', directUrls[i], directAgent], ['gateway', `${gateway.url}${urls[i]}`, agent]] as const) {
+        const res = await httpRequest(url, { agent: via, hash: true });
+        if (res.sha256 !== objects[i].sha256) throw new BenchError(`DATA MISMATCH (${label}) on ${objects[i].key}`);
+      }
+    }
+    directAgent.destroy();
     const d = (name: string): number => metricSum(m1, name) - metricSum(m0, name);
     s3.destroy();
     return {

@@ -79,36 +79,34 @@ export class HitPath {
   private send(req: IncomingMessage, res: ServerResponse, op: string, plan: ReadPlan, body: Buffer | Readable | undefined, started: number): void {
     const { metrics } = this.options;
     const id = newRequestId();
-    res.writeHead(plan.status, ['x-amz-request-id', id, 'x-amz-id-2', id, 'server', 'Ringcache', 'x-ringcache-ring', this.options.ringVersion(), ...plan.headers]);
-    const done = (): void => {
-      metrics.requestCells.cell(op, String(plan.status)).add();
-      metrics.warmHitCells.cell(op).add();
-      const ms = performance.now() - started;
-      metrics.duration.observe({ op }, ms / 1000);
-      this.options.debug?.({ reqId: id, op, status: plan.status, ms: Math.round(ms), hit: true }, 'request');
-    };
-    if (body === undefined) {
-      res.end();
-      done();
-      return;
-    }
-    const bytesOut = metrics.bytesCells.cell('GetObject', 'out');
-    if (Buffer.isBuffer(body)) {
-      bytesOut.add(body.length);
+    const headers = ['x-amz-request-id', id, 'x-amz-id-2', id, 'server', 'Ringcache', 'x-ringcache-ring', this.options.ringVersion()];
+    for (let i = 0; i < plan.headers.length; i++) headers.push(plan.headers[i]);
+    res.writeHead(plan.status, headers);
+    if (body === undefined || Buffer.isBuffer(body)) {
+      // Handed to the socket in one write: the response is complete as far as this node goes.
+      if (body) metrics.bytesCells.cell('GetObject', 'out').add(body.length);
       res.end(body);
-      done();
+      this.done(id, op, plan.status, started);
       return;
     }
-    const length = plan.length;
     // pipeline: backpressure both ways; a client that leaves destroys the page stream, a page
     // that fails after the headers destroys the response (the client sees a cut, never a short object).
     pipeline(body, res, (err) => {
       if (err) {
-        if (!req.destroyed && res.writableFinished === false) this.options.warn({ err, op }, 'response failed after headers were sent');
+        if (!req.destroyed) this.options.warn({ err, op }, 'response failed after headers were sent');
         return;
       }
-      bytesOut.add(length);
-      done();
+      metrics.bytesCells.cell('GetObject', 'out').add(plan.length);
+      this.done(id, op, plan.status, started);
     });
+  }
+
+  private done(id: string, op: string, status: number, started: number): void {
+    const { metrics } = this.options;
+    metrics.requestCells.cell(op, String(status)).add();
+    metrics.warmHitCells.cell(op).add();
+    const ms = performance.now() - started;
+    metrics.duration.observe({ op }, ms / 1000);
+    this.options.debug?.({ reqId: id, op, status, ms: Math.round(ms), hit: true }, 'request');
   }
 }

@@ -15,4 +15,10 @@ describeUfsContract('s3 (s3rver)', async () => {
     maxAttempts: 2,
   });
   return { adapter, cleanup: () => server.close() };
+}, {
+  skip: {
+    // S3 (and Ceph RGW) answer a ranged GET of an empty object with 416, which the adapter turns
+    // into a stat; s3rver 3.7 resets the connection instead.
+    'readWithInfo of an empty object: its info, no bytes': 's3rver resets the connection on a ranged GET of an empty object (S3 answers 416)',
+  },
 });

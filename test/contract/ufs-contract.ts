@@ -98,6 +98,33 @@ export function describeUfsContract(name: string, setup: () => Promise<ContractS
       expect((await readAll(await adapter.read('c/range.txt', { start: 35, end: 35 }))).toString()).toBe('z');
     });
 
+    check('readWithInfo (where the adapter has it): the info of stat and the bytes of the range, clamped to the object', async () => {
+      const withInfo = adapter.readWithInfo?.bind(adapter);
+      if (!withInfo) return; // an optional capability: the cache then stats and reads separately
+      const data = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyz');
+      await adapter.write({ key: 'c/with-info.txt', body: body(data), metadata: meta({ contentType: 'text/x-info', userMetadata: { k: 'v' } }) });
+      const stat = await adapter.stat('c/with-info.txt');
+      const page = await withInfo('c/with-info.txt', { start: 0, end: 1023 });
+      expect(page.info).toMatchObject({ key: 'c/with-info.txt', size: data.length, etag: stat.etag, contentType: 'text/x-info', userMetadata: { k: 'v' } });
+      expect(page.info.lastModified.getTime()).toBe(stat.lastModified.getTime());
+      expect((await readAll(page.body)).equals(data)).toBe(true);
+      const middle = await withInfo('c/with-info.txt', { start: 10, end: 15 });
+      expect((await readAll(middle.body)).toString()).toBe('abcdef');
+      const past = await withInfo('c/with-info.txt', { start: 1024, end: 2047 });
+      expect(past.info.size).toBe(data.length);
+      expect((await readAll(past.body)).length).toBe(0);
+      await expectKind(withInfo('c/missing', { start: 0, end: 1023 }), 'NotFound');
+    });
+
+    check('readWithInfo of an empty object: its info, no bytes', async () => {
+      const withInfo = adapter.readWithInfo?.bind(adapter);
+      if (!withInfo) return;
+      await adapter.write({ key: 'c/with-info-empty', body: body(''), metadata: meta() });
+      const empty = await withInfo('c/with-info-empty', { start: 0, end: 1023 });
+      expect(empty.info.size).toBe(0);
+      expect((await readAll(empty.body)).length).toBe(0);
+    });
+
     check('missing keys are NotFound for stat and read; delete of a missing key succeeds', async () => {
       await expectKind(adapter.stat('c/missing'), 'NotFound');
       await expectKind(adapter.read('c/missing', undefined), 'NotFound');

@@ -32,6 +32,30 @@ test('canonicalQuery matches the SDK for any decoded parameters', () => {
   );
 });
 
+/** A raw (as sent) form of `text`: each character literal where that is safe, else escaped, in upper or lower case hex. */
+const rawForm = (text: string, lower: boolean[]): string =>
+  [...text]
+    .map((c, i) => {
+      const escaped = encodeURIComponent(c);
+      const literalOk = /^[A-Za-z0-9\-._~!*'()]$/.test(c);
+      const forced = lower[i % lower.length] ? escaped.toLowerCase() : escaped;
+      if (escaped !== c) return forced;
+      // An unreserved character may also arrive escaped (%41 for "A"): canonical form decodes it.
+      return literalOk && lower[(i + 1) % lower.length] ? `%${c.charCodeAt(0).toString(16)}` : c;
+    })
+    .join('');
+
+test('canonicalQuery matches the SDK whatever escapes the client used (upper, lower case, unreserved escaped)', () => {
+  const name = component.filter((n) => n !== '__proto__');
+  fc.assert(
+    fc.property(fc.array(fc.tuple(name, component), { maxLength: 6 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 7 }), (params, lower) => {
+      const raw = params.map(([n, v]) => `${rawForm(n, lower)}=${rawForm(v, lower)}`).join('&');
+      expect(canonicalQuery(splitRawUrl(`/b/k?${raw}`).params)).toBe(sdkQuery(params));
+    }),
+    { numRuns: 500 },
+  );
+});
+
 test('canonicalHeaderValue matches the SDK for any header value', () => {
   const value = fc.string({ unit: fc.oneof(fc.constantFrom(' ', '\t', '\r', '\n', 'a', 'b', ','), fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 })), maxLength: 20 });
   fc.assert(

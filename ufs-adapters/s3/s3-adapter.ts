@@ -38,7 +38,7 @@ import {
   uploadPart,
   type MultipartContext,
 } from './s3-multipart';
-import { readObject, statObject } from './s3-read';
+import { readObject, readObjectWithInfo, statObject } from './s3-read';
 import { writeObject } from './s3-write';
 
 export class S3Adapter implements UfsAdapter {
@@ -75,6 +75,10 @@ export class S3Adapter implements UfsAdapter {
 
   read(key: string, range: ByteRange | undefined, options: ReadOptions = {}): Promise<Readable> {
     return readObject(this.ctx, key, range, options);
+  }
+
+  readWithInfo(key: string, range: ByteRange, options: { signal?: AbortSignal } = {}): Promise<{ info: ObjectInfo; body: Readable }> {
+    return readObjectWithInfo(this.ctx, key, range, options);
   }
 
   list(options: ListOptions): AsyncIterable<ListEntry> {

@@ -5,9 +5,9 @@ import { GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput } fro
 import { PassThrough, Readable, Transform, addAbortSignal } from 'node:stream';
 import { ufsError } from '../errors';
 import type { ByteRange, ObjectInfo, ReadOptions } from '../types';
-import { sameEtag, type S3Context } from './s3-context';
+import { quoteEtag, sameEtag, type S3Context } from './s3-context';
 import { mapS3Error } from './s3-errors';
-import { objectInfoFromHead } from './s3-metadata';
+import { metadataFromHead, objectInfoFromHead } from './s3-metadata';
 
 export async function headObject(ctx: S3Context, storeKey: string, signal?: AbortSignal): Promise<HeadObjectCommandOutput> {
   return ctx.call('stat object', signal, () =>
@@ -113,4 +113,49 @@ function rangeCut(skip: number, take: number): Transform {
       callback();
     },
   });
+}
+
+/**
+ * The object's info and the bytes of `range` from one GetObject (a ranged GET carries size,
+ * ETag, Last-Modified and the metadata headers). A range that starts at or past the end of the
+ * object (an empty object) is answered 416 by S3: then a HEAD gives the info, with no bytes.
+ * Full-object checksums are not returned for ranged GETs: the info then has none, until the
+ * next stat (see README, "checksums").
+ */
+export async function readObjectWithInfo(ctx: S3Context, key: string, range: ByteRange, options: { signal?: AbortSignal } = {}): Promise<{ info: ObjectInfo; body: Readable }> {
+  const { signal } = options;
+  const storeKey = ctx.storeKey(key);
+  let out;
+  try {
+    out = await ctx.client.send(new GetObjectCommand({ Bucket: ctx.bucket, Key: storeKey, Range: `bytes=${range.start}-${range.end}` }), { abortSignal: signal });
+  } catch (err) {
+    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 416 || (err as { name?: string }).name === 'InvalidRange') {
+      return { info: await statObject(ctx, key, signal), body: Readable.from([]) };
+    }
+    throw mapS3Error(err, 'read object', signal);
+  }
+  const body = out.Body as Readable | undefined;
+  if (!body || typeof body.pipe !== 'function') throw ufsError('Unavailable', 'read object: the object store sent no body');
+  const total = /\/(\d+)$/.exec(out.ContentRange?.trim() ?? '');
+  const size = total ? Number(total[1]) : out.ContentRange === undefined && range.start === 0 ? Number(out.ContentLength ?? 0) : NaN;
+  const served = servedRange(out.ContentRange, out.ContentLength);
+  const want = { start: range.start, end: Math.min(range.end, size - 1) };
+  if (!Number.isFinite(size) || !served || served.start > want.start || served.end < want.end) {
+    body.destroy();
+    throw ufsError('Unavailable', 'read object: the object store did not honour the byte range');
+  }
+  const info: ObjectInfo = { key, size, etag: quoteEtag(out.ETag), lastModified: out.LastModified ?? new Date(0), ...metadataFromHead(out) };
+  delete info.checksums; // a ranged GET's checksum headers describe the range or a part, not the object
+  let stream: Transform = new PassThrough();
+  if (served.start !== want.start || served.end !== want.end) stream = rangeCut(want.start - served.start, want.end - want.start + 1);
+  body.on('error', (err) => {
+    if (!stream.destroyed && !stream.readableEnded) stream.destroy(mapS3Error(err, 'read object', signal));
+  });
+  const release = (): void => {
+    if (!body.destroyed) body.destroy();
+  };
+  stream.on('close', release);
+  stream.on('end', release);
+  body.pipe(stream);
+  return { info, body: signal ? addAbortSignal(signal, stream) : stream };
 }

@@ -1,9 +1,16 @@
 /** The ISO 8601 basic timestamps of SigV4 ('20260101T000000Z') and the HTTP Date fallback. */
 
+import { memoLast } from '../../util/memo-last';
+
 const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 
-/** Parses '20260101T123456Z'; undefined when malformed or not a real calendar time. */
-export function parseAmzDate(value: string): Date | undefined {
+/**
+ * Parses '20260101T123456Z'; undefined when malformed or not a real calendar time. The Date is
+ * shared by the requests that carry the same text: do not change it.
+ */
+export const parseAmzDate = memoLast(parseAmzDateText);
+
+function parseAmzDateText(value: string): Date | undefined {
   const m = AMZ_DATE.exec(value);
   if (!m) return undefined;
   const y = Number(m[1]);

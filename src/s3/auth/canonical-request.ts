@@ -60,6 +60,14 @@ export function canonicalUri(rawPath: string): string {
   }
   return segments.join('/');
 }
+/**
+ * Raw text that is already in canonical form: unreserved characters, and upper-case %XX escapes
+ * of ASCII bytes outside the unreserved set (%2F, %3A, ...). Decoding and re-encoding it gives
+ * it back unchanged, so it is used as it is. Anything else (lower-case hex, escaped unreserved
+ * characters, UTF-8 sequences, '+') goes through decode and encode.
+ */
+const CANONICAL_ASCII = /^(?:[A-Za-z0-9\-._~]|%(?:[01][0-9A-F]|2[0-9ABCF]|3[A-F]|40|5[BCDE]|60|7[BCDF]))*$/;
+
 /** A path of unreserved characters and slashes is its own canonical form. */
 const UNRESERVED_PATH = /^[A-Za-z0-9\-._~/]*$/;
 
@@ -71,11 +79,12 @@ const UNRESERVED_PATH = /^[A-Za-z0-9\-._~/]*$/;
 export function canonicalQuery(params: readonly RawQueryParam[], exclude: readonly string[] = []): string {
   if (params.length === 0) return '';
   const pairs: { name: string; pair: string }[] = [];
-  for (const { name, value } of params) {
+  for (const { rawName, rawValue, name, value } of params) {
     if (name === undefined || value === undefined) throw undecodable('query string');
     if (exclude.includes(name) || name.toLowerCase() === 'x-amz-signature') continue;
-    const encodedName = encodeOrRefuse('query string', name);
-    pairs.push({ name: encodedName, pair: `${encodedName}=${encodeOrRefuse('query string', value)}` });
+    const encodedName = CANONICAL_ASCII.test(rawName) ? rawName : encodeOrRefuse('query string', name);
+    const encodedValue = CANONICAL_ASCII.test(rawValue) ? rawValue : encodeOrRefuse('query string', value);
+    pairs.push({ name: encodedName, pair: `${encodedName}=${encodedValue}` });
   }
   pairs.sort(byNameThenPair);
   let out = '';

@@ -5,6 +5,7 @@
 import { s3Error, type S3ErrorCode } from '../errors';
 import { S3_SERVICE, SIGV4_ALGORITHM, SIGV4_TERMINATOR } from './constants';
 import type { Scope } from './verify-signature';
+import { memoLast } from '../../util/memo-last';
 
 export interface ParsedCredential {
   accessKeyId: string;
@@ -31,6 +32,11 @@ export function scopeString(scope: Scope): string {
  * the region the client used); the service must be s3 and the terminator aws4_request.
  */
 export function parseCredential(value: string, code: AuthErrorCode): ParsedCredential {
+  return code === 'AuthorizationHeaderMalformed' ? credentialOfHeader(value) : credentialOfQuery(value);
+}
+
+/** The parsed credential (frozen: it is shared by the requests that carry the same text). */
+function parseCredentialText(value: string, code: AuthErrorCode): ParsedCredential {
   const where = code === 'AuthorizationHeaderMalformed' ? 'The authorization header is malformed' : 'Error parsing the X-Amz-Credential parameter';
   const parts = value.split('/');
   const [accessKeyId, date, region, service, terminator] = parts;
@@ -42,8 +48,11 @@ export function parseCredential(value: string, code: AuthErrorCode): ParsedCrede
   if (terminator !== SIGV4_TERMINATOR) {
     throw s3Error(code, `${where}; incorrect terminal "${terminator}". This endpoint uses "${SIGV4_TERMINATOR}".`);
   }
-  return { accessKeyId, scope: { date, region, service } };
+  return Object.freeze({ accessKeyId, scope: Object.freeze({ date, region, service }) });
 }
+
+const credentialOfHeader = memoLast((value) => parseCredentialText(value, 'AuthorizationHeaderMalformed'));
+const credentialOfQuery = memoLast((value) => parseCredentialText(value, 'AuthorizationQueryParametersError'));
 
 const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
 
