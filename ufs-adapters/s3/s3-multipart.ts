@@ -40,7 +40,7 @@ import {
 import { decodeListedKey, quoteEtag, sameEtag, stripQuotes, throwIfAborted, type S3Context } from './s3-context';
 import { describeSdkError, isAbortLike } from './s3-errors';
 import { metadataParams, withRawExpires } from './s3-metadata';
-import { lastModifiedOf } from './s3-read';
+import { committedVersion, knownEtag } from './s3-read';
 
 export const TEMP_PART_PREFIX = 'part-';
 
@@ -70,6 +70,20 @@ function assertPartNumber(partNumber: number): void {
 /** Empty or missing upload ids never reach the store (an empty one would address the object). */
 function assertUploadId(uploadId: string): void {
   if (typeof uploadId !== 'string' || uploadId === '') throw ufsError('NoSuchUpload', 'the multipart upload does not exist');
+}
+
+/**
+ * Runs an SDK call scoped to one upload (UploadPart, ListParts, Complete, Abort). A 404 from
+ * such a call means the upload is gone, whatever code the store gives it: Ceph RGW answers
+ * NoSuchKey for an aborted or unknown upload, S3 NoSuchUpload.
+ */
+async function uploadCall<T>(ctx: S3Context, action: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await ctx.call(action, signal, fn);
+  } catch (err) {
+    if (isUfsError(err, 'NotFound')) throw ufsError('NoSuchUpload', `${action}: the multipart upload does not exist`, err.cause);
+    throw err;
+  }
 }
 
 export async function createUpload(ctx: MultipartContext, key: string, metadata: ObjectMetadata): Promise<MultipartUpload> {
@@ -146,7 +160,7 @@ async function sendPartFromFile(
   for (let attempt = 1; ; attempt++) {
     const stream = createReadStream(file);
     try {
-      return await ctx.call(action, signal, () => ctx.client.send(command(stream), { abortSignal: signal }));
+      return await uploadCall(ctx, action, signal, () => ctx.client.send(command(stream), { abortSignal: signal }));
     } catch (err) {
       if (attempt >= ctx.config.maxAttempts || !isRetryable(err)) throw err;
       const base = isUfsError(err, 'Throttled') ? 500 : 100;
@@ -191,7 +205,7 @@ export async function uploadPart(ctx: MultipartContext, request: UploadPartReque
         ContentMD5: spooled.md5.toString('base64'),
       }),
     );
-    return { partNumber: request.partNumber, etag: quoteEtag(out.ETag ?? spooled.md5.toString('hex')), size: spooled.size, lastModified: new Date() };
+    return { partNumber: request.partNumber, etag: quoteEtag(knownEtag(out.ETag) ? out.ETag : spooled.md5.toString('hex')), size: spooled.size, lastModified: new Date() };
   } finally {
     await rm(spooled.path, { force: true }).catch(() => undefined);
   }
@@ -199,7 +213,7 @@ export async function uploadPart(ctx: MultipartContext, request: UploadPartReque
 
 /** One page of ListParts; NoSuchUpload for a missing upload (or one of another key). */
 function listPartsPage(ctx: S3Context, storeKey: string, uploadId: string, marker: string | undefined, maxParts?: number): Promise<ListPartsCommandOutput> {
-  return ctx.call('list parts', undefined, () =>
+  return uploadCall(ctx, 'list parts', undefined, () =>
     ctx.client.send(new ListPartsCommand({ Bucket: ctx.bucket, Key: storeKey, UploadId: uploadId, PartNumberMarker: marker, MaxParts: maxParts })),
   );
 }
@@ -266,7 +280,7 @@ export async function completeUpload(
   const storeKey = ctx.storeKey(key);
   throwIfAborted(signal, 'complete multipart upload');
   const size = validateParts(parts, await listParts(ctx, key, uploadId));
-  const out = await ctx.call('complete multipart upload', signal, () =>
+  const out = await uploadCall(ctx, 'complete multipart upload', signal, () =>
     ctx.client.send(
       new CompleteMultipartUploadCommand({
         Bucket: ctx.bucket,
@@ -278,14 +292,13 @@ export async function completeUpload(
     ),
   );
   ctx.uploads.delete(uploadId);
-  const etag = quoteEtag(out.ETag);
-  return { etag, size, lastModified: await lastModifiedOf(ctx, storeKey, etag) };
+  return { size, ...(await committedVersion(ctx, storeKey, out.ETag, signal)) };
 }
 
 export async function abortUpload(ctx: MultipartContext, key: string, uploadId: string): Promise<void> {
   assertUploadId(uploadId);
   const storeKey = ctx.storeKey(key);
-  await ctx.call('abort multipart upload', undefined, () =>
+  await uploadCall(ctx, 'abort multipart upload', undefined, () =>
     ctx.client.send(new AbortMultipartUploadCommand({ Bucket: ctx.bucket, Key: storeKey, UploadId: uploadId })),
   );
   ctx.uploads.delete(uploadId);
