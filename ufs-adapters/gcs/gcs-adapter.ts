@@ -194,8 +194,9 @@ export class GcsAdapter implements UfsAdapter {
     return copyObject(this.ctx, request);
   }
 
-  async createMultipartUpload(key: string, metadata: ObjectMetadata): Promise<MultipartUpload> {
+  async createMultipartUpload(key: string, metadata: ObjectMetadata, signal?: AbortSignal): Promise<MultipartUpload> {
     this.assertOpen();
+    throwIfAborted(signal);
     return createUpload(this.ctx, key, metadata);
   }
 
@@ -204,8 +205,9 @@ export class GcsAdapter implements UfsAdapter {
     return uploadPart(this.ctx, request);
   }
 
-  async listParts(key: string, uploadId: string): Promise<PartInfo[]> {
+  async listParts(key: string, uploadId: string, signal?: AbortSignal): Promise<PartInfo[]> {
     this.assertOpen();
+    throwIfAborted(signal);
     return listParts(this.ctx, key, uploadId);
   }
 
@@ -214,24 +216,28 @@ export class GcsAdapter implements UfsAdapter {
     return completeUpload(this.ctx, key, uploadId, parts, signal);
   }
 
-  async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+  async abortMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<void> {
     this.assertOpen();
+    throwIfAborted(signal);
     return abortUpload(this.ctx, key, uploadId);
   }
 
-  listMultipartUploads(prefix: string): AsyncIterable<MultipartUpload> {
+  listMultipartUploads(prefix: string, signal?: AbortSignal): AsyncIterable<MultipartUpload> {
     this.assertOpen();
+    throwIfAborted(signal);
     return listUploads(this.ctx, prefix);
   }
 
-  async getMultipartUpload(key: string, uploadId: string): Promise<MultipartUpload & { metadata: ObjectMetadata }> {
+  async getMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<MultipartUpload & { metadata: ObjectMetadata }> {
     this.assertOpen();
+    throwIfAborted(signal);
     return loadUpload(this.ctx, key, uploadId);
   }
 
   /** Removes uploads initiated more than `olderThanMs` ago and stale temporaries; returns the count removed. */
-  async cleanupAbandonedUploads(olderThanMs: number): Promise<number> {
+  async cleanupAbandonedUploads(olderThanMs: number, signal?: AbortSignal): Promise<number> {
     this.assertOpen();
+    throwIfAborted(signal);
     return cleanupAbandoned(this.ctx, olderThanMs);
   }
 

@@ -86,10 +86,10 @@ async function uploadCall<T>(ctx: S3Context, action: string, signal: AbortSignal
   }
 }
 
-export async function createUpload(ctx: MultipartContext, key: string, metadata: ObjectMetadata): Promise<MultipartUpload> {
+export async function createUpload(ctx: MultipartContext, key: string, metadata: ObjectMetadata, signal?: AbortSignal): Promise<MultipartUpload> {
   const storeKey = ctx.storeKey(key);
   const command = withRawExpires(new CreateMultipartUploadCommand({ Bucket: ctx.bucket, Key: storeKey, ...metadataParams(metadata) }), metadata.expires);
-  const out = await ctx.call('create multipart upload', undefined, () => ctx.client.send(command));
+  const out = await ctx.call('create multipart upload', signal, () => ctx.client.send(command, { abortSignal: signal }));
   if (!out.UploadId) throw ufsError('Unavailable', 'create multipart upload: the object store returned no upload id');
   const initiated = new Date();
   ctx.uploads.set(out.UploadId, { key, initiated, metadata: { ...metadata, userMetadata: { ...metadata.userMetadata } } });
@@ -212,19 +212,28 @@ export async function uploadPart(ctx: MultipartContext, request: UploadPartReque
 }
 
 /** One page of ListParts; NoSuchUpload for a missing upload (or one of another key). */
-function listPartsPage(ctx: S3Context, storeKey: string, uploadId: string, marker: string | undefined, maxParts?: number): Promise<ListPartsCommandOutput> {
-  return uploadCall(ctx, 'list parts', undefined, () =>
-    ctx.client.send(new ListPartsCommand({ Bucket: ctx.bucket, Key: storeKey, UploadId: uploadId, PartNumberMarker: marker, MaxParts: maxParts })),
+function listPartsPage(
+  ctx: S3Context,
+  storeKey: string,
+  uploadId: string,
+  marker: string | undefined,
+  signal: AbortSignal | undefined,
+  maxParts?: number,
+): Promise<ListPartsCommandOutput> {
+  return uploadCall(ctx, 'list parts', signal, () =>
+    ctx.client.send(new ListPartsCommand({ Bucket: ctx.bucket, Key: storeKey, UploadId: uploadId, PartNumberMarker: marker, MaxParts: maxParts }), {
+      abortSignal: signal,
+    }),
   );
 }
 
-export async function listParts(ctx: MultipartContext, key: string, uploadId: string): Promise<PartInfo[]> {
+export async function listParts(ctx: MultipartContext, key: string, uploadId: string, signal?: AbortSignal): Promise<PartInfo[]> {
   assertUploadId(uploadId);
   const storeKey = ctx.storeKey(key);
   const parts: PartInfo[] = [];
   let marker: string | undefined;
   for (;;) {
-    const page = await listPartsPage(ctx, storeKey, uploadId, marker);
+    const page = await listPartsPage(ctx, storeKey, uploadId, marker, signal);
     for (const part of page.Parts ?? []) {
       if (part.PartNumber === undefined) continue;
       parts.push({
@@ -279,7 +288,7 @@ export async function completeUpload(
   assertUploadId(uploadId);
   const storeKey = ctx.storeKey(key);
   throwIfAborted(signal, 'complete multipart upload');
-  const size = validateParts(parts, await listParts(ctx, key, uploadId));
+  const size = validateParts(parts, await listParts(ctx, key, uploadId, signal));
   const out = await uploadCall(ctx, 'complete multipart upload', signal, () =>
     ctx.client.send(
       new CompleteMultipartUploadCommand({
@@ -295,22 +304,22 @@ export async function completeUpload(
   return { size, ...(await committedVersion(ctx, storeKey, out.ETag, signal)) };
 }
 
-export async function abortUpload(ctx: MultipartContext, key: string, uploadId: string): Promise<void> {
+export async function abortUpload(ctx: MultipartContext, key: string, uploadId: string, signal?: AbortSignal): Promise<void> {
   assertUploadId(uploadId);
   const storeKey = ctx.storeKey(key);
-  await uploadCall(ctx, 'abort multipart upload', undefined, () =>
-    ctx.client.send(new AbortMultipartUploadCommand({ Bucket: ctx.bucket, Key: storeKey, UploadId: uploadId })),
+  await uploadCall(ctx, 'abort multipart upload', signal, () =>
+    ctx.client.send(new AbortMultipartUploadCommand({ Bucket: ctx.bucket, Key: storeKey, UploadId: uploadId }), { abortSignal: signal }),
   );
   ctx.uploads.delete(uploadId);
 }
 
 /** Uploads in progress under the mount prefix + `prefix`, page by page, in S3's order (key, then initiation). */
-export async function* listUploads(ctx: S3Context, prefix: string, storePrefixOverride?: string): AsyncGenerator<MultipartUpload> {
+export async function* listUploads(ctx: S3Context, prefix: string, signal?: AbortSignal, storePrefixOverride?: string): AsyncGenerator<MultipartUpload> {
   const storePrefix = storePrefixOverride ?? ctx.config.keyPrefix + prefix;
   let keyMarker: string | undefined;
   let uploadIdMarker: string | undefined;
   for (;;) {
-    const page: ListMultipartUploadsCommandOutput = await ctx.call('list multipart uploads', undefined, () =>
+    const page: ListMultipartUploadsCommandOutput = await ctx.call('list multipart uploads', signal, () =>
       ctx.client.send(
         new ListMultipartUploadsCommand({
           Bucket: ctx.bucket,
@@ -320,6 +329,7 @@ export async function* listUploads(ctx: S3Context, prefix: string, storePrefixOv
           MaxUploads: 1000,
           EncodingType: 'url',
         }),
+        { abortSignal: signal },
       ),
     );
     for (const upload of page.Uploads ?? []) {
@@ -343,17 +353,22 @@ export async function* listUploads(ctx: S3Context, prefix: string, storePrefixOv
  * or this one restarted) S3 offers no way to read it back: the metadata is empty, but the
  * store still applies what was given at creation when the upload completes.
  */
-export async function getUpload(ctx: MultipartContext, key: string, uploadId: string): Promise<MultipartUpload & { metadata: ObjectMetadata }> {
+export async function getUpload(
+  ctx: MultipartContext,
+  key: string,
+  uploadId: string,
+  signal?: AbortSignal,
+): Promise<MultipartUpload & { metadata: ObjectMetadata }> {
   assertUploadId(uploadId);
   const storeKey = ctx.storeKey(key);
-  await listPartsPage(ctx, storeKey, uploadId, undefined, 1);
+  await listPartsPage(ctx, storeKey, uploadId, undefined, signal, 1);
   const known = ctx.uploads.get(uploadId);
   if (known && known.key === key) {
     return { uploadId, key, initiated: known.initiated, metadata: { ...known.metadata, userMetadata: { ...known.metadata.userMetadata } } };
   }
   let initiated = new Date(0);
   // The uploads of exactly this key come first among those with this prefix.
-  for await (const upload of listUploads(ctx, '', storeKey)) {
+  for await (const upload of listUploads(ctx, '', signal, storeKey)) {
     if (upload.key !== key) break;
     if (upload.uploadId === uploadId) {
       initiated = upload.initiated;
@@ -367,7 +382,7 @@ export async function getUpload(ctx: MultipartContext, key: string, uploadId: st
  * Removes temp part files older than `olderThanMs` (left by a crash) and aborts uploads under
  * the mount prefix initiated more than `olderThanMs` ago. Returns how many were removed.
  */
-export async function cleanupAbandoned(ctx: MultipartContext, olderThanMs: number): Promise<number> {
+export async function cleanupAbandoned(ctx: MultipartContext, olderThanMs: number, signal?: AbortSignal): Promise<number> {
   const cutoff = Date.now() - olderThanMs;
   let removed = 0;
   let names: string[] = [];
@@ -389,12 +404,12 @@ export async function cleanupAbandoned(ctx: MultipartContext, olderThanMs: numbe
     }
   }
   const stale: MultipartUpload[] = [];
-  for await (const upload of listUploads(ctx, '')) {
+  for await (const upload of listUploads(ctx, '', signal)) {
     if (upload.initiated.getTime() < cutoff) stale.push(upload);
   }
   for (const upload of stale) {
     try {
-      await abortUpload(ctx, upload.key, upload.uploadId);
+      await abortUpload(ctx, upload.key, upload.uploadId, signal);
       removed++;
     } catch (err) {
       if (!isUfsError(err, 'NoSuchUpload')) throw err;
