@@ -60,9 +60,9 @@ export interface GcsConnectionOptions {
   retryOptions?: StorageOptions['retryOptions'];
   /** An existing client; all the options above are then ignored. */
   storage?: Storage;
-  /** Bodies up to this size go in one simple upload (default 8 MiB). */
+  /** Bodies up to this size go in one simple upload (default 4 MiB). */
   simpleUploadThreshold?: number;
-  /** Resumable upload chunk size, a multiple of 256 KiB (default 8 MiB). */
+  /** Resumable upload chunk size, a multiple of 256 KiB (default 4 MiB). */
   resumableChunkSize?: number;
   /** objects.list page size (default 1000, the GCS maximum). */
   listPageSize?: number;
@@ -73,6 +73,12 @@ export interface GcsConnectionOptions {
    * (default 60 s): the library's HTTP layer does not notice a connection dropped mid-body.
    */
   readIdleTimeoutMs?: number;
+  /**
+   * A JSON API request or simple upload not answered in this time fails with Unavailable
+   * (default 60 s; without it the library waits forever). Resumable upload chunks and
+   * downloads are watched by the gateway's idle watchdogs instead.
+   */
+  requestTimeoutMs?: number;
   /** Minimum size of non-final multipart parts. Default S3's 5 MiB; for tests only. */
   minPartSize?: number;
 }
@@ -95,6 +101,8 @@ export function createStorageClient(options: GcsConnectionOptions): Storage {
     ...(options.authClient !== undefined ? { authClient: options.authClient } : {}),
     ...(options.retryOptions !== undefined ? { retryOptions: options.retryOptions } : {}),
     useAuthWithCustomEndpoint: options.useAuthWithCustomEndpoint ?? hasCredentials,
+    // The client's JSON API requests (and simple uploads) have no timeout unless given one.
+    timeout: positive(options.requestTimeoutMs, 60_000, 'requestTimeoutMs'),
   };
   // No project lookup (which could query the metadata server) for an anonymous custom endpoint.
   const projectId = options.projectId ?? (custom && !hasCredentials ? 'ringcache-local' : undefined);
@@ -133,6 +141,7 @@ export class GcsAdapter implements UfsAdapter {
       resumableChunkSize: chunkSize,
       listPageSize: Math.min(positive(options.listPageSize, 1000, 'listPageSize'), 1000),
       readIdleTimeoutMs: positive(options.readIdleTimeoutMs, 60_000, 'readIdleTimeoutMs'),
+      uploadRetries: storage.retryOptions.autoRetry === false ? 0 : (storage.retryOptions.maxRetries ?? 3),
       minPartSize: options.minPartSize ?? MIN_PART_SIZE,
       concurrency: positive(options.concurrency, 8, 'concurrency'),
     };
