@@ -74,6 +74,13 @@ describe('GCS faults through the gateway', () => {
     expect(leftovers('burst/', 'burst/ok.bin')).toEqual([]);
   });
 
+  test('a store answering 501 is 501 NotImplemented to the client, not a 503 to retry', async () => {
+    emulator.inject({ match: isUpload, status: 501, times: 10 });
+    const err = (await put('burst/unsupported.bin', randomBytes(1000)).catch((e: unknown) => e)) as { name?: string; $metadata?: { httpStatusCode?: number } };
+    expect([err.$metadata?.httpStatusCode, err.name]).toEqual([501, 'NotImplemented']);
+    expect(emulator.requests.filter((r) => r.query.name === `${PREFIX}burst/unsupported.bin`)).toHaveLength(1);
+  });
+
   test('a resumable session finalised early fails the PUT at once: 503, nothing at the key, no temporary', async () => {
     const data = randomBytes(40 * MiB);
     emulator.inject({ match: isChunk, finalizeEarly: true });

@@ -147,7 +147,7 @@ async function simpleUpload(ctx: GcsContext, request: PutRequest, head: BodyHead
 
 function isTransient(err: unknown): boolean {
   const status = httpStatusOf(err);
-  if (status !== undefined) return status === 408 || status === 429 || status >= 500;
+  if (status !== undefined) return status === 408 || status === 429 || (status >= 500 && status !== 501);
   return mapGcsError(err, 'upload').kind === 'Unavailable';
 }
 
