@@ -7,4 +7,6 @@ module.exports = {
   testTimeout: 60000,
   // Integration suites start real servers; two workers match the 2-core CI machine.
   maxWorkers: 2,
+  // The default output, plus the pass/fail/skip counts of the suites that run against Ceph RGW.
+  reporters: ['default', '<rootDir>/test/servers/rgw-summary-reporter.js'],
 };

@@ -16,6 +16,8 @@ export type UfsErrorKind =
   | 'InvalidPartOrder'
   | 'EntityTooSmall'
   | 'BucketNotEmpty'
+  /** The store does not support what was asked (HTTP 501): retrying cannot help. */
+  | 'NotImplemented'
   | 'Aborted';
 
 export class UfsError extends Error {

@@ -159,24 +159,24 @@ export interface UfsAdapter {
   delete(key: string, signal?: AbortSignal): Promise<void>;
   copy(request: CopyRequest): Promise<WriteResult>;
 
-  createMultipartUpload(key: string, metadata: ObjectMetadata): Promise<MultipartUpload>;
+  createMultipartUpload(key: string, metadata: ObjectMetadata, signal?: AbortSignal): Promise<MultipartUpload>;
   uploadPart(request: UploadPartRequest): Promise<PartInfo>;
   /** Parts in ascending part number order, after `partNumberMarker`. */
-  listParts(key: string, uploadId: string): Promise<PartInfo[]>;
+  listParts(key: string, uploadId: string, signal?: AbortSignal): Promise<PartInfo[]>;
   /** Validates the part list (InvalidPart, InvalidPartOrder, EntityTooSmall) and commits atomically. */
   completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal): Promise<WriteResult>;
-  abortMultipartUpload(key: string, uploadId: string): Promise<void>;
+  abortMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<void>;
   /** In-progress uploads, ordered by key then initiation time. */
-  listMultipartUploads(prefix: string): AsyncIterable<MultipartUpload>;
+  listMultipartUploads(prefix: string, signal?: AbortSignal): AsyncIterable<MultipartUpload>;
   /** Returns the metadata given at CreateMultipartUpload. Throws UfsNoSuchUploadError. */
-  getMultipartUpload(key: string, uploadId: string): Promise<MultipartUpload & { metadata: ObjectMetadata }>;
+  getMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<MultipartUpload & { metadata: ObjectMetadata }>;
 
   /**
    * Optional: removes what abandoned uploads and interrupted writes left in the store
    * (uploads initiated before `olderThanMs` ago, stale temporary files). Adapters without
    * it are swept through listMultipartUploads + abortMultipartUpload.
    */
-  cleanupAbandonedUploads?(olderThanMs: number): Promise<number>;
+  cleanupAbandonedUploads?(olderThanMs: number, signal?: AbortSignal): Promise<number>;
 
   /** Releases sockets, file handles and timers. */
   close(): Promise<void>;

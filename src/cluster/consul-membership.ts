@@ -39,8 +39,13 @@ export class ConsulMembership implements Membership {
   private watch: ReturnType<Consul['watch']> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private heartbeating: Promise<void> | undefined;
-  /** Set by the first failure of an outage, cleared by the next success: one warning per outage. */
-  private failing = false;
+  /**
+   * What is failing now (the TTL check, the health watch). One warning when the first starts
+   * failing, one info line when the last recovers: each channel clears only its own failure, so
+   * heartbeats that pass while the watch keeps failing (a hung blocking query) do not make the
+   * warning flap.
+   */
+  private readonly failing = new Set<Channel>();
   private registered = false;
   private stopped = false;
 
@@ -127,7 +132,7 @@ export class ConsulMembership implements Membership {
         this.log.info({ id: this.self.id, consul: this.config.url }, 'Consul agent forgot this node; registering again');
         await this.register();
       });
-      this.recovered();
+      this.recovered('TTL check');
     } catch (err) {
       this.failed(err, 'TTL check');
     }
@@ -145,15 +150,22 @@ export class ConsulMembership implements Membership {
         else reject(err instanceof Error ? err : new Error(String(err)));
       };
       const timeout = setTimeout(() => settle(new Error(`no answer within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+      const health = this.consul.health;
+      const recovered = (): void => this.recovered('health watch');
       const watch = this.consul.watch({
-        method: this.consul.health.service,
+        // Every answer counts as a recovery, also one that changes nothing (no 'change' event).
+        method: function (this: unknown, options: Parameters<typeof health.service>[0]) {
+          return health.service.call(this, options).then((answer: unknown) => {
+            recovered();
+            return answer;
+          });
+        } as typeof health.service,
         options: { service: this.config.serviceName, passing: 'true', wait: `${this.config.waitSeconds}s` },
         // At most one TTL between attempts, so a recovered agent is seen again quickly.
         backoffMax: Math.min(30_000, this.config.checkTtlSeconds * 1000),
       });
       this.watch = watch;
       watch.on('change', (data: unknown) => {
-        this.recovered();
         this.set.set(parseMembers(data));
         settle();
       });
@@ -166,19 +178,22 @@ export class ConsulMembership implements Membership {
   }
 
 
-  private failed(err: unknown, what: string): void {
-    if (this.failing || this.stopped) return;
-    this.failing = true;
+  private failed(err: unknown, what: Channel): void {
+    if (this.stopped || this.failing.has(what)) return;
+    this.failing.add(what);
+    if (this.failing.size > 1) return; // the outage was reported already
     const members = this.set.get().map((m) => m.id);
     this.log.warn({ err, consul: this.config.url, members }, `Consul ${what} failed; keeping the last known members`);
   }
 
-  private recovered(): void {
-    if (!this.failing) return;
-    this.failing = false;
+  private recovered(what: Channel): void {
+    if (!this.failing.delete(what) || this.failing.size > 0) return;
     this.log.info({ consul: this.config.url }, 'Consul answers again');
   }
 }
+
+/** The two ways this node talks to its agent. */
+type Channel = 'TTL check' | 'health watch';
 
 function hostAndPort(url: string): { host: string; port: number; secure: boolean } {
   const parsed = new URL(url);

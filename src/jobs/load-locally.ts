@@ -43,10 +43,8 @@ export async function loadLocally(
       const { key } = items[index];
       try {
         signal?.throwIfAborted();
-        const warmed = await node.run(() => {
-          signal?.throwIfAborted();
-          return cache.warm(key, { ...options, signal });
-        });
+        // A cancelled job leaves the node-wide queue at once instead of waiting for a slot.
+        const warmed = await node.run(() => cache.warm(key, { ...options, signal }), signal);
         results[index] = { key, ok: true, bytesLoaded: warmed.bytesLoaded, bytesSkipped: warmed.bytesSkipped };
       } catch (err) {
         const s3 = toS3Error(err);

@@ -85,6 +85,7 @@ const UFS_TO_S3: Record<UfsError['kind'], S3ErrorCode> = {
   InvalidPartOrder: 'InvalidPartOrder',
   EntityTooSmall: 'EntityTooSmall',
   BucketNotEmpty: 'BucketNotEmpty',
+  NotImplemented: 'NotImplemented',
   Aborted: 'IncompleteBody',
 };
 

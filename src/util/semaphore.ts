@@ -1,32 +1,74 @@
 /**
- * A counting semaphore: at most `limit` holders at once, waiters served in order.
+ * A counting semaphore: at most `limit` holders at once, waiters served in order. A freed slot
+ * passes straight to the first waiter (nobody can slip in between), and a waiter whose signal
+ * fires leaves the queue at once, rejecting with the signal's reason.
  */
+interface Waiter {
+  grant: () => void;
+}
+
 export class Semaphore {
   private active = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly waiting: Waiter[] = [];
 
   constructor(private readonly limit: number) {}
 
-  /** Waits for a slot; the returned function gives it back (calling it twice is harmless). */
-  async acquire(): Promise<() => void> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.active--;
-      this.waiting.shift()?.();
-    };
+  /** Slots held right now. */
+  get inUse(): number {
+    return this.active;
   }
 
-  /** Runs `work` in a slot. */
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    const release = await this.acquire();
+  /** Callers waiting for a slot. */
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  /**
+   * Waits for a slot; the returned function gives it back (calling it twice is harmless).
+   * Rejects with `signal.reason` when `signal` fires first (then no slot is taken).
+   */
+  acquire(signal?: AbortSignal): Promise<() => void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.active < this.limit) {
+      this.active++;
+      return Promise.resolve(this.releaser());
+    }
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        grant: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(this.releaser());
+        },
+      };
+      const onAbort = (): void => {
+        const index = this.waiting.indexOf(waiter);
+        if (index >= 0) this.waiting.splice(index, 1);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(waiter);
+    });
+  }
+
+  /** Runs `work` in a slot, given back when `work` settles. */
+  async run<T>(work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const release = await this.acquire(signal);
     try {
       return await work();
     } finally {
       release();
     }
+  }
+
+  private releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      // The slot passes to the next waiter as it is: `active` stays the same.
+      if (next) next.grant();
+      else this.active--;
+    };
   }
 }

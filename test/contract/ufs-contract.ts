@@ -264,6 +264,9 @@ export function describeUfsContract(name: string, setup: () => Promise<ContractS
       );
       await adapter.abortMultipartUpload('mp/bad', upload.uploadId);
       await expectKind(adapter.listParts('mp/bad', upload.uploadId), 'NoSuchUpload');
+      await expectKind(adapter.getMultipartUpload('mp/bad', upload.uploadId), 'NoSuchUpload');
+      await expectKind(adapter.uploadPart({ uploadId: upload.uploadId, key: 'mp/bad', partNumber: 3, body: body('late') }), 'NoSuchUpload');
+      await expectKind(adapter.completeMultipartUpload('mp/bad', upload.uploadId, [{ partNumber: 1, etag: a.etag }]), 'NoSuchUpload');
       await expectKind(adapter.stat('mp/bad'), 'NotFound');
     });
   });

@@ -63,6 +63,7 @@ describe('ConsulMembership against the Consul emulator', () => {
   });
 
   afterEach(async () => {
+    emulator.clearFaults();
     await Promise.all(running.map((m) => m.stop()));
     for (const client of clients) client.destroy();
     await emulator.close();
@@ -279,6 +280,88 @@ describe('ConsulMembership against the Consul emulator', () => {
     expect(error?.message).toMatch(/^Consul agent at http:\/\/127\.0\.0\.1:\d+ could not be used to join the cluster: /);
     expect(error?.cause?.code).toBe('ECONNREFUSED');
     expect(membership.members()).toEqual([]);
+  });
+
+  describe('agent faults: each a bounded, clean failure', () => {
+    const isHealth = (r: RecordedRequest): boolean => r.path === '/v1/health/service/ringcache';
+    const isBlockingHealth = (r: RecordedRequest): boolean => isHealth(r) && Number(r.query.index ?? 0) > 0;
+
+    test('a 5xx burst on every endpoint: members kept, one warning, then the node catches up', async () => {
+      const { membership: a, logs } = node('node-a');
+      await a.start();
+      await node('node-b').membership.start();
+      await waitFor(() => a.members().length === 2, 'two members');
+      await waitFor(() => emulator.blockedQueries() === 2, 'both watches blocked');
+      emulator.inject({ status: 500, times: 12 });
+      emulator.failCheck('service:node-b'); // wakes the held queries: their next ones meet the burst
+      await waitFor(() => emulator.requests.filter((r) => r.fault === 'error').length >= 12, 'the burst to be spent', 15_000);
+      await waitFor(() => ids(a.members()).join() === 'node-a,node-b', 'node-b back after the burst', 15_000);
+      const warnings = logs.filter((l) => l.level === 'warn');
+      expect(warnings.length).toBeGreaterThanOrEqual(1);
+      expect(warnings.every((w) => /keeping the last known members/.test(w.msg))).toBe(true);
+      await node('node-c').membership.start();
+      await waitFor(() => a.members().length === 3, 'node-c seen by node-a', 10_000);
+    }, 40_000);
+
+    test('a blocking query that never returns is given up after wait + 10 %, and the next one sees the change', async () => {
+      const { membership: a, logs } = node('node-a', { waitSeconds: 1 });
+      await a.start();
+      await waitFor(() => emulator.blockedQueries() === 1, "node-a's watch blocked");
+      // From now on the agent holds node-a's blocking queries forever, twice.
+      emulator.inject({ hang: true, match: isBlockingHealth, times: 2 });
+      await waitFor(() => emulator.requests.filter((r) => r.fault === 'hang').length === 2, 'two hung queries', 15_000);
+      const hung = emulator.requests.filter((r) => r.fault === 'hang');
+      await waitFor(() => hung[0].closedUnanswered === true, 'the first hung query to be abandoned', 5000);
+      expect(ids(a.members())).toEqual(['node-a']);
+      await node('node-b', { waitSeconds: 1 }).membership.start();
+      await waitFor(() => a.members().length === 2, 'node-b seen once the agent answers again', 15_000);
+      // One warning for the outage of the watch, although heartbeats kept passing meanwhile
+      // (they used to clear it, so every hung query warned again), then one recovery line.
+      expect(logs.filter((l) => l.level === 'warn').map((l) => l.msg)).toEqual(['Consul health watch failed; keeping the last known members']);
+      expect(logs.filter((l) => l.msg === 'Consul answers again')).toHaveLength(1);
+    }, 40_000);
+
+    test('a health answer cut off mid-body is given up like a hung one; members are kept', async () => {
+      const [a] = await startNodes('node-a');
+      await waitFor(() => emulator.blockedQueries() === 1, "node-a's watch blocked");
+      emulator.inject({ stallAfter: 20, match: isBlockingHealth });
+      await node('node-b').membership.start(); // answers node-a's held query: with 20 bytes, then nothing
+      const stalled = await (async () => {
+        await waitFor(() => emulator.requests.some((r) => r.fault === 'stall'), 'the stalled answer', 10_000);
+        return emulator.requests.find((r) => r.fault === 'stall') as RecordedRequest;
+      })();
+      await waitFor(() => stalled.closedUnanswered === true, 'the stalled answer to be abandoned', 10_000);
+      await waitFor(() => a.members().length === 2, 'node-b seen by the next query', 15_000);
+    }, 40_000);
+
+    test('start() against an agent whose health query never returns fails within its bound and leaves nothing registered', async () => {
+      emulator.inject({ hang: true, match: isHealth, times: Infinity });
+      const { membership } = node('node-a', { waitSeconds: 30 });
+      const started = Date.now();
+      const error = await membership.start().then(
+        () => undefined,
+        (err: unknown) => err as Error,
+      );
+      expect(error?.message).toMatch(/could not be used to join the cluster: no answer within 5000 ms/);
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(emulator.services()).toEqual([]);
+      await waitFor(() => emulator.requests.filter(isHealth).every((r) => r.closedUnanswered === true), 'the hung query to be closed');
+    }, 30_000);
+
+    test('stop() while a blocking query hangs returns at once and deregisters', async () => {
+      const { membership: a } = node('node-a', { waitSeconds: 30 });
+      await a.start();
+      await waitFor(() => emulator.blockedQueries() === 1, "node-a's watch blocked");
+      emulator.inject({ hang: true, match: isBlockingHealth, times: Infinity });
+      emulator.failCheck('service:node-a'); // answers the held query; the next one hangs
+      await waitFor(() => emulator.requests.some((r) => r.fault === 'hang'), 'a hung query');
+      const stopping = Date.now();
+      await a.stop();
+      expect(Date.now() - stopping).toBeLessThan(5000);
+      expect(emulator.services()).toEqual([]);
+      const hung = emulator.requests.find((r) => r.fault === 'hang') as RecordedRequest;
+      await waitFor(() => hung.closedUnanswered === true, 'the hung query to be closed');
+    }, 30_000);
   });
 
   test('a node the agent forgot registers again on its next heartbeat', async () => {

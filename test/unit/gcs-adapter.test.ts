@@ -67,6 +67,14 @@ async function expectKind(promise: Promise<unknown>, kind: UfsErrorKind): Promis
   return err;
 }
 
+async function waitUntil(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** A body of unknown length: `total` bytes from `data` in 64 KiB chunks. */
 function streamOf(data: Buffer, onEnd?: () => void): Readable {
   async function* chunks(): AsyncGenerator<Buffer> {
@@ -361,7 +369,7 @@ describe('list', () => {
 });
 
 describe('writes', () => {
-  it('a body within 8 MiB is one simple upload carrying its MD5 for GCS to verify', async () => {
+  it('a body within 4 MiB is one simple upload carrying its MD5 for GCS to verify', async () => {
     const data = randomBytes(100_000);
     const mark = emulator.requests.length;
     const written = await adapter.write({ key: 'w/small', body: body(data), metadata: meta({ contentType: 'application/x-small' }) });
@@ -451,6 +459,42 @@ describe('writes', () => {
     }
     await expectKind(adapter.write({ key: 'w/aborted', body: Readable.from(slow(), { objectMode: false }), metadata: meta(), signal: controller.signal }), 'Aborted');
     await expectKind(adapter.stat('w/aborted'), 'NotFound');
+  });
+
+  it('a resumable session the server finalises before the last chunk fails the write at once (it used to hang) and leaves nothing', async () => {
+    emulator.inject({ match: (r) => r.method === 'PUT' && r.query.upload_id !== undefined, finalizeEarly: true });
+    const err = await expectKind(adapter.write({ key: 'w/finalised-early', body: streamOf(randomBytes(40 * MiB)), metadata: meta() }), 'Unavailable');
+    expect((err as Error).message).toMatch(/finalised the upload with 4194304 bytes before the body was sent/);
+    await expectKind(adapter.stat('w/finalised-early'), 'NotFound');
+    expect(emulator.objectNames(BUCKET).filter((n) => n.startsWith('pre/.ringcache-tmp/'))).toEqual([]);
+    expect(emulator.openSessions()).toEqual([]);
+  }, 30_000);
+
+  it('an abort while the store has stopped reading a resumable upload ends the write, cancels the session and closes the chunk request', async () => {
+    emulator.inject({ match: (r) => r.method === 'PUT' && r.query.upload_id !== undefined, stallBodyAfter: MiB });
+    const controller = new AbortController();
+    const writing = adapter.write({ key: 'w/stalled', body: streamOf(randomBytes(12 * MiB)), metadata: meta(), signal: controller.signal });
+    const stalledBefore = emulator.stalled.length;
+    await waitUntil(() => emulator.stalled.length > stalledBefore, 'the store to stall');
+    controller.abort();
+    await expectKind(writing, 'Aborted');
+    const stalled = emulator.stalled[emulator.stalled.length - 1];
+    expect(emulator.openSessions()).toEqual([]);
+    emulator.drainStalledUploads();
+    await waitUntil(() => stalled.closedUnanswered === true, 'the chunk request to be closed');
+    await expectKind(adapter.stat('w/stalled'), 'NotFound');
+  }, 30_000);
+
+  it('a simple upload is retried after a 5xx (the library does not retry uploads without a precondition)', async () => {
+    const data = randomBytes(1000);
+    emulator.inject({ match: (r) => r.query.uploadType === 'multipart', status: 503, times: 2 });
+    expect((await adapter.write({ key: 'w/retried', body: body(data), metadata: meta() })).etag).toBe(`"${md5Hex(data)}"`);
+    emulator.inject({ match: (r) => r.query.uploadType === 'multipart', status: 500, times: 10 });
+    await expectKind(adapter.write({ key: 'w/not-retried', body: body(data), metadata: meta() }), 'Unavailable');
+    emulator.clearFaults();
+    emulator.inject({ match: (r) => r.query.uploadType === 'multipart', status: 400 });
+    await expectKind(adapter.write({ key: 'w/not-retried', body: body(data), metadata: meta() }), 'Unavailable');
+    expect(emulator.requests.filter((r) => r.query.name === 'pre/w/not-retried')).toHaveLength(5); // 1 + 3 retries, then one 400
   });
 
   it('maps metadata: HTTP fields, user metadata (reserved names escaped), Expires, checksums', async () => {

@@ -155,14 +155,20 @@ it('composes up to 32 sources into a composite object without md5Hash', async ()
   expect(resource.md5Hash).toBeUndefined();
   const tooMany = await fetch(`${api}/x/compose`, {
     method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ sourceObjects: Array.from({ length: 33 }, () => ({ name: 'c1' })), destination: {} }),
   });
   expect(tooMany.status).toBe(400);
   const stale = await fetch(`${api}/x/compose`, {
     method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ sourceObjects: [{ name: 'c2', objectPreconditions: { ifGenerationMatch: '1' } }], destination: {} }),
   });
   expect(stale.status).toBe(412);
+  // A JSON body must be sent as JSON (the client library always does).
+  const untyped = await fetch(`${api}/x/compose`, { method: 'POST', body: JSON.stringify({ sourceObjects: [{ name: 'c1' }] }) });
+  expect(untyped.status).toBe(400);
+  expect(emulator.getObject(BUCKET, 'x')).toBeUndefined();
 });
 
 it('rewrites keep the source metadata unless the body overrides it', async () => {
@@ -172,6 +178,7 @@ it('rewrites keep the source metadata unless the body overrides it', async () =>
   const changed = await json(
     await fetch(`${api}/src/rewriteTo/b/${BUCKET}/o/changed`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ contentType: 'text/b', cacheControl: null, metadata: { a: null, c: '3' } }),
     }),
   );

@@ -186,5 +186,45 @@ describe('WebHDFS emulator protocol', () => {
     const nn = emulator.requests.find((r) => r.node === 'namenode' && r.op === 'CREATE');
     const dn = emulator.requests.find((r) => r.node === 'datanode' && r.op === 'CREATE');
     expect([nn?.bodyBytes, dn?.bodyBytes, dn?.params.delegation]).toEqual([0, 4, 'tok']);
+    // Data sent to the NameNode before the redirect is refused and recorded.
+    const early = await call('PUT', '/t/early', 'op=CREATE&user.name=alice', 'too soon');
+    expect(early.status).toBe(400);
+    expect(early.json()).toMatchObject({ RemoteException: { exception: 'IllegalArgumentException' } });
+    expect(emulator.violations).toEqual(['CREATE /t/early: 8 bytes sent to the NameNode before the redirect']);
+  });
+
+  it('fault modes: a redirect to a dead DataNode port, a DataNode that stalls an upload or a download', async () => {
+    emulator = await startWebHdfsEmulator();
+    expect(await create('/f/data', 'x'.repeat(1000))).toBe(201);
+    emulator.injectFault({ op: 'OPEN', deadDataNode: true });
+    const dead = await call('GET', '/f/data', 'op=OPEN&user.name=alice');
+    expect(dead.status).toBe(307);
+    expect(new URL(String(dead.headers.location)).port).toBe(String(emulator.deadPort));
+    await expect(request(String(dead.headers.location))).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+
+    emulator.injectFault({ op: 'OPEN', stallReplyAfter: 100 });
+    const open = await call('GET', '/f/data', 'op=OPEN&user.name=alice');
+    const stalled = await request(String(open.headers.location));
+    expect([stalled.statusCode, stalled.headers['content-length']]).toEqual([200, '1000']);
+    const got: Buffer[] = [];
+    stalled.body.on('data', (chunk: Buffer) => got.push(chunk));
+    const until = Date.now() + 5000;
+    while (Buffer.concat(got).length < 100 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, 100)); // and nothing after that
+    expect(Buffer.concat(got)).toHaveLength(100);
+    stalled.body.destroy();
+
+    emulator.injectFault({ op: 'CREATE', stallBodyAfter: 10 });
+    const first = await call('PUT', '/f/partial', 'op=CREATE&user.name=alice');
+    const controller = new AbortController();
+    const upload = request(String(first.headers.location), { method: 'PUT', body: 'y'.repeat(100), signal: controller.signal }).catch((e: unknown) => e);
+    const deadline = Date.now() + 5000;
+    while (!emulator.requests.some((r) => r.node === 'datanode' && r.op === 'CREATE' && r.stalled && r.bodyBytes >= 10) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    controller.abort();
+    expect(await upload).toMatchObject({ name: 'AbortError' });
+    // The partial file stays, as HDFS keeps what a writer that hung had written.
+    expect((await emulator.fileStatus('/f/partial'))?.length).toBe(10);
   });
 });

@@ -122,6 +122,25 @@ describe('S3 adapter errors and retries', () => {
     expect(server.requests).toHaveLength(3);
   }, 20_000);
 
+  test('501 NotImplemented is NotImplemented and not retried (a retry cannot succeed)', async () => {
+    const server = await serve((req, res) => {
+      req.resume();
+      if (req.method === 'HEAD') {
+        res.writeHead(501).end();
+        return;
+      }
+      xmlError(res, 501, 'NotImplemented', 'A header you provided implies functionality that is not implemented.');
+    });
+    const adapter = adapterFor(server.url);
+    const err = await expectKind(adapter.read('obj', undefined), 'NotImplemented');
+    expect(err.message).toBe('read object: the object store does not implement this (NotImplemented, HTTP 501)');
+    expect(server.requests).toHaveLength(1);
+    await expectKind(adapter.stat('obj'), 'NotImplemented'); // HEAD: no error body, mapped by status
+    const upload = adapter.uploadPart({ uploadId: 'u', key: 'k', partNumber: 1, body: Readable.from([Buffer.from('part')]) });
+    await expectKind(upload, 'NotImplemented');
+    expect(server.requests.filter((r) => r.method === 'PUT')).toHaveLength(1);
+  });
+
   test('a server that drops connections: retried, then Unavailable', async () => {
     const server = await serve((req) => {
       req.socket.destroy();

@@ -60,9 +60,9 @@ export interface GcsConnectionOptions {
   retryOptions?: StorageOptions['retryOptions'];
   /** An existing client; all the options above are then ignored. */
   storage?: Storage;
-  /** Bodies up to this size go in one simple upload (default 8 MiB). */
+  /** Bodies up to this size go in one simple upload (default 4 MiB). */
   simpleUploadThreshold?: number;
-  /** Resumable upload chunk size, a multiple of 256 KiB (default 8 MiB). */
+  /** Resumable upload chunk size, a multiple of 256 KiB (default 4 MiB). */
   resumableChunkSize?: number;
   /** objects.list page size (default 1000, the GCS maximum). */
   listPageSize?: number;
@@ -73,6 +73,12 @@ export interface GcsConnectionOptions {
    * (default 60 s): the library's HTTP layer does not notice a connection dropped mid-body.
    */
   readIdleTimeoutMs?: number;
+  /**
+   * A JSON API request or simple upload not answered in this time fails with Unavailable
+   * (default 60 s; without it the library waits forever). Resumable upload chunks and
+   * downloads are watched by the gateway's idle watchdogs instead.
+   */
+  requestTimeoutMs?: number;
   /** Minimum size of non-final multipart parts. Default S3's 5 MiB; for tests only. */
   minPartSize?: number;
 }
@@ -95,6 +101,8 @@ export function createStorageClient(options: GcsConnectionOptions): Storage {
     ...(options.authClient !== undefined ? { authClient: options.authClient } : {}),
     ...(options.retryOptions !== undefined ? { retryOptions: options.retryOptions } : {}),
     useAuthWithCustomEndpoint: options.useAuthWithCustomEndpoint ?? hasCredentials,
+    // The client's JSON API requests (and simple uploads) have no timeout unless given one.
+    timeout: positive(options.requestTimeoutMs, 60_000, 'requestTimeoutMs'),
   };
   // No project lookup (which could query the metadata server) for an anonymous custom endpoint.
   const projectId = options.projectId ?? (custom && !hasCredentials ? 'ringcache-local' : undefined);
@@ -133,6 +141,7 @@ export class GcsAdapter implements UfsAdapter {
       resumableChunkSize: chunkSize,
       listPageSize: Math.min(positive(options.listPageSize, 1000, 'listPageSize'), 1000),
       readIdleTimeoutMs: positive(options.readIdleTimeoutMs, 60_000, 'readIdleTimeoutMs'),
+      uploadRetries: storage.retryOptions.autoRetry === false ? 0 : (storage.retryOptions.maxRetries ?? 3),
       minPartSize: options.minPartSize ?? MIN_PART_SIZE,
       concurrency: positive(options.concurrency, 8, 'concurrency'),
     };
@@ -194,8 +203,9 @@ export class GcsAdapter implements UfsAdapter {
     return copyObject(this.ctx, request);
   }
 
-  async createMultipartUpload(key: string, metadata: ObjectMetadata): Promise<MultipartUpload> {
+  async createMultipartUpload(key: string, metadata: ObjectMetadata, signal?: AbortSignal): Promise<MultipartUpload> {
     this.assertOpen();
+    throwIfAborted(signal);
     return createUpload(this.ctx, key, metadata);
   }
 
@@ -204,8 +214,9 @@ export class GcsAdapter implements UfsAdapter {
     return uploadPart(this.ctx, request);
   }
 
-  async listParts(key: string, uploadId: string): Promise<PartInfo[]> {
+  async listParts(key: string, uploadId: string, signal?: AbortSignal): Promise<PartInfo[]> {
     this.assertOpen();
+    throwIfAborted(signal);
     return listParts(this.ctx, key, uploadId);
   }
 
@@ -214,24 +225,28 @@ export class GcsAdapter implements UfsAdapter {
     return completeUpload(this.ctx, key, uploadId, parts, signal);
   }
 
-  async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+  async abortMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<void> {
     this.assertOpen();
+    throwIfAborted(signal);
     return abortUpload(this.ctx, key, uploadId);
   }
 
-  listMultipartUploads(prefix: string): AsyncIterable<MultipartUpload> {
+  listMultipartUploads(prefix: string, signal?: AbortSignal): AsyncIterable<MultipartUpload> {
     this.assertOpen();
+    throwIfAborted(signal);
     return listUploads(this.ctx, prefix);
   }
 
-  async getMultipartUpload(key: string, uploadId: string): Promise<MultipartUpload & { metadata: ObjectMetadata }> {
+  async getMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<MultipartUpload & { metadata: ObjectMetadata }> {
     this.assertOpen();
+    throwIfAborted(signal);
     return loadUpload(this.ctx, key, uploadId);
   }
 
   /** Removes uploads initiated more than `olderThanMs` ago and stale temporaries; returns the count removed. */
-  async cleanupAbandonedUploads(olderThanMs: number): Promise<number> {
+  async cleanupAbandonedUploads(olderThanMs: number, signal?: AbortSignal): Promise<number> {
     this.assertOpen();
+    throwIfAborted(signal);
     return cleanupAbandoned(this.ctx, olderThanMs);
   }
 

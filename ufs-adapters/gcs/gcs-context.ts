@@ -16,6 +16,12 @@ export interface GcsContext {
   minPartSize: number;
   /** A download waiting longer than this for its next chunk fails with Unavailable. */
   readIdleTimeoutMs: number;
+  /**
+   * Retries of a simple upload after a transient failure: the client's maxRetries as
+   * configured (read once: the library switches `retryOptions.autoRetry` off and on while it
+   * runs calls).
+   */
+  uploadRetries: number;
   /** Parallel requests for compose levels and deletes of temporaries. */
   concurrency: number;
 }

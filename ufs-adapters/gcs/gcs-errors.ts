@@ -67,6 +67,7 @@ function defaultKind(status: number): UfsErrorKind | undefined {
   if (status === 412) return 'PreconditionFailed';
   if (status === 401 || status === 403) return 'Denied';
   if (status === 429 || status === 503) return 'Throttled';
+  if (status === 501) return 'NotImplemented'; // a retry cannot succeed
   if (status >= 500) return 'Unavailable';
   return undefined;
 }

@@ -152,6 +152,9 @@ export async function openAfterFirstChunk(
     }
   }
   const stream = Readable.from(rest(), { objectMode: false });
+  // Destroying the stream must stop the download now: the generator only sees it once its
+  // pending read returns, which for a stalled download is after readIdleTimeoutMs.
+  stream.once('close', stop);
   return signal ? addAbortSignal(signal, stream) : stream;
 }
 

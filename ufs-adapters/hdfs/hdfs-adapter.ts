@@ -109,38 +109,38 @@ export class HdfsAdapter implements UfsAdapter {
     return copyObject(this.ctx, request);
   }
 
-  createMultipartUpload(key: string, metadata: ObjectMetadata): Promise<MultipartUpload> {
-    return createUpload(this.ctx, key, metadata);
+  createMultipartUpload(key: string, metadata: ObjectMetadata, signal?: AbortSignal): Promise<MultipartUpload> {
+    return createUpload(this.ctx, key, metadata, signal);
   }
 
   uploadPart(request: UploadPartRequest): Promise<PartInfo> {
     return uploadPart(this.ctx, request);
   }
 
-  listParts(key: string, uploadId: string): Promise<PartInfo[]> {
-    return listParts(this.ctx, key, uploadId);
+  listParts(key: string, uploadId: string, signal?: AbortSignal): Promise<PartInfo[]> {
+    return listParts(this.ctx, key, uploadId, signal);
   }
 
   completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal): Promise<WriteResult> {
     return completeUpload(this.ctx, key, uploadId, parts, signal);
   }
 
-  abortMultipartUpload(key: string, uploadId: string): Promise<void> {
-    return abortUpload(this.ctx, key, uploadId);
+  abortMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<void> {
+    return abortUpload(this.ctx, key, uploadId, signal);
   }
 
-  listMultipartUploads(prefix: string): AsyncIterable<MultipartUpload> {
-    return listUploads(this.ctx, prefix);
+  listMultipartUploads(prefix: string, signal?: AbortSignal): AsyncIterable<MultipartUpload> {
+    return listUploads(this.ctx, prefix, signal);
   }
 
-  async getMultipartUpload(key: string, uploadId: string): Promise<MultipartUpload & { metadata: ObjectMetadata }> {
-    const { uploadId: id, key: k, initiated, metadata } = await loadUpload(this.ctx, key, uploadId);
+  async getMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<MultipartUpload & { metadata: ObjectMetadata }> {
+    const { uploadId: id, key: k, initiated, metadata } = await loadUpload(this.ctx, key, uploadId, signal);
     return { uploadId: id, key: k, initiated, metadata };
   }
 
   /** Aborts uploads initiated more than `olderThanMs` ago and removes stale temp files; returns the count removed. */
-  cleanupAbandonedUploads(olderThanMs: number): Promise<number> {
-    return cleanupAbandoned(this.ctx, olderThanMs);
+  cleanupAbandonedUploads(olderThanMs: number, signal?: AbortSignal): Promise<number> {
+    return cleanupAbandoned(this.ctx, olderThanMs, signal);
   }
 
   async close(): Promise<void> {

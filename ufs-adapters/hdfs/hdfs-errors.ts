@@ -44,11 +44,14 @@ const KIND_BY_EXCEPTION: Record<string, UfsErrorKind> = {
   NSQuotaExceededException: 'Unavailable',
   DSQuotaExceededException: 'Unavailable',
   QuotaByStorageTypeExceededException: 'Unavailable',
+  // The server does not support the operation (an older NameNode, or HttpFS).
+  UnsupportedOperationException: 'NotImplemented',
 };
 
 function kindByStatus(status: number): UfsErrorKind {
   if (status === 401 || status === 403) return 'Denied';
   if (status === 429) return 'Throttled';
+  if (status === 501) return 'NotImplemented'; // a retry cannot succeed
   return 'Unavailable';
 }
 

@@ -113,7 +113,7 @@ export async function loadUpload(ctx: HdfsContext, key: string, uploadId: string
   return upload;
 }
 
-export async function createUpload(ctx: HdfsContext, key: string, metadata: ObjectMetadata): Promise<MultipartUpload> {
+export async function createUpload(ctx: HdfsContext, key: string, metadata: ObjectMetadata, signal?: AbortSignal): Promise<MultipartUpload> {
   assertValidHdfsKey(ctx.layout, key);
   if (isFolderKey(key)) throw ufsError('InvalidKey', "a folder key (ending in '/') must have an empty body");
   const uploadId = randomBytes(24).toString('base64url');
@@ -121,8 +121,8 @@ export async function createUpload(ctx: HdfsContext, key: string, metadata: Obje
   const initiated = new Date();
   const record = encodeRecord({ v: 1, key, initiated: initiated.toISOString(), metadata: parseMetadata(metadata) });
   try {
-    await ctx.client.mkdirs(dir);
-    await ctx.client.setXAttr(dir, UPLOAD_XATTR, record, 'CREATE');
+    await ctx.client.mkdirs(dir, signal);
+    await ctx.client.setXAttr(dir, UPLOAD_XATTR, record, 'CREATE', signal);
   } catch (err) {
     await deleteQuietly(ctx, dir);
     throw hdfsError(err, 'create multipart upload', { FileNotFoundException: 'Unavailable' });
@@ -196,35 +196,35 @@ async function partFiles(ctx: HdfsContext, dir: string, signal?: AbortSignal): P
   return out;
 }
 
-export async function listParts(ctx: HdfsContext, key: string, uploadId: string): Promise<PartInfo[]> {
-  const { dir } = await loadUpload(ctx, key, uploadId);
-  const files = [...(await partFiles(ctx, dir)).entries()].sort((a, b) => a[0] - b[0]);
+export async function listParts(ctx: HdfsContext, key: string, uploadId: string, signal?: AbortSignal): Promise<PartInfo[]> {
+  const { dir } = await loadUpload(ctx, key, uploadId, signal);
+  const files = [...(await partFiles(ctx, dir, signal)).entries()].sort((a, b) => a[0] - b[0]);
   const parts: PartInfo[] = [];
-  for await (const part of mapAhead(fromArray(files), ctx.lookahead, ([n, status]) => readPart(ctx, dir, n, status))) {
+  for await (const part of mapAhead(fromArray(files), ctx.lookahead, ([n, status]) => readPart(ctx, dir, n, status, signal))) {
     if (part) parts.push({ partNumber: part.partNumber, etag: part.etag, size: part.size, lastModified: part.lastModified });
   }
   return parts;
 }
 
-export async function abortUpload(ctx: HdfsContext, key: string, uploadId: string): Promise<void> {
-  const { dir } = await loadUpload(ctx, key, uploadId);
+export async function abortUpload(ctx: HdfsContext, key: string, uploadId: string, signal?: AbortSignal): Promise<void> {
+  const { dir } = await loadUpload(ctx, key, uploadId, signal);
   try {
-    await ctx.client.delete(dir, true);
+    await ctx.client.delete(dir, true, signal);
   } catch (err) {
     if (!isMissing(err)) throw hdfsError(err, 'abort multipart upload');
   }
 }
 
 /** Uploads found in the uploads folder (records unreadable or missing are skipped). */
-async function storedUploads(ctx: HdfsContext): Promise<Array<StoredUpload & { status: FileStatus }>> {
+async function storedUploads(ctx: HdfsContext, signal?: AbortSignal): Promise<Array<StoredUpload & { status: FileStatus }>> {
   const dirs: FileStatus[] = [];
-  for await (const entry of directoryEntries(ctx, ctx.layout.uploadsDir)) {
+  for await (const entry of directoryEntries(ctx, ctx.layout.uploadsDir, signal)) {
     if (entry.type === 'DIRECTORY' && UPLOAD_ID.test(entry.pathSuffix)) dirs.push(entry);
   }
   const found: Array<StoredUpload & { status: FileStatus }> = [];
   const read = async (status: FileStatus) => {
     const dir = `${ctx.layout.uploadsDir}/${status.pathSuffix}`;
-    const attrs = await xattrsOf(ctx, dir).catch(() => undefined);
+    const attrs = await xattrsOf(ctx, dir, signal).catch(() => undefined);
     const upload = attrs && uploadFrom(status.pathSuffix, dir, attrs);
     return { status, upload };
   };
@@ -235,8 +235,8 @@ async function storedUploads(ctx: HdfsContext): Promise<Array<StoredUpload & { s
 }
 
 /** In-progress uploads under `prefix`, ordered by key (UTF-8) then initiation time. Reads all records. */
-export async function* listUploads(ctx: HdfsContext, prefix: string): AsyncGenerator<MultipartUpload> {
-  const found = (await storedUploads(ctx))
+export async function* listUploads(ctx: HdfsContext, prefix: string, signal?: AbortSignal): AsyncGenerator<MultipartUpload> {
+  const found = (await storedUploads(ctx, signal))
     .filter((u) => u.dir !== '' && u.key.startsWith(prefix))
     .map(({ uploadId, key, initiated }) => ({ uploadId, key, initiated }));
   found.sort((a, b) => compareUtf8(a.key, b.key) || a.initiated.getTime() - b.initiated.getTime() || compareUtf8(a.uploadId, b.uploadId));
@@ -399,20 +399,20 @@ export async function completeUpload(ctx: HdfsContext, key: string, uploadId: st
 }
 
 /** Removes uploads initiated before the cutoff and temp files not modified since; returns the count. */
-export async function cleanupAbandoned(ctx: HdfsContext, olderThanMs: number): Promise<number> {
+export async function cleanupAbandoned(ctx: HdfsContext, olderThanMs: number, signal?: AbortSignal): Promise<number> {
   const cutoff = Date.now() - olderThanMs;
   let removed = 0;
-  for (const upload of await storedUploads(ctx)) {
+  for (const upload of await storedUploads(ctx, signal)) {
     const started = upload.dir !== '' ? upload.initiated.getTime() : upload.status.modificationTime;
     if (started < cutoff) {
-      await ctx.client.delete(`${ctx.layout.uploadsDir}/${upload.uploadId}`, true).catch((err: unknown) => {
+      await ctx.client.delete(`${ctx.layout.uploadsDir}/${upload.uploadId}`, true, signal).catch((err: unknown) => {
         if (!isMissing(err)) throw hdfsError(err, 'remove multipart upload');
       });
       removed++;
     }
   }
   const stale: string[] = [];
-  for await (const entry of directoryEntries(ctx, ctx.layout.tmpDir)) {
+  for await (const entry of directoryEntries(ctx, ctx.layout.tmpDir, signal)) {
     if (entry.modificationTime < cutoff) stale.push(`${ctx.layout.tmpDir}/${entry.pathSuffix}`);
   }
   for (const path of stale) {

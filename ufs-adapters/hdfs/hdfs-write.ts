@@ -74,6 +74,13 @@ export async function uploadBody(
       callback(null, bytes);
     },
   });
+  // undici destroys a request's body with the request's error (a refused DataNode connection,
+  // a reset), and the pipeline hands that error on to `body`: it must not be taken for an error
+  // of the body itself. Whichever side fails first is the cause.
+  let requestSideFailed = false;
+  meter.once('error', () => {
+    if (bodyError === undefined) requestSideFailed = true;
+  });
   const piping = pipeline(body, meter).catch(() => undefined);
   let requestError: unknown;
   try {
@@ -90,6 +97,7 @@ export async function uploadBody(
 
   await deleteQuietly(ctx, hdfsPath);
   if (signal?.aborted) throw ufsError('Aborted', 'upload aborted', signal.reason);
+  if (requestSideFailed) throw hdfsError(requestError ?? bodyError, 'store uploaded data', { FileNotFoundException: 'Unavailable', ...options.overrides });
   if (bodyError !== undefined) {
     if (isUfsError(bodyError)) throw bodyError;
     if (isAbortError(bodyError) || errorCode(bodyError) === 'ERR_STREAM_PREMATURE_CLOSE') throw ufsError('Aborted', 'upload aborted', bodyError);

@@ -23,6 +23,7 @@ import type {
 import { cleanupAbandonedUploads } from './abandoned-cleanup';
 import { copyObject } from './copy-object';
 import { deleteObject } from './delete-object';
+import { throwIfAborted } from './fs-errors';
 import { listObjects } from './list-objects';
 import { createLocalContext, type LocalContext } from './local-context';
 import { abortUpload, createUpload, listParts, listUploads, loadUpload, uploadPart } from './local-multipart';
@@ -82,7 +83,8 @@ export class LocalAdapter implements UfsAdapter {
     return copyObject(this.ctx, request);
   }
 
-  createMultipartUpload(key: string, metadata: ObjectMetadata): Promise<MultipartUpload> {
+  async createMultipartUpload(key: string, metadata: ObjectMetadata, signal?: AbortSignal): Promise<MultipartUpload> {
+    throwIfAborted(signal);
     return createUpload(this.ctx, key, metadata);
   }
 
@@ -90,7 +92,8 @@ export class LocalAdapter implements UfsAdapter {
     return uploadPart(this.ctx, request);
   }
 
-  listParts(key: string, uploadId: string): Promise<PartInfo[]> {
+  async listParts(key: string, uploadId: string, signal?: AbortSignal): Promise<PartInfo[]> {
+    throwIfAborted(signal);
     return listParts(this.ctx, key, uploadId);
   }
 
@@ -98,7 +101,8 @@ export class LocalAdapter implements UfsAdapter {
     return completeUpload(this.ctx, key, uploadId, parts, signal);
   }
 
-  abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+  async abortMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<void> {
+    throwIfAborted(signal);
     return abortUpload(this.ctx, key, uploadId);
   }
 
@@ -106,13 +110,15 @@ export class LocalAdapter implements UfsAdapter {
     return listUploads(this.ctx, prefix);
   }
 
-  async getMultipartUpload(key: string, uploadId: string): Promise<MultipartUpload & { metadata: ObjectMetadata }> {
+  async getMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<MultipartUpload & { metadata: ObjectMetadata }> {
+    throwIfAborted(signal);
     const { dir: _dir, ...upload } = await loadUpload(this.ctx, key, uploadId);
     return upload;
   }
 
   /** Aborts uploads initiated more than `olderThanMs` ago and removes stale temp files; returns the count removed. */
-  cleanupAbandonedUploads(olderThanMs: number): Promise<number> {
+  async cleanupAbandonedUploads(olderThanMs: number, signal?: AbortSignal): Promise<number> {
+    throwIfAborted(signal);
     return cleanupAbandonedUploads(this.ctx.layout.root, olderThanMs);
   }
 

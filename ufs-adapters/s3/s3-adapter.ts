@@ -103,37 +103,37 @@ export class S3Adapter implements UfsAdapter {
     return copyObject(this.ctx, request);
   }
 
-  createMultipartUpload(key: string, metadata: ObjectMetadata): Promise<MultipartUpload> {
-    return createUpload(this.ctx, key, metadata);
+  createMultipartUpload(key: string, metadata: ObjectMetadata, signal?: AbortSignal): Promise<MultipartUpload> {
+    return createUpload(this.ctx, key, metadata, signal);
   }
 
   uploadPart(request: UploadPartRequest): Promise<PartInfo> {
     return uploadPart(this.ctx, request);
   }
 
-  listParts(key: string, uploadId: string): Promise<PartInfo[]> {
-    return listParts(this.ctx, key, uploadId);
+  listParts(key: string, uploadId: string, signal?: AbortSignal): Promise<PartInfo[]> {
+    return listParts(this.ctx, key, uploadId, signal);
   }
 
   completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal): Promise<WriteResult> {
     return completeUpload(this.ctx, key, uploadId, parts, signal);
   }
 
-  abortMultipartUpload(key: string, uploadId: string): Promise<void> {
-    return abortUpload(this.ctx, key, uploadId);
+  abortMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<void> {
+    return abortUpload(this.ctx, key, uploadId, signal);
   }
 
-  listMultipartUploads(prefix: string): AsyncIterable<MultipartUpload> {
-    return listUploads(this.ctx, prefix);
+  listMultipartUploads(prefix: string, signal?: AbortSignal): AsyncIterable<MultipartUpload> {
+    return listUploads(this.ctx, prefix, signal);
   }
 
-  getMultipartUpload(key: string, uploadId: string): Promise<MultipartUpload & { metadata: ObjectMetadata }> {
-    return getUpload(this.ctx, key, uploadId);
+  getMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<MultipartUpload & { metadata: ObjectMetadata }> {
+    return getUpload(this.ctx, key, uploadId, signal);
   }
 
   /** Aborts uploads under the mount prefix initiated more than `olderThanMs` ago and removes stale part temp files. */
-  cleanupAbandonedUploads(olderThanMs: number): Promise<number> {
-    return cleanupAbandoned(this.ctx, olderThanMs);
+  cleanupAbandonedUploads(olderThanMs: number, signal?: AbortSignal): Promise<number> {
+    return cleanupAbandoned(this.ctx, olderThanMs, signal);
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,9 @@
 /**
  * copy: server-side CopyObject (no byte passes through the gateway), or, for sources above
  * S3's 5 GiB CopyObject limit, a multipart upload assembled with UploadPartCopy.
- * The source is pinned with x-amz-copy-source-if-match to the version whose size we report.
+ * The source is pinned with x-amz-copy-source-if-match to the version whose size we report,
+ * sent also under its legacy name x-amz-copy-if-match: Ceph RGW 16 (Pacific) honours only
+ * that one and silently copies whatever version is current otherwise.
  */
 import {
   CompleteMultipartUploadCommand,
@@ -13,14 +15,19 @@ import {
 } from '@aws-sdk/client-s3';
 import { isUfsError, ufsError, type UfsError } from '../errors';
 import { MAX_PART_NUMBER, type CopyRequest, type ObjectMetadata, type WriteResult } from '../types';
-import { quoteEtag, throwIfAborted, type S3Context } from './s3-context';
-import { metadataFromHead, metadataParams, withRawExpires } from './s3-metadata';
-import { headObject, lastModifiedOf } from './s3-read';
+import { quoteEtag, sameEtag, throwIfAborted, type S3Context } from './s3-context';
+import { metadataFromHead, metadataParams, withHeader, withRawExpires } from './s3-metadata';
+import { committedVersion, headObject, knownEtag } from './s3-read';
 import { abortUploadQuietly } from './s3-write';
 
 /** x-amz-copy-source: bucket/key, percent-encoded except "/" (what S3, MinIO and Ceph decode). */
 export const copySourceOf = (bucket: string, storeKey: string): string =>
   `${bucket}/${storeKey.split('/').map(encodeURIComponent).join('/')}`;
+
+/** CopySourceIfMatch for `etag`, sent under both names (see the header comment). */
+function pinnedToSource<C>(command: C, etag: string | undefined): C {
+  return withHeader(command, 'x-amz-copy-if-match', etag);
+}
 
 /** A source replaced between our HEAD and the copy is looked up again, a few times. */
 const MAX_SOURCE_RACES = 3;
@@ -67,24 +74,22 @@ async function singleCopy(
   signal: AbortSignal | undefined,
 ): Promise<WriteResult> {
   const metadata = targetMetadata(sourceKey, destinationKey, source, requested);
-  const command = withRawExpires(
-    new CopyObjectCommand({
-      Bucket: ctx.bucket,
-      Key: destinationKey,
-      CopySource: copySourceOf(ctx.bucket, sourceKey),
-      CopySourceIfMatch: source.ETag,
-      MetadataDirective: metadata ? 'REPLACE' : 'COPY',
-      ...(metadata ? metadataParams(metadata) : {}),
-    }),
-    metadata?.expires,
-  );
+  const copy = new CopyObjectCommand({
+    Bucket: ctx.bucket,
+    Key: destinationKey,
+    CopySource: copySourceOf(ctx.bucket, sourceKey),
+    CopySourceIfMatch: source.ETag,
+    MetadataDirective: metadata ? 'REPLACE' : 'COPY',
+    ...(metadata ? metadataParams(metadata) : {}),
+  });
+  const command = pinnedToSource(withRawExpires(copy, metadata?.expires), source.ETag);
   const out = await ctx.call('copy object', signal, () => ctx.client.send(command, { abortSignal: signal }));
-  const etag = quoteEtag(out.CopyObjectResult?.ETag);
-  return {
-    etag,
-    size: Number(source.ContentLength ?? 0),
-    lastModified: out.CopyObjectResult?.LastModified ?? (await lastModifiedOf(ctx, destinationKey, etag)),
-  };
+  const answered = out.CopyObjectResult?.ETag;
+  const size = Number(source.ContentLength ?? 0);
+  if (knownEtag(answered) && out.CopyObjectResult?.LastModified) {
+    return { etag: quoteEtag(answered), size, lastModified: out.CopyObjectResult.LastModified };
+  }
+  return { size, ...(await committedVersion(ctx, destinationKey, answered, signal)) };
 }
 
 async function multipartCopy(
@@ -120,20 +125,16 @@ async function multipartCopy(
       const start = (n - 1) * partSize;
       const end = Math.min(size, start + partSize) - 1;
       try {
-        const out = await ctx.call(`copy part ${n}`, opSignal, () =>
-          ctx.client.send(
-            new UploadPartCopyCommand({
-              Bucket: ctx.bucket,
-              Key: destinationKey,
-              UploadId: uploadId,
-              PartNumber: n,
-              CopySource: copySourceOf(ctx.bucket, sourceKey),
-              CopySourceIfMatch: source.ETag,
-              CopySourceRange: `bytes=${start}-${end}`,
-            }),
-            { abortSignal: opSignal },
-          ),
-        );
+        const command = new UploadPartCopyCommand({
+          Bucket: ctx.bucket,
+          Key: destinationKey,
+          UploadId: uploadId,
+          PartNumber: n,
+          CopySource: copySourceOf(ctx.bucket, sourceKey),
+          CopySourceIfMatch: source.ETag,
+          CopySourceRange: `bytes=${start}-${end}`,
+        });
+        const out = await ctx.call(`copy part ${n}`, opSignal, () => ctx.client.send(pinnedToSource(command, source.ETag), { abortSignal: opSignal }));
         parts[n - 1] = { PartNumber: n, ETag: out.CopyPartResult?.ETag };
       } catch (err) {
         failure ??= err as UfsError;
@@ -144,14 +145,17 @@ async function multipartCopy(
   try {
     await Promise.all(Array.from({ length: Math.min(ctx.config.queueSize, partCount) }, worker));
     if (failure) throw failure;
+    // Stores that ignore the pin on UploadPartCopy (Ceph RGW 16 honours neither header there)
+    // would copy ranges of another version: the source must still be the version pinned.
+    const after = await headObject(ctx, sourceKey, signal);
+    if (!sameEtag(after.ETag, source.ETag)) throw ufsError('PreconditionFailed', 'copy object: the source changed during the copy');
     const out = await ctx.call('copy object', signal, () =>
       ctx.client.send(
         new CompleteMultipartUploadCommand({ Bucket: ctx.bucket, Key: destinationKey, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
         { abortSignal: signal },
       ),
     );
-    const etag = quoteEtag(out.ETag);
-    return { etag, size, lastModified: await lastModifiedOf(ctx, destinationKey, etag) };
+    return { size, ...(await committedVersion(ctx, destinationKey, out.ETag, signal)) };
   } catch (err) {
     await abortUploadQuietly(ctx, destinationKey, uploadId);
     throw err;

@@ -58,6 +58,8 @@ const CODE_KINDS: Record<string, UfsErrorKind> = {
   InvalidObjectName: 'InvalidKey',
   // The mount's bucket is gone: the store is misconfigured, not the object missing.
   NoSuchBucket: 'Unavailable',
+  // The store lacks the operation (HTTP 501): a retry cannot succeed.
+  NotImplemented: 'NotImplemented',
 };
 
 const NETWORK_CODES = new Set([
@@ -107,6 +109,7 @@ function kindOf(code: string | undefined, status: number | undefined, errno: str
     if (status === 412 || status === 416) return 'PreconditionFailed';
     if (status === 401 || status === 403) return 'Denied';
     if (status === 429 || status === 503) return 'Throttled';
+    if (status === 501) return 'NotImplemented';
   }
   // 5xx, socket hang up, DNS failures, unparseable replies, unknown 4xx: the store cannot serve us.
   return 'Unavailable';
@@ -137,6 +140,8 @@ function describeKind(kind: UfsErrorKind): string {
       return 'the object store is unavailable';
     case 'PreconditionFailed':
       return 'the object changed';
+    case 'NotImplemented':
+      return 'the object store does not implement this';
     default:
       return kind;
   }

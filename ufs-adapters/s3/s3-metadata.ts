@@ -43,13 +43,18 @@ interface CommandWithStack {
 
 /** Sends `expires` as the raw Expires header of `command` (no-op when undefined). */
 export function withRawExpires<C>(command: C, expires: string | undefined): C {
-  if (expires === undefined) return command;
+  return withHeader(command, 'expires', expires, 'ringcacheRawExpires');
+}
+
+/** Adds the header `name: value` to the request of `command` (no-op when `value` is undefined). */
+export function withHeader<C>(command: C, name: string, value: string | undefined, middlewareName = `ringcacheHeader:${name}`): C {
+  if (value === undefined) return command;
   (command as unknown as CommandWithStack).middlewareStack.add(
     (next) => async (args) => {
-      if (HttpRequest.isInstance(args.request)) args.request.headers['expires'] = expires;
+      if (HttpRequest.isInstance(args.request)) args.request.headers[name] = value;
       return next(args);
     },
-    { step: 'build', name: 'ringcacheRawExpires' },
+    { step: 'build', name: middlewareName },
   );
   return command;
 }

@@ -40,7 +40,7 @@ import {
 import { decodeListedKey, quoteEtag, sameEtag, stripQuotes, throwIfAborted, type S3Context } from './s3-context';
 import { describeSdkError, isAbortLike } from './s3-errors';
 import { metadataParams, withRawExpires } from './s3-metadata';
-import { lastModifiedOf } from './s3-read';
+import { committedVersion, knownEtag } from './s3-read';
 
 export const TEMP_PART_PREFIX = 'part-';
 
@@ -72,10 +72,24 @@ function assertUploadId(uploadId: string): void {
   if (typeof uploadId !== 'string' || uploadId === '') throw ufsError('NoSuchUpload', 'the multipart upload does not exist');
 }
 
-export async function createUpload(ctx: MultipartContext, key: string, metadata: ObjectMetadata): Promise<MultipartUpload> {
+/**
+ * Runs an SDK call scoped to one upload (UploadPart, ListParts, Complete, Abort). A 404 from
+ * such a call means the upload is gone, whatever code the store gives it: Ceph RGW answers
+ * NoSuchKey for an aborted or unknown upload, S3 NoSuchUpload.
+ */
+async function uploadCall<T>(ctx: S3Context, action: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await ctx.call(action, signal, fn);
+  } catch (err) {
+    if (isUfsError(err, 'NotFound')) throw ufsError('NoSuchUpload', `${action}: the multipart upload does not exist`, err.cause);
+    throw err;
+  }
+}
+
+export async function createUpload(ctx: MultipartContext, key: string, metadata: ObjectMetadata, signal?: AbortSignal): Promise<MultipartUpload> {
   const storeKey = ctx.storeKey(key);
   const command = withRawExpires(new CreateMultipartUploadCommand({ Bucket: ctx.bucket, Key: storeKey, ...metadataParams(metadata) }), metadata.expires);
-  const out = await ctx.call('create multipart upload', undefined, () => ctx.client.send(command));
+  const out = await ctx.call('create multipart upload', signal, () => ctx.client.send(command, { abortSignal: signal }));
   if (!out.UploadId) throw ufsError('Unavailable', 'create multipart upload: the object store returned no upload id');
   const initiated = new Date();
   ctx.uploads.set(out.UploadId, { key, initiated, metadata: { ...metadata, userMetadata: { ...metadata.userMetadata } } });
@@ -146,7 +160,7 @@ async function sendPartFromFile(
   for (let attempt = 1; ; attempt++) {
     const stream = createReadStream(file);
     try {
-      return await ctx.call(action, signal, () => ctx.client.send(command(stream), { abortSignal: signal }));
+      return await uploadCall(ctx, action, signal, () => ctx.client.send(command(stream), { abortSignal: signal }));
     } catch (err) {
       if (attempt >= ctx.config.maxAttempts || !isRetryable(err)) throw err;
       const base = isUfsError(err, 'Throttled') ? 500 : 100;
@@ -191,26 +205,35 @@ export async function uploadPart(ctx: MultipartContext, request: UploadPartReque
         ContentMD5: spooled.md5.toString('base64'),
       }),
     );
-    return { partNumber: request.partNumber, etag: quoteEtag(out.ETag ?? spooled.md5.toString('hex')), size: spooled.size, lastModified: new Date() };
+    return { partNumber: request.partNumber, etag: quoteEtag(knownEtag(out.ETag) ? out.ETag : spooled.md5.toString('hex')), size: spooled.size, lastModified: new Date() };
   } finally {
     await rm(spooled.path, { force: true }).catch(() => undefined);
   }
 }
 
 /** One page of ListParts; NoSuchUpload for a missing upload (or one of another key). */
-function listPartsPage(ctx: S3Context, storeKey: string, uploadId: string, marker: string | undefined, maxParts?: number): Promise<ListPartsCommandOutput> {
-  return ctx.call('list parts', undefined, () =>
-    ctx.client.send(new ListPartsCommand({ Bucket: ctx.bucket, Key: storeKey, UploadId: uploadId, PartNumberMarker: marker, MaxParts: maxParts })),
+function listPartsPage(
+  ctx: S3Context,
+  storeKey: string,
+  uploadId: string,
+  marker: string | undefined,
+  signal: AbortSignal | undefined,
+  maxParts?: number,
+): Promise<ListPartsCommandOutput> {
+  return uploadCall(ctx, 'list parts', signal, () =>
+    ctx.client.send(new ListPartsCommand({ Bucket: ctx.bucket, Key: storeKey, UploadId: uploadId, PartNumberMarker: marker, MaxParts: maxParts }), {
+      abortSignal: signal,
+    }),
   );
 }
 
-export async function listParts(ctx: MultipartContext, key: string, uploadId: string): Promise<PartInfo[]> {
+export async function listParts(ctx: MultipartContext, key: string, uploadId: string, signal?: AbortSignal): Promise<PartInfo[]> {
   assertUploadId(uploadId);
   const storeKey = ctx.storeKey(key);
   const parts: PartInfo[] = [];
   let marker: string | undefined;
   for (;;) {
-    const page = await listPartsPage(ctx, storeKey, uploadId, marker);
+    const page = await listPartsPage(ctx, storeKey, uploadId, marker, signal);
     for (const part of page.Parts ?? []) {
       if (part.PartNumber === undefined) continue;
       parts.push({
@@ -265,8 +288,8 @@ export async function completeUpload(
   assertUploadId(uploadId);
   const storeKey = ctx.storeKey(key);
   throwIfAborted(signal, 'complete multipart upload');
-  const size = validateParts(parts, await listParts(ctx, key, uploadId));
-  const out = await ctx.call('complete multipart upload', signal, () =>
+  const size = validateParts(parts, await listParts(ctx, key, uploadId, signal));
+  const out = await uploadCall(ctx, 'complete multipart upload', signal, () =>
     ctx.client.send(
       new CompleteMultipartUploadCommand({
         Bucket: ctx.bucket,
@@ -278,26 +301,25 @@ export async function completeUpload(
     ),
   );
   ctx.uploads.delete(uploadId);
-  const etag = quoteEtag(out.ETag);
-  return { etag, size, lastModified: await lastModifiedOf(ctx, storeKey, etag) };
+  return { size, ...(await committedVersion(ctx, storeKey, out.ETag, signal)) };
 }
 
-export async function abortUpload(ctx: MultipartContext, key: string, uploadId: string): Promise<void> {
+export async function abortUpload(ctx: MultipartContext, key: string, uploadId: string, signal?: AbortSignal): Promise<void> {
   assertUploadId(uploadId);
   const storeKey = ctx.storeKey(key);
-  await ctx.call('abort multipart upload', undefined, () =>
-    ctx.client.send(new AbortMultipartUploadCommand({ Bucket: ctx.bucket, Key: storeKey, UploadId: uploadId })),
+  await uploadCall(ctx, 'abort multipart upload', signal, () =>
+    ctx.client.send(new AbortMultipartUploadCommand({ Bucket: ctx.bucket, Key: storeKey, UploadId: uploadId }), { abortSignal: signal }),
   );
   ctx.uploads.delete(uploadId);
 }
 
 /** Uploads in progress under the mount prefix + `prefix`, page by page, in S3's order (key, then initiation). */
-export async function* listUploads(ctx: S3Context, prefix: string, storePrefixOverride?: string): AsyncGenerator<MultipartUpload> {
+export async function* listUploads(ctx: S3Context, prefix: string, signal?: AbortSignal, storePrefixOverride?: string): AsyncGenerator<MultipartUpload> {
   const storePrefix = storePrefixOverride ?? ctx.config.keyPrefix + prefix;
   let keyMarker: string | undefined;
   let uploadIdMarker: string | undefined;
   for (;;) {
-    const page: ListMultipartUploadsCommandOutput = await ctx.call('list multipart uploads', undefined, () =>
+    const page: ListMultipartUploadsCommandOutput = await ctx.call('list multipart uploads', signal, () =>
       ctx.client.send(
         new ListMultipartUploadsCommand({
           Bucket: ctx.bucket,
@@ -307,6 +329,7 @@ export async function* listUploads(ctx: S3Context, prefix: string, storePrefixOv
           MaxUploads: 1000,
           EncodingType: 'url',
         }),
+        { abortSignal: signal },
       ),
     );
     for (const upload of page.Uploads ?? []) {
@@ -330,17 +353,22 @@ export async function* listUploads(ctx: S3Context, prefix: string, storePrefixOv
  * or this one restarted) S3 offers no way to read it back: the metadata is empty, but the
  * store still applies what was given at creation when the upload completes.
  */
-export async function getUpload(ctx: MultipartContext, key: string, uploadId: string): Promise<MultipartUpload & { metadata: ObjectMetadata }> {
+export async function getUpload(
+  ctx: MultipartContext,
+  key: string,
+  uploadId: string,
+  signal?: AbortSignal,
+): Promise<MultipartUpload & { metadata: ObjectMetadata }> {
   assertUploadId(uploadId);
   const storeKey = ctx.storeKey(key);
-  await listPartsPage(ctx, storeKey, uploadId, undefined, 1);
+  await listPartsPage(ctx, storeKey, uploadId, undefined, signal, 1);
   const known = ctx.uploads.get(uploadId);
   if (known && known.key === key) {
     return { uploadId, key, initiated: known.initiated, metadata: { ...known.metadata, userMetadata: { ...known.metadata.userMetadata } } };
   }
   let initiated = new Date(0);
   // The uploads of exactly this key come first among those with this prefix.
-  for await (const upload of listUploads(ctx, '', storeKey)) {
+  for await (const upload of listUploads(ctx, '', signal, storeKey)) {
     if (upload.key !== key) break;
     if (upload.uploadId === uploadId) {
       initiated = upload.initiated;
@@ -354,7 +382,7 @@ export async function getUpload(ctx: MultipartContext, key: string, uploadId: st
  * Removes temp part files older than `olderThanMs` (left by a crash) and aborts uploads under
  * the mount prefix initiated more than `olderThanMs` ago. Returns how many were removed.
  */
-export async function cleanupAbandoned(ctx: MultipartContext, olderThanMs: number): Promise<number> {
+export async function cleanupAbandoned(ctx: MultipartContext, olderThanMs: number, signal?: AbortSignal): Promise<number> {
   const cutoff = Date.now() - olderThanMs;
   let removed = 0;
   let names: string[] = [];
@@ -376,12 +404,12 @@ export async function cleanupAbandoned(ctx: MultipartContext, olderThanMs: numbe
     }
   }
   const stale: MultipartUpload[] = [];
-  for await (const upload of listUploads(ctx, '')) {
+  for await (const upload of listUploads(ctx, '', signal)) {
     if (upload.initiated.getTime() < cutoff) stale.push(upload);
   }
   for (const upload of stale) {
     try {
-      await abortUpload(ctx, upload.key, upload.uploadId);
+      await abortUpload(ctx, upload.key, upload.uploadId, signal);
       removed++;
     } catch (err) {
       if (!isUfsError(err, 'NoSuchUpload')) throw err;

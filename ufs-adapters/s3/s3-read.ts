@@ -3,9 +3,9 @@
  */
 import { GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput } from '@aws-sdk/client-s3';
 import { PassThrough, Readable, Transform, addAbortSignal } from 'node:stream';
-import { ufsError } from '../errors';
+import { isUfsError, ufsError } from '../errors';
 import type { ByteRange, ObjectInfo, ReadOptions } from '../types';
-import { quoteEtag, sameEtag, type S3Context } from './s3-context';
+import { quoteEtag, sameEtag, stripQuotes, type S3Context } from './s3-context';
 import { mapS3Error } from './s3-errors';
 import { metadataFromHead, objectInfoFromHead } from './s3-metadata';
 
@@ -19,19 +19,50 @@ export async function statObject(ctx: S3Context, key: string, signal?: AbortSign
   return objectInfoFromHead(key, await headObject(ctx, ctx.storeKey(key), signal));
 }
 
+/** What a commit produced: the version's ETag (quoted) and Last-Modified. */
+export interface CommittedVersion {
+  etag: string;
+  lastModified: Date;
+}
+
+/** True for an ETag a store actually answered: not missing, not empty, not `""`. */
+export const knownEtag = (etag: string | undefined): etag is string => etag !== undefined && stripQuotes(etag.trim()) !== '';
+
 /**
- * The Last-Modified of the version just written (PutObject and CompleteMultipartUpload do
- * not return it). When the HEAD fails, or another writer replaced the object meanwhile, the
- * local clock is the best answer left.
+ * The ETag and Last-Modified of the version just written. PutObject and
+ * CompleteMultipartUpload do not return Last-Modified, and some stores answer an empty ETag
+ * (Ceph RGW 16 sends `<ETag></ETag>` for CompleteMultipartUpload): so a HEAD follows.
+ * - `answered` known: it is the ETag; Last-Modified comes from the HEAD when the HEAD shows
+ *   that version, else (HEAD failed, or another writer replaced the object meanwhile) from
+ *   the local clock, the best answer left.
+ * - `answered` empty or missing ("unknown"): both come from the HEAD (tried twice); when no
+ *   HEAD answers, the commit's outcome cannot be described and the call fails Unavailable.
  */
-export async function lastModifiedOf(ctx: S3Context, storeKey: string, etag: string): Promise<Date> {
-  try {
-    const out = await ctx.client.send(new HeadObjectCommand({ Bucket: ctx.bucket, Key: storeKey }));
-    if (out.LastModified && sameEtag(out.ETag, etag)) return out.LastModified;
-  } catch {
-    // fall through
+export async function committedVersion(ctx: S3Context, storeKey: string, answered: string | undefined, signal?: AbortSignal): Promise<CommittedVersion> {
+  if (knownEtag(answered)) {
+    const etag = quoteEtag(answered);
+    try {
+      const out = await ctx.client.send(new HeadObjectCommand({ Bucket: ctx.bucket, Key: storeKey }), { abortSignal: signal });
+      if (out.LastModified && sameEtag(out.ETag, etag)) return { etag, lastModified: out.LastModified };
+    } catch {
+      // fall through
+    }
+    return { etag, lastModified: new Date() };
   }
-  return new Date();
+  let failure: unknown;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const out = await headObject(ctx, storeKey, signal);
+      if (knownEtag(out.ETag)) return { etag: quoteEtag(out.ETag), lastModified: out.LastModified ?? new Date() };
+      failure = ufsError('Unavailable', 'the object store gave the new object no ETag');
+    } catch (err) {
+      failure = err;
+      if (isUfsError(err, 'Aborted')) break;
+    }
+  }
+  throw isUfsError(failure) && failure.kind !== 'NotFound'
+    ? failure
+    : ufsError('Unavailable', 'the object store did not say which version it committed', failure);
 }
 
 /**

@@ -25,7 +25,7 @@ import { MAX_PART_NUMBER, type ObjectMetadata, type WriteRequest, type WriteResu
 import { quoteEtag, throwIfAborted, type S3Context } from './s3-context';
 import { isAbortLike } from './s3-errors';
 import { mergeMetadata, metadataParams, withRawExpires } from './s3-metadata';
-import { lastModifiedOf } from './s3-read';
+import { committedVersion } from './s3-read';
 
 interface BodyPart {
   data: Buffer;
@@ -80,8 +80,7 @@ async function putSingle(ctx: S3Context, storeKey: string, data: Buffer, metadat
     metadata.expires,
   );
   const out = await ctx.call('write object', signal, () => ctx.client.send(command, { abortSignal: signal }));
-  const etag = quoteEtag(out.ETag);
-  return { etag, size: data.length, lastModified: await lastModifiedOf(ctx, storeKey, etag) };
+  return { size: data.length, ...(await committedVersion(ctx, storeKey, out.ETag, signal)) };
 }
 
 /**
@@ -177,8 +176,7 @@ export async function writeObject(ctx: S3Context, request: WriteRequest): Promis
       ),
     );
     uploadId = undefined; // committed: nothing to abort any more
-    const etag = quoteEtag(out.ETag);
-    return { etag, size, lastModified: await lastModifiedOf(ctx, storeKey, etag) };
+    return { size, ...(await committedVersion(ctx, storeKey, out.ETag, signal)) };
   } catch (err) {
     stopping = true;
     internal.abort();

@@ -33,6 +33,23 @@ export interface RecordedRequest {
   /** Set once answered. */
   status?: number;
   respondedAt?: number;
+  /** The client closed the connection before the answer was complete (it gave up). */
+  closedUnanswered?: boolean;
+  /** Which fault, if any, this request met. */
+  fault?: 'error' | 'hang' | 'stall';
+}
+
+/** A misbehaviour for the next requests that `match` (all when absent). */
+export interface ConsulFault {
+  /** Answer this HTTP status (plain text) instead of handling the request. */
+  status?: number;
+  /** Never answer (a blocking query that never returns, an agent that hangs). */
+  hang?: boolean;
+  /** Answer normally, but send only this many bytes of the body, then nothing. */
+  stallAfter?: number;
+  match?: (request: RecordedRequest) => boolean;
+  /** How many matching requests meet it (default 1; Infinity until clearFaults()). */
+  times?: number;
 }
 
 export type CheckStatus = 'passing' | 'warning' | 'critical';
@@ -116,6 +133,7 @@ export class ConsulEmulator {
   private reaper: NodeJS.Timeout | undefined;
   private down: false | 'refuse' | 'error' = false;
   private listeningPort = 0;
+  private readonly faults: ConsulFault[] = [];
 
   constructor(options: ConsulEmulatorOptions = {}) {
     this.nodeName = options.nodeName ?? 'consul-emulator';
@@ -207,6 +225,25 @@ export class ConsulEmulator {
     return this.blocked.size;
   }
 
+  /** The next matching request(s) misbehave (see ConsulFault). */
+  inject(fault: ConsulFault): void {
+    this.faults.push({ times: 1, ...fault });
+  }
+
+  /** Drops the faults not used up (requests already hanging stay so until their client leaves). */
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
+  private takeFault(request: RecordedRequest): ConsulFault | undefined {
+    const index = this.faults.findIndex((f) => !f.match || f.match(request));
+    if (index < 0) return undefined;
+    const fault = this.faults[index];
+    fault.times = (fault.times ?? 1) - 1;
+    if (fault.times <= 0) this.faults.splice(index, 1);
+    return fault;
+  }
+
   private listen(port: number): Promise<void> {
     const server = this.server!;
     return new Promise((resolve, reject) => {
@@ -242,11 +279,32 @@ export class ConsulEmulator {
       recorded.status = res.statusCode;
       recorded.respondedAt = Date.now();
     });
+    res.on('close', () => {
+      if (!res.writableFinished) recorded.closedUnanswered = true;
+    });
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       recorded.body = Buffer.concat(chunks).toString('utf8');
+      const fault = this.takeFault(recorded);
+      if (fault?.hang) {
+        recorded.fault = 'hang';
+        return; // never answered
+      }
+      if (fault?.stallAfter !== undefined) {
+        recorded.fault = 'stall';
+        const limit = fault.stallAfter;
+        res.end = ((chunk?: unknown) => {
+          const bytes = Buffer.isBuffer(chunk) ? chunk : typeof chunk === 'string' ? Buffer.from(chunk) : undefined;
+          if (bytes) res.write(bytes.subarray(0, limit));
+          return res;
+        }) as typeof res.end;
+      }
       try {
+        if (fault?.status !== undefined) {
+          recorded.fault = 'error';
+          throw new HttpError(fault.status, `emulator: injected ${fault.status}`);
+        }
         if (this.down === 'error') throw new HttpError(500, 'emulator: agent unavailable');
         this.route(recorded, url.searchParams, recorded.body, res);
       } catch (err) {

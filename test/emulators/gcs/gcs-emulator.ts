@@ -32,6 +32,12 @@ export interface RecordedRequest {
   headers: http.IncomingHttpHeaders;
   /** Set once the response was sent. */
   status?: number;
+  /** A stalled request: the body bytes read before the emulator stopped reading. */
+  bodyBytesBeforeStall?: number;
+  /** Set by a `finalizeEarly` fault on a resumable chunk. */
+  finalizeEarly?: boolean;
+  /** The connection closed before the answer was complete (the client gave up on a stalled request). */
+  closedUnanswered?: boolean;
 }
 
 export interface Fault {
@@ -44,6 +50,15 @@ export interface Fault {
   truncateBodyAfter?: number;
   /** Answer normally but ignore the Range header (200 with the whole object, as HTTP allows). */
   ignoreRange?: boolean;
+  /** Read this many bytes of the request body, then stop reading and never answer (a store that hangs mid-upload). */
+  stallBodyAfter?: number;
+  /** Answer normally but send only this many bytes of the response body, then nothing (the connection stays open). */
+  stallReplyAfter?: number;
+  /**
+   * A resumable upload chunk that is not the last one finalises the object with the bytes
+   * received so far and answers 200 with its resource, as the Firebase Storage emulator does.
+   */
+  finalizeEarly?: boolean;
   reason?: string;
   /** How many matching requests fail (default 1). */
   times?: number;
@@ -59,6 +74,7 @@ export interface GcsEmulatorOptions {
 const JSON_TYPE = 'application/json; charset=UTF-8';
 const MAX_LIST_RESULTS = 1000;
 const MAX_COMPOSE_SOURCES = 32;
+const RESUMABLE_CHUNK_GRANULARITY = 256 * 1024;
 
 function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -70,8 +86,12 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
   });
 }
 
-function parseJson(body: Buffer): unknown {
+/** A JSON request body; a non-empty one must say it is JSON (the JSON API refuses other media types). */
+function parseJson(body: Buffer, contentType?: string | string[]): unknown {
   if (body.length === 0) return undefined;
+  if (contentType !== undefined && !/^application\/json\b/i.test(String(contentType))) {
+    throw new HttpError(400, 'invalid', `Unsupported content type for a JSON request body: ${String(contentType)}`);
+  }
   try {
     return JSON.parse(body.toString('utf8'));
   } catch {
@@ -91,6 +111,9 @@ export class GcsEmulator {
   /** Runs before each request is handled (after its body was read): tests use it to race writes. */
   onRequest?: (request: RecordedRequest) => void | Promise<void>;
   private readonly faults: Fault[] = [];
+  /** Requests a stall fault left hanging (never answered, or answered in part). */
+  readonly stalled: RecordedRequest[] = [];
+  private readonly pausedBodies: http.IncomingMessage[] = [];
   private server?: http.Server;
   private baseUrl = '';
 
@@ -127,6 +150,11 @@ export class GcsEmulator {
   /** Makes the next matching request(s) fail. */
   inject(fault: Fault): void {
     this.faults.push({ times: 1, ...fault });
+  }
+
+  /** Drops the injected faults not used up yet. */
+  clearFaults(): void {
+    this.faults.length = 0;
   }
 
   /** Requests matching `method` whose route starts with `routePrefix`. */
@@ -168,6 +196,14 @@ export class GcsEmulator {
     };
     this.requests.push(request);
     res.on('finish', () => (request.status = res.statusCode));
+    res.on('close', () => {
+      if (!res.writableFinished) request.closedUnanswered = true;
+    });
+    const fault = this.takeFault(request);
+    if (fault?.stallBodyAfter !== undefined) {
+      this.stallBody(req, request, fault.stallBodyAfter);
+      return;
+    }
     let body: Buffer;
     try {
       body = await readBody(req);
@@ -175,14 +211,18 @@ export class GcsEmulator {
       return; // the client went away mid-body: nothing is stored
     }
     await this.onRequest?.(request);
-    const fault = this.takeFault(request);
-    if (fault?.truncateBodyAfter !== undefined) {
-      const limit = fault.truncateBodyAfter;
+    if (fault?.truncateBodyAfter !== undefined || fault?.stallReplyAfter !== undefined) {
+      const limit = (fault.truncateBodyAfter ?? fault.stallReplyAfter) as number;
+      const cut = fault.truncateBodyAfter !== undefined;
       res.end = ((chunk?: unknown) => {
-        if (Buffer.isBuffer(chunk)) res.write(chunk.subarray(0, limit));
-        setImmediate(() => res.socket?.destroy());
+        const bytes = Buffer.isBuffer(chunk) ? chunk : typeof chunk === 'string' ? Buffer.from(chunk) : undefined;
+        if (bytes) res.write(bytes.subarray(0, limit));
+        if (cut) setImmediate(() => res.socket?.destroy());
+        else this.stalled.push(request);
         return res;
       }) as typeof res.end;
+    } else if (fault?.finalizeEarly) {
+      request.finalizeEarly = true;
     } else if (fault && !fault.ignoreRange) {
       if (fault.network) {
         req.socket.destroy();
@@ -204,6 +244,45 @@ export class GcsEmulator {
     }
   }
 
+  /** Reads `limit` bytes of the request body, then stops reading; the request is never answered. */
+  private stallBody(req: http.IncomingMessage, request: RecordedRequest, limit: number): void {
+    let received = 0;
+    this.pausedBodies.push(req);
+    const onData = (chunk: Buffer): void => {
+      received += chunk.length;
+      if (received >= limit) {
+        req.pause();
+        req.removeListener('data', onData);
+        request.bodyBytesBeforeStall = received;
+        this.stalled.push(request);
+      }
+    };
+    req.on('data', onData);
+    req.on('end', () => {
+      // The whole body fitted under the limit: hang all the same.
+      request.bodyBytesBeforeStall = received;
+      if (!this.stalled.includes(request)) this.stalled.push(request);
+    });
+  }
+
+  /**
+   * Reads (and drops) what the stalled uploads send from now on, still without answering. A
+   * socket whose reading is paused never notices that the client closed it; once read again, a
+   * connection the client gave up on closes at once (`closedUnanswered`), and one the client
+   * still holds stays open.
+   */
+  drainStalledUploads(): void {
+    for (const req of this.pausedBodies.splice(0)) {
+      req.on('data', () => undefined);
+      req.resume();
+    }
+  }
+
+  /** Resumable sessions neither finalised nor cancelled (a client that gave up should cancel its session). */
+  openSessions(): UploadSession[] {
+    return [...this.store.sessions.values()].filter((session) => !session.result && !session.cancelled);
+  }
+
   private async route(request: RecordedRequest, s: string[], query: URLSearchParams, body: Buffer, res: http.ServerResponse): Promise<void> {
     const { method } = request;
     if (s[0] === 'storage' && s[1] === 'v1' && s[2] === 'b' && s.length >= 4) {
@@ -221,12 +300,13 @@ export class GcsEmulator {
           }
           if (method === 'PATCH' || method === 'PUT') {
             // PUT (objects.update) is treated as a patch: the adapter never uses it.
-            return this.sendJson(res, 200, this.resource(this.store.patch(bucket, name, parseJson(body), query)));
+            return this.sendJson(res, 200, this.resource(this.store.patch(bucket, name, parseJson(body, request.headers['content-type'] ?? ''), query)));
           }
         }
-        if (s.length === 7 && s[6] === 'compose' && method === 'POST') return this.compose(bucket, s[5], query, body, res);
+        const json = (): unknown => parseJson(body, request.headers['content-type'] ?? '');
+        if (s.length === 7 && s[6] === 'compose' && method === 'POST') return this.compose(bucket, s[5], query, json(), res);
         if (s.length === 11 && (s[6] === 'rewriteTo' || s[6] === 'copyTo') && s[7] === 'b' && s[9] === 'o' && method === 'POST') {
-          return this.rewrite(s[6], bucket, s[5], s[8], s[10], query, body, res);
+          return this.rewrite(s[6], bucket, s[5], s[8], s[10], query, json(), res);
         }
       }
     }
@@ -389,7 +469,7 @@ export class GcsEmulator {
       return this.sendJson(res, 200, this.resource(object));
     }
     if (uploadType === 'resumable') {
-      const raw = parseJson(body) as Record<string, unknown> | undefined;
+      const raw = parseJson(body, request.headers['content-type'] ?? '') as Record<string, unknown> | undefined;
       const resource = writableFrom(raw);
       const uploadContentType = request.headers['x-upload-content-type'];
       if (!resource.contentType && typeof uploadContentType === 'string') resource.contentType = uploadContentType;
@@ -425,6 +505,11 @@ export class GcsEmulator {
       if (last !== '*' && Number(last) - start + 1 !== body.length) {
         throw new HttpError(400, 'invalid', `Content-Range ${header} does not match the ${body.length} bytes sent.`);
       }
+      // "Each chunk except the last must be a multiple of 256 KiB" (resumable uploads, chunked transfer).
+      const closesUpload = total !== undefined && Number(last) + 1 === total;
+      if (last !== '*' && !closesUpload && body.length % RESUMABLE_CHUNK_GRANULARITY !== 0) {
+        throw new HttpError(400, 'invalid', `A chunk that is not the last must be a multiple of ${RESUMABLE_CHUNK_GRANULARITY} bytes (got ${body.length}).`);
+      }
       // Bytes the server already has (a retried chunk) are ignored.
       const fresh = body.subarray(Math.min(body.length, session.received - start));
       session.chunks.push(Buffer.from(fresh));
@@ -436,7 +521,7 @@ export class GcsEmulator {
     if (total !== undefined && session.received > total) throw new HttpError(400, 'invalid', 'More bytes were sent than the declared total size.');
     // Final when the total is known and reached, or when a "bytes N-*/*" request (one streaming
     // request of unknown length) arrived complete.
-    const final = total !== undefined ? session.received === total : first !== undefined && last === '*';
+    const final = (total !== undefined ? session.received === total : first !== undefined && last === '*') || request.finalizeEarly === true;
     if (!final) {
       const headers: Record<string, string> = { 'content-length': '0' };
       if (session.received > 0) headers.range = `bytes=0-${session.received - 1}`;
@@ -471,12 +556,11 @@ export class GcsEmulator {
     destinationBucket: string,
     destinationName: string,
     query: URLSearchParams,
-    body: Buffer,
+    raw: unknown,
     res: http.ServerResponse,
   ): void {
     const source = this.store.getExisting(sourceBucket, sourceName, query.get('sourceGeneration'));
     checkPreconditions(source, query, 'ifSource');
-    const raw = parseJson(body);
     // Storage-testbench semantics: the destination starts from the source's metadata and the
     // request body (when not empty) is applied to it like a patch.
     const base = writableFrom(source);
@@ -497,8 +581,8 @@ export class GcsEmulator {
 
   // ---- objects.compose ----
 
-  private compose(bucket: string, destinationName: string, query: URLSearchParams, body: Buffer, res: http.ServerResponse): void {
-    const raw = parseJson(body) as { sourceObjects?: unknown; destination?: unknown } | undefined;
+  private compose(bucket: string, destinationName: string, query: URLSearchParams, json: unknown, res: http.ServerResponse): void {
+    const raw = json as { sourceObjects?: unknown; destination?: unknown } | undefined;
     const sources = raw?.sourceObjects;
     if (!Array.isArray(sources) || sources.length === 0) throw new HttpError(400, 'required', 'Required field: sourceObjects');
     if (sources.length > MAX_COMPOSE_SOURCES) {

@@ -68,6 +68,12 @@ export interface RecordedRequest {
   url: string;
   /** Request body bytes received (known once the body ended). */
   bodyBytes: number;
+  /** The connection closed before the answer was complete (a client that gave up). */
+  closedUnanswered?: boolean;
+  /** Left hanging by a stall fault. */
+  stalled?: boolean;
+  /** A fault that changes how the request is answered (stalled reply, dead DataNode). */
+  fault?: InjectedFault;
 }
 
 export interface InjectedFault {
@@ -83,6 +89,12 @@ export interface InjectedFault {
   exception?: string;
   javaClassName?: string;
   message?: string;
+  /** NameNode OPEN/CREATE/APPEND: redirect to a DataNode port where nothing listens. */
+  deadDataNode?: boolean;
+  /** DataNode CREATE/APPEND: read this many body bytes, then stop reading and never answer. */
+  stallBodyAfter?: number;
+  /** DataNode OPEN: send the headers and this many bytes, then nothing (the connection stays open). */
+  stallReplyAfter?: number;
 }
 
 const WEBHDFS_PREFIX = '/webhdfs/v1';
@@ -169,6 +181,11 @@ export class WebHdfsEmulator {
   readonly requests: RecordedRequest[] = [];
   /** Ops answered "Invalid value for webhdfs parameter op" (unknown to the emulator). */
   readonly unknownOps: string[] = [];
+  /** Requests that broke a documented rule of the protocol (answered with an error). */
+  readonly violations: string[] = [];
+  /** A port on 127.0.0.1 where nothing listens (the target of `deadDataNode` redirects). */
+  deadPort = 0;
+  private readonly pausedBodies: http.IncomingMessage[] = [];
   readonly namespace: Namespace;
   private readonly faults: InjectedFault[] = [];
   private readonly nameNode: http.Server;
@@ -213,6 +230,7 @@ export class WebHdfsEmulator {
     const emulator = new WebHdfsEmulator(baseDir, options);
     await mkdir(emulator.namespace.dir);
     await Promise.all([listen(emulator.nameNode), listen(emulator.dataNode)]);
+    emulator.deadPort = await unusedPort();
     return emulator;
   }
 
@@ -250,7 +268,31 @@ export class WebHdfsEmulator {
   }
 
   injectFault(fault: InjectedFault): void {
-    this.faults.push({ times: 1, node: 'namenode', ...fault, op: fault.op.toUpperCase() });
+    const node = fault.node ?? (fault.stallBodyAfter !== undefined || fault.stallReplyAfter !== undefined ? 'datanode' : 'namenode');
+    this.faults.push({ times: 1, ...fault, node, op: fault.op.toUpperCase() });
+  }
+
+  /** Drops the injected faults not used up yet. */
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
+  /** A request whose body `onData` reads until it pauses it; it is never answered. */
+  private stallBody(req: http.IncomingMessage, record: RecordedRequest, onData: (chunk: Buffer) => void): void {
+    record.stalled = true;
+    this.pausedBodies.push(req);
+    req.on('data', onData);
+  }
+
+  /**
+   * Reads (and drops) what stalled uploads send from now on, still without answering: a paused
+   * socket never notices that its client closed it, a read one does at once (`closedUnanswered`).
+   */
+  drainStalledUploads(): void {
+    for (const req of this.pausedBodies.splice(0)) {
+      req.on('data', () => undefined);
+      req.resume();
+    }
   }
 
   /** Backing file of an HDFS path (to inspect or tamper with in tests). */
@@ -315,6 +357,9 @@ export class WebHdfsEmulator {
     const op = (params.get('op') ?? '').toUpperCase();
     const record: RecordedRequest = { node, method, op, path: '', params: Object.fromEntries(url.searchParams), url: req.url ?? '', bodyBytes: 0 };
     this.requests.push(record);
+    res.on('close', () => {
+      if (!res.writableFinished) record.closedUnanswered = true;
+    });
     // The NameNode never reads bodies (drained); the DataNode counts what it stores.
     if (node === 'namenode') {
       req.on('data', (chunk: Buffer) => {
@@ -335,11 +380,13 @@ export class WebHdfsEmulator {
         req.socket.destroy();
         return;
       }
-      if (fault) {
+      if (fault?.stallReplyAfter !== undefined || fault?.stallBodyAfter !== undefined || fault?.deadDataNode) {
+        record.fault = fault;
+      } else if (fault) {
         req.resume();
         throw new RemoteError(fault.exception ?? 'IOException', fault.javaClassName ?? 'java.io.IOException', fault.message ?? 'injected', fault.status ?? 403);
       }
-      if (node === 'namenode') await this.nameNodeOp(req, res, method, op, record.path, params, user);
+      if (node === 'namenode') await this.nameNodeOp(req, res, method, op, record.path, params, user, record.fault?.deadDataNode === true);
       else await this.dataNodeOp(req, res, op, record.path, params, user, record);
     } catch (err) {
       req.resume();
@@ -397,7 +444,7 @@ export class WebHdfsEmulator {
   }
 
   /** Location of the DataNode for a redirected op, carrying the caller's credentials (redirectURI). */
-  private dataNodeLocation(op: string, hdfsPath: string, params: URLSearchParams, names: string[]): string {
+  private dataNodeLocation(op: string, hdfsPath: string, params: URLSearchParams, names: string[], dead = false): string {
     const encoded = hdfsPath
       .split('/')
       .filter((s) => s !== '')
@@ -412,7 +459,7 @@ export class WebHdfsEmulator {
       const value = params.get(name);
       if (value !== null) query.set(name, value);
     }
-    return `${this.dataNodeUrl}${WEBHDFS_PREFIX}/${encoded}?${query.toString()}`;
+    return `${dead ? `http://127.0.0.1:${this.deadPort}` : this.dataNodeUrl}${WEBHDFS_PREFIX}/${encoded}?${query.toString()}`;
   }
 
   private redirect(res: http.ServerResponse, params: URLSearchParams, location: string): void {
@@ -432,10 +479,18 @@ export class WebHdfsEmulator {
     hdfsPath: string,
     params: URLSearchParams,
     user: string,
+    dead: boolean,
   ): Promise<void> {
     const ns = this.namespace;
     const components = pathComponents(hdfsPath);
-    // The NameNode never reads a body (clients must not send data before the redirect).
+    // The NameNode never reads a body: "the two-step create/append is for preventing clients
+    // to send out data before the redirect" (WebHDFS.md). A client that sends some anyway is
+    // refused, so that the adapter's first step is checked to carry no data.
+    if ((op === 'CREATE' || op === 'APPEND') && Number(req.headers['content-length'] ?? 0) > 0) {
+      req.resume();
+      this.violations.push(`${op} ${hdfsPath}: ${req.headers['content-length']} bytes sent to the NameNode before the redirect`);
+      throw illegalArgument(`${op}: data must be sent to the DataNode named by the redirect, not to the NameNode`);
+    }
     req.resume();
     switch (op) {
       case 'GETFILESTATUS': {
@@ -469,7 +524,7 @@ export class WebHdfsEmulator {
             throw new RemoteError('IOException', 'java.io.IOException', `Offset=${offset} out of the range [0, ${status.length}); OPEN, path=${hdfsPath}`, 403);
           }
         });
-        return this.redirect(res, params, this.dataNodeLocation('OPEN', hdfsPath, params, ['offset', 'length', 'buffersize']));
+        return this.redirect(res, params, this.dataNodeLocation('OPEN', hdfsPath, params, ['offset', 'length', 'buffersize'], dead));
       }
       case 'CREATE': {
         pathComponents(hdfsPath, true);
@@ -477,11 +532,11 @@ export class WebHdfsEmulator {
         parseBoolean(params, 'createparent', true);
         const names = ['overwrite', 'blocksize', 'replication', 'permission', 'buffersize', 'createflag'];
         if (this.options.createParentParam) names.push('createparent');
-        return this.redirect(res, params, this.dataNodeLocation('CREATE', hdfsPath, params, names));
+        return this.redirect(res, params, this.dataNodeLocation('CREATE', hdfsPath, params, names, dead));
       }
       case 'APPEND': {
         await ns.run(() => ns.getFileStatus(components));
-        return this.redirect(res, params, this.dataNodeLocation('APPEND', hdfsPath, params, ['buffersize']));
+        return this.redirect(res, params, this.dataNodeLocation('APPEND', hdfsPath, params, ['buffersize'], dead));
       }
       case 'MKDIRS': {
         pathComponents(hdfsPath, true);
@@ -591,6 +646,20 @@ export class WebHdfsEmulator {
         const length = parseLong(params, 'length');
         const { stream, length: count } = await ns.run(() => ns.openForRead(components, offset, length));
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(count) });
+        const stallAfter = record.fault?.stallReplyAfter;
+        if (stallAfter !== undefined) {
+          // Send `stallAfter` bytes, then nothing more; the connection stays open.
+          record.stalled = true;
+          let sent = 0;
+          for await (const chunk of stream as AsyncIterable<Buffer>) {
+            const part = chunk.subarray(0, Math.max(0, stallAfter - sent));
+            if (part.length > 0) res.write(part);
+            sent += part.length;
+            if (sent >= stallAfter) break;
+          }
+          (stream as { destroy?: () => void }).destroy?.();
+          return;
+        }
         await pipeline(stream, res).catch(() => res.destroy());
         return;
       }
@@ -598,6 +667,26 @@ export class WebHdfsEmulator {
         const overwrite = parseBoolean(params, 'overwrite', false);
         const createParent = this.options.createParentParam ? parseBoolean(params, 'createparent', true) : true;
         const { handle, ino } = await ns.run(() => ns.createFile(components, overwrite, createParent, user));
+        const stallAfter = record.fault?.stallBodyAfter;
+        if (stallAfter !== undefined) {
+          // A DataNode that hangs mid-write: what arrived up to the limit is in the file (a
+          // partial file, as HDFS shows it), then nothing is read and nothing answered.
+          let written = 0;
+          let writes: Promise<unknown> = Promise.resolve();
+          const onData = (chunk: Buffer): void => {
+            const part = chunk.subarray(0, Math.max(0, stallAfter - written));
+            written += part.length;
+            record.bodyBytes += chunk.length;
+            writes = writes.then(() => handle.write(part));
+            if (written >= stallAfter) {
+              req.pause();
+              req.removeListener('data', onData);
+              void writes.finally(() => handle.close()).catch(() => undefined).finally(() => ns.finishWrite(ino));
+            }
+          };
+          this.stallBody(req, record, onData);
+          return;
+        }
         try {
           await pipeline(req, counter, handle.createWriteStream());
         } finally {
@@ -650,6 +739,15 @@ function sendEmpty(res: http.ServerResponse, status: number): void {
 function sendText(res: http.ServerResponse, status: number, body: string): void {
   res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
   res.end(body);
+}
+
+/** A port that was free a moment ago (bound, then closed): connections to it are refused. */
+async function unusedPort(): Promise<number> {
+  const probe = http.createServer();
+  await listen(probe);
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
 }
 
 function listen(server: http.Server): Promise<void> {
