@@ -12,7 +12,8 @@ import { isUfsError, ufsError } from '../../ufs-adapters/errors';
 import type { Metrics } from '../admin/metrics';
 import type { MetadataCache, MetadataEntry } from './metadata-cache';
 import { metaKeyOf, mountTagOf, objectIdOf } from './object-version';
-import { collectPage, loadPage, openRange, rangeBody, residentPage, type PageSource, type RangeBody } from './page-reader';
+import { loadPage, openRange, rangeBody, residentPage, type PageSource, type RangeBody } from './page-reader';
+import { pumpInto, type PageFills } from './page-fill';
 import { SingleFlight } from './single-flight';
 import { untilAborted } from '../util/until-aborted';
 import { pageKeyOf, type PageStore } from './types';
@@ -69,7 +70,7 @@ export interface SharedCache {
   /** Set by the cluster when it runs; consulted on a page miss before the store. */
   peerPages?: PeerPageSource;
   metadata: MetadataCache;
-  pageFlights: SingleFlight<Buffer>;
+  pageFills: PageFills;
   metrics: Metrics;
 }
 
@@ -192,22 +193,41 @@ export class BucketCache {
     }
   }
 
-  /** One store round trip: the page holding `firstByte`, with the object's metadata; the page is kept. */
+  /**
+   * One store round trip: the object's metadata, and the page holding `firstByte` filling in the
+   * background as a PageFill the reader that asked joins (it streams the page as it arrives).
+   * Resolves as soon as the metadata is known.
+   */
   private async statWithPage(key: string, firstByte: number): Promise<ObjectInfo> {
     const pageSize = this.settings.pageSize;
     const index = Math.floor(firstByte / pageSize);
     const start = index * pageSize;
     const timer = this.shared.metrics.ufsReadSeconds.labels(this.store.kind).startTimer();
     this.shared.metrics.ufsReads.labels(this.store.kind).inc();
+    let info: ObjectInfo;
+    let body;
     try {
-      const { info, body } = await (this.store.readWithInfo as NonNullable<UfsAdapter['readWithInfo']>)(key, { start, end: start + pageSize - 1 });
-      const length = Math.max(0, Math.min(info.size, start + pageSize) - start);
-      const page = await collectPage(body, length, this.settings.storeIdleTimeoutMs ?? 30_000);
-      if (length > 0 && !key.endsWith('/')) this.shared.pages.put(pageKeyOf(this.objectId(key, info), index), page);
-      return info;
-    } finally {
+      ({ info, body } = await (this.store.readWithInfo as NonNullable<UfsAdapter['readWithInfo']>)(key, { start, end: start + pageSize - 1 }));
+    } catch (err) {
       timer();
+      throw err;
     }
+    const length = Math.max(0, Math.min(info.size, start + pageSize) - start);
+    const pageKey = pageKeyOf(this.objectId(key, info), index);
+    if (length === 0 || key.endsWith('/') || this.shared.pageFills.has(pageKey)) {
+      body.destroy();
+      timer();
+      return info;
+    }
+    this.shared.metrics.pageLookupCells.cell('miss').add();
+    const idleMs = this.settings.storeIdleTimeoutMs ?? 30_000;
+    this.shared.pageFills.start(
+      pageKey,
+      length,
+      (fill) => pumpInto(fill, body, idleMs).finally(timer),
+      (fill) => this.shared.pages.put(pageKey, fill.data),
+    );
+    return info;
   }
 
   /** Stores an answer; drops the pages of the version it replaces. */
@@ -278,7 +298,7 @@ export class BucketCache {
       objectId: this.objectId(key, info),
       pageSize: this.settings.pageSize,
       pages: this.shared.pages,
-      flights: this.shared.pageFlights,
+      fills: this.shared.pageFills,
       metrics: this.shared.metrics,
     };
   }

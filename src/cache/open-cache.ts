@@ -7,7 +7,7 @@ import type { RingcacheConfig } from '../config/schema';
 import type { Metrics } from '../admin/metrics';
 import { BucketCache, type CacheSettings, type SharedCache } from './bucket-cache';
 import { MetadataCache } from './metadata-cache';
-import { SingleFlight } from './single-flight';
+import { PageFills } from './page-fill';
 import { TieredPageStore } from './tiered-page-store';
 import type { PageStoreEvents } from './types';
 
@@ -39,7 +39,7 @@ export async function openNodeCache(config: RingcacheConfig['cache'], metrics: M
   const shared: SharedCache = {
     pages: store,
     metadata: new MetadataCache(store.metadata, config.metadata.maxEntries, events.error),
-    pageFlights: new SingleFlight<Buffer>(() => metrics.singleFlightJoins.inc()),
+    pageFills: new PageFills(() => metrics.singleFlightJoins.inc()),
     metrics,
   };
   metrics.cacheResident.reset();

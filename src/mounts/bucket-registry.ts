@@ -88,16 +88,26 @@ export class BucketRegistry {
   }
 
   /**
-   * The bucket if it is known without touching the disk (a mount, or a data-dir folder seen
-   * within the last second); undefined otherwise (ask `get`). For the warm-hit path.
+   * The bucket if it is known without touching the disk (a mount, or a data-dir folder this
+   * registry has seen); undefined otherwise (ask `get`). For the warm-hit path, which only serves
+   * objects cached from the bucket: a data-dir folder last seen over a second ago is checked
+   * again in the background (a folder removed behind the gateway's back is forgotten then).
    */
   peek(name: string): Bucket | undefined {
     const mounted = this.mounted.get(name);
     if (mounted) return mounted;
+    const bucket = this.dataDirBuckets.get(name);
     const seen = this.seenAt.get(name);
-    if (!seen || Date.now() - seen.at >= FOLDER_RECHECK_MS) return undefined;
-    return this.dataDirBuckets.get(name);
+    if (bucket && seen && Date.now() - seen.at >= FOLDER_RECHECK_MS && !this.rechecking.has(name)) {
+      this.rechecking.add(name);
+      void this.dataDirBucket(name)
+        .catch(() => undefined)
+        .finally(() => this.rechecking.delete(name));
+    }
+    return bucket;
   }
+
+  private readonly rechecking = new Set<string>();
 
   /** Throws NoSuchBucket. */
   async get(name: string): Promise<Bucket> {
@@ -170,8 +180,9 @@ export class BucketRegistry {
 
   private async dataDirBucket(name: string): Promise<Bucket | undefined> {
     if (!this.config.dataDir || !BUCKET_NAME.test(name)) return undefined;
-    const known = this.peek(name);
-    if (known) return known;
+    const known = this.dataDirBuckets.get(name);
+    const seen = this.seenAt.get(name);
+    if (known && seen && Date.now() - seen.at < FOLDER_RECHECK_MS) return known;
     let info;
     try {
       info = await stat(this.bucketDir(name));

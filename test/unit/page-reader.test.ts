@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import type { UfsAdapter } from '../../ufs-adapters/types';
 import { Metrics } from '../../src/admin/metrics';
 import { loadPage, openRange, type PageSource } from '../../src/cache/page-reader';
-import { SingleFlight } from '../../src/cache/single-flight';
+import { PageFills } from '../../src/cache/page-fill';
 import { pageKeyOf, type PageLookup, type PageStore } from '../../src/cache/types';
 
 const PAGE = 4;
@@ -36,7 +36,7 @@ function harness(): { src: PageSource; held: Map<string, Buffer>; reads: () => n
     objectId: 'object',
     pageSize: PAGE,
     pages,
-    flights: new SingleFlight<Buffer>(),
+    fills: new PageFills(),
     metrics: new Metrics(),
   };
   return { src, held, reads: () => reads };
