@@ -14,6 +14,7 @@ import { s3Plugin } from './s3/s3-plugin';
 import { newRequestId } from './s3/request-id';
 import { HitPath } from './s3/hit-path';
 import { RequestResolver } from './s3/resolve-request';
+import { continueIfAllowed, stashContentType } from './s3/request-intake';
 import { sendS3Error } from './s3/error-reply';
 import { s3Error } from './s3/errors';
 import { startMultipartSweeper } from './s3/multipart-sweeper';
@@ -53,10 +54,21 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
   const metrics = new Metrics();
   // Warm hits are answered in front of fastify (see s3/hit-path.ts); everything else reaches it.
   let hitPath: HitPath | undefined;
+  let resolver: RequestResolver | undefined;
   const serverFactory: FastifyServerFactory = (handler, opts) => {
-    const server = http.createServer((req, res) => {
-      if (hitPath?.tryServe(req, res) !== true) handler(req, res);
+    const route = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      if (hitPath?.tryServe(req, res) === true) return;
+      stashContentType(req, `${ADMIN_PREFIX}/`);
+      handler(req, res);
+    };
+    const server = http.createServer(route);
+    // Expect: 100-continue only for requests allowed to send their body; other Expect values are ignored.
+    server.on('checkContinue', (req, res) => {
+      if (resolver && !req.url?.startsWith(`${ADMIN_PREFIX}/`)) continueIfAllowed(req, res, resolver);
+      else res.writeContinue();
+      route(req, res);
     });
+    server.on('checkExpectation', route);
     // What fastify sets on a server it creates itself.
     const settings = opts as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number };
     server.keepAliveTimeout = settings.keepAliveTimeout ?? 72_000;
@@ -92,7 +104,7 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
   const buckets = new BucketRegistry(config, factory, cache?.forBucket);
   await buckets.init();
   const cluster = createCluster({ config, metrics, log: app.log, buckets, cache });
-  const resolver = new RequestResolver(config, buckets);
+  resolver = new RequestResolver(config, buckets);
   hitPath = new HitPath({
     resolver,
     metrics,

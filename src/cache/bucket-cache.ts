@@ -214,7 +214,7 @@ export class BucketCache {
     }
     const length = Math.max(0, Math.min(info.size, start + pageSize) - start);
     const pageKey = pageKeyOf(this.objectId(key, info), index);
-    if (length === 0 || key.endsWith('/') || this.shared.pageFills.has(pageKey)) {
+    if (length === 0 || this.shared.pageFills.has(pageKey)) {
       body.destroy();
       timer();
       return info;
@@ -315,7 +315,7 @@ export class BucketCache {
     }
     const info = await this.stat(key, { signal: options.signal });
     const result: WarmResult = { size: info.size, bytesLoaded: 0, bytesSkipped: 0 };
-    if (options.metadataOnly || info.size === 0 || key.endsWith('/')) return result;
+    if (options.metadataOnly || info.size === 0) return result;
     // A forced reload reads the store itself, not a peer's copy.
     const source = this.pageSource(key, info, true, options.skipCached !== false);
     const pageCount = Math.ceil(info.size / source.pageSize);

@@ -5,6 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import type { ChecksumAlgorithm, ObjectInfo, ObjectMetadata } from '../../ufs-adapters/types';
 import { s3Error } from './errors';
 import { header } from './context';
+import { headerText, headerValueOf } from './header-text';
 
 export const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';
 /** S3 limits user metadata (names + values) to 2 KiB. */
@@ -29,7 +30,7 @@ export function metadataFromHeaders(request: FastifyRequest): ObjectMetadata {
   for (const [name, value] of Object.entries(request.headers)) {
     if (!name.startsWith('x-amz-meta-') || value === undefined) continue;
     const metaName = name.slice('x-amz-meta-'.length);
-    const metaValue = Array.isArray(value) ? value.join(',') : value;
+    const metaValue = headerText(Array.isArray(value) ? value.join(',') : value);
     userMetadata[metaName] = metaValue;
     size += Buffer.byteLength(metaName) + Buffer.byteLength(metaValue);
   }
@@ -60,7 +61,7 @@ export function objectHeaders(info: ObjectInfo): readonly string[] {
   if (info.contentLanguage) out.push('content-language', info.contentLanguage);
   if (info.cacheControl) out.push('cache-control', info.cacheControl);
   if (info.expires) out.push('expires', info.expires);
-  for (const [name, value] of Object.entries(info.userMetadata)) out.push(`x-amz-meta-${name}`, value);
+  for (const [name, value] of Object.entries(info.userMetadata)) out.push(`x-amz-meta-${name}`, headerValueOf(value));
   pairs = out;
   versionHeaders.set(info, pairs);
   return pairs;

@@ -62,10 +62,10 @@ export class RequestResolver {
     const required = OPERATION_ACCESS[endpoint.op];
     if (auth.kind === 'anonymous') {
       const bucket = name === undefined ? undefined : await this.buckets.get(name).catch(() => undefined);
+      // As S3: a bucket that does not exist is 404 for anyone; a private one is 403.
+      if (name !== undefined && !bucket && needsBucket(endpoint)) throw s3Error('NoSuchBucket');
       authorize(auth, credential, required, name === undefined ? undefined : (bucket ?? { name, anonymousRead: false }), endpoint.op);
-      if (!needsBucket(endpoint)) return undefined;
-      if (!bucket) throw s3Error('NoSuchBucket');
-      return bucket;
+      return needsBucket(endpoint) ? bucket : undefined;
     }
     authorize(auth, credential, required, name === undefined ? undefined : { name, anonymousRead: false }, endpoint.op);
     return needsBucket(endpoint) ? this.buckets.get(name as string) : undefined;

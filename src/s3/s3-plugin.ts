@@ -12,6 +12,7 @@ import { s3Error } from './errors';
 import { sendS3Error } from './error-reply';
 import type { RequestResolver } from './resolve-request';
 import { unsupportedHeader } from './unsupported-headers';
+import { restoreContentType } from './request-intake';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -38,6 +39,7 @@ export async function s3Plugin(app: FastifyInstance, options: S3PluginOptions): 
   app.setNotFoundHandler((request, reply) => sendS3Error(request, reply, s3Error('MethodNotAllowed')));
 
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    restoreContentType(request.raw);
     const identified = resolver.identify(request.raw);
     const { endpoint } = identified;
     request.s3Op = endpoint.op;

@@ -136,7 +136,14 @@ export function buildCanonicalRequest(p: CanonicalRequestParts): string {
   return `${p.method}\n${canonicalUri(p.rawPath)}\n${canonicalQuery(p.params, p.excludeParams)}\n${canonicalHeaders(p.headers, p.signedHeaders)}\n${p.signedHeaders.join(';')}\n${p.payloadHash}`;
 }
 
-/** 'AWS4-HMAC-SHA256\n<amz date>\n<scope>\n<sha256 hex of the canonical request>'. */
+/**
+ * 'AWS4-HMAC-SHA256\n<amz date>\n<scope>\n<sha256 hex of the canonical request>'. The client
+ * hashed the bytes it sent: header values reach us as latin1 characters (one per byte, so
+ * non-ASCII metadata is its UTF-8 bytes), and everything else in the canonical request is
+ * percent-encoded ASCII, so hashing the text as latin1 hashes exactly those bytes.
+ */
 export function buildStringToSign(amzDate: string, scope: string, canonicalRequest: string): string {
-  return `${SIGV4_ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(canonicalRequest)}`;
+  const bytes = NON_ASCII.test(canonicalRequest) ? Buffer.from(canonicalRequest, 'latin1') : canonicalRequest;
+  return `${SIGV4_ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(bytes)}`;
 }
+const NON_ASCII = /[^\x00-\x7f]/;

@@ -5,25 +5,60 @@
  */
 import { accessLevel } from '../authorize';
 import { principal, sendXml, type EndpointOf, type S3Context } from '../context';
-import { s3Error } from '../errors';
+import { S3Error, s3Error } from '../errors';
 import { readSmallBody } from '../upload-body';
 import { ownerXml, parseRequestXml, xmlDate } from '../xml';
 import { readerFor } from '../object-reader';
 
+/** ListBuckets' max-buckets: 1 to 10000 (no limit when absent). */
+function maxBuckets(value: string | undefined): number {
+  if (value === undefined) return Infinity;
+  const n = /^[0-9]{1,5}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 1 && n <= 10000)) throw s3Error('InvalidArgument', 'max-buckets must be an integer between 1 and 10000');
+  return n;
+}
+
+/** The continuation token of ListBuckets: the last bucket name of the previous page, opaque to clients. */
+const tokenOf = (name: string): string => Buffer.from(`after:${name}`, 'utf8').toString('base64url');
+function afterToken(token: string | undefined): string {
+  if (token === undefined) return '';
+  const text = Buffer.from(token, 'base64url').toString('utf8');
+  if (!text.startsWith('after:')) throw s3Error('InvalidArgument', 'The continuation token provided is incorrect');
+  return text.slice('after:'.length);
+}
+
 export async function handleListBuckets(ctx: S3Context<EndpointOf<'ListBuckets'>>): Promise<void> {
-  const buckets = (await ctx.services.buckets.list()).filter(
-    (b) => accessLevel(ctx.credential, b.name) !== 'none' || (ctx.auth.kind === 'anonymous' && b.anonymousRead),
+  const { query } = ctx.endpoint;
+  const limit = maxBuckets(query.get('max-buckets'));
+  const after = afterToken(query.get('continuation-token'));
+  const prefix = query.get('prefix') ?? '';
+  const region = query.get('bucket-region');
+  const visible = (await ctx.services.buckets.list()).filter(
+    (b) =>
+      (accessLevel(ctx.credential, b.name) !== 'none' || (ctx.auth.kind === 'anonymous' && b.anonymousRead)) &&
+      b.name.startsWith(prefix) &&
+      b.name > after &&
+      (region === undefined || region === ctx.services.config.server.region),
   );
+  const page = visible.slice(0, limit);
   await sendXml(ctx, 'ListAllMyBucketsResult', {
     Owner: ownerXml(principal(ctx.auth)),
-    Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: xmlDate(b.createdAt) })) },
+    Buckets: { Bucket: page.map((b) => ({ Name: b.name, CreationDate: xmlDate(b.createdAt), BucketRegion: ctx.services.config.server.region })) },
+    ContinuationToken: visible.length > page.length ? tokenOf(page[page.length - 1].name) : undefined,
+    Prefix: query.has('prefix') ? prefix : undefined,
   });
 }
 
 export async function handleCreateBucket(ctx: S3Context<EndpointOf<'CreateBucket'>>): Promise<void> {
   const body = await readSmallBody(ctx.request, ctx.auth, ctx.services.metrics, 'CreateBucket', 64 * 1024);
   if (body.trim() !== '') parseRequestXml(body, 'CreateBucketConfiguration');
-  await ctx.services.buckets.create(ctx.endpoint.bucket);
+  try {
+    await ctx.services.buckets.create(ctx.endpoint.bucket);
+  } catch (err) {
+    // us-east-1 answers 200 to creating a bucket you already own (and leaves it as it was); other
+    // regions answer 409 BucketAlreadyOwnedByYou.
+    if (!(err instanceof S3Error && err.code === 'BucketAlreadyOwnedByYou' && ctx.services.config.server.region === 'us-east-1')) throw err;
+  }
   ctx.reply.header('location', `/${ctx.endpoint.bucket}`);
   await ctx.reply.send();
 }

@@ -51,7 +51,7 @@ export async function handleUploadPartCopy(ctx: S3Context<EndpointOf<'UploadPart
     if (!/^bytes=\d+-\d+$/.test(rangeHeader.trim())) throw s3Error('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last');
     range = parseRange(rangeHeader, source.info.size);
     const [, last] = rangeHeader.trim().slice(6).split('-').map(Number);
-    if (!range || last >= source.info.size) throw s3Error('InvalidRequest', 'The specified copy source range is not valid for the source object');
+    if (!range || last >= source.info.size) throw s3Error('InvalidArgument', 'Range specified is not valid for source object of size: ' + source.info.size);
   }
   if ((range ? range.end - range.start + 1 : source.info.size) > MAX_PART_SIZE) throw s3Error('EntityTooLarge');
   const read = await source.openStream(range, signal);
