@@ -18,6 +18,7 @@ import {
 import { handleCopyObject } from './handlers/copy-object';
 import { handleDeleteObject, handleDeleteObjects } from './handlers/delete-object';
 import { handleGetObject } from './handlers/get-object';
+import { handleGetObjectAttributes } from './handlers/object-attributes';
 import { handleListObjectVersions, handleListObjects, handleListObjectsV2 } from './handlers/list-objects';
 import {
   handleAbortMultipartUpload,
@@ -51,6 +52,7 @@ export async function dispatch(ctx: S3Context): Promise<void> {
     case 'DeleteObjects': return handleDeleteObjects(as<'DeleteObjects'>());
     case 'HeadObject':
     case 'GetObject': return handleGetObject(as<'GetObject' | 'HeadObject'>());
+    case 'GetObjectAttributes': return handleGetObjectAttributes(as<'GetObjectAttributes'>());
     case 'GetObjectAcl': return handleGetAcl(as<'GetObjectAcl'>());
     case 'GetObjectTagging': return handleGetObjectTagging(as<'GetObjectTagging'>());
     case 'PutObject': return handlePutObject(as<'PutObject'>());

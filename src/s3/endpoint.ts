@@ -26,6 +26,7 @@ type BucketOp =
 type ObjectOp =
   | 'HeadObject'
   | 'GetObject'
+  | 'GetObjectAttributes'
   | 'GetObjectAcl'
   | 'GetObjectTagging'
   | 'PutObject'
@@ -82,6 +83,7 @@ export const OPERATION_ACCESS: Record<S3Operation, RequiredAccess> = {
   DeleteObjects: 'write',
   HeadObject: 'read',
   GetObject: 'read',
+  GetObjectAttributes: 'read',
   GetObjectAcl: 'read',
   GetObjectTagging: 'read',
   PutObject: 'write',
@@ -107,7 +109,7 @@ export const ANONYMOUS_OPERATIONS: ReadonlySet<S3Operation> = new Set<S3Operatio
 
 /** Sub-resources S3 defines that Ringcache does not implement: answered 501 NotImplemented. */
 const UNSUPPORTED_SUBRESOURCES = [
-  'accelerate', 'analytics', 'attributes', 'cors', 'encryption', 'intelligent-tiering', 'inventory',
+  'accelerate', 'analytics', 'cors', 'encryption', 'intelligent-tiering', 'inventory',
   'legal-hold', 'lifecycle', 'logging', 'metrics', 'notification', 'object-lock', 'ownershipControls',
   'policy', 'policyStatus', 'publicAccessBlock', 'replication', 'requestPayment', 'restore', 'retention',
   'select', 'torrent', 'website', 'renameObject',
@@ -185,6 +187,7 @@ function objectEndpoint(
       if (query.has('acl')) return { op: 'GetObjectAcl', ...target };
       if (query.has('tagging')) return { op: 'GetObjectTagging', ...target };
       assertNullVersion(query);
+      if (query.has('attributes')) return { op: 'GetObjectAttributes', ...target };
       return { op: 'GetObject', ...target, partNumber: optionalPartNumber(query) };
     case 'HEAD':
       assertNullVersion(query);
