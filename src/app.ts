@@ -19,7 +19,7 @@ import { s3Error } from './s3/errors';
 import { startMultipartSweeper } from './s3/multipart-sweeper';
 import { openNodeCache, type NodeCache } from './cache/open-cache';
 import { JobManager } from './jobs/job-manager';
-import { updateJobMetrics } from './jobs/job-metrics';
+import { countFinishedKey, updateJobMetrics } from './jobs/job-metrics';
 import { jobsPlugin } from './jobs/jobs-plugin';
 import type { LoadDispatcher } from './jobs/load-dispatcher';
 import { createCluster, type Cluster } from './cluster/cluster';
@@ -104,7 +104,7 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
   });
   const jobsNodeId = options.nodeId ?? cluster.node.self.id;
   const jobsDispatcher = options.dispatcher ?? cluster.dispatcher;
-  const jobs = await JobManager.open({ config: config.jobs, buckets, dispatcher: jobsDispatcher, nodeId: jobsNodeId, log: app.log });
+  const jobs = await JobManager.open({ config: config.jobs, buckets, dispatcher: jobsDispatcher, nodeId: jobsNodeId, log: app.log, onKeyFinished: countFinishedKey(metrics) });
 
   app.decorateRequest('s3Op', 'Unknown');
 
@@ -123,7 +123,7 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
     request.log.debug({ op, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
-  await app.register(adminPlugin, { prefix: ADMIN_PREFIX, metrics, buckets, credentials: config.credentials, authenticator: resolver.authenticator, cache, nodeId: () => cluster.node.self.id, beforeScrape: () => updateJobMetrics(metrics, jobs.list()), ready: () => cluster.ready() });
+  await app.register(adminPlugin, { prefix: ADMIN_PREFIX, metrics, buckets, credentials: config.credentials, authenticator: resolver.authenticator, cache, quotas: cache ? { memory: config.cache.memory.maxBytes, disk: config.cache.disk.maxBytes } : undefined, nodeId: () => cluster.node.self.id, beforeScrape: () => updateJobMetrics(metrics, jobs.list()), ready: () => cluster.ready() });
   await app.register(clusterPlugin, { prefix: `${ADMIN_PREFIX}/cluster`, node: cluster.node, secret: config.cluster.secret, buckets, cache });
   await app.register(jobsPlugin, { prefix: ADMIN_PREFIX, manager: jobs, credentials: config.credentials, authenticator: resolver.authenticator, defaults: config.jobs, elsewhere: cluster.jobsElsewhere });
   await app.register(s3Plugin, { config, buckets, metrics, cluster, resolver });

@@ -23,6 +23,8 @@ export interface AdminOptions {
   nodeId: () => string;
   /** Refreshes gauges owned elsewhere (preload jobs) just before a scrape. */
   beforeScrape?: () => void;
+  /** Page byte quotas of the cache tiers (exported as ringcache_cache_quota_bytes); absent without a cache. */
+  quotas?: { memory: number; disk: number };
   /** False while the node is joining its cluster: health checks (and peers' probes) see 503. */
   ready?: () => boolean;
 }
@@ -33,14 +35,19 @@ export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Pro
     void reply.code(status).send({ error: status === 500 ? 'internal error' : err.message });
   });
 
+  if (opts.quotas) {
+    opts.metrics.cacheQuotaBytes.labels('memory').set(opts.quotas.memory);
+    opts.metrics.cacheQuotaBytes.labels('disk').set(opts.quotas.disk);
+  }
+
   app.get('/metrics', async (_request, reply) => {
     if (opts.cache) {
       const s = opts.cache.store.stats();
-      const resident = opts.metrics.cacheResident;
-      resident.labels('memory', 'pages').set(s.memoryPages);
-      resident.labels('memory', 'bytes').set(s.memoryBytes);
-      resident.labels('disk', 'pages').set(s.diskPages);
-      resident.labels('disk', 'bytes').set(s.diskBytes);
+      const { cacheResidentPages: pages, cacheResidentBytes: bytes } = opts.metrics;
+      pages.labels('memory').set(s.memoryPages);
+      pages.labels('disk').set(s.diskPages);
+      bytes.labels('memory').set(s.memoryBytes);
+      bytes.labels('disk').set(s.diskBytes);
     }
     opts.beforeScrape?.();
     reply.header('content-type', opts.metrics.registry.contentType);
