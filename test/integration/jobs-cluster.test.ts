@@ -106,6 +106,8 @@ describe('a load job on three nodes', () => {
     const after = await storeReads(cluster, cluster.nodes);
     expect(after.reads - before.reads).toBe(0);
     expect(after.stats - before.stats).toBe(0);
+    // The job's and the batches' signals carried one abort listener each, not one per page in flight.
+    for (const node of cluster.nodes) expect(node.output).not.toContain('MaxListenersExceededWarning');
   });
 
   it("each object's pages sit on its owner, and on no other node", async () => {
