@@ -8,8 +8,14 @@ import type { BucketRegistry } from '../mounts/bucket-registry';
 import type { Credential } from '../config/schema';
 import type { NodeCache } from '../cache/open-cache';
 import type { Authenticator } from '../s3/auth';
+import type { MemberFanout } from '../cluster/member-fanout';
+import { AdminGate } from './admin-access';
+import type { BucketOverview } from './bucket-overview';
+import { registerDashboardRoutes } from './dashboard-routes';
+import { NodeStats } from './node-stats';
 import { registerPurgeRoute } from './purge-route';
 import { registerResidencyRoute } from './residency-route';
+import { registerUiRoutes } from './ui-routes';
 
 export const ADMIN_PREFIX = '/_ringcache';
 
@@ -27,6 +33,13 @@ export interface AdminOptions {
   quotas?: { memory: number; disk: number };
   /** False while the node is joining its cluster: health checks (and peers' probes) see 503. */
   ready?: () => boolean;
+  /** The dashboard (/_ringcache/ui and its API): this node as members see it, the ring version, the buckets' settings, the other members. */
+  dashboard: {
+    self: () => { id: string; url: string };
+    ringVersion: () => string;
+    buckets: () => Promise<BucketOverview[]>;
+    members?: MemberFanout;
+  };
 }
 
 export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Promise<void> {
@@ -53,6 +66,21 @@ export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Pro
     reply.header('content-type', opts.metrics.registry.contentType);
     return opts.metrics.registry.metrics();
   });
+
+  const stats = new NodeStats({
+    metrics: opts.metrics,
+    fill: opts.cache
+      ? () => {
+          const s = (opts.cache as NodeCache).store.stats();
+          const quotas = opts.quotas ?? { memory: 0, disk: 0 };
+          return { memory: { bytes: s.memoryBytes, pages: s.memoryPages, quotaBytes: quotas.memory }, disk: { bytes: s.diskBytes, pages: s.diskPages, quotaBytes: quotas.disk } };
+        }
+      : undefined,
+  });
+  stats.start();
+  app.addHook('onClose', async () => stats.stop());
+  registerDashboardRoutes(app, { gate: new AdminGate(opts.authenticator, opts.credentials), stats, ready: () => opts.ready?.() ?? true, ...opts.dashboard });
+  registerUiRoutes(app, app.prefix);
 
   registerPurgeRoute(app, { buckets: opts.buckets, credentials: opts.credentials, authenticator: opts.authenticator });
   registerResidencyRoute(app, { buckets: opts.buckets, credentials: opts.credentials, authenticator: opts.authenticator, nodeId: opts.nodeId });
