@@ -9,6 +9,8 @@ import { adminPlugin, ADMIN_PREFIX } from './admin/admin-plugin';
 import { Metrics } from './admin/metrics';
 import { BucketRegistry, type AdapterFactory } from './mounts/bucket-registry';
 import { instrumentAdapter } from './mounts/instrumented-adapter';
+import { StoreHealth } from './mounts/store-health';
+import { bucketOverview } from './admin/bucket-overview';
 import { createAdapter } from './mounts/adapter-factory';
 import { s3Plugin } from './s3/s3-plugin';
 import { newRequestId } from './s3/request-id';
@@ -20,7 +22,7 @@ import { s3Error } from './s3/errors';
 import { startMultipartSweeper } from './s3/multipart-sweeper';
 import { openNodeCache, type NodeCache } from './cache/open-cache';
 import { JobManager } from './jobs/job-manager';
-import { updateJobMetrics } from './jobs/job-metrics';
+import { countFinishedKey, updateJobMetrics } from './jobs/job-metrics';
 import { jobsPlugin } from './jobs/jobs-plugin';
 import type { LoadDispatcher } from './jobs/load-dispatcher';
 import { createCluster, type Cluster } from './cluster/cluster';
@@ -94,11 +96,16 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
   // Every store adapter goes behind the generic instrumentation (timeouts, concurrency, metrics).
   const baseFactory = options.adapterFactory ?? createAdapter;
   const timeouts = new Map(Object.values(config.mounts).map((m) => [m.uri, m]));
+  // How each store's calls go, by URI (the dashboard's per-bucket state).
+  const storeHealth = new Map<string, StoreHealth>();
   const factory: AdapterFactory = (uri, adapterOptions) => {
     const mount = timeouts.get(uri);
+    let health = storeHealth.get(uri);
+    if (!health) storeHealth.set(uri, (health = new StoreHealth()));
     return instrumentAdapter(baseFactory(uri, adapterOptions), metrics, {
       timeoutMs: mount?.timeoutMs ?? 30_000,
       maxConcurrency: mount?.maxConcurrency ?? 64,
+      health,
     });
   };
   const buckets = new BucketRegistry(config, factory, cache?.forBucket);
@@ -116,7 +123,7 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
   });
   const jobsNodeId = options.nodeId ?? cluster.node.self.id;
   const jobsDispatcher = options.dispatcher ?? cluster.dispatcher;
-  const jobs = await JobManager.open({ config: config.jobs, buckets, dispatcher: jobsDispatcher, nodeId: jobsNodeId, log: app.log });
+  const jobs = await JobManager.open({ config: config.jobs, buckets, dispatcher: jobsDispatcher, nodeId: jobsNodeId, log: app.log, onKeyFinished: countFinishedKey(metrics) });
 
   app.decorateRequest('s3Op', 'Unknown');
 
@@ -135,7 +142,12 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
     request.log.debug({ op, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
-  await app.register(adminPlugin, { prefix: ADMIN_PREFIX, metrics, buckets, credentials: config.credentials, authenticator: resolver.authenticator, cache, nodeId: () => cluster.node.self.id, beforeScrape: () => updateJobMetrics(metrics, jobs.list()), ready: () => cluster.ready() });
+  await app.register(adminPlugin, { prefix: ADMIN_PREFIX, metrics, buckets, credentials: config.credentials, authenticator: resolver.authenticator, cache, quotas: cache ? { memory: config.cache.memory.maxBytes, disk: config.cache.disk.maxBytes } : undefined, nodeId: () => cluster.node.self.id, beforeScrape: () => updateJobMetrics(metrics, jobs.list()), ready: () => cluster.ready(), dashboard: {
+    self: () => cluster.node.self,
+    ringVersion: () => cluster.node.version,
+    buckets: () => bucketOverview(config, buckets, (uri) => storeHealth.get(uri)?.view()),
+    members: cluster.members,
+  } });
   await app.register(clusterPlugin, { prefix: `${ADMIN_PREFIX}/cluster`, node: cluster.node, secret: config.cluster.secret, buckets, cache });
   await app.register(jobsPlugin, { prefix: ADMIN_PREFIX, manager: jobs, credentials: config.credentials, authenticator: resolver.authenticator, defaults: config.jobs, elsewhere: cluster.jobsElsewhere });
   await app.register(s3Plugin, { config, buckets, metrics, cluster, resolver });

@@ -72,13 +72,6 @@ export class Metrics {
     collect: () => this.pageLookupCells.flush(),
   });
 
-  readonly cacheHitRatio = new Gauge({
-    name: 'ringcache_cache_hit_ratio',
-    help: 'Page hits / page lookups since start',
-    registers: [this.registry],
-    collect: () => this.updateHitRatio(),
-  });
-
   readonly cacheStored = new Counter({
     name: 'ringcache_cache_pages_stored_total',
     help: 'Pages stored by tier',
@@ -106,10 +99,26 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly cacheResident = new Gauge({
-    name: 'ringcache_cache_resident',
-    help: 'Pages and bytes held by tier',
-    labelNames: ['tier', 'unit'] as const,
+  /** Set at each scrape from the page store (admin-plugin.ts). */
+  readonly cacheResidentPages = new Gauge({
+    name: 'ringcache_cache_resident_pages',
+    help: 'Pages held by tier (memory, disk)',
+    labelNames: ['tier'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cacheResidentBytes = new Gauge({
+    name: 'ringcache_cache_resident_bytes',
+    help: 'Page bytes held by tier (memory, disk)',
+    labelNames: ['tier'] as const,
+    registers: [this.registry],
+  });
+
+  /** The byte budgets of the tiers (cache.memory.maxBytes, cache.disk.maxBytes): fill = resident / quota. */
+  readonly cacheQuotaBytes = new Gauge({
+    name: 'ringcache_cache_quota_bytes',
+    help: 'Page byte quota by tier (memory, disk): cache.memory.maxBytes and cache.disk.maxBytes',
+    labelNames: ['tier'] as const,
     registers: [this.registry],
   });
 
@@ -221,20 +230,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly jobBytes = new Gauge({
-    name: 'ringcache_jobs_bytes',
-    help: 'Bytes of the running and kept preload jobs this node coordinates, by result (listed, loaded, skipped, failed)',
+  /** Bumped as each key of a job coordinated here finishes (never lowered when jobs expire). */
+  readonly jobKeys = new Counter({
+    name: 'ringcache_jobs_keys_total',
+    help: 'Keys finished by the preload jobs this node coordinated, by result (loaded, skipped: already cached, failed)',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
 
-  private async updateHitRatio(): Promise<void> {
-    const values = (await this.cachePageLookups.get()).values;
-    const count = (result: string) => values.filter((v) => v.labels.result === result).reduce((n, v) => n + v.value, 0);
-    const hits = count('memory') + count('disk');
-    const total = hits + count('miss');
-    this.cacheHitRatio.set(total === 0 ? 0 : hits / total);
-  }
+  readonly jobBytes = new Counter({
+    name: 'ringcache_jobs_bytes_total',
+    help: 'Listed bytes of the keys finished by the preload jobs this node coordinated, by result (loaded: read from the store, skipped: already cached, failed)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
 
   constructor() {
     this.requestCells.attach(this.requests);
@@ -243,7 +252,15 @@ export class Metrics {
     this.pageLookupCells.attach(this.cachePageLookups);
     this.metadataLookupCells.attach(this.metadataLookups);
     this.warmHitCells.attach(this.warmHits);
+    // The series that hit ratios and tier shares are computed from exist from the start (at 0),
+    // so rate() over a window sees the first lookups of a tier, not only the later ones.
+    for (const result of ['memory', 'disk', 'miss']) this.cachePageLookups.labels(result).inc(0);
+    for (const tier of ['memory', 'disk', 'peer', 'ufs']) this.cacheBytesServed.labels(tier).inc(0);
+    for (const result of ['fresh', 'fetched', 'negative', 'stale']) this.metadataLookups.labels(result).inc(0);
     collectDefaultMetrics({ register: this.registry, prefix: 'ringcache_' });
+    // prom-client also exports these sums of the per-type gauges above them as gauges named
+    // `_total`, a suffix reserved for counters (promtool refuses them): sum() the per-type ones.
+    for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total']) this.registry.removeSingleMetric(`ringcache_nodejs_${name}`);
   }
 
   /** A pass-through stream that adds the bytes it sees to the bytes counter. */

@@ -8,6 +8,7 @@ import type { Credential } from '../config/schema';
 import type { BucketRegistry } from '../mounts/bucket-registry';
 import type { Authenticator } from '../s3/auth';
 import { authorize } from '../s3/authorize';
+import { errorLogLevel } from '../s3/error-log-level';
 import { S3Error, toS3Error } from '../s3/errors';
 
 export function registerPurgeRoute(app: FastifyInstance, opts: { buckets: BucketRegistry; credentials: readonly Credential[]; authenticator: Authenticator }): void {
@@ -29,7 +30,8 @@ export function registerPurgeRoute(app: FastifyInstance, opts: { buckets: Bucket
       return reply.send({ purged });
     } catch (err) {
       const s3 = err instanceof S3Error ? err : toS3Error(err);
-      if (s3.status >= 500) request.log.error({ err }, 'purge failed');
+      const level = errorLogLevel(s3);
+      if (level !== 'debug') request.log[level]({ err }, 'purge failed');
       return reply.code(s3.status).send({ error: s3.code, message: s3.message });
     }
   });

@@ -42,7 +42,8 @@ export async function openNodeCache(config: RingcacheConfig['cache'], metrics: M
     pageFills: new PageFills(() => metrics.singleFlightJoins.inc()),
     metrics,
   };
-  metrics.cacheResident.reset();
+  metrics.cacheResidentPages.reset();
+  metrics.cacheResidentBytes.reset();
   const settings = (ttlSeconds: number, bucket: string): CacheSettings => ({
     bucket,
     pageSize: config.pageSize,

@@ -3,7 +3,8 @@
  * endpoints of the node at --endpoint and of each ring member:
  *  - the ring (GET /_ringcache/cluster/ring): version, members, share of the keys, suspects;
  *  - each member's cache (GET <member>/_ringcache/metrics): page hit ratio since it started
- *    (ringcache_cache_page_lookups_total), pages and bytes held per tier;
+ *    (ringcache_cache_page_lookups_total), pages and bytes held per tier against the tier's
+ *    quota (ringcache_cache_resident_pages, _resident_bytes, ringcache_cache_quota_bytes);
  *  - the running and queued load jobs (GET /_ringcache/jobs, signed).
  * A member whose metrics cannot be read from here (its advertised address is not reachable
  * from this machine) is shown as such; the command still succeeds.
@@ -13,7 +14,7 @@ import { isFinished, type JobView } from '../jobs/job-types';
 import { AdminClient } from './admin-client';
 import type { ClientCredentials } from './client-settings';
 import { JobsClient } from './jobs-client';
-import { hasMetric, parsePrometheusText, sumOf, type Sample } from './prometheus-text';
+import { parsePrometheusText, sumOf, type Sample } from './prometheus-text';
 
 interface RingMember {
   id: string;
@@ -34,6 +35,8 @@ interface RingAnswer {
 interface TierFill {
   pages: number;
   bytes: number;
+  /** The tier's byte quota (ringcache_cache_quota_bytes); null when the node does not export it. */
+  quotaBytes: number | null;
 }
 
 interface NodeCacheStatus {
@@ -92,12 +95,20 @@ async function nodeStatus(member: RingMember, admin: AdminClient): Promise<NodeC
   };
 }
 
-/** Pages and bytes held by a tier: ringcache_cache_resident{tier,unit}, or the split ringcache_cache_resident_pages / _bytes. */
+/** Pages and bytes held by a tier, and its quota. */
 function residency(samples: readonly Sample[], tier: string): TierFill {
-  if (hasMetric(samples, 'ringcache_cache_resident_bytes')) {
-    return { pages: sumOf(samples, 'ringcache_cache_resident_pages', { tier }), bytes: sumOf(samples, 'ringcache_cache_resident_bytes', { tier }) };
-  }
-  return { pages: sumOf(samples, 'ringcache_cache_resident', { tier, unit: 'pages' }), bytes: sumOf(samples, 'ringcache_cache_resident', { tier, unit: 'bytes' }) };
+  const hasQuota = samples.some((s) => s.name === 'ringcache_cache_quota_bytes' && s.labels.tier === tier);
+  return {
+    pages: sumOf(samples, 'ringcache_cache_resident_pages', { tier }),
+    bytes: sumOf(samples, 'ringcache_cache_resident_bytes', { tier }),
+    quotaBytes: hasQuota ? sumOf(samples, 'ringcache_cache_quota_bytes', { tier }) : null,
+  };
+}
+
+/** "12.0 MiB of 64.0 MiB (18.8%), 48 pages" */
+function fill(tier: TierFill): string {
+  const quota = tier.quotaBytes === null ? '' : ` of ${formatBytes(tier.quotaBytes)}${tier.quotaBytes > 0 ? ` (${percent(tier.bytes / tier.quotaBytes)})` : ''}`;
+  return `${formatBytes(tier.bytes)}${quota}, ${tier.pages} pages`;
 }
 
 const percent = (fraction: number): string => `${(fraction * 100).toFixed(1)}%`;
@@ -131,8 +142,8 @@ function formatStatus(status: ClusterStatus): string {
               n.id,
               n.cache.hitRatio === null ? '-' : percent(n.cache.hitRatio),
               String(n.cache.lookups),
-              `${formatBytes(n.cache.memory.bytes)} (${n.cache.memory.pages} pages)`,
-              `${formatBytes(n.cache.disk.bytes)} (${n.cache.disk.pages} pages)`,
+              fill(n.cache.memory),
+              fill(n.cache.disk),
             ]
           : [n.id, `unreadable: ${n.error ?? 'unknown'}`],
       ),

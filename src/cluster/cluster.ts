@@ -16,6 +16,7 @@ import { ClusterNode } from './cluster-node';
 import { Forwarder } from './forwarder';
 import { InvalidationRelay } from './invalidation-relay';
 import { JobPeers } from './job-peers';
+import { MemberFanout } from './member-fanout';
 import type { MemberInfo } from './membership';
 import { createMembership } from './membership-source';
 import { PeerClient } from './peer-client';
@@ -30,6 +31,8 @@ export interface Cluster {
   keysChanged(bucket: string, keys: readonly string[]): Promise<void>;
   /** Jobs coordinated by other nodes (absent on a node by itself). */
   jobsElsewhere?: JobPeers;
+  /** Asks every other member the same signed admin request (absent on a node by itself). */
+  members?: MemberFanout;
   /** False until start() completed in a multi-node setup: health checks answer 503 meanwhile. */
   ready(): boolean;
   start(): Promise<void>;
@@ -115,6 +118,7 @@ export function createCluster(deps: { config: RingcacheConfig; metrics: Metrics;
     },
     ready: () => !clustered || started,
     jobsElsewhere: clustered ? new JobPeers(node, peers) : undefined,
+    members: clustered ? new MemberFanout(node, peers) : undefined,
     async start() {
       await node.start();
       started = true;

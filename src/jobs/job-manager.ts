@@ -19,7 +19,7 @@ import type { BucketRegistry } from '../mounts/bucket-registry';
 import { s3Error } from '../s3/errors';
 import { JobLeases, takeOver } from './job-leases';
 import { JobStore, isExpired } from './job-store';
-import { newJob, toView, type Job, type JobSpec, type JobView } from './job-types';
+import { newJob, toView, type Job, type JobCounters, type JobSpec, type JobView } from './job-types';
 import type { LoadDispatcher } from './load-dispatcher';
 import { LoadJobRunner, type RunOutcome } from './load-job';
 
@@ -48,6 +48,8 @@ export interface JobManagerOptions {
   nodeId: string;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   now?: () => number;
+  /** Each finished key's own counters, as the key finishes (the node's job metrics). */
+  onKeyFinished?: (counters: Readonly<JobCounters>) => void;
   /** First retry delay of batches and listings (tests shorten it). */
   retryBaseMs?: number;
   /** Lease renewal interval and lease length (tests shorten them). */
@@ -211,7 +213,7 @@ export class JobManager {
     job.state = 'running';
     job.startedAt ??= new Date(this.now()).toISOString();
     const settings = { ...this.options.config, retryBaseMs: this.options.retryBaseMs, abortGraceMs: this.options.abortGraceMs };
-    const runner = new LoadJobRunner(job, { buckets: this.options.buckets, dispatcher: this.options.dispatcher, settings, onProgress: () => this.scheduleSave(job.id), now: this.now, log: this.options.log });
+    const runner = new LoadJobRunner(job, { buckets: this.options.buckets, dispatcher: this.options.dispatcher, settings, onProgress: () => this.scheduleSave(job.id), onKeyFinished: this.options.onKeyFinished, now: this.now, log: this.options.log });
     const active: Active = { job, runner, done: Promise.resolve(), lastSaved: this.now(), finishing: false, lost: false };
     this.active.set(job.id, active);
     this.capture(active);

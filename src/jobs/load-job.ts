@@ -24,7 +24,7 @@ import type { BucketRegistry } from '../mounts/bucket-registry';
 import { toS3Error } from '../s3/errors';
 import { ByteRateLimiter } from './byte-rate-limiter';
 import { backoffMs, countObjects, listObjects, ListingError } from './job-listing';
-import type { Job, JobCheckpoint, JobProgress } from './job-types';
+import type { Job, JobCheckpoint, JobCounters, JobProgress } from './job-types';
 import type { KeyLoadResult, LoadDispatcher, LoadOptions } from './load-dispatcher';
 import { ProgressTracker, type Ticket } from './progress-tracker';
 
@@ -47,6 +47,8 @@ export interface RunnerDeps {
   settings: RunnerSettings;
   /** Called after every change of progress (the job manager decides when to persist). */
   onProgress?: () => void;
+  /** Called with each finished key's own counters (metrics count them as they happen). */
+  onKeyFinished?: (counters: Readonly<JobCounters>) => void;
   now?: () => number;
   log?: { warn(obj: object, msg: string): void };
 }
@@ -261,14 +263,14 @@ export class LoadJobRunner {
               const result = Array.isArray(results) ? results[i] : undefined;
               if (result?.ok) {
                 loaded += result.bytesLoaded;
-                this.tracker.finish(ticket, { kind: 'done', bytesLoaded: result.bytesLoaded, bytesSkipped: result.bytesSkipped });
+                this.finished(this.tracker.finish(ticket, { kind: 'done', bytesLoaded: result.bytesLoaded, bytesSkipped: result.bytesSkipped }));
               } else if (this.signal.aborted) {
                 // Interrupted by the stop itself: the key stays open (a resumed job loads it again).
               } else if (!last && (!result || result.retryable)) {
                 again.push(ticket);
               } else {
                 const error = result ? (result.error ?? 'failed') : `Unreachable: node ${node}: ${(results as Error).message}`;
-                this.tracker.finish(ticket, { kind: 'failed', error, attempts: attempt + 1 });
+                this.finished(this.tracker.finish(ticket, { kind: 'failed', error, attempts: attempt + 1 }));
               }
             });
           }),
@@ -281,6 +283,11 @@ export class LoadJobRunner {
     } finally {
       this.limiter.refund(Math.max(0, cost - loaded));
     }
+  }
+
+  /** Tells the metrics about a finished key (its own counters). */
+  private finished(key: Readonly<JobCounters>): void {
+    this.deps.onKeyFinished?.(key);
   }
 
   /** The tickets by their owner now; one whose owner cannot be named stays with `fallback` (the call then fails and is retried). */

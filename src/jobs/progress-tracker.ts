@@ -104,7 +104,8 @@ export class ProgressTracker {
     return { seq: this.next++, key, size };
   }
 
-  finish(ticket: Ticket, outcome: KeyOutcome): void {
+  /** Records how a key ended; returns that key's own counters (what it adds to the job's). */
+  finish(ticket: Ticket, outcome: KeyOutcome): Readonly<JobCounters> {
     let segment = this.open.get(ticket.seq);
     if (!segment) throw new Error(`key ${ticket.key} finished twice`);
     this.open.delete(ticket.seq);
@@ -113,8 +114,9 @@ export class ProgressTracker {
       this.recentFailures.push({ key: ticket.key, error: outcome.error, attempts: outcome.attempts, at: new Date(this.now()).toISOString() });
       if (this.recentFailures.length > this.keepFailures) this.recentFailures.splice(0, this.recentFailures.length - this.keepFailures);
     }
-    segment.run = { ...emptyCounters(), filesListed: 1, bytesListed: ticket.size };
-    apply(segment.run, ticket.size, outcome);
+    const own = { ...emptyCounters(), filesListed: 1, bytesListed: ticket.size };
+    apply(own, ticket.size, outcome);
+    segment.run = { ...own };
     if (segment.prev?.run) segment = this.merge(segment.prev, segment);
     if (segment.next?.run) this.merge(segment, segment.next);
     while (this.first?.run) {
@@ -124,6 +126,7 @@ export class ProgressTracker {
       this.committedRetries = this.retries;
       this.unlink(done);
     }
+    return own;
   }
 
   checkpoint(): JobCheckpoint | undefined {

@@ -41,6 +41,7 @@ import { isUfsError, ufsError, type UfsError } from '../../ufs-adapters/errors';
 import type { Metrics } from '../admin/metrics';
 import { Semaphore } from '../util/semaphore';
 import { untilAborted } from '../util/until-aborted';
+import type { StoreHealth } from './store-health';
 import { watchDownload, watchUpload } from './store-watchdog';
 
 export interface InstrumentationSettings {
@@ -50,6 +51,8 @@ export interface InstrumentationSettings {
   maxConcurrency: number;
   /** A body that makes no progress for this long fails with UfsError Unavailable. Default `timeoutMs`. */
   idleTimeoutMs?: number;
+  /** Told how each call ended (the dashboard's per-bucket store state). */
+  health?: StoreHealth;
 }
 
 /** Handed to each call's work: the signal to pass to the adapter, and a way to fail the call. */
@@ -81,6 +84,7 @@ export function instrumentAdapter(inner: UfsAdapter, metrics: Metrics, settings:
   const bytesOut = metrics.ufsBytes.labels(kind, 'out');
   const outcome = (op: string, err?: unknown): void => {
     metrics.ufsCalls.labels(kind, op, err === undefined ? 'ok' : isUfsError(err) ? err.kind : 'error').inc();
+    settings.health?.record(err);
   };
 
   async function call<T>(op: string, callerSignal: AbortSignal | undefined, work: (control: CallControl) => Promise<T>, options: CallOptions<T> = {}): Promise<T> {

@@ -4,6 +4,7 @@
  * client sees a failure, never a short object.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { errorLogLevel } from './error-log-level';
 import { S3Error, toS3Error } from './errors';
 import { renderXml } from './xml';
 
@@ -14,8 +15,9 @@ export function sendS3Error(request: FastifyRequest, reply: FastifyReply, error:
     reply.raw.destroy(err);
     return;
   }
-  if (err.status >= 500) request.log.error({ err: error, op: request.s3Op }, 'request failed');
-  else request.log.debug({ code: err.code, op: request.s3Op }, 'client error');
+  const level = errorLogLevel(err);
+  if (level === 'debug') request.log.debug({ code: err.code, op: request.s3Op }, 'error answer');
+  else request.log[level]({ err: error, op: request.s3Op }, 'request failed');
 
   for (const [name, value] of Object.entries(err.headers ?? {})) reply.header(name, value);
   // An unread request body would otherwise be drained before the next request on this socket.

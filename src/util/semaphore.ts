@@ -3,6 +3,8 @@
  * passes straight to the first waiter (nobody can slip in between), and a waiter whose signal
  * fires leaves the queue at once, rejecting with the signal's reason.
  */
+import { onAbort } from './abort-relay';
+
 interface Waiter {
   grant: () => void;
 }
@@ -36,16 +38,18 @@ export class Semaphore {
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         grant: () => {
-          signal?.removeEventListener('abort', onAbort);
+          leave?.();
           resolve(this.releaser());
         },
       };
-      const onAbort = (): void => {
-        const index = this.waiting.indexOf(waiter);
-        if (index >= 0) this.waiting.splice(index, 1);
-        reject(signal?.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
+      // One listener on the signal for all waiters (a job's signal has many: abort-relay.ts).
+      const leave = signal
+        ? onAbort(signal, () => {
+            const index = this.waiting.indexOf(waiter);
+            if (index >= 0) this.waiting.splice(index, 1);
+            reject(signal.reason);
+          })
+        : undefined;
       this.waiting.push(waiter);
     });
   }

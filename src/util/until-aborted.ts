@@ -3,6 +3,8 @@
  * itself goes on; what it yields after the abort goes to `onLate` (to free a late response),
  * and a late failure is ignored.
  */
+import { onAbort as relayAbort } from './abort-relay';
+
 export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined, onLate?: (value: T) => void): Promise<T> {
   if (!signal) return promise;
   return new Promise<T>((resolve, reject) => {
@@ -14,14 +16,15 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undef
       onAbort();
       return;
     }
-    signal.addEventListener('abort', onAbort, { once: true });
+    // One listener on the signal for all waiters (long-lived signals have many: abort-relay.ts).
+    const leave = relayAbort(signal, onAbort);
     promise.then(
       (value) => {
-        signal.removeEventListener('abort', onAbort);
+        leave();
         resolve(value);
       },
       (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        leave();
         reject(err);
       },
     );

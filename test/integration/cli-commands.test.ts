@@ -274,10 +274,13 @@ describe('ringcache CLI', () => {
       for (const node of cluster.nodes) expect(text.stdout).toMatch(new RegExp(`^  ${node.id} +${node.url.replace(/\./g, '\\.')} +\\d+\\.\\d% +healthy`, 'm'));
       expect(text.stdout).toMatch(/^ {2}NODE +HIT RATIO +LOOKUPS +MEMORY +DISK$/m);
       expect(text.stdout).toMatch(/^ {2}all 3 nodes: \d+\.\d% of \d+ page lookups were hits$/m);
+      // Each tier's fill against its quota (64 MiB of memory, 256 MiB of disk in the test cluster).
+      for (const node of cluster.nodes) expect(text.stdout).toMatch(new RegExp(`^  ${node.id} .* of 64\\.0 MiB \\(\\d+\\.\\d%\\), \\d+ pages +\\S+ \\S+ of 256 MiB \\(\\d+\\.\\d%\\), \\d+ pages$`, 'm'));
       expect(text.stdout).toMatch(new RegExp(`^jobs: 1 running, 0 queued\\n {2}${job.id} running .*  status/slow/$`, 'm'));
 
       expect(json.code).toBe(0);
-      const status = JSON.parse(json.stdout) as { ring: { members: unknown[] }; nodes: Array<{ id: string; cache: { lookups: number; hitRatio: number; hits: { memory: number; disk: number } } }>; jobs: Array<{ id: string }> };
+      type Tier = { pages: number; bytes: number; quotaBytes: number };
+      const status = JSON.parse(json.stdout) as { ring: { members: unknown[] }; nodes: Array<{ id: string; cache: { lookups: number; hitRatio: number; hits: { memory: number; disk: number }; memory: Tier; disk: Tier } }>; jobs: Array<{ id: string }> };
       expect(status.ring.members).toHaveLength(3);
       expect(status.nodes.map((n) => n.id)).toEqual(['node-a', 'node-b', 'node-c']);
       const lookups = status.nodes.reduce((s, n) => s + n.cache.lookups, 0);
@@ -287,6 +290,12 @@ describe('ringcache CLI', () => {
       expect(hits).toBeGreaterThanOrEqual(12);
       for (const n of status.nodes) if (n.cache.lookups > 0) expect(n.cache.hitRatio).toBeCloseTo((n.cache.hits.memory + n.cache.hits.disk) / n.cache.lookups, 6);
       expect(status.jobs.map((j) => j.id)).toEqual([job.id]);
+      for (const n of status.nodes) {
+        expect(n.cache.memory.quotaBytes).toBe(64 * 1024 * 1024);
+        expect(n.cache.disk.quotaBytes).toBe(256 * 1024 * 1024);
+      }
+      // The hot objects' pages are held somewhere (ringcache_cache_resident_bytes of both tiers).
+      expect(status.nodes.reduce((s, n) => s + n.cache.memory.bytes + n.cache.disk.bytes, 0)).toBeGreaterThanOrEqual(12 * 32 * 1024);
     }, 60_000);
   });
 });

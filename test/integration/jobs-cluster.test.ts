@@ -89,7 +89,12 @@ describe('a load job on three nodes', () => {
     expect(job.progress.filesLoaded + job.progress.filesSkipped).toBe(500);
     const coordinatorMetrics = await cluster.metrics(cluster.nodes[0]);
     expect(metricValue(coordinatorMetrics, 'ringcache_jobs', { state: 'completed' })).toBe(1);
-    expect(metricValue(coordinatorMetrics, 'ringcache_jobs_bytes', { result: 'loaded' })).toBe(total);
+    // Counters of the keys the coordinator's jobs finished (they never drop when jobs expire).
+    expect(metricValue(coordinatorMetrics, 'ringcache_jobs_bytes_total', { result: 'loaded' })).toBe(total);
+    expect(metricValue(coordinatorMetrics, 'ringcache_jobs_bytes_total', { result: 'failed' })).toBe(0);
+    expect(metricValue(coordinatorMetrics, 'ringcache_jobs_keys_total', { result: 'loaded' }) + metricValue(coordinatorMetrics, 'ringcache_jobs_keys_total', { result: 'skipped' })).toBe(500);
+    // No other node coordinated anything.
+    expect(metricValue(await cluster.metrics(cluster.nodes[1]), 'ringcache_jobs_keys_total')).toBe(0);
 
     const before = await storeReads(cluster, cluster.nodes);
     let i = 0;
@@ -101,6 +106,8 @@ describe('a load job on three nodes', () => {
     const after = await storeReads(cluster, cluster.nodes);
     expect(after.reads - before.reads).toBe(0);
     expect(after.stats - before.stats).toBe(0);
+    // The job's and the batches' signals carried one abort listener each, not one per page in flight.
+    for (const node of cluster.nodes) expect(node.output).not.toContain('MaxListenersExceededWarning');
   });
 
   it("each object's pages sit on its owner, and on no other node", async () => {

@@ -9,6 +9,10 @@ import { JobStore } from '../../src/jobs/job-store';
 import type { Job } from '../../src/jobs/job-types';
 import type { LoadDispatcher } from '../../src/jobs/load-dispatcher';
 import { N, SIZE, SPEC, dispatcher, until, useJobManagers } from '../helpers/job-manager-fixture';
+import { Metrics } from '../../src/admin/metrics';
+import { countFinishedKey, updateJobMetrics } from '../../src/jobs/job-metrics';
+import type { LoadTarget } from '../../src/jobs/load-dispatcher';
+import { metricValue } from '../helpers/cluster-processes';
 
 const jobManagers = useJobManagers();
 const open = jobManagers.open;
@@ -66,6 +70,37 @@ test('finished jobs are forgotten after retainFinishedSeconds; running ones neve
   expect(manager.list()).toEqual([]);
   await manager.sweep();
   expect((manager as unknown as { store: JobStore }).store.list()).toEqual([]);
+});
+
+test('the job counters grow as keys finish and keep their values when the job is forgotten; ringcache_jobs follows the list', async () => {
+  let offset = 0;
+  const metrics = new Metrics();
+  const half = (batch: readonly LoadTarget[]) => batch.map((t, i) => (i % 2 === 0 ? { key: t.key, ok: true, bytesLoaded: t.size, bytesSkipped: 0 } : { key: t.key, ok: true, bytesLoaded: 0, bytesSkipped: t.size }));
+  const loader: LoadDispatcher = { ownerOf: () => 'n0', loadBatch: async (_n, _b, items) => half(items) };
+  const manager = await open({ dispatcher: loader, now: () => Date.now() + offset, jobs: { retainFinishedSeconds: 60 }, onKeyFinished: countFinishedKey(metrics) });
+  const text = async (): Promise<string> => {
+    updateJobMetrics(metrics, manager.list());
+    return metrics.registry.metrics();
+  };
+  expect(metricValue(await text(), 'ringcache_jobs_keys_total')).toBe(0);
+  expect(await text()).toContain('ringcache_jobs_bytes_total{result="failed"} 0');
+  const job = await manager.submit(SPEC, 'a');
+  await until(() => manager.get(job.id)?.state === 'completed');
+  const done = await text();
+  expect(metricValue(done, 'ringcache_jobs_keys_total', { result: 'loaded' })).toBe(N / 2);
+  expect(metricValue(done, 'ringcache_jobs_keys_total', { result: 'skipped' })).toBe(N / 2);
+  expect(metricValue(done, 'ringcache_jobs_bytes_total', { result: 'loaded' })).toBe((N / 2) * SIZE);
+  expect(metricValue(done, 'ringcache_jobs_bytes_total', { result: 'skipped' })).toBe((N / 2) * SIZE);
+  expect(metricValue(done, 'ringcache_jobs', { state: 'completed' })).toBe(1);
+  const store = (manager as unknown as { store: JobStore }).store;
+  await until(() => store.get(job.id)?.state === 'completed');
+  offset = 61_000;
+  await manager.sweep();
+  const later = await text();
+  expect(manager.list()).toEqual([]);
+  expect(metricValue(later, 'ringcache_jobs', { state: 'completed' })).toBe(0);
+  expect(metricValue(later, 'ringcache_jobs_bytes_total', { result: 'loaded' })).toBe((N / 2) * SIZE);
+  expect(metricValue(later, 'ringcache_jobs_keys_total')).toBe(N);
 });
 
 test('retainFinishedSeconds 0 still shows a finished job for a minute, so that its follower sees how it ended', async () => {

@@ -9,6 +9,7 @@ import type { ChecksumAlgorithm, CompletedPart, WriteResult } from '../../../ufs
 import { checkWriteConditions } from '../write-conditions';
 import { writing } from '../object-writes';
 import { header, principal, sendXml, type EndpointOf, type S3Context } from '../context';
+import { errorLogLevel } from '../error-log-level';
 import { s3Error, toS3Error } from '../errors';
 import { assertKeyLength, checksumHeader, metadataFromHeaders } from '../object-headers';
 import { parseRange } from '../range';
@@ -137,7 +138,8 @@ export async function handleCompleteMultipartUpload(ctx: S3Context<EndpointOf<'C
     raw.end(resultXml(await completion, false));
   } catch (err) {
     const s3 = toS3Error(err);
-    if (s3.status >= 500) request.log.error({ err, op: 'CompleteMultipartUpload' }, 'completion failed');
+    const level = errorLogLevel(s3);
+    if (level !== 'debug') request.log[level]({ err, op: 'CompleteMultipartUpload' }, 'completion failed');
     raw.end(renderXml('Error', { Code: s3.code, Message: s3.message, RequestId: String(request.id) }, { namespace: false, declaration: false }));
   } finally {
     clearInterval(keepalive);
