@@ -58,6 +58,10 @@ export async function handleCreateBucket(ctx: S3Context<EndpointOf<'CreateBucket
     // us-east-1 answers 200 to creating a bucket you already own (and leaves it as it was); other
     // regions answer 409 BucketAlreadyOwnedByYou.
     if (!(err instanceof S3Error && err.code === 'BucketAlreadyOwnedByYou' && ctx.services.config.server.region === 'us-east-1')) throw err;
+    // Only a bucket that is there: a file of that name in the data folder is not one (409 stays).
+    await ctx.services.buckets.get(ctx.endpoint.bucket).catch(() => {
+      throw err;
+    });
   }
   ctx.reply.header('location', `/${ctx.endpoint.bucket}`);
   await ctx.reply.send();
