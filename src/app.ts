@@ -15,6 +15,7 @@ import { newRequestId } from './s3/request-id';
 import { HitPath } from './s3/hit-path';
 import { RequestResolver } from './s3/resolve-request';
 import { sendS3Error } from './s3/error-reply';
+import { handleClientError } from './s3/client-error';
 import { s3Error } from './s3/errors';
 import { startMultipartSweeper } from './s3/multipart-sweeper';
 import { openNodeCache, type NodeCache } from './cache/open-cache';
@@ -77,6 +78,8 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
     routerOptions: { maxParamLength: 4096 },
     frameworkErrors: (error, request, reply) =>
       sendS3Error(request, reply, s3Error('InvalidURI', "Couldn't parse the specified URI.", error)),
+    // Bytes that are not an HTTP request get an S3 XML error too (not fastify's JSON).
+    clientErrorHandler: handleClientError,
   });
   const cache = config.cache.enabled ? await openNodeCache(config.cache, metrics, app.log) : undefined;
   // Every store adapter goes behind the generic instrumentation (timeouts, concurrency, metrics).

@@ -11,7 +11,7 @@ import type { FastifyRequest } from 'fastify';
 import type { ChecksumAlgorithm, ChecksumMap } from '../../ufs-adapters/types';
 import { ufsError } from '../../ufs-adapters/errors';
 import { createBodyVerifier, createChecksum, type AuthResult, type BodyVerifier } from './auth';
-import { s3Error } from './errors';
+import { S3Error, s3Error } from './errors';
 import { CHECKSUM_ALGORITHMS, checksumHeader } from './object-headers';
 import type { Metrics } from '../admin/metrics';
 import { header } from './context';
@@ -146,21 +146,29 @@ export function prepareUploadBody(
 }
 
 /** Reads a small request body (an XML document) through the same verification, up to `limit` bytes. */
-export async function readSmallBody(request: FastifyRequest, auth: AuthResult, metrics: Metrics, op: string, limit: number): Promise<string> {
+export async function readSmallBody(request: FastifyRequest, auth: AuthResult, metrics: Metrics, op: string, limit: number): Promise<Buffer> {
   const hasBody = header(request, 'content-length') !== undefined || header(request, 'transfer-encoding') !== undefined;
-  if (!hasBody) return '';
-  const { body } = prepareUploadBody(request, auth, metrics, op, limit);
+  if (!hasBody) return Buffer.alloc(0);
+  const tooLarge = (): S3Error => s3Error('MalformedXML', 'The XML document is larger than this request accepts.');
+  let body: Readable;
+  try {
+    ({ body } = prepareUploadBody(request, auth, metrics, op, limit));
+  } catch (err) {
+    throw err instanceof S3Error && err.code === 'EntityTooLarge' ? tooLarge() : err;
+  }
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > limit) {
-      body.destroy();
-      throw s3Error('MalformedXML', 'The XML document is larger than this request accepts.');
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > limit) throw tooLarge();
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (err) {
+    body.destroy();
+    throw err instanceof S3Error && err.code === 'EntityTooLarge' ? tooLarge() : err;
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 export const emptyStream = (): Readable => {

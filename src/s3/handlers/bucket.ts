@@ -8,6 +8,7 @@ import { principal, sendXml, type EndpointOf, type S3Context } from '../context'
 import { s3Error } from '../errors';
 import { readSmallBody } from '../upload-body';
 import { ownerXml, parseRequestXml, xmlDate } from '../xml';
+import { assertChildrenIn } from '../request-xml';
 import { readerFor } from '../object-reader';
 
 export async function handleListBuckets(ctx: S3Context<EndpointOf<'ListBuckets'>>): Promise<void> {
@@ -22,7 +23,10 @@ export async function handleListBuckets(ctx: S3Context<EndpointOf<'ListBuckets'>
 
 export async function handleCreateBucket(ctx: S3Context<EndpointOf<'CreateBucket'>>): Promise<void> {
   const body = await readSmallBody(ctx.request, ctx.auth, ctx.services.metrics, 'CreateBucket', 64 * 1024);
-  if (body.trim() !== '') parseRequestXml(body, 'CreateBucketConfiguration');
+  if (body.toString('latin1').trim() !== '') {
+    const doc = parseRequestXml(body, 'CreateBucketConfiguration');
+    assertChildrenIn(doc, ['LocationConstraint', 'Location', 'Bucket']);
+  }
   await ctx.services.buckets.create(ctx.endpoint.bucket);
   ctx.reply.header('location', `/${ctx.endpoint.bucket}`);
   await ctx.reply.send();
