@@ -15,6 +15,12 @@ import { fileObjectInfo, markerObjectInfo, readSidecar, type SidecarRecord } fro
 
 const notFound = (cause?: unknown) => ufsError('NotFound', 'object not found', cause);
 
+/** NotFound, unless the reason nothing is found is that the root itself is gone (Unavailable). */
+async function missing(ctx: LocalContext): Promise<never> {
+  await ctx.assertRoot();
+  throw notFound();
+}
+
 /** A byte stream (not object mode) that ends immediately: the body of a folder marker. */
 const emptyStream = (): Readable =>
   new Readable({
@@ -31,7 +37,7 @@ export interface ResolvedFile {
 /** The data file of a (non-folder) key. Throws NotFound. */
 export async function resolveDataFile(ctx: LocalContext, key: string): Promise<ResolvedFile> {
   const realPath = await containedRealPath(ctx, keyToPath(ctx.layout.root, key));
-  if (realPath === undefined) throw notFound();
+  if (realPath === undefined) return missing(ctx);
   let stats: Stats;
   try {
     stats = await stat(realPath);
@@ -59,7 +65,7 @@ export async function statObject(ctx: LocalContext, key: string, signal?: AbortS
   throwIfAborted(signal);
   if (isFolderKey(key)) {
     const record = await resolveFolderMarker(ctx, key);
-    if (!record) throw notFound();
+    if (!record) return missing(ctx);
     return markerObjectInfo(key, record);
   }
   const { stats } = await resolveDataFile(ctx, key);
@@ -88,7 +94,7 @@ export async function readObject(
   throwIfAborted(signal);
   if (isFolderKey(key)) {
     const record = await resolveFolderMarker(ctx, key);
-    if (!record) throw notFound();
+    if (!record) return missing(ctx);
     assertVersion(markerObjectInfo(key, record), ifMatch);
     return emptyStream();
   }
@@ -124,7 +130,7 @@ export async function readObjectWithInfo(
   throwIfAborted(signal);
   if (isFolderKey(key)) {
     const record = await resolveFolderMarker(ctx, key);
-    if (!record) throw notFound();
+    if (!record) return missing(ctx);
     return { info: markerObjectInfo(key, record), body: emptyStream() };
   }
   const { realPath } = await resolveDataFile(ctx, key);
