@@ -123,7 +123,8 @@ export class LocalAdapter implements UfsAdapter {
   }
 
   async close(): Promise<void> {
-    // No sockets, timers or long-lived handles: every file handle is closed by its operation.
+    // No sockets or timers; the handles kept for reads of a version close once their reads end.
+    this.ctx.versions.closeAll();
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * State shared by the operations of one LocalAdapter: the layout, the root's real path
- * (for symlink containment checks), the root's availability check and the per-key commit lock.
+ * (for symlink containment checks), the root's availability check, the per-key commit lock and
+ * the open files of versions being read.
  */
 import { realpath } from 'node:fs/promises';
 import { ufsError } from '../errors';
@@ -8,6 +9,7 @@ import { errnoCode } from './fs-errors';
 import { KeyedMutex } from './keyed-mutex';
 import { layoutFor, type LocalLayout } from './local-layout';
 import { assertRootAvailable } from './mount-root';
+import { OpenVersions } from './open-versions';
 
 export interface LocalContext {
   readonly layout: LocalLayout;
@@ -16,6 +18,8 @@ export interface LocalContext {
   /** Throws Unavailable while the root is missing or unreadable (see mount-root.ts). */
   assertRoot(): Promise<void>;
   readonly locks: KeyedMutex;
+  /** Open files of versions being read, kept for the next reads of the same version. */
+  readonly versions: OpenVersions;
 }
 
 export function createLocalContext(root: string): LocalContext {
@@ -24,6 +28,7 @@ export function createLocalContext(root: string): LocalContext {
   return {
     layout,
     locks: new KeyedMutex(),
+    versions: new OpenVersions(),
     async realRoot() {
       if (cached === undefined) {
         try {
