@@ -18,6 +18,7 @@ import { sendS3Error } from './s3/error-reply';
 import { handleClientError } from './s3/client-error';
 import { s3Error } from './s3/errors';
 import { startMultipartSweeper } from './s3/multipart-sweeper';
+import { startTempSweeper } from './mounts/temp-sweeper';
 import { openNodeCache, type NodeCache } from './cache/open-cache';
 import { JobManager } from './jobs/job-manager';
 import { updateJobMetrics } from './jobs/job-metrics';
@@ -132,8 +133,10 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
   await app.register(s3Plugin, { config, buckets, metrics, cluster, resolver });
 
   const stopSweeper = startMultipartSweeper(buckets, config.multipart, metrics, app.log);
+  const stopTempSweeper = startTempSweeper(buckets, config.tempFiles, app.log);
   app.addHook('onClose', async () => {
     stopSweeper();
+    await stopTempSweeper();
     // Jobs first: they still send batches through the cluster's peer client.
     await jobs.close();
     await cluster.stop();

@@ -180,6 +180,13 @@ export interface UfsAdapter {
    */
   cleanupAbandonedUploads?(olderThanMs: number, signal?: AbortSignal): Promise<number>;
 
+  /**
+   * Optional: removes temporary files of writes no live request owns (a crash's leftovers) now,
+   * whatever the multipart age; temp files whose owner cannot be told (another host) go once
+   * untouched for `staleAfterMs`. Returns how many were removed.
+   */
+  sweepTempFiles?(staleAfterMs: number, signal?: AbortSignal): Promise<number>;
+
   /** Releases sockets, file handles and timers. */
   close(): Promise<void>;
 }

@@ -190,6 +190,15 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /** Temp files of interrupted writes (a crash): swept at start-up and then regularly. */
+    tempFiles: z
+      .object({
+        /** Temp files whose writer cannot be told dead (another host on a shared folder) go once untouched this long. */
+        staleAfterSeconds: z.number().int().positive().default(900),
+        sweepIntervalSeconds: z.number().int().positive().default(300),
+      })
+      .strict()
+      .default({}),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()

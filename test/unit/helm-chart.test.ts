@@ -816,7 +816,7 @@ describe('helm chart: values.yaml keeps in step with the gateway schema', () => 
   /** Deliberately different defaults, with the reason in values.yaml. */
   const CHART_DEFAULTS: Record<string, unknown> = { 'cache.disk.maxBytes': 5368709120, 'server.baseDomain': '' };
 
-  it.each(['server', 'cache', 'jobs', 'multipart', 'log'])('config.%s: every setting, with the gateway default', (section) => {
+  it.each(['server', 'cache', 'jobs', 'multipart', 'tempFiles', 'log'])('config.%s: every setting, with the gateway default', (section) => {
     const schema = leaves((gateway as Obj)[section], `${section}.`);
     const chart = leaves(values.config[section], `${section}.`);
     const expected = [...schema.keys(), ...Object.keys(CHART_DEFAULTS).filter((k) => k.startsWith(`${section}.`))].filter((k) => !FIXED.includes(k));

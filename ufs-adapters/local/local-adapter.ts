@@ -30,6 +30,7 @@ import { abortUpload, createUpload, listParts, listUploads, loadUpload, uploadPa
 import { completeUpload } from './multipart-complete';
 import { readObject, readObjectWithInfo, statObject } from './read-object';
 import { writeObject } from './write-object';
+import { sweepTempFiles } from './temp-sweep';
 
 export interface LocalAdapterOptions {
   /** Absolute path of the mount root directory. */
@@ -120,6 +121,12 @@ export class LocalAdapter implements UfsAdapter {
   async cleanupAbandonedUploads(olderThanMs: number, signal?: AbortSignal): Promise<number> {
     throwIfAborted(signal);
     return cleanupAbandonedUploads(this.ctx.layout.root, olderThanMs);
+  }
+
+  /** Removes temp files of writes that no live request owns (see temp-sweep.ts); returns the count removed. */
+  async sweepTempFiles(staleAfterMs: number, signal?: AbortSignal): Promise<number> {
+    throwIfAborted(signal);
+    return sweepTempFiles(this.ctx.layout, staleAfterMs);
   }
 
   async close(): Promise<void> {

@@ -17,7 +17,7 @@ import type { LocalContext } from './local-context';
 import type { LocalLayout } from './local-layout';
 import { quotedEtag, receiveBody } from './receive-body';
 import { parseMetadata } from './sidecar-metadata';
-import { newTempPath, removeQuietly, writeJsonAtomic, writeJsonFile } from './temp-files';
+import { newTempPath, releaseTemp, removeQuietly, writeJsonAtomic, writeJsonFile } from './temp-files';
 import { compareUtf8 } from '../utf8-order';
 import { mkdirBelowRoot } from './mount-root';
 
@@ -138,7 +138,9 @@ export async function uploadPart(ctx: LocalContext, request: UploadPartRequest):
       try {
         await writeJsonFile(jsonTemp, record);
         await rename(jsonTemp, partJsonPath(dir, n));
+        releaseTemp(jsonTemp);
         await rename(tempPath, partPath(dir, n));
+        releaseTemp(tempPath);
       } catch (err) {
         await removeQuietly(jsonTemp);
         throw mapFsError(err, 'store multipart part', 'NoSuchUpload');
