@@ -22,7 +22,7 @@ export async function handleListBuckets(ctx: S3Context<EndpointOf<'ListBuckets'>
 }
 
 export async function handleCreateBucket(ctx: S3Context<EndpointOf<'CreateBucket'>>): Promise<void> {
-  const body = await readSmallBody(ctx.request, ctx.auth, ctx.services.metrics, 'CreateBucket', 64 * 1024);
+  const body = await readSmallBody(ctx.request, ctx.auth, ctx.services, 'CreateBucket', 64 * 1024);
   if (body.toString('latin1').trim() !== '') {
     const doc = parseRequestXml(body, 'CreateBucketConfiguration');
     assertChildrenIn(doc, ['LocationConstraint', 'Location', 'Bucket']);

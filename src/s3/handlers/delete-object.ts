@@ -52,7 +52,7 @@ function parseDeleteRequest(xml: Buffer): DeleteRequest {
 
 export async function handleDeleteObjects(ctx: S3Context<EndpointOf<'DeleteObjects'>>): Promise<void> {
   const { endpoint, request, reply, services, signal, bucket } = ctx;
-  const body = await readSmallBody(request, ctx.auth, services.metrics, 'DeleteObjects', 2 * 1024 * 1024);
+  const body = await readSmallBody(request, ctx.auth, services, 'DeleteObjects', 2 * 1024 * 1024);
   const { quiet, keys } = parseDeleteRequest(body);
 
   const deleted: XmlObject[] = [];

@@ -37,7 +37,7 @@ export async function handleUploadPart(ctx: S3Context<EndpointOf<'UploadPart'>>)
   const { endpoint, reply, services, signal, bucket } = ctx;
   const { uploadId, partNumber } = endpoint;
   await bucket.store.getMultipartUpload(endpoint.key, uploadId); // NoSuchUpload before reading the body
-  const upload = prepareUploadBody(ctx.request, ctx.auth, services.metrics, 'UploadPart', MAX_PART_SIZE);
+  const upload = prepareUploadBody(ctx.request, ctx.auth, services, 'UploadPart', MAX_PART_SIZE);
   const part = await bucket.store.uploadPart({ uploadId, key: endpoint.key, partNumber, body: upload.body, signal });
   reply.header('etag', part.etag);
   for (const [alg, value] of Object.entries(upload.checksums())) reply.header(checksumHeader(alg as ChecksumAlgorithm), value);
@@ -93,7 +93,7 @@ const KEEPALIVE_INTERVAL_MS = 10_000;
 export async function handleCompleteMultipartUpload(ctx: S3Context<EndpointOf<'CompleteMultipartUpload'>>): Promise<void> {
   const { endpoint, request, reply, services, signal, bucket } = ctx;
   const { uploadId } = endpoint;
-  const body = await readSmallBody(request, ctx.auth, services.metrics, 'CompleteMultipartUpload', 4 * 1024 * 1024);
+  const body = await readSmallBody(request, ctx.auth, services, 'CompleteMultipartUpload', 4 * 1024 * 1024);
   const parts = parseCompleteRequest(body);
   const host = header(request, 'host') ?? 'localhost';
   const resultXml = (result: WriteResult, declaration: boolean): string =>

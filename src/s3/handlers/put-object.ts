@@ -15,7 +15,7 @@ export async function handlePutObject(ctx: S3Context<EndpointOf<'PutObject'>>): 
   assertKeyLength(endpoint.key);
   const metadata = metadataFromHeaders(request);
   await checkWriteConditions(request, bucket.store, endpoint.key, signal);
-  const upload = prepareUploadBody(request, ctx.auth, services.metrics, 'PutObject', services.config.server.maxPutSize);
+  const upload = prepareUploadBody(request, ctx.auth, services, 'PutObject', services.config.server.maxPutSize);
   if (endpoint.key.endsWith('/') && upload.declaredSize !== undefined && upload.declaredSize > 0) {
     throw s3Error('InvalidObjectName', 'A key ending in "/" is a folder marker and must have an empty body.');
   }
