@@ -161,6 +161,18 @@ function moveAside(dir: string): string {
 }
 
 /**
+ * For environments that are not disposable caches but must not kill the process either (the
+ * preload jobs' state): the structural check only (no probe, no format marker). A damaged file is
+ * moved aside; returns why and where, or undefined when it is fine or absent.
+ */
+export function quarantineDamagedEnvironment(dir: string): { reason: string; movedTo: string } | undefined {
+  const file = path.join(dir, DATA_FILE);
+  if (!existsSync(file)) return undefined;
+  const reason = statSync(file).size === 0 ? 'the data file is empty' : inspectDataFile(file);
+  return reason === undefined ? undefined : { reason, movedTo: moveAside(dir) };
+}
+
+/**
  * Makes `dir` safe to open: a damaged or incompatible environment is logged and moved aside (the
  * tier then starts empty), and the format marker is written. Returns why it was moved, if it was.
  */

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { DISK_FORMAT, FORMAT_FILE, inspectDataFile, prepareDiskEnvironment, probeEnvironment } from '../../src/cache/disk-environment';
 import { DiskTier } from '../../src/cache/disk-tier';
 import { pageKeyOf, type PageStoreEvents } from '../../src/cache/types';
+import { JobStore } from '../../src/jobs/job-store';
 
 const PAGE = 64 * 1024;
 const QUOTA = 16 * 1024 * 1024;
@@ -148,4 +149,20 @@ test('a disabled tier (maxBytes 0) is not looked at', async () => {
   writeFileSync(path.join(dir, 'data.mdb'), 'garbage');
   expect(await prepareDiskEnvironment(dir, 0, logger().log)).toBeUndefined();
   expect(readdirSync(dir)).toEqual(['data.mdb']);
+});
+
+test('the preload job state: a damaged file is moved aside, reported, and the store opens empty', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ringcache-jobs-env-'));
+  dirs.push(dir);
+  const first = JobStore.open(dir);
+  await first.close();
+  zero(dir, 0, 2 * 4096);
+  const damage: { reason: string; movedTo: string }[] = [];
+  const second = JobStore.open(dir, (d) => damage.push(d));
+  try {
+    expect(damage).toEqual([{ reason: expect.stringMatching(/meta page 0/), movedTo: expect.stringContaining('damaged-') }]);
+    expect(second.list()).toEqual([]);
+  } finally {
+    await second.close();
+  }
 });
