@@ -18,8 +18,10 @@ import { HitPath } from './s3/hit-path';
 import { RequestResolver } from './s3/resolve-request';
 import { continueIfAllowed, stashContentType } from './s3/request-intake';
 import { sendS3Error } from './s3/error-reply';
+import { handleClientError } from './s3/client-error';
 import { s3Error } from './s3/errors';
 import { startMultipartSweeper } from './s3/multipart-sweeper';
+import { startTempSweeper } from './mounts/temp-sweeper';
 import { openNodeCache, type NodeCache } from './cache/open-cache';
 import { JobManager } from './jobs/job-manager';
 import { countFinishedKey, updateJobMetrics } from './jobs/job-metrics';
@@ -91,6 +93,8 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
     routerOptions: { maxParamLength: 4096 },
     frameworkErrors: (error, request, reply) =>
       sendS3Error(request, reply, s3Error('InvalidURI', "Couldn't parse the specified URI.", error)),
+    // Bytes that are not an HTTP request get an S3 XML error too (not fastify's JSON).
+    clientErrorHandler: handleClientError,
   });
   const cache = config.cache.enabled ? await openNodeCache(config.cache, metrics, app.log) : undefined;
   // Every store adapter goes behind the generic instrumentation (timeouts, concurrency, metrics).
@@ -153,8 +157,10 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
   await app.register(s3Plugin, { config, buckets, metrics, cluster, resolver });
 
   const stopSweeper = startMultipartSweeper(buckets, config.multipart, metrics, app.log);
+  const stopTempSweeper = startTempSweeper(buckets, config.tempFiles, app.log);
   app.addHook('onClose', async () => {
     stopSweeper();
+    await stopTempSweeper();
     // Jobs first: they still send batches through the cluster's peer client.
     await jobs.close();
     await cluster.stop();

@@ -46,9 +46,11 @@ export interface ByteRange {
 export interface ReadOptions {
   signal?: AbortSignal;
   /**
-   * Quoted ETag of the version the caller expects. If the object is now another version,
-   * the read fails with UfsError PreconditionFailed before any byte is returned, so a
-   * cache never mixes pages of two versions.
+   * Quoted ETag of the version the caller expects. The read returns bytes of that version only:
+   * if the object is now another version, it fails with UfsError PreconditionFailed before any
+   * byte is returned (a store that can still read the expected version, such as the local
+   * adapter from a file it holds open, may serve that instead), so a cache never mixes pages of
+   * two versions.
    */
   ifMatch?: string;
 }
@@ -177,6 +179,13 @@ export interface UfsAdapter {
    * it are swept through listMultipartUploads + abortMultipartUpload.
    */
   cleanupAbandonedUploads?(olderThanMs: number, signal?: AbortSignal): Promise<number>;
+
+  /**
+   * Optional: removes temporary files of writes no live request owns (a crash's leftovers) now,
+   * whatever the multipart age; temp files whose owner cannot be told (another host) go once
+   * untouched for `staleAfterMs`. Returns how many were removed.
+   */
+  sweepTempFiles?(staleAfterMs: number, signal?: AbortSignal): Promise<number>;
 
   /** Releases sockets, file handles and timers. */
   close(): Promise<void>;

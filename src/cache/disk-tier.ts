@@ -1,7 +1,7 @@
 /**
  * Disk tier of the page cache: one LMDB environment (lmdb-js) with three named databases.
  *
- *   pages  pageKey -> 4-byte big-endian CRC-32 of the data, then the data (binary)
+ *   pages  pageKey -> 4-byte big-endian CRC-32 of pageKey + data, then the data (binary)
  *   index  pageKey -> { size, lastAccess }                               (msgpack)
  *   meta   metaKey -> MetadataRecord                                     (msgpack)
  *
@@ -261,7 +261,7 @@ export class DiskTier {
       this.events.error('disk.get', new Error(`page ${pageKey} has an index entry but no data; entry dropped`));
       return undefined;
     }
-    const data = decodePageRecord(record);
+    const data = decodePageRecord(pageKey, record);
     if (data === undefined || data.length !== entry.size) {
       this.removeKey(pageKey, entry);
       this.events.checksumFailure();
@@ -296,7 +296,7 @@ export class DiskTier {
       this.events.error('disk.put', new RangeError(`page key longer than LMDB's ${LMDB_MAX_KEY_BYTES}-byte limit: ${pageKey.slice(0, 80)}...`));
       return;
     }
-    const record = encodePageRecord(data);
+    const record = encodePageRecord(pageKey, data);
     const victims = this.evictFor(size);
     const entry: DiskIndexEntry = { size, lastAccess: this.now() };
     this.lru.set(pageKey, entry);
@@ -376,7 +376,7 @@ export class DiskTier {
       }
       sizes.delete(pageKey);
       const record = lmdb.pages.getBinaryFast(pageKey); // checked, not kept
-      const data = record && decodePageRecord(record);
+      const data = record && decodePageRecord(pageKey, record);
       if (!data || data.length !== size) report.badPages.push(pageKey);
     }
     report.missingPages.push(...sizes.keys());

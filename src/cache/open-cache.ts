@@ -10,6 +10,7 @@ import { MetadataCache } from './metadata-cache';
 import { PageFills } from './page-fill';
 import { TieredPageStore } from './tiered-page-store';
 import type { PageStoreEvents } from './types';
+import { prepareDiskEnvironment, type EnvironmentLog } from './disk-environment';
 
 export interface NodeCache {
   shared: SharedCache;
@@ -19,7 +20,7 @@ export interface NodeCache {
   close(): Promise<void>;
 }
 
-export function pageStoreEvents(metrics: Metrics, log: { warn(obj: object, msg: string): void }): PageStoreEvents {
+export function pageStoreEvents(metrics: Metrics, log: EnvironmentLog): PageStoreEvents {
   return {
     hit: () => undefined, // counted per lookup by the page reader (it also sees the misses)
     miss: () => undefined,
@@ -33,8 +34,10 @@ export function pageStoreEvents(metrics: Metrics, log: { warn(obj: object, msg: 
   };
 }
 
-export async function openNodeCache(config: RingcacheConfig['cache'], metrics: Metrics, log: { warn(obj: object, msg: string): void }): Promise<NodeCache> {
+export async function openNodeCache(config: RingcacheConfig['cache'], metrics: Metrics, log: EnvironmentLog): Promise<NodeCache> {
   const events = pageStoreEvents(metrics, log);
+  // A damaged environment would kill the process when mapped: checked first, moved aside if need be.
+  await prepareDiskEnvironment(config.disk.path, config.disk.maxBytes, log);
   const store = await TieredPageStore.open({ memoryBytes: config.memory.maxBytes, disk: config.disk, events });
   const shared: SharedCache = {
     pages: store,

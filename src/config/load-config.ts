@@ -74,12 +74,17 @@ function readConfigFile(file: string): ConfigInput {
   } catch (err) {
     throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
   }
+  let parsed: unknown;
   try {
-    return JSON.parse(text) as ConfigInput;
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new ConfigError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
   }
+  if (!isPlainObject(parsed)) throw new ConfigError(`config file ${file} must hold a JSON object ({...}), not ${parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : typeof parsed}`);
+  return parsed as ConfigInput;
 }
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The config file's relative paths, made absolute against its folder (values of the wrong type are left for the schema to refuse). */
 function resolveFilePaths(config: Record<string, any>, base: string): Record<string, any> {
@@ -122,7 +127,12 @@ function resolveEnvReferences(config: Record<string, any>, env: Env): void {
 
 /** RINGCACHE_* variables override single settings of the file (or of the embedded default). */
 function applyEnv(config: Record<string, any>, env: Env): Record<string, any> {
-  const server = (config.server ??= {});
+  // A section of the wrong type is left as it is for the schema to refuse with its path.
+  const section = (name: string): Record<string, any> => {
+    if (config[name] === undefined) config[name] = {};
+    return isPlainObject(config[name]) ? config[name] : {};
+  };
+  const server = section('server');
   if (env.RINGCACHE_HOST) server.host = env.RINGCACHE_HOST;
   if (env.RINGCACHE_PORT) server.port = toInt('RINGCACHE_PORT', env.RINGCACHE_PORT);
   if (env.RINGCACHE_REGION) server.region = env.RINGCACHE_REGION;

@@ -47,6 +47,14 @@ export const configSchema = z
         baseDomain: z.string().optional(),
         /** Largest accepted single PUT, as S3 (5 GiB). */
         maxPutSize: z.number().int().positive().default(5 * 1024 ** 3),
+        /**
+         * A request body is read in windows of this length (time the gateway waits for the client);
+         * a window that brings fewer than bodyMinBytesPerSecond x its length (at least one byte)
+         * fails the request with 400 RequestTimeout, nothing stored. 0 turns the check off.
+         */
+        bodyIdleTimeoutMs: z.number().int().min(0).default(20_000),
+        /** The slowest body accepted, averaged over each window; 0: only a window without any byte fails. */
+        bodyMinBytesPerSecond: z.number().int().min(0).default(1024),
       })
       .strict()
       .default({}),
@@ -187,6 +195,15 @@ export const configSchema = z
         /** Uploads not completed within this age are aborted and their parts removed. */
         abandonedAfterSeconds: z.number().int().positive().default(7 * 24 * 3600),
         sweepIntervalSeconds: z.number().int().positive().default(3600),
+      })
+      .strict()
+      .default({}),
+    /** Temp files of interrupted writes (a crash): swept at start-up and then regularly. */
+    tempFiles: z
+      .object({
+        /** Temp files whose writer cannot be told dead (another host on a shared folder) go once untouched this long. */
+        staleAfterSeconds: z.number().int().positive().default(900),
+        sweepIntervalSeconds: z.number().int().positive().default(300),
       })
       .strict()
       .default({}),

@@ -95,7 +95,10 @@ export class JobManager {
   }
 
   static async open(options: JobManagerOptions): Promise<JobManager> {
-    const manager = new JobManager(JobStore.open(options.config.stateDir), options);
+    const store = JobStore.open(options.config.stateDir, ({ reason, movedTo }) =>
+      options.log.warn({ path: options.config.stateDir, movedTo, reason }, `the preload job state at ${options.config.stateDir} is damaged (${reason}); moved it to ${movedTo}: the jobs it held are forgotten`),
+    );
+    const manager = new JobManager(store, options);
     await manager.sweep();
     return manager;
   }

@@ -8,6 +8,7 @@
  * write transactions, across processes too), which the leases of unfinished jobs rely on.
  */
 import { mkdirSync } from 'node:fs';
+import { quarantineDamagedEnvironment } from '../cache/disk-environment';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { isFinished, type Job } from './job-types';
@@ -37,12 +38,18 @@ export class JobStore {
     this.jobs = shared.jobs;
   }
 
-  /** Opens (creating if needed) the environment at `dir`, resolved against the working directory. */
-  static open(dir: string): JobStore {
+  /**
+   * Opens (creating if needed) the environment at `dir`, resolved against the working directory.
+   * A damaged file (mapping it would kill the process) is moved aside first and reported to
+   * `onDamaged`: the jobs it held are lost, the gateway runs.
+   */
+  static open(dir: string, onDamaged: (damage: { reason: string; movedTo: string }) => void = () => undefined): JobStore {
     const resolved = path.resolve(dir);
     let shared = openEnvs.get(resolved);
     if (!shared) {
       mkdirSync(resolved, { recursive: true });
+      const damage = quarantineDamagedEnvironment(resolved);
+      if (damage) onDamaged(damage);
       const env = open({ path: resolved, mapSize: 64 * MiB, maxDbs: 2, compression: false, encoding: 'binary' });
       try {
         shared = { env, jobs: env.openDB<Job, string>('jobs', { encoding: 'msgpack', compression: false }), stores: 0 };

@@ -80,11 +80,23 @@ export async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions):
     void reply.code(status).send({ error: code, message });
   });
 
-  const caller = async (request: FastifyRequest): Promise<Caller> => {
+  const identify = (request: FastifyRequest): Caller => {
     const auth = opts.authenticator.authenticate({ method: request.method, rawUrl: request.raw.url ?? '/', headers: request.headers, now: new Date() });
     if (auth.kind !== 'signed') throw s3Error('AccessDenied', 'Job requests must be signed (AWS Signature Version 4).');
     return { auth, credential: byKey.get(auth.accessKeyId) };
   };
+  // Who is asking is settled before the body is parsed: an unsigned or badly signed request is
+  // refused (403) whatever its content type or size, never told how to shape its body (415, 413).
+  const callers = new WeakMap<FastifyRequest, Caller>();
+  app.addHook('onRequest', async (request, reply) => {
+    try {
+      callers.set(request, identify(request));
+    } catch (err) {
+      await answer(request, reply, () => Promise.reject(err));
+      return reply;
+    }
+  });
+  const caller = async (request: FastifyRequest): Promise<Caller> => callers.get(request) ?? identify(request);
   const mayRead = (c: Caller, bucket: string): void => authorize(c.auth, c.credential, 'read', { name: bucket, anonymousRead: false });
   const mayWrite = (c: Caller, bucket: string, why: string): void => {
     if (accessLevel(c.credential, bucket) !== 'write') throw s3Error('AccessDenied', `${why} needs write access to bucket ${bucket}.`);
@@ -161,7 +173,8 @@ function parseBody(body: unknown, auth: Caller['auth']): unknown {
     throw s3Error('InvalidRequest', 'Send the job body whole, signed with its SHA-256 or UNSIGNED-PAYLOAD.');
   }
   try {
-    return JSON.parse(body.toString('utf8'));
+    // Strict UTF-8: a prefix must not silently become another one (U+FFFD for a bad byte).
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
   } catch (err) {
     throw s3Error('InvalidArgument', `the body is not valid JSON: ${(err as Error).message}`);
   }

@@ -20,7 +20,7 @@
  *   `idleTimeoutMs` while bytes wait: Unavailable); once it has the whole body it must commit
  *   within `timeoutMs` plus one second per MiB of body (stores that spool a part before
  *   sending it need that time);
- * - copy, completeMultipartUpload, cleanupAbandonedUploads: server-side work of any length;
+ * - copy, completeMultipartUpload, cleanupAbandonedUploads, sweepTempFiles: server-side work of any length;
  *   no deadline, only the caller's signal.
  */
 import type { Readable } from 'node:stream';
@@ -239,6 +239,10 @@ export function instrumentAdapter(inner: UfsAdapter, metrics: Metrics, settings:
   if (inner.cleanupAbandonedUploads) {
     const cleanup = inner.cleanupAbandonedUploads.bind(inner);
     wrapped.cleanupAbandonedUploads = (olderThanMs: number, signal?: AbortSignal) => call('cleanupAbandonedUploads', signal, (c) => cleanup(olderThanMs, c.signal));
+  }
+  if (inner.sweepTempFiles) {
+    const sweep = inner.sweepTempFiles.bind(inner);
+    wrapped.sweepTempFiles = (staleAfterMs: number, signal?: AbortSignal) => call('sweepTempFiles', signal, (c) => sweep(staleAfterMs, c.signal));
   }
   return wrapped;
 }

@@ -43,6 +43,7 @@ const S3_ERRORS = {
   NotModified: [304, 'Not Modified'],
   PathConflict: [409, 'The key conflicts with an existing object or folder in a store that cannot hold both (a file "a" and a key "a/b").'],
   PreconditionFailed: [412, 'At least one of the pre-conditions you specified did not hold.'],
+  RequestTimeout: [400, 'Your socket connection to the server was not read from or written to within the timeout period.'],
   RequestTimeTooSkewed: [403, 'The difference between the request time and the current time is too large.'],
   ServiceUnavailable: [503, 'The storage behind this bucket is unavailable. Please retry.'],
   SignatureDoesNotMatch: [403, 'The request signature we calculated does not match the signature you provided. Check your key and signing method.'],

@@ -11,9 +11,10 @@ import type { FastifyRequest } from 'fastify';
 import type { ChecksumAlgorithm, ChecksumMap } from '../../ufs-adapters/types';
 import { ufsError } from '../../ufs-adapters/errors';
 import { createBodyVerifier, createChecksum, type AuthResult, type BodyVerifier } from './auth';
-import { s3Error } from './errors';
+import { S3Error, s3Error } from './errors';
 import { CHECKSUM_ALGORITHMS, checksumHeader } from './object-headers';
-import type { Metrics } from '../admin/metrics';
+import type { S3Services } from './context';
+import { watchBody } from './body-watchdog';
 import { header } from './context';
 
 export interface UploadBody {
@@ -106,13 +107,17 @@ function requestedChecksums(request: FastifyRequest): { expected: ChecksumMap; c
   return { expected, compute };
 }
 
+/** What a body needs from the services: metrics, and the server's body timeouts. */
+export type BodyServices = Pick<S3Services, 'metrics' | 'config'>;
+
 export function prepareUploadBody(
   request: FastifyRequest,
   auth: AuthResult,
-  metrics: Metrics,
+  services: BodyServices,
   op: string,
   maxSize: number,
 ): UploadBody {
+  const { metrics } = services;
   const raw = request.raw;
   const awsChunked = auth.payload.kind === 'streaming-signed' || auth.payload.kind === 'streaming-unsigned-trailer';
   const size = declaredSize(request, awsChunked);
@@ -134,6 +139,12 @@ export function prepareUploadBody(
   raw.once('error', abort);
   raw.once('close', () => abort());
   raw.pipe(first);
+  // A client too slow to send its body: the upload fails (no object, no temp file) with 400 RequestTimeout.
+  const { bodyIdleTimeoutMs, bodyMinBytesPerSecond } = services.config.server;
+  watchBody(raw, { idleTimeoutMs: bodyIdleTimeoutMs, minBytesPerSecond: bodyMinBytesPerSecond }, (err) => {
+    raw.unpipe(first);
+    first.destroy(err);
+  });
 
   return {
     body,
@@ -146,21 +157,29 @@ export function prepareUploadBody(
 }
 
 /** Reads a small request body (an XML document) through the same verification, up to `limit` bytes. */
-export async function readSmallBody(request: FastifyRequest, auth: AuthResult, metrics: Metrics, op: string, limit: number): Promise<string> {
+export async function readSmallBody(request: FastifyRequest, auth: AuthResult, services: BodyServices, op: string, limit: number): Promise<Buffer> {
   const hasBody = header(request, 'content-length') !== undefined || header(request, 'transfer-encoding') !== undefined;
-  if (!hasBody) return '';
-  const { body } = prepareUploadBody(request, auth, metrics, op, limit);
+  if (!hasBody) return Buffer.alloc(0);
+  const tooLarge = (): S3Error => s3Error('MalformedXML', 'The XML document is larger than this request accepts.');
+  let body: Readable;
+  try {
+    ({ body } = prepareUploadBody(request, auth, services, op, limit));
+  } catch (err) {
+    throw err instanceof S3Error && err.code === 'EntityTooLarge' ? tooLarge() : err;
+  }
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > limit) {
-      body.destroy();
-      throw s3Error('MalformedXML', 'The XML document is larger than this request accepts.');
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > limit) throw tooLarge();
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (err) {
+    body.destroy();
+    throw err instanceof S3Error && err.code === 'EntityTooLarge' ? tooLarge() : err;
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 export const emptyStream = (): Readable => {

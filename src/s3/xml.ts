@@ -1,9 +1,10 @@
 /**
  * XML in and out. Response documents are plain objects rendered by fast-xml-parser's
- * builder (which escapes text); request documents are validated, then parsed.
+ * builder (which escapes text); request documents are parsed strictly by request-xml.ts.
  */
-import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
+import { XMLBuilder } from 'fast-xml-parser';
 import { s3Error } from './errors';
+import { parseStrictXml, type XmlElement } from './request-xml';
 
 export const S3_XMLNS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 
@@ -37,24 +38,16 @@ function dropUndefined(value: XmlValue): XmlValue {
   return value;
 }
 
-const parser = new XMLParser({
-  ignoreAttributes: true,
-  parseTagValue: false,
-  // Keys are byte-exact: "keep " is not "keep". Callers trim where it is harmless.
-  trimValues: false,
-  removeNSPrefix: true,
-  // Numeric character references too: rclone sends <ETag>&#34;...&#34;</ETag>.
-  htmlEntities: true,
-  isArray: (name) => name === 'Object' || name === 'Part',
-});
-
-/** Parses a request body; anything not well-formed, or without the expected root, is MalformedXML. */
-export function parseRequestXml(text: string, root: string): Record<string, unknown> {
-  if (text.trim() === '' || XMLValidator.validate(text) !== true) throw s3Error('MalformedXML');
-  const doc = parser.parse(text) as Record<string, unknown>;
-  const element = doc[root];
-  if (element === undefined) throw s3Error('MalformedXML');
-  return element === '' ? {} : (element as Record<string, unknown>);
+/**
+ * Parses a request body strictly (request-xml.ts); anything not well-formed, not UTF-8, with a
+ * DOCTYPE or a reference XML does not define, or without the expected root, is MalformedXML.
+ */
+export function parseRequestXml(body: Buffer | string, root: string): XmlElement {
+  const empty = typeof body === 'string' ? body.trim() === '' : body.toString('latin1').trim() === '';
+  if (empty) throw s3Error('MalformedXML');
+  const element = parseStrictXml(body);
+  if (element.name !== root) throw s3Error('MalformedXML', `The XML you provided was not well-formed or did not validate against our published schema (the root element must be <${root}>).`);
+  return element;
 }
 
 /** ISO-8601 with milliseconds, as S3 writes timestamps in XML. */

@@ -305,7 +305,7 @@ describeRendered('helm chart: rendered with default values', () => {
     const parsed = JSON.parse(json);
     expect(Object.keys(parsed).filter((k) => !ALLOWED_CONFIG_KEYS.includes(k))).toEqual([]);
     expect(parsed.credentials).toBeUndefined();
-    expect(parsed.server).toEqual({ host: '0.0.0.0', port: 9000, region: 'us-east-1', maxPutSize: 5368709120 });
+    expect(parsed.server).toEqual({ host: '0.0.0.0', port: 9000, region: 'us-east-1', maxPutSize: 5368709120, bodyIdleTimeoutMs: 20000, bodyMinBytesPerSecond: 1024 });
 
     const env = podEnv(r);
     expect(Object.keys(env).sort()).toEqual(['RINGCACHE_ACCESS_KEY_ID', 'RINGCACHE_SECRET_ACCESS_KEY']);
@@ -816,7 +816,7 @@ describe('helm chart: values.yaml keeps in step with the gateway schema', () => 
   /** Deliberately different defaults, with the reason in values.yaml. */
   const CHART_DEFAULTS: Record<string, unknown> = { 'cache.disk.maxBytes': 5368709120, 'server.baseDomain': '' };
 
-  it.each(['server', 'cache', 'jobs', 'multipart', 'log'])('config.%s: every setting, with the gateway default', (section) => {
+  it.each(['server', 'cache', 'jobs', 'multipart', 'tempFiles', 'log'])('config.%s: every setting, with the gateway default', (section) => {
     const schema = leaves((gateway as Obj)[section], `${section}.`);
     const chart = leaves(values.config[section], `${section}.`);
     const expected = [...schema.keys(), ...Object.keys(CHART_DEFAULTS).filter((k) => k.startsWith(`${section}.`))].filter((k) => !FIXED.includes(k));

@@ -235,11 +235,11 @@ describe('list specifics', () => {
     expect(visited().every((dir) => !dir.startsWith('deep') && !dir.startsWith('m'))).toBe(true);
   });
 
-  it('returns nothing for prefixes no valid key can have, or when the root is missing', async () => {
+  it('returns nothing for prefixes no valid key can have; a missing root is Unavailable, not empty', async () => {
     await put('a/b');
     for (const prefix of ['/a', '../', 'a//', './a/', '.ringcache/meta/']) expect(await list(adapter, { prefix })).toEqual([]);
     const missing = new LocalAdapter({ root: path.join(base, 'does-not-exist') });
-    expect(await list(missing, { prefix: '' })).toEqual([]);
+    await expect(list(missing, { prefix: '' })).rejects.toMatchObject({ kind: 'Unavailable' });
   });
 
   it('stops with Aborted when the signal fires', async () => {

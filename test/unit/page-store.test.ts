@@ -95,15 +95,26 @@ async function closeStore(store: { close(): Promise<void> }): Promise<void> {
 }
 
 describe('page checksum framing', () => {
-  test('record = big-endian crc32 + data; a flipped bit fails', () => {
+  test('record = big-endian crc32 of page key + data, then the data; a flipped bit fails', () => {
     const data = Buffer.from('hello page');
-    const record = encodePageRecord(data);
-    expect(record.readUInt32BE(0)).toBe(pageChecksum(data));
-    expect(pageChecksum(Buffer.from('123456789'))).toBe(0xcbf43926); // the CRC-32 check value
-    expect(decodePageRecord(record)?.toString()).toBe('hello page');
+    const key = pageKeyOf('object', 3);
+    const record = encodePageRecord(key, data);
+    expect(record.readUInt32BE(0)).toBe(pageChecksum(key, data));
+    expect(pageChecksum('', Buffer.from('123456789'))).toBe(0xcbf43926); // the CRC-32 check value
+    expect(pageChecksum('12345', Buffer.from('6789'))).toBe(0xcbf43926); // over the key, then the data
+    expect(decodePageRecord(key, record)?.toString()).toBe('hello page');
     record[7] ^= 0x01;
-    expect(decodePageRecord(record)).toBeUndefined();
-    expect(decodePageRecord(Buffer.alloc(3))).toBeUndefined();
+    expect(decodePageRecord(key, record)).toBeUndefined();
+    expect(decodePageRecord(key, Buffer.alloc(3))).toBeUndefined();
+  });
+
+  test('a record is valid only under its own page key: another index, version or object is a miss', () => {
+    const data = Buffer.from('the same bytes');
+    const record = encodePageRecord(pageKeyOf('object-v1', 3), data);
+    expect(decodePageRecord(pageKeyOf('object-v1', 3), record)?.equals(data)).toBe(true);
+    for (const other of [pageKeyOf('object-v1', 4), pageKeyOf('object-v2', 3), pageKeyOf('other', 3)]) {
+      expect(decodePageRecord(other, record)).toBeUndefined();
+    }
   });
 });
 
@@ -294,6 +305,42 @@ describe('tiered page store', () => {
     expect(report).toMatchObject({ indexEntries: 1, pages: 1, missingPages: [], orphanPages: [], badPages: [] });
     expect(log.checksumFailures).toBe(1);
     expect(log.errors).toEqual([]);
+  });
+
+  test('two page records swapped inside the file are misses, never served as each other', async () => {
+    const { events, log } = recordEvents();
+    const dir = tempDir();
+    const a = pageKeyOf('swapped', 0);
+    const b = pageKeyOf('swapped', 1);
+    const dataA = randomBytes(PAGE);
+    const dataB = randomBytes(PAGE);
+    const first = openStore({ dir, diskBytes: 64 * PAGE, events });
+    first.put(a, dataA);
+    first.put(b, dataB);
+    await closeStore(first);
+
+    // Swap the two records (checksum + data) in place: the B-trees still point at the old spots.
+    const file = path.join(dir, 'data.mdb');
+    const bytes = readFileSync(file);
+    const at = (data: Buffer): number => {
+      const found = bytes.indexOf(data.subarray(0, 64));
+      expect(found).toBeGreaterThan(4);
+      expect(bytes.lastIndexOf(data.subarray(0, 64))).toBe(found);
+      return found - 4;
+    };
+    const atA = at(dataA);
+    const atB = at(dataB);
+    const recordA = Buffer.from(bytes.subarray(atA, atA + 4 + PAGE));
+    bytes.copy(bytes, atA, atB, atB + 4 + PAGE);
+    recordA.copy(bytes, atB);
+    writeFileSync(file, bytes);
+
+    const second = openStore({ dir, diskBytes: 64 * PAGE, events });
+    expect(second.get(a)).toBeUndefined();
+    expect(second.get(b)).toBeUndefined();
+    expect(log.checksumFailures).toBe(2);
+    expect(second.stats()).toMatchObject({ diskPages: 0 });
+    await closeStore(second);
   });
 
   test('dropObject removes every page of one object only, committed or pending, in both tiers', async () => {

@@ -19,6 +19,7 @@ import { isFolderKey, keyToPath } from './key-path';
 import type { LocalContext } from './local-context';
 import { isInside, relativeKey } from './local-layout';
 import { readSidecar, removeSidecar, writeSidecar, type SidecarRecord } from './sidecar-metadata';
+import { releaseTemp } from './temp-files';
 
 const conflict = (cause?: unknown) =>
   ufsError('PathConflict', 'a folder with this name already holds other objects (a file system cannot hold both)', cause);
@@ -56,6 +57,7 @@ export async function commitFile(ctx: LocalContext, key: string, tempPath: strin
       await writeSidecar(ctx.layout, key, record);
       try {
         await rename(tempPath, destination);
+        releaseTemp(tempPath);
         return;
       } catch (err) {
         // ENOENT: a concurrent delete pruned the (empty) parent folder; recreate it.

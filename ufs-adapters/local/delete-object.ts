@@ -48,6 +48,8 @@ async function deleteFile(ctx: LocalContext, key: string, file: string): Promise
 export async function deleteObject(ctx: LocalContext, key: string, signal?: AbortSignal): Promise<void> {
   throwIfAborted(signal);
   const target = keyToPath(ctx.layout.root, key);
+  // Deleting from a store that is not there succeeds at nothing: Unavailable, not 204.
+  await ctx.assertRoot();
   // Never unlink through a symlinked parent that leads outside the root.
   if (!(await parentIsContained(ctx, target))) return;
   await ctx.locks.run(key, () => (isFolderKey(key) ? deleteFolderMarker(ctx, key, target) : deleteFile(ctx, key, target)));

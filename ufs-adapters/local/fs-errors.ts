@@ -38,7 +38,8 @@ export function mapFsError(err: unknown, action: string, missingAs: UfsErrorKind
   const code = errnoCode(err);
   if (isAbortError(err)) return ufsError('Aborted', `${action}: aborted`, err);
   if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') return ufsError(missingAs, `${action}: not found`, err);
-  if (code === 'EACCES' || code === 'EPERM') return ufsError('Denied', `${action}: permission denied by the file system`, err);
+  // The gateway's own access to its store was refused: the operator's to fix, not the client's.
+  if (code === 'EACCES' || code === 'EPERM') return ufsError('Unavailable', `${action}: permission denied by the file system`, err);
   if (code === 'ENAMETOOLONG') return ufsError('InvalidKey', `${action}: key too long for the file system`, err);
   return ufsError('Unavailable', `${action}: file system error${code ? ` (${code})` : ''}`, err);
 }

@@ -75,6 +75,8 @@ async function* rollUp(entries: AsyncIterable<ListEntry>, options: ListOptions &
 
 export async function* listObjects(ctx: LocalContext, options: ListOptions): AsyncGenerator<ListEntry> {
   const { delimiter, startAfter, signal } = options;
+  // A missing root is an unavailable store, not an empty bucket.
+  await ctx.assertRoot();
   const split = splitListPrefix(options.prefix);
   if (!split || !(await isPlainDirectory(ctx, split.dirKey))) return;
   const { dirKey, namePrefix } = split;

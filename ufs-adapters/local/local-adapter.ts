@@ -30,6 +30,7 @@ import { abortUpload, createUpload, listParts, listUploads, loadUpload, uploadPa
 import { completeUpload } from './multipart-complete';
 import { readObject, readObjectWithInfo, statObject } from './read-object';
 import { writeObject } from './write-object';
+import { sweepTempFiles } from './temp-sweep';
 
 export interface LocalAdapterOptions {
   /** Absolute path of the mount root directory. */
@@ -122,8 +123,15 @@ export class LocalAdapter implements UfsAdapter {
     return cleanupAbandonedUploads(this.ctx.layout.root, olderThanMs);
   }
 
+  /** Removes temp files of writes that no live request owns (see temp-sweep.ts); returns the count removed. */
+  async sweepTempFiles(staleAfterMs: number, signal?: AbortSignal): Promise<number> {
+    throwIfAborted(signal);
+    return sweepTempFiles(this.ctx.layout, staleAfterMs);
+  }
+
   async close(): Promise<void> {
-    // No sockets, timers or long-lived handles: every file handle is closed by its operation.
+    // No sockets or timers; the handles kept for reads of a version close once their reads end.
+    this.ctx.versions.closeAll();
   }
 }
 

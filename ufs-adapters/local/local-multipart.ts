@@ -7,7 +7,7 @@
  * (same rule as object sidecars), so a crash mid-commit reads as "part missing".
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ufsError } from '../errors';
 import { MAX_PART_NUMBER, type MultipartUpload, type ObjectMetadata, type PartInfo, type UploadPartRequest } from '../types';
@@ -17,8 +17,9 @@ import type { LocalContext } from './local-context';
 import type { LocalLayout } from './local-layout';
 import { quotedEtag, receiveBody } from './receive-body';
 import { parseMetadata } from './sidecar-metadata';
-import { newTempPath, removeQuietly, writeJsonAtomic, writeJsonFile } from './temp-files';
+import { newTempPath, releaseTemp, removeQuietly, writeJsonAtomic, writeJsonFile } from './temp-files';
 import { compareUtf8 } from '../utf8-order';
+import { mkdirBelowRoot } from './mount-root';
 
 const UPLOAD_ID = /^[A-Za-z0-9_-]{16,128}$/;
 const PART_FILE = /^part-([1-9][0-9]{0,4})$/;
@@ -66,6 +67,7 @@ export async function readUploadRecord(layout: LocalLayout, uploadId: string): P
 /** The upload `uploadId` of `key`; NoSuchUpload when missing or for another key. */
 export async function loadUpload(ctx: LocalContext, key: string, uploadId: string): Promise<StoredUpload> {
   const upload = await readUploadRecord(ctx.layout, uploadId);
+  if (!upload) await ctx.assertRoot(); // no upload because there is no store at the moment?
   if (!upload || upload.key !== key) throw noSuchUpload();
   return upload;
 }
@@ -77,8 +79,8 @@ export async function createUpload(ctx: LocalContext, key: string, metadata: Obj
   const dir = uploadDirOf(ctx.layout, uploadId);
   const initiated = new Date();
   try {
-    await mkdir(dir, { recursive: true });
-    await writeJsonAtomic(ctx.layout.tmpDir, path.join(dir, 'upload.json'), {
+    await mkdirBelowRoot(ctx.layout.root, dir);
+    await writeJsonAtomic(ctx.layout.root, ctx.layout.tmpDir, path.join(dir, 'upload.json'), {
       key,
       initiated: initiated.toISOString(),
       metadata: parseMetadata(metadata),
@@ -136,7 +138,9 @@ export async function uploadPart(ctx: LocalContext, request: UploadPartRequest):
       try {
         await writeJsonFile(jsonTemp, record);
         await rename(jsonTemp, partJsonPath(dir, n));
+        releaseTemp(jsonTemp);
         await rename(tempPath, partPath(dir, n));
+        releaseTemp(tempPath);
       } catch (err) {
         await removeQuietly(jsonTemp);
         throw mapFsError(err, 'store multipart part', 'NoSuchUpload');
@@ -197,6 +201,7 @@ export async function uploadIds(layout: LocalLayout): Promise<string[]> {
  * initiation time. Reads all upload records (uploads in progress are few).
  */
 export async function* listUploads(ctx: LocalContext, prefix: string): AsyncGenerator<MultipartUpload> {
+  await ctx.assertRoot();
   const found: MultipartUpload[] = [];
   for (const uploadId of await uploadIds(ctx.layout)) {
     const upload = await readUploadRecord(ctx.layout, uploadId);

@@ -5,7 +5,6 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { ufsError } from '../errors';
 import { MIN_PART_SIZE, type CompletedPart, type WriteResult } from '../types';
 import { commitFile } from './commit-object';
@@ -16,6 +15,7 @@ import { loadUpload, readPart, removeUploadDir } from './local-multipart';
 import { stripQuotes } from './receive-body';
 import { buildSidecar } from './sidecar-metadata';
 import { newTempPath, removeQuietly } from './temp-files';
+import { mkdirBelowRoot } from './mount-root';
 
 interface ValidPart {
   partNumber: number;
@@ -68,7 +68,7 @@ export async function completeUpload(
   const valid = await validateParts(upload.dir, parts);
   const expectedSize = valid.reduce((sum, part) => sum + part.size, 0);
 
-  await mkdir(ctx.layout.tmpDir, { recursive: true }).catch((err: unknown) => {
+  await mkdirBelowRoot(ctx.layout.root, ctx.layout.tmpDir).catch((err: unknown) => {
     throw mapFsError(err, 'complete multipart upload', 'Unavailable');
   });
   const tempPath = newTempPath(ctx.layout.tmpDir, 'complete');

@@ -2,7 +2,7 @@
  * stat and read. A key resolves to a regular file whose real path is inside the root, or
  * (for "dir/") to a plain directory with a folder-marker sidecar; anything else is NotFound.
  */
-import { open, lstat, stat } from 'node:fs/promises';
+import { open, lstat, stat, type FileHandle } from 'node:fs/promises';
 import { Readable, addAbortSignal } from 'node:stream';
 import type { Stats } from 'node:fs';
 import { ufsError } from '../errors';
@@ -12,8 +12,15 @@ import { isMissing, mapFsError, throwIfAborted } from './fs-errors';
 import { isFolderKey, keyToPath } from './key-path';
 import type { LocalContext } from './local-context';
 import { fileObjectInfo, markerObjectInfo, readSidecar, type SidecarRecord } from './sidecar-metadata';
+import { versionStream, type OpenVersion } from './open-versions';
 
 const notFound = (cause?: unknown) => ufsError('NotFound', 'object not found', cause);
+
+/** NotFound, unless the reason nothing is found is that the root itself is gone (Unavailable). */
+async function missing(ctx: LocalContext): Promise<never> {
+  await ctx.assertRoot();
+  throw notFound();
+}
 
 /** A byte stream (not object mode) that ends immediately: the body of a folder marker. */
 const emptyStream = (): Readable =>
@@ -31,7 +38,7 @@ export interface ResolvedFile {
 /** The data file of a (non-folder) key. Throws NotFound. */
 export async function resolveDataFile(ctx: LocalContext, key: string): Promise<ResolvedFile> {
   const realPath = await containedRealPath(ctx, keyToPath(ctx.layout.root, key));
-  if (realPath === undefined) throw notFound();
+  if (realPath === undefined) return missing(ctx);
   let stats: Stats;
   try {
     stats = await stat(realPath);
@@ -59,7 +66,7 @@ export async function statObject(ctx: LocalContext, key: string, signal?: AbortS
   throwIfAborted(signal);
   if (isFolderKey(key)) {
     const record = await resolveFolderMarker(ctx, key);
-    if (!record) throw notFound();
+    if (!record) return missing(ctx);
     return markerObjectInfo(key, record);
   }
   const { stats } = await resolveDataFile(ctx, key);
@@ -74,10 +81,38 @@ function assertVersion(actual: ObjectInfo, ifMatch: string | undefined): void {
   }
 }
 
+/** Opens the data file of `key` and describes the very file opened (its fstat + sidecar). */
+async function openVersion(ctx: LocalContext, key: string, keep: boolean): Promise<{ version: OpenVersion; info: ObjectInfo }> {
+  const { realPath } = await resolveDataFile(ctx, key);
+  let handle: FileHandle;
+  try {
+    handle = await open(realPath, 'r');
+  } catch (err) {
+    throw mapFsError(err, 'open object');
+  }
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw notFound();
+    const info = fileObjectInfo(key, stats, await readSidecar(ctx.layout, key));
+    return { version: ctx.versions.adopt(keyToPath(ctx.layout.root, key), handle, unquote(info.etag), stats, keep), info };
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    throw mapFsError(err, 'open object');
+  }
+}
+
+/** The bytes of `range` (inclusive, clamped to the object) of an open version, re-checked as they are read. */
+function streamOf(ctx: LocalContext, version: OpenVersion, range: ByteRange | undefined, signal: AbortSignal | undefined): Readable {
+  const stream = versionStream(version, range?.start ?? 0, range?.end ?? Number.MAX_SAFE_INTEGER, () => ctx.versions.release(version));
+  return signal ? addAbortSignal(signal, stream) : stream;
+}
+
 /**
- * Opens the file before returning, so a missing object is NotFound before any byte is
- * sent; `range` is inclusive. The stream is destroyed when `signal` aborts. With `ifMatch`,
- * the version of the opened file (its fstat + sidecar) must have that ETag.
+ * Opens the file before returning, so a missing object is NotFound before any byte is sent;
+ * `range` is inclusive. The stream is destroyed when `signal` aborts. With `ifMatch`, the bytes
+ * are of that version: from a file still open for it (see open-versions.ts), else from the file
+ * opened now, whose fstat + sidecar must have that ETag. Either way a file modified in place
+ * while it is read fails the stream with PreconditionFailed instead of mixing versions.
  */
 export async function readObject(
   ctx: LocalContext,
@@ -88,32 +123,26 @@ export async function readObject(
   throwIfAborted(signal);
   if (isFolderKey(key)) {
     const record = await resolveFolderMarker(ctx, key);
-    if (!record) throw notFound();
+    if (!record) return missing(ctx);
     assertVersion(markerObjectInfo(key, record), ifMatch);
     return emptyStream();
   }
-  const { realPath } = await resolveDataFile(ctx, key);
-  let handle;
+  const kept = ifMatch === undefined ? undefined : ctx.versions.take(keyToPath(ctx.layout.root, key), unquote(ifMatch));
+  if (kept) return streamOf(ctx, kept, range, signal);
+  const { version, info } = await openVersion(ctx, key, ifMatch !== undefined);
   try {
-    handle = await open(realPath, 'r');
+    assertVersion(info, ifMatch);
   } catch (err) {
-    throw mapFsError(err, 'open object');
+    ctx.versions.release(version);
+    throw err;
   }
-  try {
-    const stats = await handle.stat();
-    if (!stats.isFile()) throw notFound();
-    if (ifMatch !== undefined) assertVersion(fileObjectInfo(key, stats, await readSidecar(ctx.layout, key)), ifMatch);
-  } catch (err) {
-    await handle.close().catch(() => undefined);
-    throw mapFsError(err, 'open object');
-  }
-  const stream = handle.createReadStream(range ? { start: range.start, end: range.end } : {});
-  return signal ? addAbortSignal(signal, stream) : stream;
+  return streamOf(ctx, version, range, signal);
 }
 
 /**
  * The object's info and the bytes of `range` (clamped to the object) from one open handle: the
- * info is the fstat of the very file the bytes come from, so they always belong together.
+ * info is the fstat of the very file the bytes come from, so they always belong together. The
+ * handle stays open a little for the next pages of this version.
  */
 export async function readObjectWithInfo(
   ctx: LocalContext,
@@ -124,30 +153,9 @@ export async function readObjectWithInfo(
   throwIfAborted(signal);
   if (isFolderKey(key)) {
     const record = await resolveFolderMarker(ctx, key);
-    if (!record) throw notFound();
+    if (!record) return missing(ctx);
     return { info: markerObjectInfo(key, record), body: emptyStream() };
   }
-  const { realPath } = await resolveDataFile(ctx, key);
-  let handle;
-  try {
-    handle = await open(realPath, 'r');
-  } catch (err) {
-    throw mapFsError(err, 'open object');
-  }
-  let info: ObjectInfo;
-  try {
-    const stats = await handle.stat();
-    if (!stats.isFile()) throw notFound();
-    info = fileObjectInfo(key, stats, await readSidecar(ctx.layout, key));
-  } catch (err) {
-    await handle.close().catch(() => undefined);
-    throw mapFsError(err, 'open object');
-  }
-  const end = Math.min(range.end, info.size - 1);
-  if (range.start > end) {
-    await handle.close().catch(() => undefined);
-    return { info, body: emptyStream() };
-  }
-  const stream = handle.createReadStream({ start: range.start, end });
-  return { info, body: signal ? addAbortSignal(signal, stream) : stream };
+  const { version, info } = await openVersion(ctx, key, true);
+  return { info, body: streamOf(ctx, version, range, signal) };
 }

@@ -4,7 +4,7 @@
  * - an error raised by the body stream itself (the S3 layer raises BadDigest and friends
  *   from inside it) is rethrown unchanged,
  * - an abort (signal, or the body closing early) becomes UfsError('Aborted'),
- * - a file-system error is mapped (ENOSPC -> Unavailable, EACCES -> Denied, ...).
+ * - a file-system error is mapped (ENOSPC and EACCES -> Unavailable, ...).
  */
 import { createHash } from 'node:crypto';
 import { Writable, type Readable } from 'node:stream';

@@ -4,7 +4,7 @@
  * directory plus a marker sidecar.
  */
 import { createHash } from 'node:crypto';
-import { lstat, mkdir } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { ufsError } from '../errors';
 import type { ObjectMetadata, WriteRequest, WriteResult } from '../types';
@@ -16,6 +16,7 @@ import type { LocalContext } from './local-context';
 import { quotedEtag, receiveBody, receiveEmptyBody } from './receive-body';
 import { buildSidecar, mergeMetadata, removeSidecar, writeSidecar } from './sidecar-metadata';
 import { newTempPath, removeQuietly } from './temp-files';
+import { mkdirBelowRoot } from './mount-root';
 
 export const EMPTY_MD5_ETAG = quotedEtag(createHash('md5').digest('hex'));
 
@@ -56,7 +57,7 @@ export async function writeObject(ctx: LocalContext, request: WriteRequest): Pro
   if (isFolderKey(request.key)) return writeFolderMarker(ctx, request);
 
   try {
-    await mkdir(ctx.layout.tmpDir, { recursive: true });
+    await mkdirBelowRoot(ctx.layout.root, ctx.layout.tmpDir);
   } catch (err) {
     throw mapFsError(err, 'prepare upload', 'Unavailable');
   }

@@ -336,7 +336,7 @@ Fails the render on settings the gateway would reject, or that would silently do
 
 {{/*
 ringcache.json. Top-level keys are only those of the gateway's strict schema (server, dataDir,
-mounts, credentials, cache, jobs, cluster, multipart, log). credentials appear only with
+mounts, credentials, cache, jobs, cluster, multipart, tempFiles, log). credentials appear only with
 auth.credentials; otherwise the single key comes from the environment. nfs/PVC mount i is the
 volume mounted at /mnt/ufs/<bucket>; uri mounts name their store, with credentials as
 {"$env": NAME} references to variables filled from Secrets (gs:// key files as a mounted file).
@@ -416,6 +416,7 @@ environment. extraConfig is merged last.
 {{- $_ := set $config "cluster" $cluster }}
 {{- end }}
 {{- $_ := set $config "multipart" $v.multipart }}
+{{- $_ := set $config "tempFiles" $v.tempFiles }}
 {{- $_ := set $config "log" $v.log }}
 {{- include "ringcache.mergeInto" (list $config (deepCopy .Values.extraConfig)) }}
 {{- toPrettyJson $config }}

@@ -8,6 +8,7 @@ import { principal, sendXml, type EndpointOf, type S3Context } from '../context'
 import { S3Error, s3Error } from '../errors';
 import { readSmallBody } from '../upload-body';
 import { ownerXml, parseRequestXml, xmlDate } from '../xml';
+import { assertChildrenIn } from '../request-xml';
 import { readerFor } from '../object-reader';
 
 /** ListBuckets' max-buckets: 1 to 10000 (no limit when absent). */
@@ -50,8 +51,11 @@ export async function handleListBuckets(ctx: S3Context<EndpointOf<'ListBuckets'>
 }
 
 export async function handleCreateBucket(ctx: S3Context<EndpointOf<'CreateBucket'>>): Promise<void> {
-  const body = await readSmallBody(ctx.request, ctx.auth, ctx.services.metrics, 'CreateBucket', 64 * 1024);
-  if (body.trim() !== '') parseRequestXml(body, 'CreateBucketConfiguration');
+  const body = await readSmallBody(ctx.request, ctx.auth, ctx.services, 'CreateBucket', 64 * 1024);
+  if (body.toString('latin1').trim() !== '') {
+    const doc = parseRequestXml(body, 'CreateBucketConfiguration');
+    assertChildrenIn(doc, ['LocationConstraint', 'Location', 'Bucket']);
+  }
   try {
     await ctx.services.buckets.create(ctx.endpoint.bucket);
   } catch (err) {

@@ -7,10 +7,14 @@ import { isUfsError } from '../../../ufs-adapters/errors';
 import { s3Error, toS3Error } from '../errors';
 import { readSmallBody } from '../upload-body';
 import { parseRequestXml, renderXml, type XmlObject } from '../xml';
+import { assertChildrenIn, childText, childrenNamed } from '../request-xml';
 import { writing } from '../object-writes';
 import type { Bucket } from '../../mounts/bucket-registry';
 
 const MAX_DELETE_KEYS = 1000;
+/** The elements of a Delete document (S3's schema; conditional-delete fields are accepted and not used). */
+const DELETE_ELEMENTS = ['Object', 'Quiet'];
+const OBJECT_ELEMENTS = ['Key', 'VersionId', 'ETag', 'LastModifiedTime', 'Size'];
 
 /** A key the store cannot represent does not exist in it, so deleting it succeeds, as in S3. */
 async function deleteKey(bucket: Bucket, key: string, signal?: AbortSignal): Promise<void> {
@@ -32,20 +36,23 @@ interface DeleteRequest {
   keys: { key: string; versionId?: string }[];
 }
 
-function parseDeleteRequest(xml: string): DeleteRequest {
+function parseDeleteRequest(xml: Buffer): DeleteRequest {
   const doc = parseRequestXml(xml, 'Delete');
-  const objects = doc.Object;
-  if (!Array.isArray(objects) || objects.length === 0 || objects.length > MAX_DELETE_KEYS) throw s3Error('MalformedXML');
-  const keys = objects.map((o: Record<string, unknown>) => {
-    if (typeof o?.Key !== 'string' || o.Key === '') throw s3Error('MalformedXML');
-    return { key: o.Key, versionId: typeof o.VersionId === 'string' ? o.VersionId.trim() : undefined };
+  assertChildrenIn(doc, DELETE_ELEMENTS);
+  const objects = childrenNamed(doc, 'Object');
+  if (objects.length === 0 || objects.length > MAX_DELETE_KEYS) throw s3Error('MalformedXML');
+  const keys = objects.map((o) => {
+    assertChildrenIn(o, OBJECT_ELEMENTS);
+    const key = childText(o, 'Key');
+    if (key === undefined || key === '') throw s3Error('MalformedXML');
+    return { key, versionId: childText(o, 'VersionId')?.trim() };
   });
-  return { quiet: String(doc.Quiet).trim().toLowerCase() === 'true', keys };
+  return { quiet: childText(doc, 'Quiet')?.trim().toLowerCase() === 'true', keys };
 }
 
 export async function handleDeleteObjects(ctx: S3Context<EndpointOf<'DeleteObjects'>>): Promise<void> {
   const { endpoint, request, reply, services, signal, bucket } = ctx;
-  const body = await readSmallBody(request, ctx.auth, services.metrics, 'DeleteObjects', 2 * 1024 * 1024);
+  const body = await readSmallBody(request, ctx.auth, services, 'DeleteObjects', 2 * 1024 * 1024);
   const { quiet, keys } = parseDeleteRequest(body);
 
   const deleted: XmlObject[] = [];

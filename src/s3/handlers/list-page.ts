@@ -18,7 +18,8 @@ export interface ListPage {
 
 export function parseMaxKeys(value: string | undefined, name = 'max-keys'): number {
   if (value === undefined) return DEFAULT_MAX_KEYS;
-  if (!/^\d+$/.test(value)) throw s3Error('InvalidArgument', `Provided ${name} not an integer or within integer range`);
+  // Decimal digits within a signed 32-bit integer, as S3 accepts (no "1e3", "0x10", "+5").
+  if (!/^\d{1,10}$/.test(value) || Number(value) > 2 ** 31 - 1) throw s3Error('InvalidArgument', `Provided ${name} not an integer or within integer range`);
   return Math.min(Number(value), DEFAULT_MAX_KEYS);
 }
 

@@ -15,11 +15,15 @@ import { assertKeyLength, checksumHeader, metadataFromHeaders } from '../object-
 import { parseRange } from '../range';
 import { prepareUploadBody, readSmallBody } from '../upload-body';
 import { XML_DECLARATION, ownerXml, parseRequestXml, renderXml, xmlDate, type XmlObject } from '../xml';
+import { assertChildrenIn, childText, childrenNamed } from '../request-xml';
+import { partNumberOf } from '../endpoint';
 import { resolveCopySource } from './copy-source';
 import { parseMaxKeys } from './list-page';
 import { compareUtf8 } from '../../../ufs-adapters/utf8-order';
 
 const MAX_PART_SIZE = 5 * 1024 ** 3;
+/** The elements of a Part in CompleteMultipartUpload (S3's schema; the checksums are accepted and not used). */
+const PART_ELEMENTS = ['PartNumber', 'ETag', 'ChecksumCRC32', 'ChecksumCRC32C', 'ChecksumCRC64NVME', 'ChecksumSHA1', 'ChecksumSHA256'];
 
 export async function handleCreateMultipartUpload(ctx: S3Context<EndpointOf<'CreateMultipartUpload'>>): Promise<void> {
   const { endpoint, bucket } = ctx;
@@ -34,7 +38,7 @@ export async function handleUploadPart(ctx: S3Context<EndpointOf<'UploadPart'>>)
   const { endpoint, reply, services, signal, bucket } = ctx;
   const { uploadId, partNumber } = endpoint;
   await bucket.store.getMultipartUpload(endpoint.key, uploadId); // NoSuchUpload before reading the body
-  const upload = prepareUploadBody(ctx.request, ctx.auth, services.metrics, 'UploadPart', MAX_PART_SIZE);
+  const upload = prepareUploadBody(ctx.request, ctx.auth, services, 'UploadPart', MAX_PART_SIZE);
   const part = await bucket.store.uploadPart({ uploadId, key: endpoint.key, partNumber, body: upload.body, signal });
   reply.header('etag', part.etag);
   for (const [alg, value] of Object.entries(upload.checksums())) reply.header(checksumHeader(alg as ChecksumAlgorithm), value);
@@ -66,14 +70,18 @@ export async function handleUploadPartCopy(ctx: S3Context<EndpointOf<'UploadPart
   await sendXml(ctx, 'CopyPartResult', { LastModified: xmlDate(part.lastModified), ETag: part.etag });
 }
 
-function parseCompleteRequest(xml: string): CompletedPart[] {
+/** The part list; a PartNumber is decimal digits (XML whitespace around them aside), as in the query. */
+function parseCompleteRequest(xml: Buffer): CompletedPart[] {
   const doc = parseRequestXml(xml, 'CompleteMultipartUpload');
-  const parts = doc.Part;
-  if (!Array.isArray(parts) || parts.length === 0) throw s3Error('MalformedXML');
-  return parts.map((p: Record<string, unknown>) => {
-    const partNumber = Number(String(p?.PartNumber ?? '').trim());
-    if (!Number.isInteger(partNumber) || typeof p.ETag !== 'string') throw s3Error('MalformedXML');
-    return { partNumber, etag: p.ETag.trim() };
+  assertChildrenIn(doc, ['Part']);
+  const parts = childrenNamed(doc, 'Part');
+  if (parts.length === 0) throw s3Error('MalformedXML');
+  return parts.map((p) => {
+    assertChildrenIn(p, PART_ELEMENTS);
+    const partNumber = childText(p, 'PartNumber');
+    const etag = childText(p, 'ETag');
+    if (partNumber === undefined || etag === undefined) throw s3Error('MalformedXML');
+    return { partNumber: partNumberOf(partNumber.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '')), etag: etag.trim() };
   });
 }
 
@@ -86,7 +94,7 @@ const KEEPALIVE_INTERVAL_MS = 10_000;
 export async function handleCompleteMultipartUpload(ctx: S3Context<EndpointOf<'CompleteMultipartUpload'>>): Promise<void> {
   const { endpoint, request, reply, services, signal, bucket } = ctx;
   const { uploadId } = endpoint;
-  const body = await readSmallBody(request, ctx.auth, services.metrics, 'CompleteMultipartUpload', 4 * 1024 * 1024);
+  const body = await readSmallBody(request, ctx.auth, services, 'CompleteMultipartUpload', 4 * 1024 * 1024);
   const parts = parseCompleteRequest(body);
   const host = header(request, 'host') ?? 'localhost';
   const resultXml = (result: WriteResult, declaration: boolean): string =>
@@ -156,7 +164,7 @@ export async function handleListParts(ctx: S3Context<EndpointOf<'ListParts'>>): 
   const { uploadId } = endpoint;
   const maxParts = parseMaxKeys(endpoint.query.get('max-parts'), 'max-parts');
   const markerText = endpoint.query.get('part-number-marker') ?? '0';
-  if (!/^\d+$/.test(markerText)) throw s3Error('InvalidArgument', 'part-number-marker must be an integer');
+  if (!/^\d{1,10}$/.test(markerText) || Number(markerText) > 2 ** 31 - 1) throw s3Error('InvalidArgument', 'part-number-marker must be an integer');
   const marker = Number(markerText);
   const all = (await bucket.store.listParts(endpoint.key, uploadId)).filter((p) => p.partNumber > marker);
   const page = all.slice(0, maxParts);

@@ -15,7 +15,7 @@ export async function handlePutObject(ctx: S3Context<EndpointOf<'PutObject'>>): 
   assertKeyLength(endpoint.key);
   const metadata = metadataFromHeaders(request);
   await checkWriteConditions(request, bucket.store, endpoint.key, signal);
-  const upload = prepareUploadBody(request, ctx.auth, services.metrics, 'PutObject', services.config.server.maxPutSize);
+  const upload = prepareUploadBody(request, ctx.auth, services, 'PutObject', services.config.server.maxPutSize);
   // A store of files and folders keeps "a/" as a folder: it can hold no bytes. Object stores can.
   if (endpoint.key.endsWith('/') && !bucket.store.capabilities.fileAndPrefixWithSameName && upload.declaredSize !== undefined && upload.declaredSize > 0) {
     throw s3Error('InvalidObjectName', 'A key ending in "/" is a folder marker in this bucket\'s store and must have an empty body.');
