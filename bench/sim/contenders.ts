@@ -61,6 +61,14 @@ export const CONTENDERS: Contender[] = [
     make: (s) => new UnifiedTiers('unified S3-FIFO', new S3Fifo({ maxBytes: total(s) }), s.memoryBytes, s.sizeOf),
   },
   {
+    name: 'tiers: one S3-FIFO over both, demote only main-queue pages',
+    kind: 'tiers',
+    make: (s) => {
+      const policy = new S3Fifo<number>({ maxBytes: total(s) });
+      return new UnifiedTiers('unified S3-FIFO, demote main', policy, s.memoryBytes, s.sizeOf, policy);
+    },
+  },
+  {
     name: 'tiers: one W-TinyLFU over both, memory = LRU placement',
     kind: 'tiers',
     make: (s) =>

@@ -35,10 +35,16 @@ export function pageStoreEvents(metrics: Metrics, log: { warn(obj: object, msg: 
 
 export async function openNodeCache(config: RingcacheConfig['cache'], metrics: Metrics, log: { warn(obj: object, msg: string): void }): Promise<NodeCache> {
   const events = pageStoreEvents(metrics, log);
-  const store = await TieredPageStore.open({ memoryBytes: config.memory.maxBytes, disk: config.disk, events });
+  const store = await TieredPageStore.open({
+    memoryBytes: config.memory.maxBytes,
+    disk: config.disk,
+    events,
+    pageSize: config.pageSize,
+    maxMetadataEntries: config.metadata.maxEntries,
+  });
   const shared: SharedCache = {
     pages: store,
-    metadata: new MetadataCache(store.metadata, config.metadata.maxEntries, events.error),
+    metadata: new MetadataCache(store.metadata, store.memory, events.error),
     pageFlights: new SingleFlight<Buffer>(() => metrics.singleFlightJoins.inc()),
     metrics,
   };

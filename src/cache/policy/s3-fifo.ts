@@ -179,6 +179,31 @@ export class S3Fifo<K> implements EvictionPolicy<K> {
     this.ghost.clear();
   }
 
+  /** Whether the key is resident in the small queue (admitted, not yet proven by a second read). */
+  inSmall(key: K): boolean {
+    const slot = this.index.get(key);
+    return slot !== undefined && this.queueOf[slot] === Q_SMALL;
+  }
+
+  /**
+   * Evicts a resident key now, as its queue would at its old end: a key in small becomes a
+   * ghost (so a read soon after admits it straight to main); a key in main is forgotten.
+   * Returns whether it was resident.
+   */
+  evict(key: K): boolean {
+    const slot = this.index.get(key);
+    if (slot === undefined) return false;
+    if (this.queueOf[slot] === Q_SMALL) this.ghost.add(this.hashOf[slot], this.sizeOf[slot]);
+    this.unlink(slot);
+    this.release(slot);
+    return true;
+  }
+
+  /** Live entries of the ghost queue (for memory accounting; no allocation). */
+  get ghostSize(): number {
+    return this.ghost.size;
+  }
+
   /** Whether the key would be admitted straight to main (it is a ghost). */
   isGhost(key: K): boolean {
     return this.ghost.has(this.hash(key) & HASH_MASK);
