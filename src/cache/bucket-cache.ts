@@ -12,6 +12,8 @@ import { isUfsError, ufsError } from '../../ufs-adapters/errors';
 import type { Metrics } from '../admin/metrics';
 import type { MetadataCache, MetadataEntry } from './metadata-cache';
 import { metaKeyOf, mountTagOf, objectIdOf } from './object-version';
+import type { PageStash } from './page-stash';
+import type { AdmissionGate, AdmissionRules } from './policy/admission-gate';
 import { collectPage, loadPage, openRange, rangeBody, residentPage, type PageSource, type RangeBody } from './page-reader';
 import { SingleFlight } from './single-flight';
 import { untilAborted } from '../util/until-aborted';
@@ -28,6 +30,8 @@ export interface CacheSettings {
   negativeTtlMs: number;
   serveStale: boolean;
   maxStalenessMs: number;
+  /** This mount's admission rules (mounts.*.cache): objects too large, or read too few times, are not cached. */
+  admission?: AdmissionRules;
 }
 
 export interface WarmOptions {
@@ -70,6 +74,10 @@ export interface SharedCache {
   peerPages?: PeerPageSource;
   metadata: MetadataCache;
   pageFlights: SingleFlight<Buffer>;
+  /** Counts reads per object for the mounts' minUses rules (one per node). */
+  admission?: AdmissionGate;
+  /** First pages fetched with the metadata but refused by the admission rules, for the read that follows. */
+  unkept?: PageStash;
   metrics: Metrics;
 }
 
@@ -203,7 +211,12 @@ export class BucketCache {
       const { info, body } = await (this.store.readWithInfo as NonNullable<UfsAdapter['readWithInfo']>)(key, { start, end: start + pageSize - 1 });
       const length = Math.max(0, Math.min(info.size, start + pageSize) - start);
       const page = await collectPage(body, length, this.settings.storeIdleTimeoutMs ?? 30_000);
-      if (length > 0 && !key.endsWith('/')) this.shared.pages.put(pageKeyOf(this.objectId(key, info), index), page);
+      // The read this page belongs to counts itself (read() follows): ask without counting.
+      const objectId = this.objectId(key, info);
+      if (length > 0 && !key.endsWith('/')) {
+        if (this.admits(objectId, info.size, false)) this.shared.pages.put(pageKeyOf(objectId, index), page);
+        else this.shared.unkept?.put(pageKeyOf(objectId, index), page);
+      }
       return info;
     } finally {
       timer();
@@ -238,7 +251,7 @@ export class BucketCache {
    * forgets what it knew of the key.
    */
   async read(key: string, info: ObjectInfo, range: ByteRange, keep = true): Promise<RangeBody> {
-    const source = this.pageSource(key, info, keep);
+    const source = this.pageSource(key, info, keep && this.admits(this.objectId(key, info), info.size, true));
     try {
       const body = await openRange(source, range, this.settings.readAheadPages);
       // Mid-stream (after headers), the response can only be aborted: never a mix of versions.
@@ -250,9 +263,13 @@ export class BucketCache {
     }
   }
 
-  /** The body of `range` if its first page is resident (no waiting), else undefined. */
+  /**
+   * The body of `range` if its first page is resident (no waiting), else undefined. A resident
+   * object was admitted already: only the size rule is checked (no read counting on hits).
+   */
   readResident(key: string, info: ObjectInfo, range: ByteRange): RangeBody | undefined {
-    const source = this.pageSource(key, info, true);
+    const max = this.settings.admission?.maxObjectBytes;
+    const source = this.pageSource(key, info, max === undefined || info.size <= max);
     const first = residentPage(source, Math.floor(range.start / source.pageSize));
     if (!first) return undefined;
     const body = rangeBody(source, range, this.settings.readAheadPages, first);
@@ -260,18 +277,33 @@ export class BucketCache {
     return body;
   }
 
+  /**
+   * Whether pages of this read may be stored, by the mount's rules. `count`: this is the read
+   * (it counts towards minUses); otherwise only ask.
+   */
+  private admits(objectId: string, size: number, count: boolean): boolean {
+    const rules = this.settings.admission;
+    if (rules === undefined) return true;
+    if (rules.maxObjectBytes !== undefined && size > rules.maxObjectBytes) return false;
+    const gate = this.shared.admission;
+    if ((rules.minUses ?? 1) <= 1 || gate === undefined) return true;
+    return count ? gate.admits(objectId, size, rules) : gate.wouldAdmit(objectId, size, rules);
+  }
+
   /** The store has another version than our metadata: forget it, so the next stat asks. */
   private forgetIfChanged(key: string, err: unknown): void {
     if (isUfsError(err, 'PreconditionFailed') || isUfsError(err, 'NotFound')) this.invalidate(key);
   }
 
-  private pageSource(key: string, info: ObjectInfo, keep = true, askPeers = true): PageSource {
+  private pageSource(key: string, info: ObjectInfo, keep = true, askPeers = true, proven = false): PageSource {
     const peerPages = askPeers ? this.shared.peerPages : undefined;
     const bucket = this.settings.bucket;
     return {
       keep,
+      proven,
       idleTimeoutMs: this.settings.storeIdleTimeoutMs ?? 30_000,
       peerPage: peerPages && bucket !== undefined ? (pageKey, length) => peerPages.fetch({ bucket, key, pageKey, length }) : undefined,
+      unkept: this.shared.unkept,
       store: this.store,
       key,
       info,
@@ -285,7 +317,10 @@ export class BucketCache {
 
   /**
    * Loads an object into this node's cache (a preload job's unit of work): its metadata,
-   * then every page not already held, a few pages at a time.
+   * then every page not already held, a few pages at a time. A preload says the pages will be
+   * read: they enter the policy as proven (S3-FIFO's main queue), not on probation, and the
+   * mount's minUses does not apply. Its maxObjectBytes does: a larger object loads its
+   * metadata only.
    */
   async warm(key: string, options: WarmOptions = {}): Promise<WarmResult> {
     if (options.skipCached === false) {
@@ -295,9 +330,10 @@ export class BucketCache {
     }
     const info = await this.stat(key, { signal: options.signal });
     const result: WarmResult = { size: info.size, bytesLoaded: 0, bytesSkipped: 0 };
-    if (options.metadataOnly || info.size === 0 || key.endsWith('/')) return result;
+    const max = this.settings.admission?.maxObjectBytes;
+    if (options.metadataOnly || info.size === 0 || key.endsWith('/') || (max !== undefined && info.size > max)) return result;
     // A forced reload reads the store itself, not a peer's copy.
-    const source = this.pageSource(key, info, true, options.skipCached !== false);
+    const source = this.pageSource(key, info, true, options.skipCached !== false, true);
     const pageCount = Math.ceil(info.size / source.pageSize);
     const pageLength = (index: number): number => Math.min(info.size, (index + 1) * source.pageSize) - index * source.pageSize;
     let next = 0;

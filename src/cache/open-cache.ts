@@ -7,6 +7,8 @@ import type { RingcacheConfig } from '../config/schema';
 import type { Metrics } from '../admin/metrics';
 import { BucketCache, type CacheSettings, type SharedCache } from './bucket-cache';
 import { MetadataCache } from './metadata-cache';
+import { PageStash } from './page-stash';
+import { AdmissionGate, type AdmissionRules } from './policy/admission-gate';
 import { SingleFlight } from './single-flight';
 import { TieredPageStore } from './tiered-page-store';
 import type { PageStoreEvents } from './types';
@@ -14,8 +16,11 @@ import type { PageStoreEvents } from './types';
 export interface NodeCache {
   shared: SharedCache;
   store: TieredPageStore;
-  /** The cache of a bucket over `store`; `metadataTtlSeconds` overrides the cache-wide TTL for that mount. */
-  forBucket(store: UfsAdapter, mountId: string, metadataTtlSeconds: number | undefined, bucket: string): BucketCache;
+  /**
+   * The cache of a bucket over `store`; `metadataTtlSeconds` overrides the cache-wide TTL for
+   * that mount, `admission` holds the mount's rules (maxObjectBytes, minUses).
+   */
+  forBucket(store: UfsAdapter, mountId: string, metadataTtlSeconds: number | undefined, bucket: string, admission?: AdmissionRules): BucketCache;
   close(): Promise<void>;
 }
 
@@ -46,10 +51,12 @@ export async function openNodeCache(config: RingcacheConfig['cache'], metrics: M
     pages: store,
     metadata: new MetadataCache(store.metadata, store.memory, events.error),
     pageFlights: new SingleFlight<Buffer>(() => metrics.singleFlightJoins.inc()),
+    admission: new AdmissionGate(),
+    unkept: new PageStash(),
     metrics,
   };
   metrics.cacheResident.reset();
-  const settings = (ttlSeconds: number, bucket: string): CacheSettings => ({
+  const settings = (ttlSeconds: number, bucket: string, admission: AdmissionRules | undefined): CacheSettings => ({
     bucket,
     pageSize: config.pageSize,
     readAheadPages: config.readAheadPages,
@@ -58,11 +65,12 @@ export async function openNodeCache(config: RingcacheConfig['cache'], metrics: M
     negativeTtlMs: config.metadata.negativeTtlSeconds * 1000,
     serveStale: config.serveStale.enabled,
     maxStalenessMs: config.serveStale.maxStalenessSeconds * 1000,
+    ...(admission ? { admission } : {}),
   });
   return {
     shared,
     store,
-    forBucket: (store, mountId, ttl, bucket) => new BucketCache(store, mountId, shared, settings(ttl ?? config.metadata.ttlSeconds, bucket)),
+    forBucket: (store, mountId, ttl, bucket, admission) => new BucketCache(store, mountId, shared, settings(ttl ?? config.metadata.ttlSeconds, bucket, admission)),
     close: () => store.close(),
   };
 }

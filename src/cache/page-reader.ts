@@ -13,6 +13,7 @@ import { Readable } from 'node:stream';
 import type { ByteRange, ObjectInfo, UfsAdapter } from '../../ufs-adapters/types';
 import { ufsError } from '../../ufs-adapters/errors';
 import type { Metrics } from '../admin/metrics';
+import type { PageStash } from './page-stash';
 import type { SingleFlight } from './single-flight';
 import { pageKeyOf, type PageStore, type Tier } from './types';
 
@@ -23,10 +24,14 @@ export interface LoadedPage {
 }
 
 export interface PageSource {
-  /** false: pages read from the store are served but not kept (reads for owners that are away). */
+  /** false: pages read from the store are served but not kept (reads for owners that are away, admission rules). */
   keep: boolean;
+  /** Pages read are known to be wanted (a preload): the policy keeps them as if read twice. */
+  proven?: boolean;
   /** The store read of a page fails when no byte arrives for this long. */
   idleTimeoutMs: number;
+  /** Pages already read from the store for this read but not admitted (see PageStash). */
+  unkept?: PageStash;
   /** Another node that may hold the page (warm hand-off); undefined when there is none. */
   peerPage?: (pageKey: string, length: number) => Promise<Buffer | undefined>;
   /** The backing store. */
@@ -69,10 +74,15 @@ async function fetchPage(src: PageSource, index: number): Promise<LoadedPage> {
   const data = await src.flights.run(pageKey, async () => {
     const again = src.pages.get(pageKey); // filled by a flight that ended while we looked
     if (again && again.data.length === expected) return again.data;
+    const stashed = src.unkept?.take(pageKey); // brought with the metadata, refused by the admission rules
+    if (stashed && stashed.length === expected) {
+      if (src.keep) src.pages.put(pageKey, stashed, src.proven === true);
+      return stashed;
+    }
     const fromPeer = src.peerPage ? await src.peerPage(pageKey, expected) : undefined;
     if (fromPeer) tier = 'peer';
     const fetched = fromPeer ?? (await readPageFromStore(src, index));
-    if (src.keep) src.pages.put(pageKey, fetched);
+    if (src.keep) src.pages.put(pageKey, fetched, src.proven === true);
     return fetched;
   });
   return { data, tier };

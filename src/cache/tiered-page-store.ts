@@ -14,7 +14,8 @@
  *   get, disk hit     policy.access; the page moves to memory (read, verified, deleted from
  *                     disk; the buffer read is the one kept: no extra copy).
  *   put (a miss)      policy.admit; an admitted page goes to memory; the policy's victims are
- *                     deleted from whichever tier holds them.
+ *                     deleted from whichever tier holds them. A preloaded page is admitted as
+ *                     proven (straight to S3-FIFO's main queue).
  *   memory sheds      a page pushed out of memory (demotion) is written to disk if the policy
  *                     still keeps it; a page the policy dropped while in memory (a scan, a
  *                     one-hit wonder) is never written.
@@ -155,7 +156,7 @@ export class TieredPageStore implements PageStore {
     return undefined;
   }
 
-  put(pageKey: string, data: Buffer): void {
+  put(pageKey: string, data: Buffer, proven = false): void {
     if (this.closed) return;
     try {
       if (this.policy.has(pageKey)) {
@@ -163,7 +164,8 @@ export class TieredPageStore implements PageStore {
         this.forget(pageKey); // held with another length (cut at another page size, damaged): replace it
       }
       const evicted: string[] = [];
-      if (!this.policy.admit(pageKey, data.length, evicted)) return;
+      // A proven page (a preload) skips the probation queue: S3Fifo.restore puts it in main.
+      if (!(proven ? this.policy.restore(pageKey, data.length, evicted) : this.policy.admit(pageKey, data.length, evicted))) return;
       this.evict(evicted);
       if (this.memory.placePage(pageKey, data)) this.events.stored('memory', data.length);
       else this.demote(pageKey, data); // no memory tier, or a page larger than it: straight to disk

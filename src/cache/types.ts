@@ -44,9 +44,10 @@ export interface PageStore {
   has(pageKey: string): 'memory' | 'disk' | undefined;
   /**
    * Offers a page just read from the store: the policy admits it (evicting as needed) or
-   * not; an admitted page goes to memory (disk writes happen when memory sheds it).
+   * not; an admitted page goes to memory (disk writes happen when memory sheds it). `proven`:
+   * the page is known to be wanted (a preload), kept as if read twice.
    */
-  put(pageKey: string, data: Buffer): void;
+  put(pageKey: string, data: Buffer, proven?: boolean): void;
   /** Drops every page of one object version from both tiers; returns pages dropped. */
   dropObject(objectId: string): Promise<number>;
   /** Resolves when pending disk writes are committed (tests, shutdown). */

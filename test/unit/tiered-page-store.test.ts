@@ -174,6 +174,24 @@ describe('one policy over both tiers', () => {
     expect(invariantProblems(second)).toEqual([]);
   });
 
+  test('preloaded pages enter as proven: a preload larger than the probation queue stays whole', async () => {
+    const { events } = recordEvents();
+    const store = openStore({ dir: tempDir(), diskBytes: 16 * PAGE, events });
+    const established = Array.from({ length: 16 }, (_, i) => key('old', i));
+    for (const k of established) store.put(k, pageOf(k));
+    const preload = Array.from({ length: 12 }, (_, i) => key('preload', i));
+    for (const k of preload) store.put(k, pageOf(k), true);
+    expect(preload.filter((k) => store.has(k) === undefined)).toEqual([]);
+    expect(preload.some((k) => store.policy.inSmall(k))).toBe(false);
+    // Pages read once replace each other in the small queue (4 pages were left there) and do
+    // not displace the preloaded ones.
+    const once = Array.from({ length: 12 }, (_, i) => key('once', i));
+    for (const k of once) store.put(k, pageOf(k));
+    expect(once.filter((k) => store.has(k) !== undefined)).toEqual(once.slice(8));
+    expect(preload.filter((k) => store.has(k) === undefined)).toEqual([]);
+    expect(invariantProblems(store)).toEqual([]);
+  });
+
   test('close writes the pages in memory to disk, so a restart keeps them', async () => {
     const { events, log } = recordEvents();
     const dir = tempDir();

@@ -142,7 +142,8 @@ export class S3Fifo<K> implements EvictionPolicy<K> {
 
   /**
    * Makes a key resident in main, as the youngest, without a ghost check: for seeding the
-   * policy from a persisted index at startup (call it oldest first). Evicts as needed.
+   * policy from a persisted index at startup (call it oldest first), and for keys known to be
+   * wanted (a preload). Evicts as needed.
    */
   restore(key: K, size: number, evicted?: K[]): boolean {
     if (size > this.maxBytes || size < 0 || this.index.has(key)) return false;
