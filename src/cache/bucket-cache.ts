@@ -17,7 +17,7 @@ import type { AdmissionGate, AdmissionRules } from './policy/admission-gate';
 import { collectPage, loadPage, openRange, rangeBody, residentPage, type PageSource, type RangeBody } from './page-reader';
 import { SingleFlight } from './single-flight';
 import { untilAborted } from '../util/until-aborted';
-import { pageKeyOf, type PageStore } from './types';
+import { pageKeyOf, type PageFill, type PageStore } from './types';
 
 export interface CacheSettings {
   /** The bucket this mount serves (the ring key is bucket + key). */
@@ -214,7 +214,8 @@ export class BucketCache {
       // The read this page belongs to counts itself (read() follows): ask without counting.
       const objectId = this.objectId(key, info);
       if (length > 0 && !key.endsWith('/')) {
-        if (this.admits(objectId, info.size, false)) this.shared.pages.put(pageKeyOf(objectId, index), page);
+        // 'ahead': the read that follows looks this page up; that lookup is its first use, not a second.
+        if (this.admits(objectId, info.size, false)) this.shared.pages.put(pageKeyOf(objectId, index), page, 'ahead');
         else this.shared.unkept?.put(pageKeyOf(objectId, index), page);
       }
       return info;
@@ -295,12 +296,12 @@ export class BucketCache {
     if (isUfsError(err, 'PreconditionFailed') || isUfsError(err, 'NotFound')) this.invalidate(key);
   }
 
-  private pageSource(key: string, info: ObjectInfo, keep = true, askPeers = true, proven = false): PageSource {
+  private pageSource(key: string, info: ObjectInfo, keep = true, askPeers = true, fill: PageFill = 'read'): PageSource {
     const peerPages = askPeers ? this.shared.peerPages : undefined;
     const bucket = this.settings.bucket;
     return {
       keep,
-      proven,
+      fill,
       idleTimeoutMs: this.settings.storeIdleTimeoutMs ?? 30_000,
       peerPage: peerPages && bucket !== undefined ? (pageKey, length) => peerPages.fetch({ bucket, key, pageKey, length }) : undefined,
       unkept: this.shared.unkept,
@@ -333,7 +334,7 @@ export class BucketCache {
     const max = this.settings.admission?.maxObjectBytes;
     if (options.metadataOnly || info.size === 0 || key.endsWith('/') || (max !== undefined && info.size > max)) return result;
     // A forced reload reads the store itself, not a peer's copy.
-    const source = this.pageSource(key, info, true, options.skipCached !== false, true);
+    const source = this.pageSource(key, info, true, options.skipCached !== false, 'preload');
     const pageCount = Math.ceil(info.size / source.pageSize);
     const pageLength = (index: number): number => Math.min(info.size, (index + 1) * source.pageSize) - index * source.pageSize;
     let next = 0;

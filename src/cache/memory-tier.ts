@@ -54,12 +54,20 @@ export interface MemoryTierOptions {
   maxMetadataEntries?: number;
 }
 
+/** A page held by the tier, as the page store sees it. */
+export interface MemoryPage {
+  readonly page: PageLookup | null;
+  /** Placed ahead of the read it belongs to, which has not looked it up yet (see PageFill 'ahead'). */
+  unread: boolean;
+}
+
 /** One cached item: a page (page set) or a metadata entry (meta set). One shape for both. */
-class MemoryItem {
+class MemoryItem implements MemoryPage {
   older: MemoryItem | null = null;
   newer: MemoryItem | null = null;
   olderMeta: MemoryItem | null = null;
   newerMeta: MemoryItem | null = null;
+  unread = false;
 
   constructor(
     readonly key: string,
@@ -112,10 +120,15 @@ export class MemoryTier {
 
   /** The page (marking it most recently used), or undefined. Allocates nothing. */
   getPage(pageKey: string): PageLookup | undefined {
+    return this.getItem(pageKey)?.page ?? undefined;
+  }
+
+  /** The page's item (marking it most recently used), or undefined: its lookup and its unread flag. Allocates nothing. */
+  getItem(pageKey: string): MemoryPage | undefined {
     const item = this.pages.get(pageKey);
     if (item === undefined) return undefined;
     this.touch(item);
-    return item.page as PageLookup;
+    return item;
   }
 
   /** The page without changing its recency (hand-off to another node, tooling). */
@@ -138,10 +151,11 @@ export class MemoryTier {
    * storing nothing, when the page cannot be held (see fits) or is held already. A disk read
    * (a view of its own record) is kept as it is: promotion costs no copy.
    */
-  placePage(pageKey: string, data: Buffer): boolean {
+  placePage(pageKey: string, data: Buffer, unread = false): boolean {
     if (!this.fits(data.length) || this.pages.has(pageKey)) return false;
     const kept = compact(data);
     const item = new MemoryItem(pageKey, kept.length + PAGE_ITEM_HEAP_BYTES, { data: kept, tier: 'memory' }, null);
+    item.unread = unread;
     this.pages.set(pageKey, item);
     this.pageDataBytes += kept.length;
     this.link(item);

@@ -15,7 +15,7 @@ import { ufsError } from '../../ufs-adapters/errors';
 import type { Metrics } from '../admin/metrics';
 import type { PageStash } from './page-stash';
 import type { SingleFlight } from './single-flight';
-import { pageKeyOf, type PageStore, type Tier } from './types';
+import { pageKeyOf, type PageFill, type PageStore, type Tier } from './types';
 
 export interface LoadedPage {
   data: Buffer;
@@ -26,8 +26,8 @@ export interface LoadedPage {
 export interface PageSource {
   /** false: pages read from the store are served but not kept (reads for owners that are away, admission rules). */
   keep: boolean;
-  /** Pages read are known to be wanted (a preload): the policy keeps them as if read twice. */
-  proven?: boolean;
+  /** How pages read here are offered to the store (default 'read'; a preload's are 'preload'). */
+  fill?: PageFill;
   /** The store read of a page fails when no byte arrives for this long. */
   idleTimeoutMs: number;
   /** Pages already read from the store for this read but not admitted (see PageStash). */
@@ -76,13 +76,13 @@ async function fetchPage(src: PageSource, index: number): Promise<LoadedPage> {
     if (again && again.data.length === expected) return again.data;
     const stashed = src.unkept?.take(pageKey); // brought with the metadata, refused by the admission rules
     if (stashed && stashed.length === expected) {
-      if (src.keep) src.pages.put(pageKey, stashed, src.proven === true);
+      if (src.keep) src.pages.put(pageKey, stashed, src.fill);
       return stashed;
     }
     const fromPeer = src.peerPage ? await src.peerPage(pageKey, expected) : undefined;
     if (fromPeer) tier = 'peer';
     const fetched = fromPeer ?? (await readPageFromStore(src, index));
-    if (src.keep) src.pages.put(pageKey, fetched, src.proven === true);
+    if (src.keep) src.pages.put(pageKey, fetched, src.fill);
     return fetched;
   });
   return { data, tier };

@@ -11,6 +11,8 @@
  *
  * The tiers are exclusive, so their bytes add up:
  *   get, memory hit   policy.access; the page becomes the most recently used. No allocation.
+ *                     (Not for the first lookup of a page placed ahead of its read, with the
+ *                     object's metadata: that lookup is the read that fetched it.)
  *   get, disk hit     policy.access; the page moves to memory (read, verified, deleted from
  *                     disk; the buffer read is the one kept: no extra copy).
  *   put (a miss)      policy.admit; an admitted page goes to memory; the policy's victims are
@@ -37,7 +39,7 @@ import { DiskTier } from './disk-tier';
 import { DISK_ENTRY_HEAP_BYTES, GHOST_ENTRY_HEAP_BYTES, TRACKED_PAGE_HEAP_BYTES } from './memory-accounting';
 import { MemoryTier } from './memory-tier';
 import { S3Fifo } from './policy/s3-fifo';
-import type { MetadataStore, PageLookup, PageStore, PageStoreEvents, PageStoreStats } from './types';
+import type { MetadataStore, PageFill, PageLookup, PageStore, PageStoreEvents, PageStoreStats } from './types';
 
 export interface TieredPageStoreOptions {
   /** Memory tier budget in bytes (pages, metadata entries, bookkeeping); 0 disables the page side of it. */
@@ -115,12 +117,16 @@ export class TieredPageStore implements PageStore {
 
   get(pageKey: string): PageLookup | undefined {
     try {
+      const inMemory = this.memory.getItem(pageKey);
+      if (inMemory !== undefined) {
+        // A page placed ahead of its read: this lookup is that read's, not a second use.
+        if (inMemory.unread) inMemory.unread = false;
+        else this.policy.access(pageKey);
+        const page = inMemory.page as PageLookup;
+        this.events.hit('memory', page.data.length);
+        return page;
+      }
       if (this.policy.access(pageKey)) {
-        const inMemory = this.memory.getPage(pageKey);
-        if (inMemory !== undefined) {
-          this.events.hit('memory', inMemory.data.length);
-          return inMemory;
-        }
         const fromDisk = this.fromDisk(pageKey);
         if (fromDisk !== undefined) {
           this.events.hit('disk', fromDisk.length);
@@ -156,7 +162,7 @@ export class TieredPageStore implements PageStore {
     return undefined;
   }
 
-  put(pageKey: string, data: Buffer, proven = false): void {
+  put(pageKey: string, data: Buffer, fill: PageFill = 'read'): void {
     if (this.closed) return;
     try {
       if (this.policy.has(pageKey)) {
@@ -164,10 +170,10 @@ export class TieredPageStore implements PageStore {
         this.forget(pageKey); // held with another length (cut at another page size, damaged): replace it
       }
       const evicted: string[] = [];
-      // A proven page (a preload) skips the probation queue: S3Fifo.restore puts it in main.
-      if (!(proven ? this.policy.restore(pageKey, data.length, evicted) : this.policy.admit(pageKey, data.length, evicted))) return;
+      // A preloaded page skips the probation queue: S3Fifo.restore puts it in main.
+      if (!(fill === 'preload' ? this.policy.restore(pageKey, data.length, evicted) : this.policy.admit(pageKey, data.length, evicted))) return;
       this.evict(evicted);
-      if (this.memory.placePage(pageKey, data)) this.events.stored('memory', data.length);
+      if (this.memory.placePage(pageKey, data, fill === 'ahead')) this.events.stored('memory', data.length);
       else this.demote(pageKey, data); // no memory tier, or a page larger than it: straight to disk
       this.chargeBookkeeping();
     } catch (err) {

@@ -21,6 +21,15 @@ export interface PageStoreEvents {
   error(operation: string, err: unknown): void;
 }
 
+/**
+ * Why a page is offered to the store:
+ *   'read'     a read missed it and fetched it (its use is this admission);
+ *   'ahead'    fetched ahead of the read it belongs to (with the object's metadata), whose own
+ *              lookup follows: that first lookup is not a second use;
+ *   'preload'  a preload job: the page is known to be wanted, kept as if read twice.
+ */
+export type PageFill = 'read' | 'ahead' | 'preload';
+
 export interface PageLookup {
   data: Buffer;
   tier: 'memory' | 'disk';
@@ -44,10 +53,10 @@ export interface PageStore {
   has(pageKey: string): 'memory' | 'disk' | undefined;
   /**
    * Offers a page just read from the store: the policy admits it (evicting as needed) or
-   * not; an admitted page goes to memory (disk writes happen when memory sheds it). `proven`:
-   * the page is known to be wanted (a preload), kept as if read twice.
+   * not; an admitted page goes to memory (disk writes happen when memory sheds it). `fill`
+   * says what the read was (default 'read').
    */
-  put(pageKey: string, data: Buffer, proven?: boolean): void;
+  put(pageKey: string, data: Buffer, fill?: PageFill): void;
   /** Drops every page of one object version from both tiers; returns pages dropped. */
   dropObject(objectId: string): Promise<number>;
   /** Resolves when pending disk writes are committed (tests, shutdown). */

@@ -180,7 +180,7 @@ describe('one policy over both tiers', () => {
     const established = Array.from({ length: 16 }, (_, i) => key('old', i));
     for (const k of established) store.put(k, pageOf(k));
     const preload = Array.from({ length: 12 }, (_, i) => key('preload', i));
-    for (const k of preload) store.put(k, pageOf(k), true);
+    for (const k of preload) store.put(k, pageOf(k), 'preload');
     expect(preload.filter((k) => store.has(k) === undefined)).toEqual([]);
     expect(preload.some((k) => store.policy.inSmall(k))).toBe(false);
     // Pages read once replace each other in the small queue (4 pages were left there) and do
@@ -189,6 +189,22 @@ describe('one policy over both tiers', () => {
     for (const k of once) store.put(k, pageOf(k));
     expect(once.filter((k) => store.has(k) !== undefined)).toEqual(once.slice(8));
     expect(preload.filter((k) => store.has(k) === undefined)).toEqual([]);
+    expect(invariantProblems(store)).toEqual([]);
+  });
+
+  test("a page placed ahead of its read (with the metadata): the read's lookup is its first use, not a second", () => {
+    const { events } = recordEvents();
+    const store = openStore({ dir: tempDir(), diskBytes: 16 * PAGE, memoryBytes: memoryFor(8), events });
+    const established = Array.from({ length: 20 }, (_, i) => key('hot', i));
+    for (const k of established) store.put(k, pageOf(k));
+    for (const k of established) store.get(k);
+    store.put(key('ahead', 0), pageOf(key('ahead', 0)), 'ahead');
+    expect(store.get(key('ahead', 0))?.tier).toBe('memory'); // the read it was fetched for
+    store.put(key('read', 0), pageOf(key('read', 0)));
+    expect(store.get(key('read', 0))?.tier).toBe('memory'); // a second read: proven
+    for (let i = 0; i < 10; i++) store.put(key('scan', i), pageOf(key('scan', i)));
+    expect(store.has(key('ahead', 0))).toBeUndefined(); // read once: left with the scan
+    expect(store.has(key('read', 0))).toBeDefined();
     expect(invariantProblems(store)).toEqual([]);
   });
 
