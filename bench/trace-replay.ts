@@ -5,7 +5,7 @@
  * ratios are printed beside the offline simulation of LRU, the chosen policy (S3-FIFO), the
  * other policies tried and Belady's furthest-next-use, on the same trace and the same capacity.
  *
- *   npm run bench:replay                                   # build, then the standard traces (BENCH_SCALE 0.25)
+ *   npm run bench:replay                                   # build, then the standard traces (BENCH_SCALE 0.1)
  *   BENCH_SCALE=1 BENCH_TRACES=zipf-0.9+scan npm run bench:replay
  *   BENCH_TRACE=access.jsonl BENCH_MEMORY_MIB=512 BENCH_DISK_MIB=10240 npm run bench:replay
  *
@@ -22,7 +22,7 @@
  * (a JSONL log's bucket and key pairs are numbered the same way). Metadata is trusted for a day
  * (no revalidation during a run), so only page caching is measured.
  *
- * Settings (environment): BENCH_TRACES, BENCH_SCALE (default 0.25), BENCH_SEED, BENCH_TRACE,
+ * Settings (environment): BENCH_TRACES, BENCH_SCALE (default 0.1), BENCH_SEED, BENCH_TRACE,
  * BENCH_MEMORY_MIB / BENCH_DISK_MIB (for BENCH_TRACE; default 16 / 48), BENCH_PAGE_SIZE (default
  * 1048576), BENCH_TMPDIR, BENCH_KEEP_DATA=1. Exit code 0 whatever the verdicts (a benchmark); 1
  * on an error (an HTTP error, a body of the wrong length, a gateway that died).
@@ -43,6 +43,8 @@ import { readTraceFile, type Trace } from './traces/trace';
 
 const MiB = 1024 * 1024;
 const BUCKET = 'trace';
+/** The child's entry point, compiled (from the sources, as under jest: the build's copy). */
+const GATEWAY_ENTRY = __filename.endsWith('.ts') ? path.resolve(__dirname, '../dist/bench/lib/replay-gateway.js') : path.join(__dirname, 'lib/replay-gateway.js');
 /** The offline rows: the policies tried (one policy over both budgets) and the tier arrangement the gateway runs. */
 const ONLINE_POLICIES = ['LRU', 'S3-FIFO', 'W-TinyLFU', 'SIEVE', 'ARC'];
 const OFFLINE_ROWS = [...ONLINE_POLICIES, 'tiers: one S3-FIFO over both, memory = LRU placement'];
@@ -61,7 +63,7 @@ const num = (name: string, fallback: number): number => {
 
 const objectKey = (id: number): string => `obj-${id.toString().padStart(8, '0')}`;
 
-interface GatewayResult {
+export interface GatewayResult {
   requests: number;
   pageBytes: number;
   storeReads: number;
@@ -89,7 +91,7 @@ class GatewayChild {
   }
 
   static async start(configFile: string): Promise<GatewayChild> {
-    const child = fork(path.join(__dirname, 'lib/replay-gateway.js'), [configFile], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(GATEWAY_ENTRY, [configFile], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const gateway = new GatewayChild(child);
     const ready = await gateway.next(30_000);
     if (ready.type !== 'ready') throw new ReplayError(`the gateway answered ${ready.type} before it was ready`);
@@ -165,7 +167,8 @@ function writeObjects(root: string, trace: Trace): void {
   }
 }
 
-async function replayThroughGateway(tc: TraceCase, pageSize: number, work: string): Promise<GatewayResult> {
+/** Replays one trace case through a fresh gateway whose files live under `work`. */
+export async function replayThroughGateway(tc: TraceCase, pageSize: number, work: string): Promise<GatewayResult> {
   const { trace } = tc;
   const storeRoot = path.join(work, 'store');
   writeObjects(storeRoot, trace);
@@ -310,7 +313,7 @@ async function traceCases(): Promise<TraceCase[]> {
     const trace = await readTraceFile(file);
     return [{ trace, memoryBytes: Math.round(num('BENCH_MEMORY_MIB', 16) * MiB), diskBytes: Math.round(num('BENCH_DISK_MIB', 48) * MiB) }];
   }
-  const all = standardTraces(num('BENCH_SCALE', 0.25), num('BENCH_SEED', 1));
+  const all = standardTraces(num('BENCH_SCALE', 0.1), num('BENCH_SEED', 1));
   const wanted = process.env.BENCH_TRACES?.split(',').map((s) => s.trim()).filter(Boolean);
   if (!wanted) return all;
   const unknown = wanted.filter((w) => !all.some((tc) => tc.trace.name === w));
@@ -343,17 +346,19 @@ async function main(): Promise<void> {
 const stopAll = (): void => {
   for (const gateway of live) gateway.kill();
 };
-process.once('SIGINT', () => {
-  stopAll();
-  process.exit(130);
-});
-process.once('SIGTERM', () => {
-  stopAll();
-  process.exit(143);
-});
 
-main().catch((err: unknown) => {
-  stopAll();
-  console.error(err instanceof ReplayError ? err.message : err);
-  process.exit(1);
-});
+if (require.main === module) {
+  process.once('SIGINT', () => {
+    stopAll();
+    process.exit(130);
+  });
+  process.once('SIGTERM', () => {
+    stopAll();
+    process.exit(143);
+  });
+  main().catch((err: unknown) => {
+    stopAll();
+    console.error(err instanceof ReplayError ? err.message : err);
+    process.exit(1);
+  });
+}
