@@ -79,6 +79,13 @@ export class TieredPageStore implements PageStore {
   readonly metadata: MetadataStore;
   private readonly events: PageStoreEvents;
   private readonly closeFlushMs: number;
+  /**
+   * Pages placed 'ahead' of their read straight onto disk (no memory tier, or a page larger
+   * than it), whose first lookup is their read's. Memory items carry this as a flag; this set
+   * is for the rest: it stays nearly empty (the read follows at once), bounded in case a read
+   * never comes.
+   */
+  private readonly unreadOnDisk = new Set<string>();
   private closed = false;
   private closing: Promise<void> | undefined;
 
@@ -126,7 +133,8 @@ export class TieredPageStore implements PageStore {
         this.events.hit('memory', page.data.length);
         return page;
       }
-      if (this.policy.access(pageKey)) {
+      const firstLookup = this.unreadOnDisk.size > 0 && this.unreadOnDisk.delete(pageKey);
+      if (firstLookup ? this.policy.has(pageKey) : this.policy.access(pageKey)) {
         const fromDisk = this.fromDisk(pageKey);
         if (fromDisk !== undefined) {
           this.events.hit('disk', fromDisk.length);
@@ -174,7 +182,10 @@ export class TieredPageStore implements PageStore {
       if (!(fill === 'preload' ? this.policy.restore(pageKey, data.length, evicted) : this.policy.admit(pageKey, data.length, evicted))) return;
       this.evict(evicted);
       if (this.memory.placePage(pageKey, data, fill === 'ahead')) this.events.stored('memory', data.length);
-      else this.demote(pageKey, data); // no memory tier, or a page larger than it: straight to disk
+      else {
+        this.demote(pageKey, data); // no memory tier, or a page larger than it: straight to disk
+        if (fill === 'ahead' && this.disk.has(pageKey)) this.markUnreadOnDisk(pageKey);
+      }
       this.chargeBookkeeping();
     } catch (err) {
       this.events.error('put', err);
@@ -293,6 +304,11 @@ export class TieredPageStore implements PageStore {
     }
     if (memoryPages > 0) this.events.evicted('memory', memoryPages, memoryBytes);
     if (diskPages > 0) this.events.evicted('disk', diskPages, diskBytes);
+  }
+
+  private markUnreadOnDisk(pageKey: string): void {
+    this.unreadOnDisk.add(pageKey);
+    if (this.unreadOnDisk.size > 256) this.unreadOnDisk.delete(this.unreadOnDisk.values().next().value as string);
   }
 
   /** Removes a page from the policy and both tiers (not an eviction). */

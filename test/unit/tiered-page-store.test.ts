@@ -192,16 +192,20 @@ describe('one policy over both tiers', () => {
     expect(invariantProblems(store)).toEqual([]);
   });
 
-  test("a page placed ahead of its read (with the metadata): the read's lookup is its first use, not a second", () => {
+  test.each([
+    ['in memory', memoryFor(8)],
+    ['on disk (no memory tier)', 0],
+  ])("a page placed ahead of its read (with the metadata), %s: the read's lookup is its first use, not a second", (_where, memoryBytes) => {
     const { events } = recordEvents();
-    const store = openStore({ dir: tempDir(), diskBytes: 16 * PAGE, memoryBytes: memoryFor(8), events });
+    const store = openStore({ dir: tempDir(), diskBytes: 16 * PAGE, memoryBytes, events });
     const established = Array.from({ length: 20 }, (_, i) => key('hot', i));
     for (const k of established) store.put(k, pageOf(k));
     for (const k of established) store.get(k);
+    const tier = memoryBytes > 0 ? 'memory' : 'disk';
     store.put(key('ahead', 0), pageOf(key('ahead', 0)), 'ahead');
-    expect(store.get(key('ahead', 0))?.tier).toBe('memory'); // the read it was fetched for
+    expect(store.get(key('ahead', 0))?.tier).toBe(tier); // the read it was fetched for
     store.put(key('read', 0), pageOf(key('read', 0)));
-    expect(store.get(key('read', 0))?.tier).toBe('memory'); // a second read: proven
+    expect(store.get(key('read', 0))?.tier).toBe(tier); // a second read: proven
     for (let i = 0; i < 10; i++) store.put(key('scan', i), pageOf(key('scan', i)));
     expect(store.has(key('ahead', 0))).toBeUndefined(); // read once: left with the scan
     expect(store.has(key('read', 0))).toBeDefined();
