@@ -40,7 +40,7 @@ export const CONTENDERS: Contender[] = [
   { name: 'SIEVE', kind: 'policy', make: (s) => new SingleTier('SIEVE', new SievePolicy(total(s))) },
   { name: 'ARC', kind: 'policy', make: (s) => new SingleTier('ARC', new ArcPolicy(total(s))) },
   {
-    name: 'tiers: inclusive LRU+LRU (gateway today)',
+    name: 'tiers: inclusive LRU+LRU (before #18)',
     kind: 'tiers',
     make: (s) => new InclusiveTiers('inclusive LRU', new LruPolicy(s.memoryBytes), new LruPolicy(s.diskBytes)),
   },
