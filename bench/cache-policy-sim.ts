@@ -45,7 +45,7 @@ const ISSUE_FIGURES: Record<string, number> = {
   LRU: 0.515,
   'S3-FIFO': 0.578,
   [BELADY_NAME]: 0.656,
-  'tiers: inclusive LRU+LRU (gateway today)': 0.481,
+  'tiers: inclusive LRU+LRU (before #18)': 0.481,
 };
 
 async function main(): Promise<void> {

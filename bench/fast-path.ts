@@ -4,7 +4,7 @@
  * first-byte delay.
  *
  *   npm run bench:fast                       (= npm run build --silent && node dist/bench/fast-path.js)
- *   BENCH_BASELINE=/path/to/old/checkout npm run bench:fast    (adds that build's gateway: before/after in one run)
+ *   BENCH_BASELINE=/path/to/old/checkout npm run bench:fast    (adds that build's gateways, memory and disk tier: before/after in one run)
  *
  * Throughput: every server on CPU 0 (taskset), wrk -t1 and this process on CPU 1. For each object
  * class (4 KiB x 256, 1 MiB x 64, 64 MiB x 4) and connection count, a warm-up per target then
@@ -309,6 +309,14 @@ async function scenarioThroughput(ctx: Context): Promise<{ cells: Cell[]; counte
       ? await startGateway(ctx, 'baseline', baselineCli(settings.baseline), { RINGCACHE_DATA_DIR: dataDir, RINGCACHE_CACHE_DIR: path.join(ctx.work, 'cache-baseline') })
       : undefined;
     if (baseline) stopping.push(baseline.child);
+    const baselineDisk = settings.baseline
+      ? await startGateway(ctx, 'baseline (disk tier only)', baselineCli(settings.baseline), {
+          RINGCACHE_DATA_DIR: dataDir,
+          RINGCACHE_CACHE_DIR: path.join(ctx.work, 'cache-baseline-disk'),
+          RINGCACHE_CACHE_MEMORY_BYTES: '0',
+        })
+      : undefined;
+    if (baselineDisk) stopping.push(baselineDisk.child);
     const probe = `/${BUCKET}/${objects.get(settings.classes[0])![0].key}`;
     const nginx: Nginx[] = [];
     for (const sendfile of [true, false]) nginx.push(await startNginx(ctx.tools.nginx, ctx.pinning, ctx.work, dataDir, sendfile, probe));
@@ -316,7 +324,7 @@ async function scenarioThroughput(ctx: Context): Promise<{ cells: Cell[]; counte
     const bare = await startBareNode(ctx, dataDir);
     stopping.push(bare.child);
 
-    const clients = new Map<Gateway, S3Client>([main, disk, ...(baseline ? [baseline] : [])].map((g) => [g, s3Client(g.url)]));
+    const clients = new Map<Gateway, S3Client>([main, disk, ...(baseline ? [baseline] : []), ...(baselineDisk ? [baselineDisk] : [])].map((g) => [g, s3Client(g.url)]));
     const presigned = (g: Gateway, method: 'GET' | 'HEAD') => async (list: BenchObject[]): Promise<WrkRequest[]> =>
       Promise.all(list.map(async (o) => ({ method, path: await presign(clients.get(g)!, o.key, method) })));
     const plain = async (list: BenchObject[]): Promise<WrkRequest[]> => list.map((o) => `/${BUCKET}/${o.key}`);
@@ -330,6 +338,7 @@ async function scenarioThroughput(ctx: Context): Promise<{ cells: Cell[]; counte
       { id: 'rc-disk', label: 'Ringcache presigned, disk tier', host: disk.host, child: disk.child, classes: all, requests: presigned(disk, 'GET') },
       { id: 'rc-head', label: 'Ringcache HeadObject presigned', host: main.host, child: main.child, classes: (c) => c.size < MiB, requests: presigned(main, 'HEAD'), head: true },
       ...(baseline ? [{ id: 'baseline', label: `baseline build (${path.basename(settings.baseline!)}) presigned, memory tier`, host: baseline.host, child: baseline.child, classes: all, requests: presigned(baseline, 'GET') }] : []),
+      ...(baselineDisk ? [{ id: 'baseline-disk', label: `baseline build (${path.basename(settings.baseline!)}) presigned, disk tier`, host: baselineDisk.host, child: baselineDisk.child, classes: all, requests: presigned(baselineDisk, 'GET') }] : []),
     ];
 
     // Correctness, and every cache's warm-up: each object once through each GET target.

@@ -40,7 +40,7 @@ export const CONTENDERS: Contender[] = [
   { name: 'SIEVE', kind: 'policy', make: (s) => new SingleTier('SIEVE', new SievePolicy(total(s))) },
   { name: 'ARC', kind: 'policy', make: (s) => new SingleTier('ARC', new ArcPolicy(total(s))) },
   {
-    name: 'tiers: inclusive LRU+LRU (gateway today)',
+    name: 'tiers: inclusive LRU+LRU (before #18)',
     kind: 'tiers',
     make: (s) => new InclusiveTiers('inclusive LRU', new LruPolicy(s.memoryBytes), new LruPolicy(s.diskBytes)),
   },
@@ -59,6 +59,14 @@ export const CONTENDERS: Contender[] = [
     name: 'tiers: one S3-FIFO over both, memory = LRU placement',
     kind: 'tiers',
     make: (s) => new UnifiedTiers('unified S3-FIFO', new S3Fifo({ maxBytes: total(s) }), s.memoryBytes, s.sizeOf),
+  },
+  {
+    name: 'tiers: one S3-FIFO over both, demote only main-queue pages',
+    kind: 'tiers',
+    make: (s) => {
+      const policy = new S3Fifo<number>({ maxBytes: total(s) });
+      return new UnifiedTiers('unified S3-FIFO, demote main', policy, s.memoryBytes, s.sizeOf, policy);
+    },
   },
   {
     name: 'tiers: one W-TinyLFU over both, memory = LRU placement',

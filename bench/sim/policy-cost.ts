@@ -70,7 +70,7 @@ export const SUBJECTS: Subject[] = [
     make: (maxBytes) => policySubject(new S3Fifo<string>({ maxBytes })),
   },
   {
-    name: 'lru-cache (memory tier today)',
+    name: 'lru-cache (memory tier before #18)',
     make: (maxBytes) => {
       const cache = new LRUCache<string, number>({ maxSize: maxBytes, sizeCalculation: (v) => v });
       return {
@@ -82,7 +82,7 @@ export const SUBJECTS: Subject[] = [
     },
   },
   {
-    name: 'Map in recency order (disk tier today)',
+    name: 'Map in recency order (disk tier before #18)',
     make: (maxBytes) => policySubject(new LruPolicy<string>(maxBytes)),
   },
 ];

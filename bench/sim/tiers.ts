@@ -152,11 +152,17 @@ export class UnifiedTiers implements SimCache {
   private diskUsed = 0;
   private readonly victims: number[] = [];
 
+  /**
+   * `probation` (the policy itself, S3Fifo): a page pushed out of memory while still in the
+   * policy's probation queue (S3-FIFO's small queue: read once) is evicted there and then (a
+   * ghost, as small's own eviction would make it) instead of being written to disk.
+   */
   constructor(
     readonly name: string,
     private readonly policy: EvictionPolicy<number>,
     private readonly memoryBytes: number,
     private readonly sizeOf: (page: number) => number,
+    private readonly probation?: { inSmall(key: number): boolean; evict(key: number): boolean },
   ) {}
 
   request(page: number, size: number): Served {
@@ -192,6 +198,10 @@ export class UnifiedTiers implements SimCache {
       const [oldest, oldestSize] = this.inMemory.entries().next().value as [number, number];
       this.inMemory.delete(oldest);
       this.memoryUsed -= oldestSize;
+      if (this.probation?.inSmall(oldest)) {
+        this.probation.evict(oldest);
+        continue;
+      }
       this.diskUsed += oldestSize;
       this.diskWriteBytes += oldestSize;
     }

@@ -12,11 +12,13 @@ import { isUfsError, ufsError } from '../../ufs-adapters/errors';
 import type { Metrics } from '../admin/metrics';
 import type { MetadataCache, MetadataEntry } from './metadata-cache';
 import { metaKeyOf, mountTagOf, objectIdOf } from './object-version';
+import type { PageStash } from './page-stash';
+import type { AdmissionGate, AdmissionRules } from './policy/admission-gate';
 import { loadPage, openRange, rangeBody, residentPage, type PageSource, type RangeBody } from './page-reader';
 import { pumpInto, type PageFills } from './page-fill';
 import { SingleFlight } from './single-flight';
 import { untilAborted } from '../util/until-aborted';
-import { pageKeyOf, type PageStore } from './types';
+import { pageKeyOf, type PageStore, type Placement } from './types';
 
 export interface CacheSettings {
   /** The bucket this mount serves (the ring key is bucket + key). */
@@ -29,6 +31,8 @@ export interface CacheSettings {
   negativeTtlMs: number;
   serveStale: boolean;
   maxStalenessMs: number;
+  /** This mount's admission rules (mounts.*.cache): objects too large, or read too few times, are not cached. */
+  admission?: AdmissionRules;
 }
 
 export interface WarmOptions {
@@ -71,6 +75,10 @@ export interface SharedCache {
   peerPages?: PeerPageSource;
   metadata: MetadataCache;
   pageFills: PageFills;
+  /** Counts reads per object for the mounts' minUses rules (one per node). */
+  admission?: AdmissionGate;
+  /** First pages fetched with the metadata but refused by the admission rules, for the read that follows. */
+  unkept?: PageStash;
   metrics: Metrics;
 }
 
@@ -213,7 +221,8 @@ export class BucketCache {
       throw err;
     }
     const length = Math.max(0, Math.min(info.size, start + pageSize) - start);
-    const pageKey = pageKeyOf(this.objectId(key, info), index);
+    const objectId = this.objectId(key, info);
+    const pageKey = pageKeyOf(objectId, index);
     if (length === 0 || this.shared.pageFills.has(pageKey)) {
       body.destroy();
       timer();
@@ -225,7 +234,12 @@ export class BucketCache {
       pageKey,
       length,
       (fill) => pumpInto(fill, body, idleMs).finally(timer),
-      (fill) => this.shared.pages.put(pageKey, fill.data),
+      (fill) => {
+        // The read this page belongs to counts itself (read() follows): ask without counting.
+        // 'ahead': that read looks this page up; the lookup is its first use, not a second.
+        if (this.admits(objectId, info.size, false)) this.shared.pages.put(pageKey, fill.data, 'ahead');
+        else this.shared.unkept?.put(pageKey, fill.data);
+      },
     );
     return info;
   }
@@ -258,7 +272,7 @@ export class BucketCache {
    * forgets what it knew of the key.
    */
   async read(key: string, info: ObjectInfo, range: ByteRange, keep = true): Promise<RangeBody> {
-    const source = this.pageSource(key, info, keep);
+    const source = this.pageSource(key, info, keep && this.admits(this.objectId(key, info), info.size, true));
     try {
       const body = await openRange(source, range, this.settings.readAheadPages);
       // Mid-stream (after headers), the response can only be aborted: never a mix of versions.
@@ -270,9 +284,13 @@ export class BucketCache {
     }
   }
 
-  /** The body of `range` if its first page is resident (no waiting), else undefined. */
+  /**
+   * The body of `range` if its first page is resident (no waiting), else undefined. A resident
+   * object was admitted already: only the size rule is checked (no read counting on hits).
+   */
   readResident(key: string, info: ObjectInfo, range: ByteRange): RangeBody | undefined {
-    const source = this.pageSource(key, info, true);
+    const max = this.settings.admission?.maxObjectBytes;
+    const source = this.pageSource(key, info, max === undefined || info.size <= max);
     const first = residentPage(source, Math.floor(range.start / source.pageSize));
     if (!first) return undefined;
     const body = rangeBody(source, range, this.settings.readAheadPages, first);
@@ -280,18 +298,33 @@ export class BucketCache {
     return body;
   }
 
+  /**
+   * Whether pages of this read may be stored, by the mount's rules. `count`: this is the read
+   * (it counts towards minUses); otherwise only ask.
+   */
+  private admits(objectId: string, size: number, count: boolean): boolean {
+    const rules = this.settings.admission;
+    if (rules === undefined) return true;
+    if (rules.maxObjectBytes !== undefined && size > rules.maxObjectBytes) return false;
+    const gate = this.shared.admission;
+    if ((rules.minUses ?? 1) <= 1 || gate === undefined) return true;
+    return count ? gate.admits(objectId, size, rules) : gate.wouldAdmit(objectId, size, rules);
+  }
+
   /** The store has another version than our metadata: forget it, so the next stat asks. */
   private forgetIfChanged(key: string, err: unknown): void {
     if (isUfsError(err, 'PreconditionFailed') || isUfsError(err, 'NotFound')) this.invalidate(key);
   }
 
-  private pageSource(key: string, info: ObjectInfo, keep = true, askPeers = true): PageSource {
+  private pageSource(key: string, info: ObjectInfo, keep = true, askPeers = true, placement: Placement = 'read'): PageSource {
     const peerPages = askPeers ? this.shared.peerPages : undefined;
     const bucket = this.settings.bucket;
     return {
       keep,
+      placement,
       idleTimeoutMs: this.settings.storeIdleTimeoutMs ?? 30_000,
       peerPage: peerPages && bucket !== undefined ? (pageKey, length) => peerPages.fetch({ bucket, key, pageKey, length }) : undefined,
+      unkept: this.shared.unkept,
       store: this.store,
       key,
       info,
@@ -305,7 +338,10 @@ export class BucketCache {
 
   /**
    * Loads an object into this node's cache (a preload job's unit of work): its metadata,
-   * then every page not already held, a few pages at a time.
+   * then every page not already held, a few pages at a time. A preload says the pages will be
+   * read: they enter the policy as proven (S3-FIFO's main queue), not on probation, and the
+   * mount's minUses does not apply. Its maxObjectBytes does: a larger object loads its
+   * metadata only.
    */
   async warm(key: string, options: WarmOptions = {}): Promise<WarmResult> {
     if (options.skipCached === false) {
@@ -315,9 +351,10 @@ export class BucketCache {
     }
     const info = await this.stat(key, { signal: options.signal });
     const result: WarmResult = { size: info.size, bytesLoaded: 0, bytesSkipped: 0 };
-    if (options.metadataOnly || info.size === 0) return result;
+    const max = this.settings.admission?.maxObjectBytes;
+    if (options.metadataOnly || info.size === 0 || (max !== undefined && info.size > max)) return result;
     // A forced reload reads the store itself, not a peer's copy.
-    const source = this.pageSource(key, info, true, options.skipCached !== false);
+    const source = this.pageSource(key, info, true, options.skipCached !== false, 'preload');
     const pageCount = Math.ceil(info.size / source.pageSize);
     const pageLength = (index: number): number => Math.min(info.size, (index + 1) * source.pageSize) - index * source.pageSize;
     let next = 0;

@@ -11,10 +11,13 @@
  * from `index` alone matches the pages that are there. `pages` values are never scanned at
  * open: for a cache of many GiB that would read the whole file.
  *
- * Quota: the sum of index sizes never exceeds `maxBytes`. An in-memory Map from pageKey to
- * its index entry, in recency order (re-inserted on access), is the LRU list; at open it is
- * seeded from `index` sorted by lastAccess. lastAccess is persisted lazily (at most once per
- * `touchIntervalMs` per page, batched), so the order survives a restart roughly, not exactly.
+ * Quota: the sum of index sizes never exceeds `maxBytes` (a put that would pass it is
+ * refused). What to keep is not decided here: the page store's policy (tiered-page-store.ts)
+ * chooses the pages and tells the tier what to store and delete. An in-memory Map from pageKey
+ * to its index entry holds the accounting; at open it is rebuilt from `index` in lastAccess
+ * order, which is the order pages arrived (stamps increase strictly), so the policy's state is
+ * restored from it. lastAccess is refreshed on reads that stay on disk lazily (at most once per
+ * `touchIntervalMs` per page, batched).
  *
  * Reads are synchronous (LMDB reads are memory-mapped); writes are asynchronous and batched.
  * Until a put commits, this process serves it from `pending`.
@@ -122,17 +125,23 @@ export interface DiskTierOptions {
   events: PageStoreEvents;
   /** Clock (tests). */
   now?: () => number;
-  /** Persist a page's lastAccess on a hit only if the stored one is older than this. Default 60 s. */
+  /** Persist a page's lastAccess on a read only if the stored one is older than this. Default 60 s. */
   touchIntervalMs?: number;
   /** Delay before the batched lastAccess writes go out. Default 1 s. */
   touchFlushDelayMs?: number;
   /**
-   * Bytes of puts waiting to commit beyond which further puts are skipped (the page stays in
-   * the memory tier only). Default: maxBytes / 8, clamped to [8 MiB, 64 MiB]. See put().
+   * Bytes of puts waiting to commit beyond which further puts are refused (the caller keeps
+   * or drops the page). Default: maxBytes / 8, clamped to [8 MiB, 64 MiB]. See put().
    */
   maxPendingBytes?: number;
   /** Entry bound of the in-memory metadata store used when the tier is disabled. */
   memoryMetadataEntries?: number;
+  /**
+   * Called for every page the tier drops on its own (not asked to by delete, take or
+   * dropObject): a checksum failure, a page missing behind its index entry, a write that
+   * failed, space recovery. The owner's policy forgets it. Must not throw.
+   */
+  onDropped?: (pageKey: string) => void;
 }
 
 export interface DiskTierStats {
@@ -140,7 +149,7 @@ export interface DiskTierStats {
   pages: number;
   /** Bytes of puts issued but not yet committed. */
   pendingBytes: number;
-  /** Puts skipped because pendingBytes was at maxPendingBytes. */
+  /** Puts refused because pendingBytes was at maxPendingBytes. */
   skippedPuts: number;
 }
 
@@ -160,11 +169,19 @@ export interface DiskIntegrityReport {
   accountedPages: number;
 }
 
-/** Fraction of the quota evicted at once when the environment runs out of space. */
+/** Fraction of the quota freed at once when the environment runs out of space. */
 const SPACE_RECOVERY_FRACTION = 0.1;
 /** How often (ms) the file's high-water mark is compared with the map size. */
 const GROWTH_CHECK_INTERVAL_MS = 1000;
 
+/**
+ * The disk tier stores, reads and deletes pages; it does not choose what to keep. The page
+ * store's policy (one S3-FIFO over memory and disk) decides, and the tier only enforces its
+ * quota by refusing a put that would exceed it. Its own eviction is limited to recovering
+ * space (the environment is out of room although under quota, or opened with a smaller quota
+ * than its contents): then it frees the pages it has held longest and reports each through
+ * onDropped.
+ */
 export class DiskTier {
   readonly path: string;
   readonly maxBytes: number;
@@ -177,11 +194,16 @@ export class DiskTier {
   private readonly now: () => number;
   private readonly touchIntervalMs: number;
   private readonly touchFlushDelayMs: number;
+  private readonly onDropped: (pageKey: string) => void;
   private readonly lmdb: DiskEnvironment | undefined;
   private readonly lmdbMetadata: LmdbMetadataStore | undefined;
 
-  /** pageKey -> index entry, in recency order (first = least recently used). */
-  private readonly lru = new Map<string, DiskIndexEntry>();
+  /**
+   * pageKey -> index entry of every page held (committed or pending), in the order the pages
+   * arrived (at open: by persisted lastAccess, oldest first). Not reordered on reads: the
+   * owner's policy keeps the order that matters.
+   */
+  private readonly entries = new Map<string, DiskIndexEntry>();
   private totalBytes = 0;
   /** Records of puts not yet committed (read-your-writes). */
   private readonly pending = new Map<string, Buffer>();
@@ -192,6 +214,8 @@ export class DiskTier {
   /** lastAccess values waiting to be persisted. */
   private readonly touches = new Map<string, number>();
   private touchTimer: NodeJS.Timeout | undefined;
+  /** The last lastAccess handed out: stamps increase strictly, so the order at open is the order of arrival. */
+  private lastStamp = 0;
   private opSeq = 0;
   private lastSpaceRecoverySeq = -1;
   private lastGrowthCheck = 0;
@@ -209,6 +233,7 @@ export class DiskTier {
     this.now = options.now ?? Date.now;
     this.touchIntervalMs = options.touchIntervalMs ?? 60_000;
     this.touchFlushDelayMs = options.touchFlushDelayMs ?? 1000;
+    this.onDropped = options.onDropped ?? (() => undefined);
     this.maxPendingBytes = options.maxPendingBytes ?? Math.min(64 * MiB, Math.max(8 * MiB, Math.floor(maxBytes / 8)));
     if (maxBytes === 0) {
       this.metadata = new MemoryMetadataStore(options.memoryMetadataEntries);
@@ -229,86 +254,114 @@ export class DiskTier {
     return this.lmdb !== undefined;
   }
 
+  /** Page bytes held (committed and pending). */
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
   stats(): DiskTierStats {
-    return { bytes: this.totalBytes, pages: this.lru.size, pendingBytes: this.pendingBytes, skippedPuts: this.skippedPuts };
+    return { bytes: this.totalBytes, pages: this.entries.size, pendingBytes: this.pendingBytes, skippedPuts: this.skippedPuts };
   }
 
   has(pageKey: string): boolean {
-    return this.lru.has(pageKey);
+    return this.entries.has(pageKey);
+  }
+
+  /** Size of a page held, without reading it. */
+  sizeOf(pageKey: string): number | undefined {
+    return this.entries.get(pageKey)?.size;
+  }
+
+  /** Whether a put of `size` bytes would be accepted now (enabled, open, within quota, disk keeping up). */
+  canPut(size: number): boolean {
+    if (!this.lmdb || this.closed) return false;
+    if (this.totalBytes + size > this.maxBytes) return false;
+    return !(this.pendingBytes > 0 && this.pendingBytes + size > this.maxPendingBytes);
+  }
+
+  /** Pages held, with their sizes, in the order they arrived (at open: by persisted lastAccess). */
+  *pagesInOrder(): Generator<[string, number]> {
+    for (const [key, entry] of this.entries) yield [key, entry.size];
   }
 
   /**
    * The page, verified, in a Buffer the caller may keep; undefined on a miss. A page whose
-   * checksum fails is deleted (with its index entry) and reported as a checksum failure.
+   * checksum fails is deleted (with its index entry), reported as a checksum failure and
+   * through onDropped. `touch`: record the access (persisted lazily, for the order at open).
    */
-  get(pageKey: string): Buffer | undefined {
-    const lmdb = this.lmdb;
-    if (!lmdb || this.closed) return undefined;
-    const entry = this.lru.get(pageKey);
-    if (!entry) return undefined; // also covers pages whose delete is issued but not committed
-    const pending = this.pending.get(pageKey);
-    if (pending) {
-      this.markUsed(pageKey, entry);
-      return Buffer.from(pending.subarray(PAGE_CHECKSUM_BYTES)); // a copy: pending is still being written
-    }
-    // getBinary copies the value out of the map into a buffer of its own (for values above
-    // 32 KiB directly, smaller ones via lmdb-js's shared read buffer), which the caller may
-    // keep. getBinaryFast would leave the bytes in that shared buffer, valid only until the
-    // next read, so keeping them would need a copy anyway; measured, the two cost the same.
-    const record = lmdb.pages.getBinary(pageKey);
-    if (record === undefined) {
-      this.removeKey(pageKey, entry);
-      this.events.error('disk.get', new Error(`page ${pageKey} has an index entry but no data; entry dropped`));
-      return undefined;
-    }
-    const data = decodePageRecord(pageKey, record);
-    if (data === undefined || data.length !== entry.size) {
-      this.removeKey(pageKey, entry);
-      this.events.checksumFailure();
-      return undefined;
-    }
-    this.markUsed(pageKey, entry);
+  get(pageKey: string, touch = true): Buffer | undefined {
+    const entry = this.entries.get(pageKey);
+    if (!entry || !this.lmdb || this.closed) return undefined; // also covers pages whose delete is issued
+    const data = this.read(pageKey, entry);
+    if (data !== undefined && touch) this.markUsed(pageKey, entry);
     return data;
   }
 
   /**
-   * Stores a page asynchronously (batched with the other writes of this event turn), evicting
-   * least recently used pages first if the quota needs it. A page already present is left
-   * as it is. `data` is copied: the caller may reuse it.
+   * The page, verified, and deleted from the tier (it moves to another tier: promotion). The
+   * Buffer is the read's own (a view of the record read out of the map, or of the pending
+   * record): keeping it costs no copy.
+   */
+  take(pageKey: string): Buffer | undefined {
+    const entry = this.entries.get(pageKey);
+    if (!entry || !this.lmdb || this.closed) return undefined;
+    const pending = this.pending.get(pageKey);
+    const data = pending ? pending.subarray(PAGE_CHECKSUM_BYTES) : this.read(pageKey, entry);
+    if (data !== undefined) void this.removeKey(pageKey, entry);
+    return data;
+  }
+
+  /**
+   * Stores a page asynchronously (batched with the other writes of this event turn). Returns
+   * false, storing nothing, when the tier is disabled or closed, the page is already held,
+   * it would exceed the quota (the owner makes room first), its key is too long for LMDB, or
+   * the disk is behind. `data` is copied: the caller may reuse it.
    *
    * When the disk falls behind, puts queue up in lmdb-js; each waiting put holds its copy in
    * memory, and everything queued while a commit runs goes into the next transaction, whose
-   * evictions can only free pages after it commits, so the file grows by the size of that
-   * transaction. Beyond maxPendingBytes waiting, a put is therefore skipped (counted in
-   * stats().skippedPuts): the cache is best-effort and the page is still in the memory tier.
+   * deletions can only free pages after it commits, so the file grows by the size of that
+   * transaction. Beyond maxPendingBytes waiting, a put is therefore refused (counted in
+   * stats().skippedPuts): the cache is best-effort.
+   *
+   * A put accepted here may still fail to commit; the page is then dropped (onDropped).
    */
-  put(pageKey: string, data: Uint8Array): void {
-    if (!this.lmdb || this.closed) return;
-    if (this.lru.has(pageKey)) return;
+  put(pageKey: string, data: Uint8Array): boolean {
+    if (!this.lmdb || this.closed || this.entries.has(pageKey)) return false;
     const size = data.length;
-    if (size > this.maxBytes) return;
+    if (this.totalBytes + size > this.maxBytes) return false;
     if (this.pendingBytes > 0 && this.pendingBytes + size > this.maxPendingBytes) {
       this.skippedPuts++;
-      return;
+      return false;
     }
     if (!keyFits(pageKey)) {
       // Checked here rather than left to lmdb-js: its put throws only after queueing a batch.
       this.events.error('disk.put', new RangeError(`page key longer than LMDB's ${LMDB_MAX_KEY_BYTES}-byte limit: ${pageKey.slice(0, 80)}...`));
-      return;
+      return false;
     }
     const record = encodePageRecord(pageKey, data);
-    const victims = this.evictFor(size);
-    const entry: DiskIndexEntry = { size, lastAccess: this.now() };
-    this.lru.set(pageKey, entry);
+    const entry: DiskIndexEntry = { size, lastAccess: this.stamp() };
+    this.entries.set(pageKey, entry);
     this.totalBytes += size;
     this.pending.set(pageKey, record);
-    this.writePage(pageKey, record, entry, victims, 0);
+    this.writePage(pageKey, record, entry, 0);
+    return true;
   }
 
-  /** Deletes every page of one object version; resolves with their keys once committed. */
-  async dropObject(objectId: string): Promise<string[]> {
+  /** Deletes a page (the owner's policy evicted it); returns whether it was held. */
+  delete(pageKey: string): boolean {
+    const entry = this.entries.get(pageKey);
+    if (!entry) return false;
+    void this.removeKey(pageKey, entry);
+    return true;
+  }
+
+  /**
+   * Deletes every page of one object version: forgets them at once and returns their keys
+   * with a promise that resolves once the deletes have committed.
+   */
+  dropObject(objectId: string): { keys: string[]; committed: Promise<void> } {
     const lmdb = this.lmdb;
-    if (!lmdb || this.closed) return [];
+    if (!lmdb || this.closed) return { keys: [], committed: Promise.resolve() };
     const start = `${objectId}/`;
     const keys = new Set<string>();
     // '0' sorts right after '/', so [objectId/, objectId0) holds exactly this object's pages.
@@ -317,13 +370,12 @@ export class DiskTier {
     const dropped: string[] = [];
     const writes: Promise<void>[] = [];
     for (const key of keys) {
-      const entry = this.lru.get(key);
+      const entry = this.entries.get(key);
       if (!entry) continue; // already being deleted
       dropped.push(key);
       writes.push(this.removeKey(key, entry));
     }
-    await Promise.all(writes);
-    return dropped;
+    return { keys: dropped, committed: Promise.all(writes).then(() => undefined) };
   }
 
   /** Resolves when every write issued so far (pages, index, metadata) has committed. */
@@ -335,7 +387,7 @@ export class DiskTier {
     await this.lmdb.env.committed;
   }
 
-  /** Flushes and closes the environment. Further gets miss and puts are ignored. */
+  /** Flushes and closes the environment. Further gets miss and puts are refused. */
   close(): Promise<void> {
     this.closing ??= this.doClose();
     return this.closing;
@@ -354,7 +406,7 @@ export class DiskTier {
       orphanPages: [],
       badPages: [],
       accountedBytes: this.totalBytes,
-      accountedPages: this.lru.size,
+      accountedPages: this.entries.size,
     };
     const lmdb = this.lmdb;
     if (!lmdb) return report;
@@ -397,20 +449,52 @@ export class DiskTier {
     // order, i.e. an object's pages stay together.
     entries.sort((a, b) => a[1].lastAccess - b[1].lastAccess);
     for (const [key, entry] of entries) {
-      this.lru.set(key, entry);
+      this.entries.set(key, entry);
       this.totalBytes += entry.size;
+      if (entry.lastAccess > this.lastStamp) this.lastStamp = entry.lastAccess;
     }
     for (const key of invalid) this.track(Promise.all([lmdb.pages.remove(key), lmdb.index.remove(key)]), 'disk.open');
-    // The quota may have shrunk since the last run.
-    this.evictFor(0);
+    // The quota may have shrunk since the last run: the pages held longest go first.
+    if (this.totalBytes > this.maxBytes) this.reclaimOldest(this.totalBytes - this.maxBytes);
+  }
+
+  /** The verified data of a held page (no state change but a failed page's removal). */
+  private read(pageKey: string, entry: DiskIndexEntry): Buffer | undefined {
+    const lmdb = this.lmdb!;
+    const pending = this.pending.get(pageKey);
+    if (pending) return Buffer.from(pending.subarray(PAGE_CHECKSUM_BYTES)); // a copy: the page stays here, pending
+    // getBinary copies the value out of the map into a buffer of its own (for values above
+    // 32 KiB directly, smaller ones via lmdb-js's shared read buffer), which the caller may
+    // keep. getBinaryFast would leave the bytes in that shared buffer, valid only until the
+    // next read, so keeping them would need a copy anyway; measured, the two cost the same.
+    const record = lmdb.pages.getBinary(pageKey);
+    if (record === undefined) {
+      void this.removeKey(pageKey, entry);
+      this.events.error('disk.get', new Error(`page ${pageKey} has an index entry but no data; entry dropped`));
+      this.onDropped(pageKey);
+      return undefined;
+    }
+    const data = decodePageRecord(pageKey, record);
+    if (data === undefined || data.length !== entry.size) {
+      void this.removeKey(pageKey, entry);
+      this.events.checksumFailure();
+      this.onDropped(pageKey);
+      return undefined;
+    }
+    return data;
+  }
+
+  /** A lastAccess for a page arriving or read now: the clock, strictly after the previous stamp. */
+  private stamp(): number {
+    const now = this.now();
+    this.lastStamp = now > this.lastStamp ? now : this.lastStamp + 0.001;
+    return this.lastStamp;
   }
 
   private markUsed(pageKey: string, entry: DiskIndexEntry): void {
-    this.lru.delete(pageKey);
-    this.lru.set(pageKey, entry);
     const now = this.now();
     if (now - entry.lastAccess >= this.touchIntervalMs) {
-      this.touches.set(pageKey, now);
+      this.touches.set(pageKey, this.stamp());
       this.touchTimer ??= setTimeout(() => this.flushTouches(), this.touchFlushDelayMs).unref();
     }
   }
@@ -422,9 +506,9 @@ export class DiskTier {
     const lmdb = this.lmdb;
     if (!lmdb || this.touches.size === 0) return;
     for (const [key, lastAccess] of this.touches) {
-      const entry = this.lru.get(key);
+      const entry = this.entries.get(key);
       // Only live, committed pages: writes are applied in issue order, so an index entry
-      // written for a key present in `lru` can never outlive its page.
+      // written for a key present in `entries` can never outlive its page.
       if (!entry || this.pending.has(key)) continue;
       entry.lastAccess = lastAccess;
       this.track(lmdb.index.put(key, { size: entry.size, lastAccess }), 'disk.touch');
@@ -432,50 +516,64 @@ export class DiskTier {
     this.touches.clear();
   }
 
-  /** Evicts least recently used pages until `incoming` more bytes fit; returns their keys. */
-  private evictFor(incoming: number): string[] {
-    return this.evictWhile(() => this.totalBytes + incoming > this.maxBytes);
-  }
-
-  private evictBytes(bytes: number): string[] {
-    const target = Math.max(0, this.totalBytes - bytes);
-    return this.evictWhile(() => this.totalBytes > target);
-  }
-
-  private evictWhile(more: () => boolean): string[] {
-    const victims: string[] = [];
-    let bytes = 0;
-    while (more()) {
-      const oldest = this.lru.entries().next();
+  /**
+   * Frees at least `bytes` (or everything), pages held longest first, reporting each through
+   * onDropped and as evictions: the environment needs room the owner's policy did not ask for.
+   */
+  private reclaimOldest(bytes: number): number {
+    let freed = 0;
+    let pages = 0;
+    while (freed < bytes) {
+      const oldest = this.entries.entries().next();
       if (oldest.done) break;
       const [key, entry] = oldest.value;
       void this.removeKey(key, entry);
-      victims.push(key);
-      bytes += entry.size;
+      freed += entry.size;
+      pages++;
+      this.onDropped(key);
     }
-    if (victims.length > 0) this.events.evicted('disk', victims.length, bytes);
-    return victims;
+    if (pages > 0) this.events.evicted('disk', pages, freed);
+    return pages;
   }
 
   /** Forgets a page and deletes it with its index entry (one transaction). */
   private removeKey(pageKey: string, entry: DiskIndexEntry): Promise<void> {
-    if (this.lru.get(pageKey) === entry) {
-      this.lru.delete(pageKey);
+    if (this.entries.get(pageKey) === entry) {
+      this.entries.delete(pageKey);
       this.totalBytes -= entry.size;
     }
     this.pending.delete(pageKey);
     this.touches.delete(pageKey);
-    return this.issueRemove(pageKey);
+    return this.issueRemove(pageKey, 0);
   }
 
-  private issueRemove(pageKey: string): Promise<void> {
-    const lmdb = this.lmdb!;
+  /**
+   * Deletes a page and its index entry. A delete that fails with its transaction (a commit
+   * error aborts every write of the batch, e.g. when a put beside it ran out of room) is
+   * issued once more, unless the page has been stored again meanwhile.
+   */
+  private issueRemove(pageKey: string, attempt: number): Promise<void> {
+    let removed: Promise<unknown>;
     try {
-      return this.track(Promise.all([lmdb.pages.remove(pageKey), lmdb.index.remove(pageKey)]), 'disk.delete');
+      removed = this.removeRecord(pageKey);
     } catch (err) {
       this.events.error('disk.delete', err);
       return Promise.resolve();
     }
+    const settled = removed.then(
+      () => undefined,
+      (err: unknown) => {
+        if (attempt === 0 && !this.closed && !this.entries.has(pageKey)) return this.issueRemove(pageKey, 1);
+        this.events.error('disk.delete', err);
+      },
+    );
+    return this.track(settled, 'disk.delete');
+  }
+
+  /** Issues the deletion of a page and its index entry, in one transaction. (A method of its own so tests can make it fail.) */
+  protected removeRecord(pageKey: string): Promise<unknown> {
+    const lmdb = this.lmdb!;
+    return Promise.all([lmdb.pages.remove(pageKey), lmdb.index.remove(pageKey)]);
   }
 
   /**
@@ -490,13 +588,13 @@ export class DiskTier {
     return written;
   }
 
-  private writePage(pageKey: string, record: Buffer, entry: DiskIndexEntry, victims: string[], attempt: number): void {
+  private writePage(pageKey: string, record: Buffer, entry: DiskIndexEntry, attempt: number): void {
     const seq = ++this.opSeq;
     let written: Promise<unknown>;
     try {
       written = this.writeRecord(pageKey, record, entry);
     } catch (err) {
-      this.abandonPut(pageKey, record, entry, victims, err);
+      this.abandonPut(pageKey, record, entry, err);
       return;
     }
     this.pendingBytes += record.length;
@@ -508,7 +606,7 @@ export class DiskTier {
         },
         (err: unknown) => {
           this.pendingBytes -= record.length;
-          return this.onWriteFailed(pageKey, record, entry, victims, attempt, seq, err);
+          return this.onWriteFailed(pageKey, record, entry, attempt, seq, err);
         },
       ),
       'disk.put',
@@ -521,58 +619,44 @@ export class DiskTier {
     this.checkFileGrowth();
   }
 
-  private async onWriteFailed(
-    pageKey: string,
-    record: Buffer,
-    entry: DiskIndexEntry,
-    victims: string[],
-    attempt: number,
-    seq: number,
-    err: unknown,
-  ): Promise<void> {
+  private async onWriteFailed(pageKey: string, record: Buffer, entry: DiskIndexEntry, attempt: number, seq: number, err: unknown): Promise<void> {
     const cause = await commitErrorOf(err);
-    // The whole transaction was aborted: the evictions issued with this put did not happen.
-    this.reissueRemovals(victims);
     if (this.closed || this.pending.get(pageKey) !== record) {
-      // Dropped or evicted meanwhile (its delete is issued): nothing left to store.
-      if (this.pending.get(pageKey) === record) this.abandonPut(pageKey, record, entry, [], cause);
+      // Deleted or taken meanwhile (its delete is issued): nothing left to store.
+      if (this.pending.get(pageKey) === record) this.abandonPut(pageKey, record, entry, cause);
       return;
     }
     if (attempt === 0 && isSpaceError(cause)) {
       // Out of room although under quota: free a larger batch (once per burst of failures
       // from the same transaction) and retry this put once.
-      this.lru.delete(pageKey);
-      this.lru.set(pageKey, entry); // keep the retried page out of its own eviction batch
+      this.entries.delete(pageKey);
+      this.entries.set(pageKey, entry); // keep the retried page out of its own recovery batch
       if (seq > this.lastSpaceRecoverySeq) {
         this.lastSpaceRecoverySeq = this.opSeq;
-        this.evictBytes(Math.ceil(this.maxBytes * SPACE_RECOVERY_FRACTION));
+        this.reclaimOldest(Math.ceil(this.maxBytes * SPACE_RECOVERY_FRACTION));
       }
-      if (this.lru.get(pageKey) === entry) {
-        this.writePage(pageKey, record, entry, [], 1);
+      if (this.entries.get(pageKey) === entry) {
+        this.writePage(pageKey, record, entry, 1);
         return;
       }
     }
-    this.abandonPut(pageKey, record, entry, [], cause);
+    this.abandonPut(pageKey, record, entry, cause);
   }
 
-  private abandonPut(pageKey: string, record: Buffer, entry: DiskIndexEntry, victims: string[], err: unknown): void {
+  private abandonPut(pageKey: string, record: Buffer, entry: DiskIndexEntry, err: unknown): void {
     if (this.pending.get(pageKey) === record) this.pending.delete(pageKey);
-    if (this.lru.get(pageKey) === entry) {
-      this.lru.delete(pageKey);
+    if (this.entries.get(pageKey) === entry) {
+      this.entries.delete(pageKey);
       this.totalBytes -= entry.size;
+      this.onDropped(pageKey);
     }
-    this.reissueRemovals(victims);
     this.events.error('disk.put', err);
-  }
-
-  private reissueRemovals(keys: string[]): void {
-    for (const key of keys) if (!this.lru.has(key)) void this.issueRemove(key);
   }
 
   /**
    * lmdb-js grows the map instead of failing with MDB_MAP_FULL. If the file's high-water mark
    * passes the planned map size while the quota holds, free pages are not being reused fast
-   * enough (long readers, fragmentation): treat it as "map full" and evict a larger batch so
+   * enough (long readers, fragmentation): treat it as "map full" and free a larger batch so
    * the next writes reuse freed pages instead of growing the file further.
    */
   private checkFileGrowth(): void {
@@ -584,10 +668,10 @@ export class DiskTier {
     const fileBytes = (lastPage + 1) * (info.pageSize ?? 4096);
     if (fileBytes <= this.mapSize || lastPage <= this.growthGuardPage) return;
     this.growthGuardPage = lastPage;
-    const victims = this.evictBytes(Math.ceil(this.maxBytes * SPACE_RECOVERY_FRACTION));
+    const pages = this.reclaimOldest(Math.ceil(this.maxBytes * SPACE_RECOVERY_FRACTION));
     this.events.error(
       'disk.mapFull',
-      new Error(`LMDB file at ${this.path} reached ${fileBytes} bytes, past its map size ${this.mapSize}; evicted ${victims.length} pages`),
+      new Error(`LMDB file at ${this.path} reached ${fileBytes} bytes, past its map size ${this.mapSize}; evicted ${pages} pages`),
     );
   }
 
@@ -603,7 +687,7 @@ export class DiskTier {
   }
 
   private async doClose(): Promise<void> {
-    this.closed = true; // from now on gets miss and puts are ignored
+    this.closed = true; // from now on gets miss and puts are refused
     if (!this.lmdb) return;
     try {
       await this.flush();

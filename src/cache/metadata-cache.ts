@@ -6,9 +6,14 @@
  * An entry is decoded once (ObjectInfo with its Date) when it enters memory, and its derived
  * values (the page id of the version) are computed once per entry: a warm read does no
  * deserialisation and no hashing.
+ *
+ * The entries in memory are held by the memory tier (memory-tier.ts), in the same budget and
+ * the same recency order as the pages there, each charged its estimated heap bytes
+ * (memory-accounting.ts); the tier also bounds their number (cache.metadata.maxEntries). An
+ * entry the tier sheds is still in the persistent store: the next get decodes it again.
  */
-import { LRUCache } from 'lru-cache';
 import type { ObjectInfo } from '../../ufs-adapters/types';
+import { metadataEntryHeapBytes } from './memory-accounting';
 import { deserializeInfo, serializeInfo } from './object-version';
 import type { MetadataRecord, MetadataStore } from './types';
 
@@ -22,27 +27,33 @@ export interface MetadataEntry {
   objectId?: string;
 }
 
+/** Where the entries in memory are held (the memory tier). */
+export interface MetadataMemory {
+  /** The entry, marked most recently used. */
+  getMeta(metaKey: string): MetadataEntry | undefined;
+  /** Holds an entry charged `bytes` (replacing any under the same key). */
+  setMeta(metaKey: string, entry: MetadataEntry, bytes: number): void;
+  deleteMeta(metaKey: string): boolean;
+  metaEntries(): Iterable<[string, MetadataEntry]>;
+}
+
 const toEntry = (record: MetadataRecord): MetadataEntry => ({ info: record.info && deserializeInfo(record.info), fetchedAt: record.fetchedAt });
 
 export class MetadataCache {
-  private readonly memory: LRUCache<string, MetadataEntry>;
-
   constructor(
     private readonly store: MetadataStore,
-    maxEntries: number,
+    private readonly memory: MetadataMemory,
     private readonly onError: (operation: string, err: unknown) => void,
-  ) {
-    this.memory = new LRUCache({ max: maxEntries });
-  }
+  ) {}
 
   get(metaKey: string): MetadataEntry | undefined {
-    const inMemory = this.memory.get(metaKey);
+    const inMemory = this.memory.getMeta(metaKey);
     if (inMemory) return inMemory;
     try {
       const stored = this.store.getMeta(metaKey);
       if (!stored) return undefined;
       const entry = toEntry(stored);
-      this.memory.set(metaKey, entry);
+      this.hold(metaKey, entry);
       return entry;
     } catch (err) {
       this.onError('metadata-get', err);
@@ -53,7 +64,7 @@ export class MetadataCache {
   /** Records a stat answer (memory now, the persistent store in the background); returns the entry. */
   set(metaKey: string, info: ObjectInfo | null, fetchedAt: number): MetadataEntry {
     const entry: MetadataEntry = { info, fetchedAt };
-    this.memory.set(metaKey, entry);
+    this.hold(metaKey, entry);
     try {
       this.store.putMeta(metaKey, { info: info && serializeInfo(info), fetchedAt });
     } catch (err) {
@@ -63,7 +74,7 @@ export class MetadataCache {
   }
 
   delete(metaKey: string): void {
-    this.memory.delete(metaKey);
+    this.memory.deleteMeta(metaKey);
     try {
       this.store.deleteMeta(metaKey);
     } catch (err) {
@@ -74,7 +85,7 @@ export class MetadataCache {
   /** Entries under a key prefix (memory and store), for purges. */
   entries(prefix: string): [string, MetadataEntry][] {
     const found = new Map<string, MetadataEntry>();
-    for (const [k, v] of this.memory.entries()) if (k.startsWith(prefix)) found.set(k, v);
+    for (const [k, v] of this.memory.metaEntries()) if (k.startsWith(prefix)) found.set(k, v);
     try {
       for (const [k, v] of this.store.scanMeta(prefix)) if (!found.has(k)) found.set(k, toEntry(v));
     } catch (err) {
@@ -84,8 +95,14 @@ export class MetadataCache {
   }
 
   async deletePrefix(prefix: string): Promise<void> {
-    for (const k of [...this.memory.keys()]) if (k.startsWith(prefix)) this.memory.delete(k);
+    const doomed: string[] = [];
+    for (const [k] of this.memory.metaEntries()) if (k.startsWith(prefix)) doomed.push(k);
+    for (const k of doomed) this.memory.deleteMeta(k);
     await this.store.deleteMetaPrefix(prefix);
+  }
+
+  private hold(metaKey: string, entry: MetadataEntry): void {
+    this.memory.setMeta(metaKey, entry, metadataEntryHeapBytes(metaKey, entry));
   }
 
   /**

@@ -8,6 +8,8 @@ import type { Metrics } from '../admin/metrics';
 import { BucketCache, type CacheSettings, type SharedCache } from './bucket-cache';
 import { MetadataCache } from './metadata-cache';
 import { PageFills } from './page-fill';
+import { PageStash } from './page-stash';
+import { AdmissionGate, type AdmissionRules } from './policy/admission-gate';
 import { TieredPageStore } from './tiered-page-store';
 import type { PageStoreEvents } from './types';
 import { prepareDiskEnvironment, type EnvironmentLog } from './disk-environment';
@@ -15,8 +17,11 @@ import { prepareDiskEnvironment, type EnvironmentLog } from './disk-environment'
 export interface NodeCache {
   shared: SharedCache;
   store: TieredPageStore;
-  /** The cache of a bucket over `store`; `metadataTtlSeconds` overrides the cache-wide TTL for that mount. */
-  forBucket(store: UfsAdapter, mountId: string, metadataTtlSeconds: number | undefined, bucket: string): BucketCache;
+  /**
+   * The cache of a bucket over `store`; `metadataTtlSeconds` overrides the cache-wide TTL for
+   * that mount, `admission` holds the mount's rules (maxObjectBytes, minUses).
+   */
+  forBucket(store: UfsAdapter, mountId: string, metadataTtlSeconds: number | undefined, bucket: string, admission?: AdmissionRules): BucketCache;
   close(): Promise<void>;
 }
 
@@ -38,16 +43,24 @@ export async function openNodeCache(config: RingcacheConfig['cache'], metrics: M
   const events = pageStoreEvents(metrics, log);
   // A damaged environment would kill the process when mapped: checked first, moved aside if need be.
   await prepareDiskEnvironment(config.disk.path, config.disk.maxBytes, log);
-  const store = await TieredPageStore.open({ memoryBytes: config.memory.maxBytes, disk: config.disk, events });
+  const store = await TieredPageStore.open({
+    memoryBytes: config.memory.maxBytes,
+    disk: config.disk,
+    events,
+    pageSize: config.pageSize,
+    maxMetadataEntries: config.metadata.maxEntries,
+  });
   const shared: SharedCache = {
     pages: store,
-    metadata: new MetadataCache(store.metadata, config.metadata.maxEntries, events.error),
+    metadata: new MetadataCache(store.metadata, store.memory, events.error),
     pageFills: new PageFills(() => metrics.singleFlightJoins.inc()),
+    admission: new AdmissionGate(),
+    unkept: new PageStash(),
     metrics,
   };
   metrics.cacheResidentPages.reset();
   metrics.cacheResidentBytes.reset();
-  const settings = (ttlSeconds: number, bucket: string): CacheSettings => ({
+  const settings = (ttlSeconds: number, bucket: string, admission: AdmissionRules | undefined): CacheSettings => ({
     bucket,
     pageSize: config.pageSize,
     readAheadPages: config.readAheadPages,
@@ -56,11 +69,12 @@ export async function openNodeCache(config: RingcacheConfig['cache'], metrics: M
     negativeTtlMs: config.metadata.negativeTtlSeconds * 1000,
     serveStale: config.serveStale.enabled,
     maxStalenessMs: config.serveStale.maxStalenessSeconds * 1000,
+    ...(admission ? { admission } : {}),
   });
   return {
     shared,
     store,
-    forBucket: (store, mountId, ttl, bucket) => new BucketCache(store, mountId, shared, settings(ttl ?? config.metadata.ttlSeconds, bucket)),
+    forBucket: (store, mountId, ttl, bucket, admission) => new BucketCache(store, mountId, shared, settings(ttl ?? config.metadata.ttlSeconds, bucket, admission)),
     close: () => store.close(),
   };
 }

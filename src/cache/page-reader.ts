@@ -14,7 +14,8 @@ import { Readable } from 'node:stream';
 import type { ByteRange, ObjectInfo, UfsAdapter } from '../../ufs-adapters/types';
 import type { Metrics } from '../admin/metrics';
 import { PageFill, pumpInto, type PageFills } from './page-fill';
-import { pageKeyOf, type PageStore, type Tier } from './types';
+import type { PageStash } from './page-stash';
+import { pageKeyOf, type PageStore, type Placement, type Tier } from './types';
 
 export interface LoadedPage {
   data: Buffer;
@@ -23,10 +24,14 @@ export interface LoadedPage {
 }
 
 export interface PageSource {
-  /** false: pages read from the store are served but not kept (reads for owners that are away). */
+  /** false: pages read from the store are served but not kept (reads for owners that are away, admission rules). */
   keep: boolean;
+  /** How pages read here are offered to the store (default 'read'; a preload's are 'preload'). */
+  placement?: Placement;
   /** The store read of a page fails when no byte arrives for this long. */
   idleTimeoutMs: number;
+  /** Pages already read from the store for this read but not admitted (see PageStash). */
+  unkept?: PageStash;
   /** Another node that may hold the page (warm hand-off); undefined when there is none. */
   peerPage?: (pageKey: string, length: number) => Promise<Buffer | undefined>;
   /** The backing store. */
@@ -82,6 +87,12 @@ export function fillOf(src: PageSource, index: number): PageFill {
         fill.end();
         return;
       }
+      const stashed = src.unkept?.take(pageKey); // brought with the metadata, refused by the admission rules
+      if (stashed && stashed.length === length) {
+        fill.append(stashed);
+        fill.end();
+        return;
+      }
       const fromPeer = src.peerPage ? await src.peerPage(pageKey, length) : undefined;
       if (fromPeer) {
         fill.source = 'peer';
@@ -92,7 +103,8 @@ export function fillOf(src: PageSource, index: number): PageFill {
       await readPageFromStore(src, index, fill);
     },
     (fill) => {
-      if (src.keep) src.pages.put(pageKey, fill.data);
+      // A page found in the tiers is where it belongs already; one read here is offered.
+      if (src.keep && (fill.source === 'ufs' || fill.source === 'peer')) src.pages.put(pageKey, fill.data, src.placement);
     },
   );
 }

@@ -21,22 +21,42 @@ export interface PageStoreEvents {
   error(operation: string, err: unknown): void;
 }
 
+/**
+ * Why a page is offered to the store:
+ *   'read'     a read missed it and fetched it (its use is this admission);
+ *   'ahead'    fetched ahead of the read it belongs to (with the object's metadata), whose own
+ *              lookup follows: that first lookup is not a second use;
+ *   'preload'  a preload job: the page is known to be wanted, kept as if read twice.
+ */
+export type Placement = 'read' | 'ahead' | 'preload';
+
 export interface PageLookup {
   data: Buffer;
   tier: 'memory' | 'disk';
 }
 
 /**
- * Memory tier in front of a disk tier. Best-effort: it never throws from get/put; any
- * failure is reported through PageStoreEvents and behaves as a miss.
+ * The cached pages of a node, in a memory tier and a disk tier that add up: a page lives in
+ * one of them. One policy decides which pages are cached; the tiers decide where (see
+ * tiered-page-store.ts). Best-effort: it never throws from get/put; any failure is reported
+ * through PageStoreEvents and behaves as a miss.
  */
 export interface PageStore {
-  /** Memory first, then disk (a disk hit is promoted to memory). Verifies disk checksums. */
+  /**
+   * A hit, recorded: memory, else disk (a disk hit moves the page to memory). Verifies disk
+   * checksums. On a memory hit it allocates nothing; the PageLookup is shared, read-only.
+   */
   get(pageKey: string): PageLookup | undefined;
+  /** The page without recording a use or moving it (serving another node's hand-off). */
+  peek(pageKey: string): PageLookup | undefined;
   /** Where a page is held, without reading it or changing recency. */
   has(pageKey: string): 'memory' | 'disk' | undefined;
-  /** Stores in memory now and on disk asynchronously (batched). */
-  put(pageKey: string, data: Buffer): void;
+  /**
+   * Offers a page just read from the store: the policy admits it (evicting as needed) or
+   * not; an admitted page goes to memory (disk writes happen when memory sheds it). `fill`
+   * says what the read was (default 'read').
+   */
+  put(pageKey: string, data: Buffer, placement?: Placement): void;
   /** Drops every page of one object version from both tiers; returns pages dropped. */
   dropObject(objectId: string): Promise<number>;
   /** Resolves when pending disk writes are committed (tests, shutdown). */

@@ -79,7 +79,7 @@ export async function clusterPlugin(app: FastifyInstance, opts: ClusterPluginOpt
 
   app.get('/page', { onRequest: peersOnly }, async (request, reply) => {
     const key = (request.query as { key?: string }).key;
-    const page = key && opts.cache ? opts.cache.store.get(key) : undefined;
+    const page = key && opts.cache ? opts.cache.store.peek(key) : undefined;
     if (!page) return reply.code(404).send({ error: 'NoSuchPage' });
     return reply.header('content-type', 'application/octet-stream').send(page.data);
   });

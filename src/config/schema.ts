@@ -32,6 +32,16 @@ const mountSchema = z
     timeoutMs: z.number().int().positive().default(30_000),
     /** Store calls in flight at once for this mount. */
     maxConcurrency: z.number().int().positive().default(64),
+    /** What this mount's reads may bring into the page cache (admission; the cache-wide policy decides how long it stays). */
+    cache: z
+      .object({
+        /** Objects larger than this many bytes are never cached: every read goes to the store. Absent: no limit. */
+        maxObjectBytes: z.number().int().min(0).optional(),
+        /** An object's pages are cached from its minUses-th read on (2: "cache after the second read"); 1 caches on the first. */
+        minUses: z.number().int().min(1).max(100).default(1),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 

@@ -10,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError } from '../config/load-config';
 import type { UfsAdapter } from '../../ufs-adapters/types';
 import type { BucketCache } from '../cache/bucket-cache';
+import type { AdmissionRules } from '../cache/policy/admission-gate';
 import { BUCKET_NAME, type RingcacheConfig } from '../config/schema';
 import { s3Error } from '../s3/errors';
 
@@ -31,8 +32,14 @@ const FOLDER_RECHECK_MS = 1000;
 
 export type AdapterFactory = (uri: string, options?: Readonly<Record<string, unknown>>) => UfsAdapter;
 
-/** The cache a bucket over `store` gets (none when the cache is disabled). `mountId` is stable across restarts. */
-export type CacheFactory = (store: UfsAdapter, mountId: string, metadataTtlSeconds: number | undefined, bucket: string) => BucketCache | undefined;
+/** The cache a bucket over `store` gets (none when the cache is disabled). `mountId` is stable across restarts; `admission`: the mount's cache rules. */
+export type CacheFactory = (
+  store: UfsAdapter,
+  mountId: string,
+  metadataTtlSeconds: number | undefined,
+  bucket: string,
+  admission?: AdmissionRules,
+) => BucketCache | undefined;
 
 async function assertEmpty(adapter: UfsAdapter): Promise<void> {
   for await (const _ of adapter.list({ prefix: '' })) throw s3Error('BucketNotEmpty');
@@ -75,7 +82,7 @@ export class BucketRegistry {
       this.mounted.set(name, {
         name,
         store,
-        cache: cacheFor(store, mount.uri, mount.metadataTtlSeconds, name),
+        cache: cacheFor(store, mount.uri, mount.metadataTtlSeconds, name, mount.cache),
         createdAt: startedAt,
         origin: 'mount',
         anonymousRead: mount.anonymousRead,

@@ -50,7 +50,7 @@ beforeEach(async () => {
     },
   };
   const buckets = { get: async () => ({ name: 'bkt', cache }) } as unknown as BucketRegistry;
-  const nodeCache = { store: { get: () => ({ data: Buffer.from('page'), tier: 'memory' }) } } as never;
+  const nodeCache = { store: { peek: () => ({ data: Buffer.from('page'), tier: 'memory' }) } } as never;
   app = fastify();
   await app.register(clusterPlugin, { prefix: PREFIX, node: {} as never, secret: SECRET, buckets, cache: nodeCache });
   await app.listen({ host: '127.0.0.1', port: 0 });

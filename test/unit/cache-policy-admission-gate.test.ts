@@ -54,6 +54,17 @@ describe('AdmissionGate (per-mount rules)', () => {
     expect(gate.admits('archive/x', MiB, { minUses: 2 })).toBe(true);
   });
 
+  test('wouldAdmit() answers for the next read without counting one', () => {
+    const gate = new AdmissionGate();
+    expect(gate.wouldAdmit('m/a', MiB, { minUses: 2 })).toBe(false);
+    expect(gate.reads('m/a')).toBe(0);
+    expect(gate.admits('m/a', MiB, { minUses: 2 })).toBe(false);
+    expect(gate.wouldAdmit('m/a', MiB, { minUses: 2 })).toBe(true);
+    expect(gate.wouldAdmit('m/a', MiB, { minUses: 2, maxObjectBytes: MiB - 1 })).toBe(false);
+    expect(gate.wouldAdmit('m/b', MiB, {})).toBe(true);
+    expect(gate.reads('m/a')).toBe(1);
+  });
+
   test('clear() forgets counts; a bad bound is refused', () => {
     const gate = new AdmissionGate();
     gate.admits('m/a', MiB, { minUses: 2 });

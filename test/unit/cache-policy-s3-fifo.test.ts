@@ -117,6 +117,26 @@ describe('S3Fifo', () => {
     expect(p.size).toBe(5);
   });
 
+  test('evict() evicts a key now as its queue would: from small to the ghost, from main for good', () => {
+    const p = new S3Fifo<string>({ maxBytes: 100 });
+    p.admit('small', 10);
+    p.restore('main', 20);
+    expect(p.inSmall('small')).toBe(true);
+    expect(p.inSmall('main')).toBe(false);
+    expect(p.inSmall('nope')).toBe(false);
+    expect(p.ghostSize).toBe(0);
+    expect(p.evict('small')).toBe(true);
+    expect(p.evict('main')).toBe(true);
+    expect(p.evict('main')).toBe(false);
+    expect(p.isGhost('small')).toBe(true);
+    expect(p.isGhost('main')).toBe(false);
+    expect(p.ghostSize).toBe(1);
+    expect(p.bytes).toBe(0);
+    p.admit('small', 10); // a ghost: straight to main
+    expect(p.inSmall('small')).toBe(false);
+    expect(p.ghostSize).toBe(0);
+  });
+
   test('a page larger than the small share is still admitted and leaves first unless re-read', () => {
     const p = new S3Fifo<string>({ maxBytes: 1000, smallRatio: 0.1 });
     for (let i = 0; i < 9; i++) p.restore(`hot${i}`, 100);

@@ -80,7 +80,7 @@ describe('replay', () => {
     const lru = ratio('LRU');
     const s3 = ratio('S3-FIFO');
     const belady = ratio(BELADY_NAME);
-    const inclusive = ratio('tiers: inclusive LRU+LRU (gateway today)');
+    const inclusive = ratio('tiers: inclusive LRU+LRU (before #18)');
     expect(inclusive).toBeLessThan(lru);
     expect(lru).toBeLessThan(s3);
     expect(s3).toBeLessThan(belady);

@@ -28,7 +28,7 @@ describe('config', () => {
     const config = loadConfig({ file, env: { RINGCACHE_PORT: '9200', RINGCACHE_BASE_DOMAIN: 's3.local' }, cwd: dir });
     expect(config.server.port).toBe(9200);
     expect(config.server.baseDomain).toBe('s3.local');
-    expect(config.mounts.archive).toEqual({ uri: 'file:///srv/nfs/archive', anonymousRead: false, options: {}, timeoutMs: 30_000, maxConcurrency: 64 });
+    expect(config.mounts.archive).toEqual({ uri: 'file:///srv/nfs/archive', anonymousRead: false, options: {}, timeoutMs: 30_000, maxConcurrency: 64, cache: { minUses: 1 } });
     expect(config.credentials[0].grants).toEqual({ archive: 'read' });
   });
 
@@ -43,6 +43,15 @@ describe('config', () => {
       expect(message).toContain('server.port');
       expect(message).toContain('mounts.Bad_Name');
       expect(message).toContain('credentials');
+    }
+  });
+
+  test("a mount's cache rules: maxObjectBytes and minUses, checked", () => {
+    const base = { credentials: [{ accessKeyId: 'abc', secretAccessKey: '12345678' }] };
+    const config = parseConfig({ ...base, mounts: { lake: { uri: 'file:///srv/lake', cache: { maxObjectBytes: 1024, minUses: 2 } } } });
+    expect(config.mounts.lake.cache).toEqual({ maxObjectBytes: 1024, minUses: 2 });
+    for (const cache of [{ minUses: 0 }, { minUses: 1.5 }, { maxObjectBytes: -1 }, { minUses: 101 }, { after: 2 }]) {
+      expect(() => parseConfig({ ...base, mounts: { lake: { uri: 'file:///srv/lake', cache } } })).toThrow(/mounts\.lake\.cache/);
     }
   });
 

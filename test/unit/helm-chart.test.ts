@@ -166,7 +166,7 @@ const templateFiles = (): string[] => readdirSync(TEMPLATES).sort();
 
 const NFS_AND_PVC = {
   mounts: [
-    { bucket: 'archive', nfs: { server: 'nfs.example.internal', path: '/exports/archive' }, anonymousRead: true, metadataTtlSeconds: 0 },
+    { bucket: 'archive', nfs: { server: 'nfs.example.internal', path: '/exports/archive' }, anonymousRead: true, metadataTtlSeconds: 0, cache: { maxObjectBytes: 1048576, minUses: 2 } },
     { bucket: 'data.sets', persistentVolumeClaim: { claimName: 'datasets-rwx' }, readOnly: true, subPath: 'v1' },
   ],
 };
@@ -401,8 +401,8 @@ describeRendered('helm chart: rendered with options', () => {
     );
     const config = loadAsPod(configFile(r), podEnv(r));
     expect(config.mounts).toMatchObject({
-      archive: { uri: 'file:///mnt/ufs/archive', anonymousRead: true, metadataTtlSeconds: 0 },
-      'data.sets': { uri: 'file:///mnt/ufs/data.sets', anonymousRead: false },
+      archive: { uri: 'file:///mnt/ufs/archive', anonymousRead: true, metadataTtlSeconds: 0, cache: { maxObjectBytes: 1048576, minUses: 2 } },
+      'data.sets': { uri: 'file:///mnt/ufs/data.sets', anonymousRead: false, cache: { minUses: 1 } },
     });
     expect(Object.keys(config.mounts)).toEqual(['archive', 'data.sets']);
     // Every mount URI is a path some volume is mounted at.
@@ -838,8 +838,8 @@ describe('helm chart: values.yaml keeps in step with the gateway schema', () => 
     let s: any = configSchema;
     while (s && !s.shape && s._def?.schema) s = s._def.schema;
     const mountKeys = Object.keys(s.shape.mounts._def.innerType._def.valueType.shape);
-    expect(mountKeys.sort()).toEqual(['anonymousRead', 'maxConcurrency', 'metadataTtlSeconds', 'options', 'timeoutMs', 'uri']);
-    for (const key of ['metadataTtlSeconds', 'timeoutMs', 'maxConcurrency']) expect(helpers).toContain(`"${key}"`);
+    expect(mountKeys.sort()).toEqual(['anonymousRead', 'cache', 'maxConcurrency', 'metadataTtlSeconds', 'options', 'timeoutMs', 'uri']);
+    for (const key of ['metadataTtlSeconds', 'timeoutMs', 'maxConcurrency', 'cache']) expect(helpers).toContain(`"${key}"`);
   });
 
   it('extraConfig is merged last, false and 0 included', () => {

@@ -7,6 +7,7 @@ import type { UfsAdapter } from '../../ufs-adapters/types';
 import { Metrics } from '../../src/admin/metrics';
 import { loadPage, openRange, type PageSource } from '../../src/cache/page-reader';
 import { PageFills } from '../../src/cache/page-fill';
+import { PageStash } from '../../src/cache/page-stash';
 import { pageKeyOf, type PageLookup, type PageStore } from '../../src/cache/types';
 
 const PAGE = 4;
@@ -72,4 +73,23 @@ test('a range stream over pages of the wrong length serves the object bytes', as
   if (Buffer.isBuffer(body)) throw new Error('a range over three pages is streamed');
   for await (const chunk of body) chunks.push(chunk as Buffer);
   expect(Buffer.concat(chunks).toString()).toBe('23456789');
+});
+
+test('a page stashed for this read (fetched with the metadata, not admitted) is used once instead of a store read', async () => {
+  const { src, held, reads } = harness();
+  const unkept = new PageStash(2);
+  src.unkept = unkept;
+  src.keep = false;
+  unkept.put(pageKeyOf('object', 0), Buffer.from('0123'));
+  unkept.put(pageKeyOf('object', 1), Buffer.from('45')); // not the length of page 1: ignored
+  expect(await loadPage(src, 0)).toEqual({ data: Buffer.from('0123'), tier: 'ufs' });
+  expect(reads()).toBe(0);
+  expect(unkept.size).toBe(1);
+  expect((await loadPage(src, 1)).data.toString()).toBe('4567');
+  expect(reads()).toBe(1);
+  expect(unkept.size).toBe(0); // taken, and dropped for its length
+  expect(held.size).toBe(0); // keep: false stores nothing
+  // Bounded: the oldest page goes.
+  for (let i = 0; i < 3; i++) unkept.put(`k${i}`, Buffer.from('x'));
+  expect([unkept.take('k0'), unkept.take('k1')?.toString(), unkept.take('k2')?.toString()]).toEqual([undefined, 'x', 'x']);
 });

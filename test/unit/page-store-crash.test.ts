@@ -1,22 +1,26 @@
 /**
- * kill -9 consistency of the disk tier: a child process runs the real DiskTier (compiled on
- * the fly with @swc/core, same LMDB options as production) and writes, reads, evicts and
- * drops in a loop; it is SIGKILLed mid-loop, and the environment must reopen with every index
- * entry backed by a page whose checksum verifies, no page without an index entry, and the
- * accounting equal to the sum of index sizes and within the quota.
+ * kill -9 consistency of the disk tier: a child process runs the real page store (compiled on
+ * the fly with @swc/core, same LMDB options as production: a small memory tier in front of the
+ * disk tier, one S3-FIFO over both) and fills, reads (moving pages between the tiers), evicts
+ * and drops in a loop; it is SIGKILLed mid-loop, and the environment must reopen with every
+ * index entry backed by a page whose checksum verifies, no page without an index entry, the
+ * accounting equal to the sum of index sizes and within the quota, and the policy rebuilt
+ * from exactly the pages on disk.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DiskTier } from '../../src/cache/disk-tier';
+import { TieredPageStore } from '../../src/cache/tiered-page-store';
 import type { PageStoreEvents } from '../../src/cache/types';
 
 const repoRoot = path.resolve(__dirname, '../..');
-const tierModule = path.join(repoRoot, 'src/cache/disk-tier.ts');
+const storeModule = path.join(repoRoot, 'src/cache/tiered-page-store.ts');
 const QUOTA = 2 * 1024 * 1024;
+const MEMORY = 256 * 1024;
 
-/** The child: argv = [tier module, env dir, quota, first page index]. Prints "wrote N" as it goes. */
+/** The child: argv = [store module, env dir, quota, memory, first page index]. Prints "wrote N" as it goes. */
 const CHILD = String.raw`
 const fs = require('node:fs');
 const crypto = require('node:crypto');
@@ -29,12 +33,13 @@ require.extensions['.ts'] = (module, filename) => {
   });
   module._compile(code, filename);
 };
-const [tierModule, dir, quota, start] = process.argv.slice(1);
-const { DiskTier } = require(tierModule);
+const [storeModule, dir, quota, memory, start] = process.argv.slice(1);
+const { TieredPageStore } = require(storeModule);
 const report = (line) => process.stderr.write(line + '\n');
-const tier = new DiskTier({
-  path: dir,
-  maxBytes: Number(quota),
+const store = new TieredPageStore({
+  disk: { path: dir, maxBytes: Number(quota) },
+  memoryBytes: Number(memory),
+  pageSize: 64 * 1024,
   events: {
     hit() {}, miss() {}, stored() {}, evicted() {},
     checksumFailure() { report('checksum failure'); },
@@ -47,12 +52,15 @@ const keys = [];
   for (;;) {
     for (let k = 0; k < 16; k++) {
       const key = 'obj' + String(crypto.randomInt(20)).padStart(2, '0') + '/' + (i++).toString(16).padStart(8, '0');
-      tier.put(key, crypto.randomBytes(1 + crypto.randomInt(64 * 1024)));
+      store.put(key, crypto.randomBytes(1 + crypto.randomInt(64 * 1024)));
       keys.push(key);
-      const probe = keys[crypto.randomInt(keys.length)];
-      const got = tier.get(probe);
-      if (got && got.length === 0) report('empty read');
-      if (crypto.randomInt(300) === 0) void tier.dropObject('obj' + String(crypto.randomInt(20)).padStart(2, '0'));
+      for (let r = 0; r < 2; r++) {
+        // Mostly recent keys (hits in memory and on disk), some old ones (misses).
+        const probe = keys[Math.max(0, keys.length - 1 - crypto.randomInt(r === 0 ? 64 : keys.length))];
+        const got = store.get(probe);
+        if (got && got.data.length === 0) report('empty read');
+      }
+      if (crypto.randomInt(300) === 0) void store.dropObject('obj' + String(crypto.randomInt(20)).padStart(2, '0'));
     }
     if (i % 128 === 0) process.stdout.write('wrote ' + i + '\n');
     await new Promise((resolve) => setImmediate(resolve));
@@ -72,7 +80,7 @@ const silentEvents = (errors: string[]): PageStoreEvents => ({
 /** Runs the child until it has issued `writes` more puts, then SIGKILLs it. */
 function runAndKill(dir: string, start: number, writes: number): Promise<{ wrote: number; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', CHILD, tierModule, dir, String(QUOTA), String(start)], {
+    const child = spawn(process.execPath, ['-e', CHILD, storeModule, dir, String(QUOTA), String(MEMORY), String(start)], {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -125,6 +133,14 @@ test('the disk tier reopens consistent after kill -9 mid-write, repeatedly', asy
         expect(errors).toEqual([]);
       } finally {
         await tier.close();
+      }
+      const store = new TieredPageStore({ disk: { path: dir, maxBytes: QUOTA }, memoryBytes: MEMORY, pageSize: 64 * 1024, events: silentEvents(errors) });
+      try {
+        expect([...store.policy.keys()].sort()).toEqual([...store.disk.pagesInOrder()].map(([key]) => key).sort());
+        expect(store.policy.bytes).toBe(store.disk.bytes);
+        expect(errors).toEqual([]);
+      } finally {
+        await store.close();
       }
     }
   } finally {

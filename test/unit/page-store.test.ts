@@ -1,98 +1,19 @@
 /**
- * Page store: memory LRU, LMDB disk tier (quota, LRU order across restarts, checksums,
- * dropObject), metadata persistence, and the best-effort contract. Real LMDB in temp dirs.
+ * Page store: the disk tier (LMDB: quota, order across restarts, checksums, dropObject, write
+ * failures, backpressure), the store over both tiers in its basic uses, metadata persistence,
+ * and the best-effort contract. Real LMDB in temp dirs. The policy and tier arrangement
+ * (exclusive tiers, demotion, restore, close) are in tiered-page-store.test.ts; the memory
+ * tier in memory-tier.test.ts.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DiskTier, diskMapSize, type DiskIndexEntry, type DiskTierOptions } from '../../src/cache/disk-tier';
-import { MemoryTier } from '../../src/cache/memory-tier';
 import { decodePageRecord, encodePageRecord, pageChecksum } from '../../src/cache/page-checksum';
-import { TieredPageStore, type TieredPageStoreOptions } from '../../src/cache/tiered-page-store';
-import { pageKeyOf, type MetadataRecord, type MetadataStore, type PageStoreEvents } from '../../src/cache/types';
+import { pageKeyOf, type MetadataRecord, type MetadataStore } from '../../src/cache/types';
+import { closeLater, closeStore, invariantProblems, KiB, openStore, PAGE, pageOf, recordEvents, tempDir, usePageStoreFixture } from '../helpers/page-store-fixture';
 
-const KiB = 1024;
-const PAGE = 64 * KiB;
-
-interface EventLog {
-  hits: { memory: number; disk: number };
-  misses: number;
-  stored: { memory: number; disk: number };
-  storedBytes: { memory: number; disk: number };
-  evicted: { memory: { pages: number; bytes: number; calls: number }; disk: { pages: number; bytes: number; calls: number } };
-  checksumFailures: number;
-  errors: Array<{ operation: string; err: unknown }>;
-}
-
-function recordEvents(): { events: PageStoreEvents; log: EventLog } {
-  const log: EventLog = {
-    hits: { memory: 0, disk: 0 },
-    misses: 0,
-    stored: { memory: 0, disk: 0 },
-    storedBytes: { memory: 0, disk: 0 },
-    evicted: { memory: { pages: 0, bytes: 0, calls: 0 }, disk: { pages: 0, bytes: 0, calls: 0 } },
-    checksumFailures: 0,
-    errors: [],
-  };
-  const events: PageStoreEvents = {
-    hit: (tier) => void log.hits[tier]++,
-    miss: () => void log.misses++,
-    stored: (tier, bytes) => {
-      log.stored[tier]++;
-      log.storedBytes[tier] += bytes;
-    },
-    evicted: (tier, pages, bytes) => {
-      log.evicted[tier].pages += pages;
-      log.evicted[tier].bytes += bytes;
-      log.evicted[tier].calls++;
-    },
-    checksumFailure: () => void log.checksumFailures++,
-    error: (operation, err) => void log.errors.push({ operation, err }),
-  };
-  return { events, log };
-}
-
-/** A page whose bytes identify it: `fill` repeated, then its key (so mix-ups show). */
-function pageOf(key: string, size = PAGE, fill = 0): Buffer {
-  const data = Buffer.alloc(size, fill);
-  data.write(key, 0, 'latin1');
-  return data;
-}
-
-const tempDirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ringcache-pages-'));
-  tempDirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
-
-/** Stores to close after each test, whatever happened. */
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  for (const store of open.splice(0)) await store.close();
-});
-
-function openStore(options: Partial<TieredPageStoreOptions> & { dir: string; diskBytes: number; events: PageStoreEvents }): TieredPageStore {
-  const store = new TieredPageStore({
-    memoryBytes: options.memoryBytes ?? 0,
-    disk: { path: options.dir, maxBytes: options.diskBytes },
-    events: options.events,
-    ...(options.now ? { now: options.now } : {}),
-    ...(options.touchIntervalMs !== undefined ? { touchIntervalMs: options.touchIntervalMs } : {}),
-  });
-  open.push(store);
-  return store;
-}
-
-async function closeStore(store: { close(): Promise<void> }): Promise<void> {
-  const i = open.indexOf(store);
-  if (i >= 0) open.splice(i, 1);
-  await store.close();
-}
+usePageStoreFixture();
 
 describe('page checksum framing', () => {
   test('record = big-endian crc32 of page key + data, then the data; a flipped bit fails', () => {
@@ -118,72 +39,31 @@ describe('page checksum framing', () => {
   });
 });
 
-describe('memory tier', () => {
-  test('evicts least recently used pages by bytes and reports each eviction', () => {
-    const { events, log } = recordEvents();
-    const memory = new MemoryTier(4 * PAGE, events);
-    for (let i = 0; i < 4; i++) expect(memory.put(`m/${i}`, pageOf(`m/${i}`))).toBe(true);
-    expect(memory.stats()).toEqual({ bytes: 4 * PAGE, pages: 4 });
-    expect(memory.get('m/0')?.subarray(0, 3).toString()).toBe('m/0'); // m/0 becomes most recent
-    memory.put('m/4', pageOf('m/4'));
-    memory.put('m/5', pageOf('m/5', 2 * PAGE)); // twice as large: two more pages must go
-    expect(memory.stats()).toEqual({ bytes: 4 * PAGE, pages: 3 });
-    expect(['m/0', 'm/1', 'm/2', 'm/3', 'm/4', 'm/5'].filter((k) => memory.has(k))).toEqual(['m/0', 'm/4', 'm/5']);
-    expect(log.evicted.memory).toEqual({ pages: 3, bytes: 3 * PAGE, calls: 3 });
-    expect(log.stored.memory).toBe(6);
-  });
-
-  test('skips pages larger than the budget, repeated puts, and everything when disabled', () => {
-    const { events, log } = recordEvents();
-    const memory = new MemoryTier(2 * PAGE, events);
-    expect(memory.put('big', Buffer.alloc(2 * PAGE + 1))).toBe(false);
-    expect(memory.put('a', pageOf('a'))).toBe(true);
-    expect(memory.put('a', pageOf('a', PAGE, 1))).toBe(false);
-    expect(memory.get('a')?.[PAGE - 1]).toBe(0);
-    expect(memory.stats()).toEqual({ bytes: PAGE, pages: 1 });
-
-    const disabled = new MemoryTier(0, events);
-    expect(disabled.enabled).toBe(false);
-    expect(disabled.put('a', pageOf('a'))).toBe(false);
-    expect(disabled.get('a')).toBeUndefined();
-    expect(disabled.stats()).toEqual({ bytes: 0, pages: 0 });
-    expect(log.stored.memory).toBe(1);
-  });
-
-  test('copies a small view of a large allocation instead of pinning it', () => {
-    const { events } = recordEvents();
-    const memory = new MemoryTier(4 * PAGE, events);
-    const big = Buffer.alloc(16 * PAGE);
-    memory.put('view', big.subarray(0, PAGE));
-    expect(memory.get('view')!.buffer.byteLength).toBe(PAGE);
-    const own = Buffer.alloc(PAGE);
-    memory.put('own', own);
-    expect(memory.get('own')).toBe(own);
-  });
-});
+/** A memory budget of `pages` pages of `size` plus room for the bookkeeping of a few dozen pages. */
+const memoryFor = (pages: number, size = PAGE): number => pages * (size + 512) + 16 * KiB;
 
 describe('tiered page store', () => {
-  test('memory first, then disk with promotion; misses counted', async () => {
+  test('memory holds the most recently used pages, disk the others; a disk hit moves the page to memory', async () => {
     const { events, log } = recordEvents();
-    const dir = tempDir();
-    const store = openStore({ dir, diskBytes: 64 * PAGE, memoryBytes: 2 * PAGE, events });
+    const store = openStore({ dir: tempDir(), diskBytes: 64 * PAGE, memoryBytes: memoryFor(2), events });
     const keys = [0, 1, 2].map((i) => pageKeyOf('obj', i));
     for (const key of keys) store.put(key, pageOf(key));
-    // Pending disk writes are readable at once; memory holds the two most recent.
-    expect(store.stats()).toEqual({ memoryBytes: 2 * PAGE, memoryPages: 2, diskBytes: 3 * PAGE, diskPages: 3 });
+    // The oldest was pushed out of memory onto disk: each page is in one tier.
+    expect(store.stats()).toEqual({ memoryBytes: 2 * PAGE, memoryPages: 2, diskBytes: PAGE, diskPages: 1 });
+    expect(keys.map((k) => store.has(k))).toEqual(['disk', 'memory', 'memory']);
     await store.flush();
-    expect(log.stored.disk).toBe(3);
-    expect(log.storedBytes.disk).toBe(3 * PAGE);
+    expect(log.stored).toEqual({ memory: 3, disk: 1 });
 
     const first = store.get(keys[0]!);
     expect(first?.tier).toBe('disk');
     expect(first?.data.equals(pageOf(keys[0]!))).toBe(true);
-    expect(store.get(keys[0]!)?.tier).toBe('memory'); // promoted
+    expect(store.get(keys[0]!)?.tier).toBe('memory'); // moved
     expect(store.get(keys[2]!)?.tier).toBe('memory');
-    expect(store.get(keys[1]!)?.tier).toBe('disk'); // was pushed out of memory by the promotion
+    expect(store.get(keys[1]!)?.tier).toBe('disk'); // was pushed out of memory by the move
     expect(store.get(pageKeyOf('obj', 9))).toBeUndefined();
     expect(log.hits).toEqual({ memory: 2, disk: 2 });
     expect(log.misses).toBe(1);
+    expect(invariantProblems(store)).toEqual([]);
     expect(log.errors).toEqual([]);
   });
 
@@ -199,7 +79,7 @@ describe('tiered page store', () => {
     expect(Buffer.isBuffer(got[0])).toBe(true);
   });
 
-  test('disk quota: 3x the quota of 64 KiB pages keeps total <= quota, evicting least recently used first', async () => {
+  test('disk quota: 3x the quota of 64 KiB pages keeps total <= quota; pages read again stay', async () => {
     const { events, log } = recordEvents();
     const dir = tempDir();
     const quota = 16 * PAGE;
@@ -217,10 +97,10 @@ describe('tiered page store', () => {
     expect(maxSeen).toBeLessThanOrEqual(quota);
     expect(store.stats()).toMatchObject({ diskBytes: quota, diskPages: 16 });
     const survivors = Array.from({ length: 48 }, (_, i) => i).filter((i) => store.disk.has(key(i)));
-    expect(survivors).toEqual([0, 1, 2, 3, ...Array.from({ length: 12 }, (_, i) => 36 + i)]);
+    expect(survivors.slice(0, 4)).toEqual([0, 1, 2, 3]); // read again: kept by the policy
     for (const i of survivors) expect(store.get(key(i))?.data.equals(pageOf(key(i), PAGE, i))).toBe(true);
-    expect(store.get(key(4))).toBeUndefined();
     expect(log.evicted.disk).toMatchObject({ pages: 32, bytes: 32 * PAGE });
+    expect(invariantProblems(store)).toEqual([]);
 
     const report = store.disk.verifyIntegrity();
     expect(report).toMatchObject({ indexEntries: 16, indexBytes: quota, pages: 16, accountedBytes: quota, accountedPages: 16 });
@@ -230,7 +110,7 @@ describe('tiered page store', () => {
     expect(log.errors).toEqual([]);
   });
 
-  test('reopen keeps pages, accounting and (roughly) the LRU order; lastAccess is persisted lazily', async () => {
+  test('reopen keeps pages and accounting, and restores the policy in the order pages were last used', async () => {
     const { events, log } = recordEvents();
     const dir = tempDir();
     let clock = 1_700_000_000_000;
@@ -250,26 +130,35 @@ describe('tiered page store', () => {
     const second = openStore({ dir, diskBytes: quota, events, now });
     expect(second.stats()).toEqual({ ...before, memoryBytes: 0, memoryPages: 0 });
     expect(before).toMatchObject({ diskBytes: quota, diskPages: 16 });
-    // Eight new pages evict the eight oldest by persisted lastAccess: 4..11 (4's touch was
-    // too recent to be written), not the touched 0..3.
+    expect(second.policy.size).toBe(16);
+    expect(invariantProblems(second)).toEqual([]);
+    // Restored pages are the policy's main queue, oldest last use first: 4..15, then 0..3 (4's
+    // touch was too recent to be written). New pages start in the small queue: the first two
+    // take the room of the two oldest restored pages (4 and 5), the later ones replace each
+    // other in small (read once, never again), leaving the last two.
     for (let i = 16; i < 24; i++) second.put(key(i), pageOf(key(i), PAGE, i));
     await second.flush();
     const survivors = Array.from({ length: 24 }, (_, i) => i).filter((i) => second.disk.has(key(i)));
-    expect(survivors).toEqual([0, 1, 2, 3, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23]);
+    expect(survivors).toEqual([0, 1, 2, 3, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 22, 23]);
     for (const i of survivors) expect(second.get(key(i))?.data.equals(pageOf(key(i), PAGE, i))).toBe(true);
     expect(second.stats().diskBytes).toBe(quota);
     await closeStore(second);
 
-    // A smaller quota at the next open evicts down to it at once, oldest first.
+    // A smaller quota at the next open frees down to it at once, oldest first.
     const third = openStore({ dir, diskBytes: 4 * PAGE, events, now });
     expect(third.stats()).toMatchObject({ diskBytes: 4 * PAGE, diskPages: 4 });
+    expect(third.policy.size).toBe(4);
     await third.flush();
     const report = third.disk.verifyIntegrity();
     expect(report).toMatchObject({ indexEntries: 4, pages: 4, indexBytes: 4 * PAGE });
+    expect(invariantProblems(third)).toEqual([]);
     expect(log.errors).toEqual([]);
   });
 
-  test('a page corrupted on disk is detected, reported once, and deleted', async () => {
+  test.each([
+    ['read where it is (no memory tier)', 0],
+    ['moved to memory', 8 * PAGE],
+  ])('a page corrupted on disk is detected, reported once, and deleted: %s', async (_how, memoryBytes) => {
     const { events, log } = recordEvents();
     const dir = tempDir();
     const victim = pageKeyOf('corrupt', 1);
@@ -289,14 +178,16 @@ describe('tiered page store', () => {
     bytes[at + 17] ^= 0xff;
     writeFileSync(file, bytes);
 
-    const second = openStore({ dir, diskBytes: 64 * PAGE, events });
+    const second = openStore({ dir, diskBytes: 64 * PAGE, memoryBytes, events });
     expect(second.stats()).toMatchObject({ diskPages: 2, diskBytes: 2 * PAGE });
     expect(second.get(victim)).toBeUndefined();
     expect(log.checksumFailures).toBe(1);
     expect(second.stats()).toMatchObject({ diskPages: 1, diskBytes: PAGE });
+    expect(second.policy.has(victim)).toBe(false);
     expect(second.get(victim)).toBeUndefined(); // gone: a plain miss now
     expect(log.checksumFailures).toBe(1);
     expect(second.get(neighbour)?.data.equals(pageOf(neighbour))).toBe(true);
+    expect(invariantProblems(second)).toEqual([]);
     await closeStore(second);
 
     const third = openStore({ dir, diskBytes: 64 * PAGE, events });
@@ -343,23 +234,27 @@ describe('tiered page store', () => {
     await closeStore(second);
   });
 
-  test('dropObject removes every page of one object only, committed or pending, in both tiers', async () => {
+  test('dropObject removes every page of one object only, in memory, on disk or pending', async () => {
     const { events, log } = recordEvents();
-    const store = openStore({ dir: tempDir(), diskBytes: 64 * PAGE, memoryBytes: 8 * PAGE, events });
+    const store = openStore({ dir: tempDir(), diskBytes: 64 * PAGE, memoryBytes: memoryFor(4, 8 * KiB), events });
     const ids = ['abc', 'abc0', 'abc.', 'abd', 'ab'];
     for (const id of ids) for (let i = 0; i < 3; i++) store.put(pageKeyOf(id, i), pageOf(pageKeyOf(id, i), 8 * KiB));
     await store.flush();
-    store.put(pageKeyOf('abc', 3), pageOf(pageKeyOf('abc', 3), 8 * KiB)); // still pending
+    store.put(pageKeyOf('abc', 3), pageOf(pageKeyOf('abc', 3), 8 * KiB)); // in memory: pushes an older page onto disk, pending
     const before = store.stats();
+    expect(before.memoryPages).toBeGreaterThan(0);
+    expect(before.diskPages).toBeGreaterThan(0);
     expect(await store.dropObject('abc')).toBe(4);
-    expect(store.stats()).toMatchObject({ diskPages: before.diskPages - 4, diskBytes: before.diskBytes - 4 * 8 * KiB });
+    const after = store.stats();
+    expect(after.memoryPages + after.diskPages).toBe(before.memoryPages + before.diskPages - 4);
     for (let i = 0; i < 4; i++) expect(store.get(pageKeyOf('abc', i))).toBeUndefined();
     for (const id of ids.slice(1)) for (let i = 0; i < 3; i++) expect(store.get(pageKeyOf(id, i))?.data.equals(pageOf(pageKeyOf(id, i), 8 * KiB))).toBe(true);
     expect(await store.dropObject('abc')).toBe(0);
     await store.flush();
+    expect(invariantProblems(store)).toEqual([]);
     const report = store.disk.verifyIntegrity();
-    expect(report).toMatchObject({ indexEntries: 12, pages: 12, indexBytes: 12 * 8 * KiB, accountedPages: 12, missingPages: [], orphanPages: [] });
-    expect(log.evicted.disk.pages).toBe(0); // a drop is not an eviction
+    expect(report).toMatchObject({ indexEntries: report.accountedPages, pages: report.accountedPages, missingPages: [], orphanPages: [] });
+    expect(log.evicted.disk.pages + log.evicted.memory.pages).toBe(0); // a drop is not an eviction
   });
 
   test('never throws from get/put; failures are reported and behave as misses', async () => {
@@ -370,6 +265,7 @@ describe('tiered page store', () => {
     expect(store.get(longKey)).toBeUndefined();
     expect(log.errors.map((e) => e.operation)).toEqual(['disk.put']);
     expect(store.stats()).toMatchObject({ diskPages: 0, diskBytes: 0 });
+    expect(store.policy.size).toBe(0);
     await store.close();
     expect(() => store.put('after/00000000', pageOf('x'))).not.toThrow();
     expect(store.get('after/00000000')).toBeUndefined();
@@ -467,41 +363,74 @@ describe('disk tier write failures', () => {
     }
   }
 
-  test('MDB_MAP_FULL: evicts 10% of the quota and retries once; a second failure drops the put', async () => {
+  test('MDB_MAP_FULL: frees 10% of the quota (the pages held longest) and retries once; a second failure drops the put', async () => {
     const { events, log } = recordEvents();
-    const tier = new FailingDiskTier({ path: tempDir(), maxBytes: 10 * PAGE, events });
-    open.push(tier);
+    const dropped: string[] = [];
+    const tier = closeLater(new FailingDiskTier({ path: tempDir(), maxBytes: 10 * PAGE, events, onDropped: (k) => dropped.push(k) }));
     const key = (i: number): string => pageKeyOf('full', i);
-    for (let i = 0; i < 10; i++) tier.put(key(i), pageOf(key(i)));
+    for (let i = 0; i < 9; i++) expect(tier.put(key(i), pageOf(key(i)))).toBe(true);
     await tier.flush();
-    expect(tier.stats()).toMatchObject({ bytes: 10 * PAGE, pages: 10 });
+    expect(tier.stats()).toMatchObject({ bytes: 9 * PAGE, pages: 9 });
+    expect(tier.put(key(99), Buffer.alloc(2 * PAGE))).toBe(false); // past the quota: refused, nothing evicted
+    expect(tier.stats()).toMatchObject({ bytes: 9 * PAGE, pages: 9 });
 
     tier.failures = 1;
-    tier.put(key(10), pageOf(key(10))); // evicts 0 for room, fails, evicts 1 (10%), retries
+    expect(tier.put(key(9), pageOf(key(9)))).toBe(true); // fails, frees 0 (10%), retries
     await tier.flush();
-    expect(tier.attempts.filter((k) => k === key(10))).toHaveLength(2);
+    expect(tier.attempts.filter((k) => k === key(9))).toHaveLength(2);
     expect(tier.stats()).toMatchObject({ bytes: 9 * PAGE, pages: 9 });
-    expect([0, 1, 2, 10].map((i) => tier.has(key(i)))).toEqual([false, false, true, true]);
-    expect(tier.get(key(10))?.equals(pageOf(key(10)))).toBe(true);
+    expect([0, 1, 9].map((i) => tier.has(key(i)))).toEqual([false, true, true]);
+    expect(tier.get(key(9))?.equals(pageOf(key(9)))).toBe(true);
     expect(log.errors).toEqual([]);
-    expect(log.evicted.disk).toMatchObject({ pages: 2, bytes: 2 * PAGE });
+    expect(log.evicted.disk).toMatchObject({ pages: 1, bytes: PAGE });
+    expect(dropped).toEqual([key(0)]);
 
     tier.failures = 2;
-    tier.put(key(11), pageOf(key(11)));
+    tier.put(key(10), pageOf(key(10)));
     await tier.flush();
-    expect(tier.has(key(11))).toBe(false);
+    expect(tier.has(key(10))).toBe(false);
     expect(log.errors.map((e) => e.operation)).toEqual(['disk.put']);
-    expect(tier.stats()).toMatchObject({ bytes: 8 * PAGE, pages: 8 }); // 10% more went before the retry
+    expect(dropped).toEqual([key(0), key(1), key(10)]); // 10% more went before the retry, then the put itself
+    expect(tier.stats()).toMatchObject({ bytes: 8 * PAGE, pages: 8 });
     const report = tier.verifyIntegrity();
     expect(report).toMatchObject({ indexEntries: 8, pages: 8, indexBytes: 8 * PAGE, accountedBytes: 8 * PAGE, missingPages: [], orphanPages: [], badPages: [] });
+  });
+
+  test('a delete whose transaction failed is issued again (unless the page was stored again meanwhile)', async () => {
+    const { events, log } = recordEvents();
+    class FailingRemoves extends DiskTier {
+      failures = 0;
+      protected override removeRecord(pageKey: string): Promise<unknown> {
+        if (this.failures > 0) {
+          this.failures--;
+          return Promise.reject(new Error('commit failed'));
+        }
+        return super.removeRecord(pageKey);
+      }
+    }
+    const tier = closeLater(new FailingRemoves({ path: tempDir(), maxBytes: 10 * PAGE, events }));
+    const key = (i: number): string => pageKeyOf('txn', i);
+    for (let i = 0; i < 4; i++) tier.put(key(i), pageOf(key(i)));
+    await tier.flush();
+    tier.failures = 1;
+    tier.delete(key(0)); // fails once, issued again
+    await tier.flush();
+    tier.failures = 2;
+    tier.delete(key(1)); // fails twice: given up and reported
+    await tier.flush();
+    expect(log.errors.map((e) => e.operation)).toEqual(['disk.delete']);
+    const report = tier.verifyIntegrity();
+    expect(report.orphanPages).toEqual([]);
+    expect(report.missingPages).toEqual([]);
+    expect(report).toMatchObject({ indexEntries: 3, accountedPages: 2 }); // key 1 stays in the file until the next open
+    expect([0, 1, 2, 3].map((i) => tier.has(key(i)))).toEqual([false, false, true, true]);
   });
 });
 
 describe('disk tier backpressure and file growth', () => {
   test('puts beyond maxPendingBytes waiting to commit are skipped, then accepted again', async () => {
     const { events, log } = recordEvents();
-    const tier = new DiskTier({ path: tempDir(), maxBytes: 64 * PAGE, events, maxPendingBytes: 2 * PAGE });
-    open.push(tier);
+    const tier = closeLater(new DiskTier({ path: tempDir(), maxBytes: 64 * PAGE, events, maxPendingBytes: 2 * PAGE }));
     const key = (i: number): string => pageKeyOf('backlog', i);
     for (let i = 0; i < 4; i++) tier.put(key(i), pageOf(key(i)));
     expect(tier.stats()).toMatchObject({ pages: 1, skippedPuts: 3 }); // 1 page + 4 bytes of checksum already pending
@@ -523,8 +452,7 @@ describe('disk tier backpressure and file growth', () => {
         (this as { mapSize: number }).mapSize = 1024 * KiB; // pretend the planned map is 1 MiB
       }
     }
-    const tier = new SmallMapDiskTier({ path: tempDir(), maxBytes: 64 * PAGE, events, now: () => clock });
-    open.push(tier);
+    const tier = closeLater(new SmallMapDiskTier({ path: tempDir(), maxBytes: 64 * PAGE, events, now: () => clock }));
     const key = (i: number): string => pageKeyOf('growth', i);
     for (let i = 0; i < 32; i++) tier.put(key(i), pageOf(key(i))); // 2 MiB: the file passes 1 MiB
     await tier.flush();

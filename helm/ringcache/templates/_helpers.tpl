@@ -381,7 +381,7 @@ environment. extraConfig is merged last.
 {{- else }}
 {{- $_ := set $mount "uri" (printf "file:///mnt/ufs/%s" $bucket) }}
 {{- end }}
-{{- range $key := list "metadataTtlSeconds" "timeoutMs" "maxConcurrency" }}
+{{- range $key := list "metadataTtlSeconds" "timeoutMs" "maxConcurrency" "cache" }}
 {{- if hasKey $m $key }}
 {{- $_ := set $mount $key (index $m $key) }}
 {{- end }}

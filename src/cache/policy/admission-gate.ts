@@ -64,6 +64,17 @@ export class AdmissionGate {
     return this.countRead(objectId) >= minUses;
   }
 
+  /**
+   * What admits() would answer for the next read, without counting one: for a page fetched
+   * ahead of the read it belongs to (the first page brought with the metadata), whose own
+   * admits() call follows.
+   */
+  wouldAdmit(objectId: string, objectSize: number, rules: AdmissionRules): boolean {
+    if (rules.maxObjectBytes !== undefined && objectSize > rules.maxObjectBytes) return false;
+    const minUses = rules.minUses ?? 1;
+    return minUses <= 1 || this.reads(objectId) + 1 >= minUses;
+  }
+
   /** Reads of the object counted so far (0 when not tracked). */
   reads(objectId: string): number {
     return this.counts.get(this.hash(objectId) & HASH_MASK) ?? 0;

@@ -142,7 +142,8 @@ export class S3Fifo<K> implements EvictionPolicy<K> {
 
   /**
    * Makes a key resident in main, as the youngest, without a ghost check: for seeding the
-   * policy from a persisted index at startup (call it oldest first). Evicts as needed.
+   * policy from a persisted index at startup (call it oldest first), and for keys known to be
+   * wanted (a preload). Evicts as needed.
    */
   restore(key: K, size: number, evicted?: K[]): boolean {
     if (size > this.maxBytes || size < 0 || this.index.has(key)) return false;
@@ -177,6 +178,31 @@ export class S3Fifo<K> implements EvictionPolicy<K> {
     this.smallOld = this.smallYoung = this.mainOld = this.mainYoung = NONE;
     this.smallBytes = this.mainBytes = this.smallKeys = 0;
     this.ghost.clear();
+  }
+
+  /** Whether the key is resident in the small queue (admitted, not yet proven by a second read). */
+  inSmall(key: K): boolean {
+    const slot = this.index.get(key);
+    return slot !== undefined && this.queueOf[slot] === Q_SMALL;
+  }
+
+  /**
+   * Evicts a resident key now, as its queue would at its old end: a key in small becomes a
+   * ghost (so a read soon after admits it straight to main); a key in main is forgotten.
+   * Returns whether it was resident.
+   */
+  evict(key: K): boolean {
+    const slot = this.index.get(key);
+    if (slot === undefined) return false;
+    if (this.queueOf[slot] === Q_SMALL) this.ghost.add(this.hashOf[slot], this.sizeOf[slot]);
+    this.unlink(slot);
+    this.release(slot);
+    return true;
+  }
+
+  /** Live entries of the ghost queue (for memory accounting; no allocation). */
+  get ghostSize(): number {
+    return this.ghost.size;
   }
 
   /** Whether the key would be admitted straight to main (it is a ghost). */
