@@ -230,15 +230,18 @@ export class BucketCache {
     }
     this.shared.metrics.pageLookupCells.cell('miss').add();
     const idleMs = this.settings.storeIdleTimeoutMs ?? 30_000;
+    // Asked now, before the read that follows counts itself (read() does): ask without counting.
+    const admitted = this.admits(objectId, info.size, false);
     this.shared.pageFills.start(
       pageKey,
       length,
       (fill) => pumpInto(fill, body, idleMs).finally(timer),
       (fill) => {
-        // The read this page belongs to counts itself (read() follows): ask without counting.
-        // 'ahead': that read looks this page up; the lookup is its first use, not a second.
-        if (this.admits(objectId, info.size, false)) this.shared.pages.put(pageKey, fill.data, 'ahead');
-        else this.shared.unkept?.put(pageKey, fill.data);
+        // 'ahead': the read this page belongs to looks it up; that lookup is its first use, not a second.
+        if (admitted) this.shared.pages.put(pageKey, fill.data, 'ahead');
+        // Refused by the mount's rules: the read that follows joins this fill; if it came too late
+        // to join, it finds the page in the stash instead of reading it again.
+        else if (fill.joins === 0) this.shared.unkept?.put(pageKey, fill.data);
       },
     );
     return info;

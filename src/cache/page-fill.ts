@@ -19,6 +19,8 @@ export class PageFill {
   /** Bytes of `data` written so far. */
   filled = 0;
   source: FillSource = 'ufs';
+  /** Readers that joined this fill after it started (PageFills.join). */
+  joins = 0;
   /** Runs when the page is complete, before anyone waiting for it hears so (the cache keeps it). */
   onComplete: ((fill: PageFill) => void) | undefined;
   private failure: Error | undefined;
@@ -134,7 +136,10 @@ export class PageFills {
   /** The running fill of `pageKey`, if any (counts as a join). */
   join(pageKey: string): PageFill | undefined {
     const fill = this.running.get(pageKey);
-    if (fill) this.onJoin();
+    if (fill) {
+      fill.joins++;
+      this.onJoin();
+    }
     return fill;
   }
 
