@@ -25,10 +25,17 @@ export interface Bucket {
   anonymousRead: boolean;
 }
 
-/** Builds the adapter of a mount URI; `options` are the mount's adapter settings. */
-/** A data-dir bucket folder removed behind the gateway's back is noticed within this time. */
-const FOLDER_RECHECK_MS = 1000;
+/**
+ * A data-dir bucket is known without a stat of its folder for this long after it was last seen
+ * (a folder removed behind the gateway's back is noticed within this time). Creations and
+ * deletions through the gateway are announced to the other nodes of a cluster, which forget the
+ * bucket at once (`onChange`, `forget`).
+ */
+export const BUCKET_RECHECK_MS = 1000;
 
+export type BucketChange = 'created' | 'deleted';
+
+/** Builds the adapter of a mount URI; `options` are the mount's adapter settings. */
 export type AdapterFactory = (uri: string, options?: Readonly<Record<string, unknown>>) => UfsAdapter;
 
 /** The cache a bucket over `store` gets (none when the cache is disabled). `mountId` is stable across restarts. */
@@ -62,6 +69,7 @@ export class BucketRegistry {
   private readonly dataDirBuckets = new Map<string, Bucket>();
   /** When each data-dir bucket folder was last seen to exist (a stat per request is measurable). */
   private readonly seenAt = new Map<string, { at: number; createdAt: Date }>();
+  private readonly changeListeners: ((bucket: string, change: BucketChange) => Promise<void>)[] = [];
 
   constructor(
     private readonly config: Pick<RingcacheConfig, 'dataDir' | 'mounts'>,
@@ -83,6 +91,14 @@ export class BucketRegistry {
     }
   }
 
+  /**
+   * Called after a bucket was created or deleted here, before the request is acknowledged (the
+   * cluster tells the other nodes, and waits for them).
+   */
+  onChange(listener: (bucket: string, change: BucketChange) => Promise<void>): void {
+    this.changeListeners.push(listener);
+  }
+
   async init(): Promise<void> {
     if (this.config.dataDir) await mkdir(this.config.dataDir, { recursive: true });
   }
@@ -95,7 +111,7 @@ export class BucketRegistry {
     const mounted = this.mounted.get(name);
     if (mounted) return mounted;
     const seen = this.seenAt.get(name);
-    if (!seen || Date.now() - seen.at >= FOLDER_RECHECK_MS) return undefined;
+    if (!seen || Date.now() - seen.at >= BUCKET_RECHECK_MS) return undefined;
     return this.dataDirBuckets.get(name);
   }
 
@@ -132,6 +148,7 @@ export class BucketRegistry {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw s3Error('BucketAlreadyOwnedByYou');
       throw err;
     }
+    await this.announce(name, 'created');
   }
 
   async delete(name: string): Promise<void> {
@@ -155,8 +172,10 @@ export class BucketRegistry {
       await check.close();
     }
     await bucket.store.close();
+    this.dataDirBuckets.delete(name);
     this.forget(name);
     await rm(aside, { recursive: true, force: true });
+    await this.announce(name, 'deleted');
   }
 
   async close(): Promise<void> {
@@ -192,8 +211,12 @@ export class BucketRegistry {
     return bucket;
   }
 
-  private forget(name: string): void {
-    this.dataDirBuckets.delete(name);
+  /** Drops what this node knows of a data-dir bucket: the next request looks at its folder again. */
+  forget(name: string): void {
     this.seenAt.delete(name);
+  }
+
+  private async announce(name: string, change: BucketChange): Promise<void> {
+    for (const listener of this.changeListeners) await listener(name, change);
   }
 }

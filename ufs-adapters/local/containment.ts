@@ -4,13 +4,14 @@
  * into the reserved folder. (A symlink swapped in between the check and the use is not
  * covered: POSIX offers no portable openat2(RESOLVE_BENEATH) from Node.)
  */
-import { mkdir, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ufsError } from '../errors';
 import { errnoCode, isConflict, isMissing, mapFsError } from './fs-errors';
 import { keySegments } from './key-path';
 import type { LocalContext } from './local-context';
 import { isInside, RESERVED_DIR } from './local-layout';
+import { mkdirBelowRoot } from './root-dirs';
 
 function isUserArea(realRoot: string, real: string): boolean {
   const reserved = path.join(realRoot, RESERVED_DIR);
@@ -52,7 +53,7 @@ export async function isPlainDirectory(ctx: LocalContext, dirKey: string): Promi
  */
 export async function ensureContainedDirectory(ctx: LocalContext, dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true });
+    await mkdirBelowRoot(ctx.layout.root, dir);
   } catch (err) {
     if (isConflict(err)) throw ufsError('PathConflict', 'a parent folder of the key is an existing object', err);
     throw mapFsError(err, 'create parent folder', 'Unavailable');

@@ -4,7 +4,7 @@
  * commit. The destination keeps the source's ETag (also for multipart sources).
  */
 import { constants } from 'node:fs';
-import { copyFile, mkdir, open, stat } from 'node:fs/promises';
+import { copyFile, open, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { Readable } from 'node:stream';
 import { ufsError } from '../errors';
@@ -13,6 +13,7 @@ import { commitFile } from './commit-object';
 import { mapFsError, throwIfAborted } from './fs-errors';
 import { assertValidKey, isFolderKey } from './key-path';
 import type { LocalContext } from './local-context';
+import { mkdirBelowRoot } from './root-dirs';
 import { resolveDataFile, statObject } from './read-object';
 import { buildSidecar, fileObjectInfo, readSidecar, writeSidecar } from './sidecar-metadata';
 import { newTempPath, removeQuietly } from './temp-files';
@@ -22,7 +23,7 @@ const sameFile = (a: Stats, b: Stats): boolean => a.ino === b.ino && a.size === 
 
 /** Copies the source bytes into a fresh, fsynced temp file; retried if the source changes meanwhile. */
 async function cloneToTemp(ctx: LocalContext, sourceKey: string, signal?: AbortSignal): Promise<{ tempPath: string; stats: Stats; before: Stats }> {
-  await mkdir(ctx.layout.tmpDir, { recursive: true }).catch((err: unknown) => {
+  await mkdirBelowRoot(ctx.layout.root, ctx.layout.tmpDir).catch((err: unknown) => {
     throw mapFsError(err, 'prepare copy', 'Unavailable');
   });
   for (let attempt = 0; attempt < 3; attempt++) {

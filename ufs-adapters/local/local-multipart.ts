@@ -7,7 +7,7 @@
  * (same rule as object sidecars), so a crash mid-commit reads as "part missing".
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ufsError } from '../errors';
 import { MAX_PART_NUMBER, type MultipartUpload, type ObjectMetadata, type PartInfo, type UploadPartRequest } from '../types';
@@ -16,6 +16,7 @@ import { assertValidKey, isFolderKey } from './key-path';
 import type { LocalContext } from './local-context';
 import type { LocalLayout } from './local-layout';
 import { quotedEtag, receiveBody } from './receive-body';
+import { mkdirBelowRoot } from './root-dirs';
 import { parseMetadata } from './sidecar-metadata';
 import { newTempPath, removeQuietly, writeJsonAtomic, writeJsonFile } from './temp-files';
 import { compareUtf8 } from '../utf8-order';
@@ -77,8 +78,8 @@ export async function createUpload(ctx: LocalContext, key: string, metadata: Obj
   const dir = uploadDirOf(ctx.layout, uploadId);
   const initiated = new Date();
   try {
-    await mkdir(dir, { recursive: true });
-    await writeJsonAtomic(ctx.layout.tmpDir, path.join(dir, 'upload.json'), {
+    await mkdirBelowRoot(ctx.layout.root, dir);
+    await writeJsonAtomic(ctx.layout.root, ctx.layout.tmpDir, path.join(dir, 'upload.json'), {
       key,
       initiated: initiated.toISOString(),
       metadata: parseMetadata(metadata),

@@ -5,12 +5,12 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { ufsError } from '../errors';
 import { MIN_PART_SIZE, type CompletedPart, type WriteResult } from '../types';
 import { commitFile } from './commit-object';
 import { errnoCode, isAbortError, mapFsError, throwIfAborted } from './fs-errors';
 import { writeNewFile } from './file-sink';
+import { mkdirBelowRoot } from './root-dirs';
 import type { LocalContext } from './local-context';
 import { loadUpload, readPart, removeUploadDir } from './local-multipart';
 import { stripQuotes } from './receive-body';
@@ -68,7 +68,7 @@ export async function completeUpload(
   const valid = await validateParts(upload.dir, parts);
   const expectedSize = valid.reduce((sum, part) => sum + part.size, 0);
 
-  await mkdir(ctx.layout.tmpDir, { recursive: true }).catch((err: unknown) => {
+  await mkdirBelowRoot(ctx.layout.root, ctx.layout.tmpDir).catch((err: unknown) => {
     throw mapFsError(err, 'complete multipart upload', 'Unavailable');
   });
   const tempPath = newTempPath(ctx.layout.tmpDir, 'complete');

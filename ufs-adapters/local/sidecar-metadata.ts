@@ -135,7 +135,7 @@ export async function readSidecar(layout: LocalLayout, key: string): Promise<Sid
 /** Atomically replaces the sidecar of `key` (temp file + rename). */
 export async function writeSidecar(layout: LocalLayout, key: string, record: SidecarRecord): Promise<void> {
   try {
-    await writeJsonAtomic(layout.tmpDir, sidecarPath(layout, key), record);
+    await writeJsonAtomic(layout.root, layout.tmpDir, sidecarPath(layout, key), record);
   } catch (err) {
     if (isConflict(err)) {
       throw ufsError('PathConflict', 'the metadata of this key collides with another key (a folder segment ending in .meta.json)', err);

@@ -3,9 +3,10 @@
  * under random names, fsynced before they are renamed into place, and removed on failure.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode } from './fs-errors';
+import { mkdirBelowRoot } from './root-dirs';
 
 export const newTempPath = (dir: string, label: string): string => path.join(dir, `${label}-${randomUUID()}`);
 
@@ -27,13 +28,14 @@ export async function writeJsonFile(filePath: string, value: unknown): Promise<v
 const PARENT_RETRIES = 3;
 
 /**
- * Renames `source` onto `destination`, first creating the destination's parent folders.
+ * Renames `source` onto `destination`, first creating the destination's parent folders (below
+ * `root`, never `root` itself).
  * A concurrent delete may prune an empty parent between mkdir and rename: that ENOENT
  * is retried a few times.
  */
-export async function renameWithParents(source: string, destination: string): Promise<void> {
+export async function renameWithParents(root: string, source: string, destination: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
-    await mkdir(path.dirname(destination), { recursive: true });
+    await mkdirBelowRoot(root, path.dirname(destination));
     try {
       await rename(source, destination);
       return;
@@ -43,13 +45,13 @@ export async function renameWithParents(source: string, destination: string): Pr
   }
 }
 
-/** Writes JSON atomically: a temp file in `tmpDir`, then rename (creating parents). */
-export async function writeJsonAtomic(tmpDir: string, destination: string, value: unknown): Promise<void> {
-  await mkdir(tmpDir, { recursive: true });
+/** Writes JSON atomically: a temp file in `tmpDir`, then rename (creating parents below `root`). */
+export async function writeJsonAtomic(root: string, tmpDir: string, destination: string, value: unknown): Promise<void> {
+  await mkdirBelowRoot(root, tmpDir);
   const temp = newTempPath(tmpDir, 'json');
   try {
     await writeJsonFile(temp, value);
-    await renameWithParents(temp, destination);
+    await renameWithParents(root, temp, destination);
   } catch (err) {
     await removeQuietly(temp);
     throw err;

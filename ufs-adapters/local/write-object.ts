@@ -4,7 +4,8 @@
  * directory plus a marker sidecar.
  */
 import { createHash } from 'node:crypto';
-import { lstat, mkdir } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
+import { mkdirBelowRoot } from './root-dirs';
 import path from 'node:path';
 import { ufsError } from '../errors';
 import type { ObjectMetadata, WriteRequest, WriteResult } from '../types';
@@ -56,7 +57,7 @@ export async function writeObject(ctx: LocalContext, request: WriteRequest): Pro
   if (isFolderKey(request.key)) return writeFolderMarker(ctx, request);
 
   try {
-    await mkdir(ctx.layout.tmpDir, { recursive: true });
+    await mkdirBelowRoot(ctx.layout.root, ctx.layout.tmpDir);
   } catch (err) {
     throw mapFsError(err, 'prepare upload', 'Unavailable');
   }
