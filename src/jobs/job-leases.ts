@@ -64,8 +64,8 @@ export class JobLeases {
     private readonly log: Log,
     /** A save found the lease held by another process. */
     private readonly onLost: (job: Job) => void,
-    /** A record was written (the cluster shares it). */
-    private readonly onSaved: (record: Job) => void = () => undefined,
+    /** A record was written (the cluster shares it; resolves once the other nodes have it, or gave up). */
+    private readonly onSaved: (record: Job) => Promise<void> = async () => undefined,
   ) {}
 
   /**
@@ -119,9 +119,13 @@ export class JobLeases {
     // transaction, and an earlier save must not write a later state (nor a later one an earlier).
     const record = structuredClone(job);
     const write = this.store.saveIf(record, check, { durable: isFinished(record.state) || release }).then(
-      (saved) => {
+      async (saved) => {
         if (!saved && loseOnRefusal) this.onLost(job);
-        if (saved) this.onSaved(record);
+        if (saved) {
+          const shared = this.onSaved(record);
+          // How a job ended, or that it was handed back, is known to every node before the save resolves.
+          if (isFinished(record.state) || release) await shared;
+        }
         return saved;
       },
       (err: unknown) => {

@@ -102,7 +102,7 @@ export class JobManager {
   ) {
     this.now = options.now ?? Date.now;
     this.sharing = options.sharing ?? noSharing(options.nodeId);
-    this.leases = new JobLeases(store, options.nodeId, this.now, options.log, (job) => this.lose(job), (record) => void this.sharing.publish(record));
+    this.leases = new JobLeases(store, options.nodeId, this.now, options.log, (job) => this.lose(job), (record) => this.sharing.publish(record));
     this.sweeper = setInterval(() => void this.sweep(), Math.min(30_000, this.leaseMs / 2, this.retainMs / 2));
     this.sweeper.unref();
     this.heartbeat = setInterval(() => this.renewLeases(), options.heartbeatMs ?? Math.min(MAX_HEARTBEAT_MS, this.leaseMs / 6));
