@@ -264,7 +264,7 @@ export class Forwarder {
       await reply.send();
       return;
     }
-    await reply.send(ownerBody(response));
+    await reply.send(ownerBody(response, this.options.headersTimeoutMs));
   }
 }
 
@@ -283,21 +283,33 @@ function clientHeaders(rawHeaders: string[]): OutgoingHttpHeaders {
   return headers;
 }
 
-/** The owner's body; a failure of it is a 503 for the client (as an S3 error, rendered if nothing was sent yet). */
-function ownerBody(response: IncomingMessage): Readable {
+/**
+ * The owner's body; a failure of it is a 503 for the client (as an S3 error, rendered if nothing
+ * was sent yet). An owner that sends nothing for `idleMs` while the client waits for bytes (it
+ * stalled mid-body) fails it too; a client that reads slowly never does.
+ */
+function ownerBody(response: IncomingMessage, idleMs: number): Readable {
+  let idle: NodeJS.Timeout | undefined;
   const body = new Readable({
     read() {
+      idle ??= setTimeout(() => failed(Object.assign(new Error(`the owner sent nothing for ${idleMs} ms`), { code: 'EOWNERIDLE' })), idleMs);
       response.resume();
     },
     destroy(err, callback) {
+      clearTimeout(idle);
       response.destroy();
       callback(err);
     },
   });
   response.on('data', (chunk: Buffer) => {
+    clearTimeout(idle);
+    idle = undefined;
     if (!body.push(chunk)) response.pause();
   });
-  response.once('end', () => body.push(null));
+  response.once('end', () => {
+    clearTimeout(idle);
+    body.push(null);
+  });
   const failed = (err?: Error): void => {
     if (!body.destroyed) body.destroy(s3Error('ServiceUnavailable', 'The node that owns this key failed while sending the object; retry.', err));
   };

@@ -176,6 +176,8 @@ export async function startTestCluster(count: number, options: TestClusterOption
       return (await rawRequest(node.url, { method: 'GET', path: '/_ringcache/metrics', unsigned: true, tls: { ca: node.ca } })).body;
     },
     async stop() {
+      // RINGCACHE_TEST_VERBOSE=1: every node's output, to see what a failing test did.
+      if (process.env.RINGCACHE_TEST_VERBOSE) for (const n of nodes) process.stderr.write(`--- ${n.id}\n${n.output}\n`);
       for (const c of clients) c.destroy();
       await Promise.all(nodes.map((n) => cluster.kill(n, 'SIGTERM')));
       await rm(base, { recursive: true, force: true });
