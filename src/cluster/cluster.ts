@@ -93,7 +93,12 @@ export function createCluster(deps: { config: RingcacheConfig; metrics: Metrics;
   const peers = new PeerClient({ signer, verifier, connectTimeoutMs: settings.forward.connectTimeoutMs, headersTimeoutMs: settings.forward.headersTimeoutMs, tls: tls.peers });
   const forwarder = new Forwarder(signer, { ...settings.forward, tls: tls.peers });
   const relay = new InvalidationRelay(node, peers, metrics, settings.handoff.windowSeconds * 1000);
-  const router = new RequestRouter(node, forwarder, { verifier, tls, owesInvalidations: (id) => relay.owes(id), mode: settings.routing, ownersTried: 2 }, metrics);
+  const router = new RequestRouter(
+    node,
+    forwarder,
+    { verifier, tls, owesInvalidations: (id) => relay.owes(id), writeMissed: (bucket, key, owner) => relay.relay(bucket, [key], [owner]), mode: settings.routing, ownersTried: 2 },
+    metrics,
+  );
   const bucketChanges = new BucketChanges(node, peers, log);
   buckets.onChange((bucket, change) => bucketChanges.announce(bucket, change));
   const jobs = new JobReplication(node, peers, log, clustered);

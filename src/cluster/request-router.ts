@@ -32,8 +32,10 @@ export type RouteDecision = { kind: 'handled' } | Placement;
 export interface RouterOptions {
   verifier: HopVerifier;
   tls: Pick<NodeTls, 'mutual'>;
-  /** Owners this node still has to tell about writes it served for them: not sent new work until told. */
+  /** Owners this node still has to tell about writes served for them: not sent new work until told. */
   owesInvalidations(id: string): boolean;
+  /** A write went past owner `ownerId` (it did not take it): that owner is to be told about the key. */
+  writeMissed(bucket: string, key: string, ownerId: string): void;
   mode: 'proxy' | 'redirect';
   /** Owners tried in ring order (the owner and its successors) before the store is read directly. */
   ownersTried: number;
@@ -105,7 +107,9 @@ export class RequestRouter {
         return { kind: 'handled' };
       }
       // Nothing of the request reached the owner: the next owner (or this node) serves it. Only
-      // an owner that refused, stalled or reset a fresh connection is blamed.
+      // an owner that refused, stalled or reset a fresh connection is blamed. A write it missed is
+      // owed to it (whoever serves it): this node sends it no requests for its keys until told.
+      if (!isRead(request.method)) this.options.writeMissed(endpoint.bucket as string, endpoint.key as string, candidate.id);
       if (outcome.suspect) {
         this.node.markSuspect(candidate.id);
         this.metrics.clusterForwardFailures.labels(candidate.id).inc();

@@ -89,3 +89,50 @@ describe('an owner that accepts connections and never answers', () => {
     }
   });
 });
+
+/**
+ * A write served for an owner that did not answer reaches that owner before it serves the key
+ * again: node-a keeps node-c's keys away from node-c while the invalidation it owes node-c is
+ * not delivered, even once node-c answers again and is no longer suspect (node-c kept the old
+ * metadata: membership never dropped it, so no ring change made it revalidate).
+ */
+describe('an owner back from a stall before it heard of the writes served for it', () => {
+  let cluster: TestCluster;
+  let proxy: TcpProxy;
+
+  beforeAll(async () => {
+    let proxyUrl = '';
+    cluster = await startTestCluster(3, {
+      start: false,
+      advertise: (node) => (node.id === 'node-c' ? proxyUrl : node.url),
+      config: { cluster: { forward: { firstByteTimeoutMs: FIRST_BYTE_MS }, health: { probeIntervalMs: 300, probeTimeoutMs: 500, failuresBeforeDown: 1000 }, suspectSeconds: 1 } },
+    });
+    proxy = await startTcpProxy(cluster.nodes[2].port);
+    proxyUrl = proxy.url;
+    await Promise.all(cluster.nodes.map((n) => cluster.start(n)));
+    await waitForRings(cluster.nodes, 3);
+    await cluster.client(cluster.nodes[0]).send(new CreateBucketCommand({ Bucket: BUCKET }));
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+    await proxy?.close();
+  });
+
+  it('never serves the old version: the owner gets no request for its keys until it was told', async () => {
+    const a = cluster.nodes[0];
+    const [key] = ownedByC('stale', 1);
+    await cluster.client(a).send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'v1' }));
+    expect((await bodyBytes((await cluster.client(a).send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body)).toString()).toBe('v1');
+
+    proxy.mode = 'blackhole';
+    await cluster.client(a).send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'v2' })); // served without node-c
+    // node-c is no longer suspect; the invalidation owed to it is stuck on a stalled connection.
+    await new Promise((r) => setTimeout(r, 1500));
+    proxy.mode = 'pass';
+    const reads: string[] = [];
+    const until = Date.now() + 4000;
+    while (Date.now() < until) reads.push((await bodyBytes((await cluster.client(a).send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body)).toString());
+    expect(reads.length).toBeGreaterThan(0);
+    expect(reads.filter((r) => r !== 'v2')).toEqual([]);
+  });
+});
