@@ -3,6 +3,7 @@
  * `inject()` or `listen({ port: 0 })`.
  */
 import http from 'node:http';
+import https from 'node:https';
 import fastify, { LogController, type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import type { RingcacheConfig } from './config/schema';
 import { adminPlugin, ADMIN_PREFIX } from './admin/admin-plugin';
@@ -29,6 +30,8 @@ import { jobsPlugin } from './jobs/jobs-plugin';
 import type { LoadDispatcher } from './jobs/load-dispatcher';
 import { createCluster, type Cluster } from './cluster/cluster';
 import { clusterPlugin } from './cluster/cluster-plugin';
+import { hopRequestId } from './cluster/hop-request-id';
+import { loadNodeTls } from './cluster/node-tls';
 
 export interface AppOptions {
   config: RingcacheConfig;
@@ -56,6 +59,8 @@ export interface RingcacheApp {
 export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
   const { config } = options;
   const metrics = new Metrics();
+  // server.tls: HTTPS for clients and peers (cluster.tls: how nodes check each other).
+  const tls = loadNodeTls(config);
   // Warm hits are answered in front of fastify (see s3/hit-path.ts); everything else reaches it.
   let hitPath: HitPath | undefined;
   let resolver: RequestResolver | undefined;
@@ -65,7 +70,7 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
       stashContentType(req, `${ADMIN_PREFIX}/`);
       handler(req, res);
     };
-    const server = http.createServer(route);
+    const server = tls.server ? https.createServer(tls.server, route) : http.createServer(route);
     // Expect: 100-continue only for requests allowed to send their body; other Expect values are ignored.
     server.on('checkContinue', (req, res) => {
       if (resolver && !req.url?.startsWith(`${ADMIN_PREFIX}/`)) continueIfAllowed(req, res, resolver);
@@ -86,7 +91,8 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
       options.logger === false
         ? false
         : { level: config.log.level, redact: ['req.headers.authorization', 'req.headers["x-amz-security-token"]'] },
-    genReqId: newRequestId,
+    // A request forwarded by another node keeps the id that node gave it (verified with its hop marker).
+    genReqId: (req) => hopRequestId(req.headers) ?? newRequestId(),
     // One debug line per request from onResponse below, instead of fastify's two info lines.
     logController: new LogController({ disableRequestLogging: true }),
     // Object keys are parsed from the raw URL by the S3 layer, not by the router.
@@ -114,7 +120,7 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
   };
   const buckets = new BucketRegistry(config, factory, cache?.forBucket);
   await buckets.init();
-  const cluster = createCluster({ config, metrics, log: app.log, buckets, cache });
+  const cluster = createCluster({ config, metrics, log: app.log, buckets, cache, tls });
   resolver = new RequestResolver(config, buckets);
   hitPath = new HitPath({
     resolver,
@@ -127,7 +133,8 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
   });
   const jobsNodeId = options.nodeId ?? cluster.node.self.id;
   const jobsDispatcher = options.dispatcher ?? cluster.dispatcher;
-  const jobs = await JobManager.open({ config: config.jobs, buckets, dispatcher: jobsDispatcher, nodeId: jobsNodeId, log: app.log, onKeyFinished: countFinishedKey(metrics) });
+  const jobs = await JobManager.open({ config: config.jobs, buckets, dispatcher: jobsDispatcher, nodeId: jobsNodeId, log: app.log, onKeyFinished: countFinishedKey(metrics), sharing: cluster.jobs });
+  cluster.jobs.attach(jobs);
 
   app.decorateRequest('s3Op', 'Unknown');
 
@@ -146,13 +153,13 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
     request.log.debug({ op, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
-  await app.register(adminPlugin, { prefix: ADMIN_PREFIX, metrics, buckets, credentials: config.credentials, authenticator: resolver.authenticator, cache, quotas: cache ? { memory: config.cache.memory.maxBytes, disk: config.cache.disk.maxBytes } : undefined, nodeId: () => cluster.node.self.id, beforeScrape: () => updateJobMetrics(metrics, jobs.list()), ready: () => cluster.ready(), dashboard: {
+  await app.register(adminPlugin, { prefix: ADMIN_PREFIX, metrics, buckets, credentials: config.credentials, authenticator: resolver.authenticator, cache, quotas: cache ? { memory: config.cache.memory.maxBytes, disk: config.cache.disk.maxBytes } : undefined, nodeId: () => cluster.node.self.id, beforeScrape: () => updateJobMetrics(metrics, jobs.coordinated()), ready: () => cluster.ready(), dashboard: {
     self: () => cluster.node.self,
     ringVersion: () => cluster.node.version,
     buckets: () => bucketOverview(config, buckets, (uri) => storeHealth.get(uri)?.view()),
     members: cluster.members,
   } });
-  await app.register(clusterPlugin, { prefix: `${ADMIN_PREFIX}/cluster`, node: cluster.node, secret: config.cluster.secret, buckets, cache });
+  await app.register(clusterPlugin, { prefix: `${ADMIN_PREFIX}/cluster`, node: cluster.node, verifier: cluster.verifier, signer: cluster.signer, tls: cluster.tls, buckets, cache, authenticator: resolver.authenticator, credentials: config.credentials, jobs: cluster.jobs });
   await app.register(jobsPlugin, { prefix: ADMIN_PREFIX, manager: jobs, credentials: config.credentials, authenticator: resolver.authenticator, defaults: config.jobs, elsewhere: cluster.jobsElsewhere });
   await app.register(s3Plugin, { config, buckets, metrics, cluster, resolver });
 

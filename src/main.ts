@@ -24,7 +24,7 @@ export async function startGateway(config: RingcacheConfig, out: (line: string) 
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
-  const url = `http://${host}:${port}`;
+  const url = `${config.server.tls ? 'https' : 'http'}://${host}:${port}`;
 
   out(`Ringcache S3 gateway listening on ${url}`);
   if (config.dataDir) out(`  buckets: top-level folders of ${config.dataDir}`);

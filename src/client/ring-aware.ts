@@ -4,8 +4,9 @@
  * the ring sends them to the owner itself and saves that hop.
  *
  * - The ring is fetched lazily (first object request) from the configured endpoint
- *   (`GET /_ringcache/cluster/ring`) and built with the nodes' own `buildRing` and `ringKey`,
- *   so client and nodes always pick the same owner.
+ *   (`GET /_ringcache/cluster/ring`, signed with the client's own credentials and region: the
+ *   ring view needs an admin key, one with "*": "write") and built with the nodes' own
+ *   `buildRing` and `ringKey`, so client and nodes always pick the same owner.
  * - One middleware, placed just before the signer (`httpSigningMiddleware`, which itself
  *   follows `retryMiddleware`), rewrites protocol, host and port of requests whose input has a
  *   Bucket and a Key. The signature is computed for the owner's host, and every SDK retry
@@ -29,6 +30,8 @@
 import { Readable } from 'node:stream';
 import type { S3Client, ServiceInputTypes, ServiceOutputTypes } from '@aws-sdk/client-s3';
 import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { NodeSha256 } from '../s3/auth/sha256';
 import type { FinalizeHandlerOutput, FinalizeRequestMiddleware } from '@smithy/types';
 import { ringKey, type RingView } from '../cluster/cluster-node';
 import { buildRing, type Ring } from '../cluster/ring';
@@ -79,7 +82,13 @@ const MIN_REFRESH_GAP_MS = 1000;
 
 export function withRingAwareness(client: S3Client, options: RingAwareOptions = {}): RingAwareHandle {
   const { refreshIntervalMs = 30_000, badMemberMs = 5_000, fetchTimeoutMs = 2_000, log } = options;
-  const config = client.config as { endpoint?: () => Promise<{ protocol: string; hostname: string; port?: number; path: string }>; forcePathStyle?: unknown };
+  const config = client.config as {
+    endpoint?: () => Promise<{ protocol: string; hostname: string; port?: number; path: string }>;
+    forcePathStyle?: unknown;
+    credentials: () => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>;
+    region: () => Promise<string>;
+    requestHandler?: { handle(request: HttpRequest, options?: { abortSignal?: AbortSignal }): Promise<{ response: { statusCode: number; body: unknown } }> };
+  };
   if (!config.endpoint) throw new Error('withRingAwareness: the S3Client needs an explicit endpoint (any cluster node)');
   if (config.forcePathStyle !== true) throw new Error('withRingAwareness: the S3Client needs forcePathStyle: true');
   const endpoint = config.endpoint;
@@ -90,15 +99,25 @@ export function withRingAwareness(client: S3Client, options: RingAwareOptions = 
   const bad = new Map<string, number>();
   const stats: RingAwareStats = { direct: 0, viaEndpoint: 0, fallbacks: 0, refreshes: 0 };
 
+  /** GET /_ringcache/cluster/ring, SigV4-signed, through the client's own HTTP handler (its TLS settings). */
   async function fetchRing(): Promise<void> {
     const e = await endpoint();
-    const base = `${e.protocol}//${e.hostname}${e.port ? `:${e.port}` : ''}${e.path.replace(/\/$/, '')}`;
-    const response = await fetch(`${base}/_ringcache/cluster/ring`, { signal: AbortSignal.timeout(fetchTimeoutMs) });
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new Error(`ring fetch answered ${response.status}`);
-    }
-    const view = (await response.json()) as RingView;
+    const host = `${e.hostname}${e.port ? `:${e.port}` : ''}`;
+    const signer = new SignatureV4({ service: 's3', region: await config.region(), credentials: config.credentials, sha256: NodeSha256, uriEscapePath: false });
+    const request = new HttpRequest({
+      method: 'GET',
+      protocol: e.protocol,
+      hostname: e.hostname,
+      port: e.port,
+      path: `${e.path.replace(/\/$/, '')}/_ringcache/cluster/ring`,
+      headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+    });
+    const signed = (await signer.sign(request)) as HttpRequest;
+    if (!config.requestHandler) throw new Error('the S3Client has no request handler');
+    const { response } = await config.requestHandler.handle(signed, { abortSignal: AbortSignal.timeout(fetchTimeoutMs) });
+    const text = await bodyText(response.body);
+    if (response.statusCode !== 200) throw new Error(`ring fetch answered ${response.statusCode}: ${text.slice(0, 200)}`);
+    const view = JSON.parse(text) as RingView;
     held = { version: view.version, ring: buildRing(view.members.map((m) => m.id)), urls: new Map(view.members.map((m) => [m.id, new URL(m.url)])) };
     for (const id of bad.keys()) if (!held.urls.has(id)) bad.delete(id);
     stats.refreshes++;
@@ -219,4 +238,15 @@ function mayResend(error: unknown, request: HttpRequest): boolean {
 function resendable(body: unknown): boolean {
   if (body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array || body instanceof ArrayBuffer) return true;
   return body instanceof Readable && !body.readableDidRead && !body.destroyed;
+}
+
+/** The whole (small) body of a response from the client's HTTP handler. */
+async function bodyText(body: unknown): Promise<string> {
+  if (body instanceof Readable) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) chunks.push(Buffer.from(chunk as Uint8Array));
+    return Buffer.concat(chunks).toString('utf8');
+  }
+  if (body === undefined || body === null) return '';
+  return Buffer.from(body as Uint8Array).toString('utf8');
 }

@@ -30,7 +30,7 @@ export class ClusterLoadDispatcher implements LoadDispatcher {
     const member = this.node.member(nodeId);
     if (!member) throw new PeerError(`node ${nodeId} is no longer a member`);
     try {
-      return await this.peers.postJson<KeyLoadResult[]>(member, '/load', { bucket, items, options }, signal, batchDeadlineMs(items, options));
+      return await this.peers.postJson<KeyLoadResult[]>(member, 'load', '/load', { bucket, items, options }, signal, batchDeadlineMs(items, options));
     } catch (err) {
       // Only a node that cannot be reached is suspect; a slow batch is retried, not blamed.
       if (!signal.aborted && isUnreachable(err)) this.node.markSuspect(nodeId);

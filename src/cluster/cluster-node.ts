@@ -7,6 +7,7 @@
 import type { Metrics } from '../admin/metrics';
 import { byId, type MemberInfo, type Membership } from './membership';
 import { buildRing, hash32, type Ring } from './ring';
+import { RingShares } from './ring-shares';
 
 export interface ClusterNodeOptions {
   self: MemberInfo;
@@ -43,9 +44,6 @@ export interface RingView {
 /** The ring key of an object: bucket and key, the same on every node. */
 export const ringKey = (bucket: string, key: string): string => `${bucket}/${key}`;
 
-/** Sample size for the owned-share figures of the ring view. */
-const SHARE_SAMPLES = 20_000;
-
 export class ClusterNode {
   readonly self: MemberInfo;
   private ring: Ring;
@@ -55,7 +53,7 @@ export class ClusterNode {
   private readonly listeners = new Set<(changedAt: number) => void>();
   private versionTag = '';
   private changedAt: number;
-  private shares = new Map<string, number>();
+  private shares: RingShares | undefined;
   private unsubscribe: (() => void) | undefined;
   /** Set once membership reported a first member set. */
   private joined = false;
@@ -79,6 +77,7 @@ export class ClusterNode {
 
   async stop(): Promise<void> {
     this.unsubscribe?.();
+    this.shares?.cancel();
     await this.options.membership.stop();
   }
 
@@ -144,7 +143,7 @@ export class ClusterNode {
       changedAt: new Date(this.changedAt).toISOString(),
       members: this.ring.members.map((id) => {
         const member = this.byIdMap.get(id) as MemberInfo;
-        return { id, url: member.url, self: id === this.self.id, suspect: this.isSuspect(id), share: this.shares.get(id) ?? 0 };
+        return { id, url: member.url, self: id === this.self.id, suspect: this.isSuspect(id), share: this.shares?.shareOf(id) ?? 0 };
       }),
     };
   }
@@ -170,21 +169,12 @@ export class ClusterNode {
     this.changedAt = this.now();
     if (notify) this.previous = { ring: old, until: this.changedAt + this.options.handoffWindowMs };
     for (const id of this.suspects.keys()) if (!this.byIdMap.has(id)) this.suspects.delete(id);
-    this.shares = sampleShares(this.ring);
+    this.shares?.cancel();
+    this.shares = new RingShares(this.ring);
     this.options.metrics.clusterMembers.set(members.length);
     if (!notify) return;
     this.options.metrics.clusterRingChanges.inc();
     this.options.log.info({ members: members.map((m) => m.id), version }, 'ring rebuilt');
     for (const listener of this.listeners) listener(this.changedAt);
   }
-}
-
-function sampleShares(ring: Ring): Map<string, number> {
-  const counts = new Map<string, number>(ring.members.map((id) => [id, 0]));
-  if (ring.members.length <= 1) return new Map(ring.members.map((id) => [id, 1]));
-  for (let i = 0; i < SHARE_SAMPLES; i++) {
-    const owner = ring.owner(`share-sample/${i}`) as string;
-    counts.set(owner, (counts.get(owner) as number) + 1);
-  }
-  return new Map([...counts].map(([id, n]) => [id, n / SHARE_SAMPLES]));
 }

@@ -1,28 +1,52 @@
 /**
  * Cluster endpoints under /_ringcache/cluster:
- *   GET  /ring         the ring view (members, share of the key space, suspects): public, like healthz
- *   GET  /page?key=K   a cached page, for warm hand-off            (nodes only: hop marker)
- *   POST /load         warm a batch of keys here (preload jobs)     (nodes only, body signed)
- *   POST /invalidate   drop cached metadata of keys changed elsewhere (nodes only, body signed)
+ *   GET  /ring         the ring view (members and their URLs, shares, suspects): SigV4-signed by an
+ *                      admin key (one with "*": "write"), like the other admin calls
+ *   GET  /page?key=K   a cached page, for warm hand-off; the answer is signed  (nodes: purpose "page")
+ *   POST /load         warm a batch of keys here (preload jobs)                (nodes: "load")
+ *   POST /invalidate   drop cached metadata of keys changed elsewhere          (nodes: "invalidate")
+ *   POST /buckets      a bucket was created or deleted elsewhere: forget what is cached of it ("buckets")
+ *   POST /jobs         job records from their coordinators                     (nodes: "jobs")
+ *   GET  /jobs         every job record this node has                          (nodes: "jobs")
  *
- * The internal endpoints check the marker before reading a body, accept each marker once
- * (a replay is refused), and for POST check the signed body hash against the raw bytes
- * before parsing them: this plugin reads JSON bodies as buffers and parses them itself.
+ * Node-to-node endpoints check the marker of their own purpose before reading a body (a marker
+ * made for another endpoint, for another node, or used before is refused), then, for POST, the
+ * signed body hash against the raw bytes before parsing them (this plugin reads JSON bodies as
+ * buffers and parses them itself); with mutual TLS, only over a connection whose client
+ * certificate the cluster CA verified. Pages are served only to current members.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { NodeCache } from '../cache/open-cache';
+import type { Credential } from '../config/schema';
 import { loadLocally } from '../jobs/load-locally';
+import type { Job } from '../jobs/job-types';
 import type { BucketRegistry } from '../mounts/bucket-registry';
-import { toS3Error } from '../s3/errors';
+import type { Authenticator } from '../s3/auth';
+import { S3Error, toS3Error } from '../s3/errors';
 import type { ClusterNode } from './cluster-node';
-import { bodyMatchesMarker, checkPeer, ReplayGuard, type PeerCheck } from './peer-auth';
+import type { NodeTls } from './node-tls';
+import { peerTransportTrusted } from './node-tls';
+import { bodyMatchesMarker, HOP_NONCE_HEADER, type HopPurpose, type HopSigner, type HopVerifier, type PeerMarker } from './peer-auth';
+import { PAGE_SIGNATURE_HEADER } from './peer-client';
+
+/** Where job records arrive and come from (the job manager, through the cluster's job replication). */
+export interface JobRecords {
+  receive(records: readonly Job[], from: string): Promise<void>;
+  all(): Job[];
+}
 
 export interface ClusterPluginOptions {
   node: ClusterNode;
-  secret: string | undefined;
+  verifier: HopVerifier;
+  /** Signs answers (pages); undefined without a cluster secret. */
+  signer: HopSigner | undefined;
+  tls: Pick<NodeTls, 'mutual'>;
   buckets: BucketRegistry;
   cache?: NodeCache;
+  authenticator: Authenticator;
+  credentials: readonly Credential[];
+  jobs?: JobRecords;
 }
 
 const loadBody = z.object({
@@ -32,6 +56,8 @@ const loadBody = z.object({
 });
 
 const invalidateBody = z.object({ keys: z.record(z.string(), z.array(z.string())), all: z.boolean().optional() });
+const bucketsBody = z.object({ bucket: z.string(), change: z.enum(['created', 'deleted']) });
+const jobsBody = z.object({ records: z.array(z.record(z.string(), z.unknown())).max(10_000) });
 
 /** Batches of up to jobs.batchKeys (10,000) keys, and invalidations of as many long keys: more than fastify's default 1 MiB. */
 const INTERNAL_BODY_LIMIT = 16 * 1024 * 1024;
@@ -49,44 +75,65 @@ function parseJsonBody(body: unknown): unknown {
   }
 }
 
+/** A key that may read everything and write everything: the admin of this gateway. */
+export const isAdminCredential = (credential: Credential | undefined): boolean =>
+  credential !== undefined && Object.hasOwn(credential.grants, '*') && credential.grants['*'] === 'write';
+
 export async function clusterPlugin(app: FastifyInstance, opts: ClusterPluginOptions): Promise<void> {
-  const replays = new ReplayGuard();
-  const markers = new WeakMap<FastifyRequest, Extract<PeerCheck, { kind: 'peer' }>>();
+  const markers = new WeakMap<FastifyRequest, PeerMarker>();
+  const byKey = new Map(opts.credentials.map((c) => [c.accessKeyId, c]));
 
   // Scoped to this plugin: JSON bodies arrive as the raw bytes, so their signed hash can be checked.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: INTERNAL_BODY_LIMIT }, (_request, body, done) => done(null, body));
 
-  /** onRequest: a valid marker not seen before, checked before any body is read. */
-  const peersOnly = async (request: FastifyRequest): Promise<void> => {
-    const signsBody = request.method === 'POST';
-    const check = checkPeer(opts.secret, { method: request.method, rawUrl: request.raw.url ?? '/', headers: request.headers, signsBody });
-    if (check.kind !== 'peer') throw refused(check.kind === 'invalid' ? check.reason : 'no hop marker');
-    if (replays.has(check)) throw refused('hop marker already used');
-    if (signsBody) markers.set(request, check);
-    else if (!replays.claim(check)) throw refused('hop marker already used');
-  };
+  /** onRequest of node-to-node endpoints: a valid marker of this purpose, not used before, checked before any body is read. */
+  const peersOnly =
+    (purpose: HopPurpose) =>
+    async (request: FastifyRequest): Promise<void> => {
+      if (!peerTransportTrusted(opts.tls, request.raw)) throw refused('node-to-node calls need a client certificate of the cluster (mutual TLS)');
+      const signsBody = request.method === 'POST';
+      const check = opts.verifier.check(purpose, { method: request.method, rawUrl: request.raw.url ?? '/', headers: request.headers, signsBody });
+      if (check.kind !== 'peer') throw refused(check.kind === 'invalid' ? check.reason : 'no hop marker');
+      markers.set(request, check);
+      if (!signsBody && !opts.verifier.accept(check)) throw refused('hop marker already used');
+    };
 
   /** preHandler of POST endpoints: the body is the one the marker signed; the marker is used up. */
   const signedBody = async (request: FastifyRequest): Promise<void> => {
     const check = markers.get(request);
     if (!check) throw refused('no hop marker');
     if (!Buffer.isBuffer(request.body) || !bodyMatchesMarker(request.headers, request.body)) throw refused('the body is not the one the hop marker signed');
-    if (!replays.claim(check)) throw refused('hop marker already used');
+    if (!opts.verifier.accept(check)) throw refused('hop marker already used');
   };
 
-  app.get('/ring', async () => opts.node.view());
+  const internalPost = (purpose: HopPurpose) => ({ onRequest: peersOnly(purpose), preHandler: signedBody, bodyLimit: INTERNAL_BODY_LIMIT });
 
-  app.get('/page', { onRequest: peersOnly }, async (request, reply) => {
-    const key = (request.query as { key?: string }).key;
-    const page = key && opts.cache ? opts.cache.store.peek(key) : undefined;
-    if (!page) return reply.code(404).send({ error: 'NoSuchPage' });
-    return reply.header('content-type', 'application/octet-stream').send(page.data);
+  app.get('/ring', async (request, reply) => {
+    try {
+      const auth = opts.authenticator.authenticate({ method: request.method, rawUrl: request.raw.url ?? '/', headers: request.headers, now: new Date() });
+      const credential = auth.kind === 'signed' ? byKey.get(auth.accessKeyId) : undefined;
+      if (auth.kind !== 'signed') return reply.code(403).send({ error: 'AccessDenied', message: 'The ring view needs a request signed by an admin key (AWS Signature Version 4).' });
+      if (!isAdminCredential(credential)) return reply.code(403).send({ error: 'AccessDenied', message: `Access key ${auth.accessKeyId} is not an admin key ("*": "write"): it may not see the ring.` });
+      return opts.node.view();
+    } catch (err) {
+      const s3 = err instanceof S3Error ? err : toS3Error(err);
+      return reply.code(s3.status).send({ error: s3.code, message: s3.message });
+    }
   });
 
-  const internalPost = { onRequest: peersOnly, preHandler: signedBody, bodyLimit: INTERNAL_BODY_LIMIT };
+  app.get('/page', { onRequest: peersOnly('page') }, async (request, reply) => {
+    const marker = markers.get(request) as PeerMarker;
+    // Cached bytes go only to current members (a node removed from the cluster gets nothing).
+    if (!opts.node.member(marker.from)) return reply.code(403).send({ error: 'AccessDenied', message: `${marker.from} is not a member of this node's ring` });
+    const key = (request.query as { key?: string }).key;
+    const page = key && opts.cache ? opts.cache.store.peek(key) : undefined;
+    if (!key || !page || !opts.signer) return reply.code(404).send({ error: 'NoSuchPage' });
+    const signature = opts.signer.answerSignature('page', request.headers[HOP_NONCE_HEADER] as string, key, page.data);
+    return reply.header('content-type', 'application/octet-stream').header(PAGE_SIGNATURE_HEADER, signature).send(page.data);
+  });
 
-  app.post('/load', internalPost, async (request, reply) => {
+  app.post('/load', internalPost('load'), async (request, reply) => {
     const parsed = loadBody.safeParse(parseJsonBody(request.body));
     if (!parsed.success) return reply.code(400).send({ error: 'InvalidArgument', message: parsed.error.message });
     const { bucket, items, options } = parsed.data;
@@ -104,7 +151,7 @@ export async function clusterPlugin(app: FastifyInstance, opts: ClusterPluginOpt
     }
   });
 
-  app.post('/invalidate', internalPost, async (request, reply) => {
+  app.post('/invalidate', internalPost('invalidate'), async (request, reply) => {
     const parsed = invalidateBody.safeParse(parseJsonBody(request.body));
     if (!parsed.success) return reply.code(400).send({ error: 'InvalidArgument', message: parsed.error.message });
     if (parsed.data.all) opts.cache?.shared.metadata.expireBefore(Date.now());
@@ -117,5 +164,25 @@ export async function clusterPlugin(app: FastifyInstance, opts: ClusterPluginOpt
       invalidated += keys.length;
     }
     return { invalidated };
+  });
+
+  app.post('/buckets', internalPost('buckets'), async (request, reply) => {
+    const parsed = bucketsBody.safeParse(parseJsonBody(request.body));
+    if (!parsed.success) return reply.code(400).send({ error: 'InvalidArgument', message: parsed.error.message });
+    opts.buckets.forget(parsed.data.bucket);
+    return { forgotten: parsed.data.bucket };
+  });
+
+  app.post('/jobs', internalPost('jobs'), async (request, reply) => {
+    if (!opts.jobs) return reply.code(404).send({ error: 'NoJobs' });
+    const parsed = jobsBody.safeParse(parseJsonBody(request.body));
+    if (!parsed.success) return reply.code(400).send({ error: 'InvalidArgument', message: parsed.error.message });
+    await opts.jobs.receive(parsed.data.records as unknown as Job[], (markers.get(request) as PeerMarker).from);
+    return { received: parsed.data.records.length };
+  });
+
+  app.get('/jobs', { onRequest: peersOnly('jobs') }, async (_request: FastifyRequest, reply: FastifyReply) => {
+    if (!opts.jobs) return reply.code(404).send({ error: 'NoJobs' });
+    return { records: opts.jobs.all() };
   });
 }

@@ -29,6 +29,8 @@ interface Pending {
 
 export class InvalidationRelay {
   private readonly pending = new Map<string, Pending>();
+  /** Owners whose pending keys are in flight to them. */
+  private readonly sending = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private flushing = false;
   private stopped = false;
@@ -80,13 +82,30 @@ export class InvalidationRelay {
           const member = this.node.member(id);
           try {
             if (!member) throw new Error('not a member');
-            await this.peers.postJson(member, '/invalidate', { keys: { [bucket]: [...keys] } } satisfies InvalidateRequest, undefined, deadlineMs);
+            await this.peers.postJson(member, 'invalidate', '/invalidate', { keys: { [bucket]: [...keys] } } satisfies InvalidateRequest, undefined, deadlineMs);
             this.metrics.clusterInvalidationsSent.labels('sent').inc(keys.length);
           } catch {
             this.relay(bucket, keys, [id]);
           }
         }),
     );
+  }
+
+  /**
+   * Whether writes served for owner `id` have not been told to it yet (queued, or being sent).
+   * Such an owner gets no new requests from this node until it has heard of them: it must not
+   * serve a key as its owner again with the metadata it had before the write.
+   */
+  owes(id: string): boolean {
+    return this.pending.has(id) || this.sending.has(id);
+  }
+
+  /** An owner came back (a ring change): try what is pending for it now rather than at the next tick. */
+  retryNow(): void {
+    if (this.pending.size === 0 || this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.schedule(0);
   }
 
   /** Resolves when nothing is pending (tests) or after `timeoutMs`. */
@@ -125,14 +144,17 @@ export class InvalidationRelay {
   private async send(id: string, entry: Pending): Promise<void> {
     // Keys queued while this request is in flight start a new entry.
     this.pending.delete(id);
+    this.sending.add(id);
     const member = this.node.member(id);
     const body: InvalidateRequest = { keys: Object.fromEntries([...entry.keys].map(([b, set]) => [b, [...set]])), all: entry.all || undefined };
     const count = entry.all ? 1 : entry.count;
     try {
       if (!member) throw new Error('not a member');
-      await this.peers.postJson(member, '/invalidate', body, AbortSignal.timeout(2000));
+      await this.peers.postJson(member, 'invalidate', '/invalidate', body, AbortSignal.timeout(2000));
       this.metrics.clusterInvalidationsSent.labels('sent').inc(count);
+      this.sending.delete(id);
     } catch {
+      this.sending.delete(id);
       if (Date.now() - entry.since > this.giveUpMs) {
         this.metrics.clusterInvalidationsSent.labels('dropped').inc(count);
         return;

@@ -1,8 +1,8 @@
 /**
- * Preload jobs live on the node that coordinates them. So that a client behind a load
- * balancer can follow a job through any node, a node that does not know a job asks the
- * other members (the same signed request, hop-marked so they answer only for themselves), and
- * a job listing gathers every member's jobs. The peers verify the client's signature again.
+ * Job requests another node must answer: a cancel goes to the node that holds the job's lease
+ * (it runs the job), and a job a node does not know yet (its record still on the way) is asked
+ * of the others. The signed request is passed on with a hop marker (the receiving node answers
+ * for itself only) and its signature is verified there again.
  */
 import type { FastifyRequest } from 'fastify';
 import type { ClusterNode } from './cluster-node';
@@ -32,12 +32,7 @@ export class JobPeers {
     const answers = await Promise.all(
       members.map(async (member) => {
         try {
-          const response = await this.peers.dispatch(member, {
-            method: request.method as 'GET',
-            path: rawUrl,
-            headers: { ...headers, ...this.peers.markerFor(request.method, rawUrl) },
-            signal: AbortSignal.timeout(ASK_TIMEOUT_MS),
-          });
+          const response = await this.peers.request(member, 'job-ask', { method: request.method as 'GET', path: rawUrl, headers, requestId: String(request.id) }, AbortSignal.timeout(ASK_TIMEOUT_MS));
           const text = await response.body.text();
           return { member, status: response.statusCode, body: JSON.parse(text) as unknown };
         } catch {
@@ -61,9 +56,11 @@ export class JobPeers {
     return answers.find((a) => a.status !== 404);
   }
 
-  /** Every other member's jobs for this (signed) listing request. */
-  async listAll(request: FastifyRequest): Promise<unknown[]> {
-    const answers = await this.ask(request, this.others());
-    return answers.flatMap((a) => (a.status === 200 && Array.isArray((a.body as { jobs?: unknown[] }).jobs) ? (a.body as { jobs: unknown[] }).jobs : []));
+  /** The answer of one member (the holder of a job's lease); undefined when it cannot be reached. */
+  async askNode(request: FastifyRequest, nodeId: string): Promise<PeerAnswer | undefined> {
+    const member = this.node.member(nodeId);
+    if (!member || member.id === this.node.self.id) return undefined;
+    const [answer] = await this.ask(request, [member]);
+    return answer;
   }
 }

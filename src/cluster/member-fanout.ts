@@ -36,10 +36,8 @@ export class MemberFanout {
     return Promise.all(
       others.map(async ({ id, url }): Promise<MemberAnswer> => {
         try {
-          const response = await this.peers.dispatch(
-            { id, url },
-            { method: 'GET', path: rawUrl, headers: { ...headers, ...this.peers.markerFor('GET', rawUrl) }, signal: AbortSignal.timeout(timeoutMs) },
-          );
+          // The hop marker tells the member the request came from a peer (it answers for itself only).
+          const response = await this.peers.request({ id, url }, 'forward', { method: 'GET', path: rawUrl, headers }, AbortSignal.timeout(timeoutMs), timeoutMs);
           const text = await response.body.text();
           let body: unknown = text;
           try {

@@ -1,25 +1,28 @@
 /**
- * The HTTP client between nodes, with two keep-alive pools per peer origin: one for forwarded
- * S3 requests (`dispatch`), one for the calls nodes make of each other (internal JSON
- * endpoints, page hand-off). A forwarded download holds its connection for as long as the
- * client takes to read it, so slow readers can fill the forwarding pool; hand-off pages,
- * preload batches and invalidations never queue behind them. Every call carries the hop
- * marker (peer-auth.ts); internal calls with a body also sign its SHA-256.
+ * The calls nodes make of each other (internal JSON endpoints, page hand-off, job requests passed
+ * on), on their own keep-alive pool per peer: a forwarded download holds its connection for as long
+ * as the client takes to read it, so hand-off pages, preload batches, invalidations and job records
+ * never queue behind forwarded S3 requests (those go through the Forwarder). Every call carries a
+ * hop marker for its purpose (peer-auth.ts), addressed to the peer; calls with a body also sign
+ * its SHA-256. Over https:// the peer's certificate is verified against cluster.tls.caFile, and
+ * with mutual TLS this node presents its own.
  */
 import { createHash } from 'node:crypto';
 import { Agent, type Dispatcher } from 'undici';
 import type { MemberInfo } from './membership';
+import type { PeerTlsOptions } from './node-tls';
 import { untilAborted } from '../util/until-aborted';
-import { peerHeaders } from './peer-auth';
+import { HOP_NONCE_HEADER, type HopPurpose, type HopSigner, type HopVerifier } from './peer-auth';
 
 export const CLUSTER_PATH = '/_ringcache/cluster';
+export const PAGE_SIGNATURE_HEADER = 'x-ringcache-page-signature';
 
 export interface PeerClientOptions {
-  selfId: string;
-  secret: string | undefined;
+  signer: HopSigner | undefined;
+  verifier: HopVerifier;
   connectTimeoutMs: number;
   headersTimeoutMs: number;
-  connectionsPerPeer: number;
+  tls: PeerTlsOptions;
 }
 
 /** Errors that mean the node could not be reached at all (as opposed to slow, or answering an error). */
@@ -39,55 +42,56 @@ export class PeerError extends Error {
   }
 }
 
-/** Connections per peer for internal calls (pages, /load, /invalidate), apart from forwarding. */
+/** Connections per peer for internal calls. */
 export const INTERNAL_CONNECTIONS_PER_PEER = 16;
 
+export interface PeerRequest {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** Path and query as sent. */
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** The request id the caller logged (passed on in the marker). */
+  requestId?: string;
+}
+
 export class PeerClient {
-  /** Forwarded S3 requests (`cluster.forward.connectionsPerPeer` connections per peer). */
+  /** Internal calls: hand-off pages, preload batches, invalidations, job records and requests. */
   readonly agent: Agent;
-  /** Internal calls: hand-off pages, preload batches, invalidations. */
-  readonly internalAgent: Agent;
 
   constructor(private readonly options: PeerClientOptions) {
+    // Every call sets its own deadline (a signal, or headers/body timeouts per call).
     this.agent = new Agent({
-      connections: options.connectionsPerPeer,
-      connect: { timeout: options.connectTimeoutMs },
-      headersTimeout: options.headersTimeoutMs,
-      // Object bodies may pause for as long as the client reading them does.
-      bodyTimeout: 0,
-      keepAliveTimeout: 30_000,
-    });
-    // Every internal call sets its own deadline (a signal, or headers/body timeouts per call).
-    this.internalAgent = new Agent({
       connections: INTERNAL_CONNECTIONS_PER_PEER,
-      connect: { timeout: options.connectTimeoutMs },
+      connect: { timeout: options.connectTimeoutMs, ...options.tls },
       headersTimeout: options.headersTimeoutMs,
       keepAliveTimeout: 30_000,
     });
   }
 
-  /**
-   * The hop-marker headers for a request this node sends. With `body` (internal calls), the
-   * marker also signs its SHA-256, so it cannot be replayed with another body.
-   */
-  markerFor(method: string, rawUrl: string, body?: string | Uint8Array): Record<string, string> {
-    if (this.options.secret === undefined) throw new PeerError('cluster.secret is not configured: nodes cannot talk to each other');
+  /** The hop-marker headers of a request to `target` (its body's SHA-256 signed when there is one). */
+  markerFor(purpose: HopPurpose, target: MemberInfo, method: string, rawUrl: string, body?: string | Uint8Array, requestId?: string): Record<string, string> {
+    if (!this.options.signer) throw new PeerError('cluster.secret is not configured: nodes cannot talk to each other');
     const bodySha256 = body === undefined ? undefined : createHash('sha256').update(body).digest('hex');
-    return peerHeaders(this.options.secret, this.options.selfId, { method, rawUrl, bodySha256 });
-  }
-
-  /** A forwarded S3 request, on the forwarding pool. */
-  dispatch(target: MemberInfo, request: Omit<Dispatcher.RequestOptions, 'origin'>): Promise<Dispatcher.ResponseData> {
-    return this.agent.request({ ...request, origin: new URL(target.url).origin });
+    return this.options.signer.headers(purpose, { method, rawUrl, to: target.id, bodySha256, requestId });
   }
 
   /**
-   * An internal call, given up as soon as `signal` aborts. undici applies a request's signal
-   * only once the request has a connection, so a call queued behind a busy pool would wait
-   * past its deadline; a response that still comes after the abort is discarded.
+   * A call given up as soon as `signal` aborts. undici applies a request's signal only once the
+   * request has a connection, so a call queued behind a busy pool would wait past its deadline;
+   * a response that still comes after the abort is discarded.
    */
-  private internal(target: MemberInfo, request: Omit<Dispatcher.RequestOptions, 'origin' | 'signal'>, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
-    const pending = this.internalAgent.request({ ...request, origin: new URL(target.url).origin, signal });
+  request(target: MemberInfo, purpose: HopPurpose, request: PeerRequest, signal: AbortSignal, timeoutMs?: number): Promise<Dispatcher.ResponseData> {
+    const headers = { ...request.headers, ...this.markerFor(purpose, target, request.method, request.path, request.body, request.requestId) };
+    const pending = this.agent.request({
+      origin: new URL(target.url).origin,
+      method: request.method,
+      path: request.path,
+      headers,
+      body: request.body,
+      signal,
+      ...(timeoutMs === undefined ? {} : { headersTimeout: timeoutMs, bodyTimeout: timeoutMs }),
+    });
     return untilAborted(pending, signal, (late) => late.body.destroy());
   }
 
@@ -96,21 +100,14 @@ export class PeerClient {
    * non-2xx, and when the whole exchange takes longer than `deadlineMs` (default 30 s; the
    * answer may come only after long work, so the pool's headers timeout does not apply).
    */
-  async postJson<T>(target: MemberInfo, path: string, body: unknown, signal?: AbortSignal, deadlineMs = 30_000): Promise<T> {
-    const rawUrl = `${CLUSTER_PATH}${path}`;
+  async postJson<T>(target: MemberInfo, purpose: HopPurpose, path: string, body: unknown, signal?: AbortSignal, deadlineMs = 30_000): Promise<T> {
     const deadline = AbortSignal.timeout(deadlineMs);
-    const json = JSON.stringify(body);
-    const response = await this.internal(
+    const response = await this.request(
       target,
-      {
-        method: 'POST',
-        path: rawUrl,
-        headers: { 'content-type': 'application/json', ...this.markerFor('POST', rawUrl, json) },
-        body: json,
-        headersTimeout: deadlineMs,
-        bodyTimeout: deadlineMs,
-      },
+      purpose,
+      { method: 'POST', path: `${CLUSTER_PATH}${path}`, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
       signal ? AbortSignal.any([signal, deadline]) : deadline,
+      deadlineMs,
     );
     const text = await response.body.text();
     if (response.statusCode < 200 || response.statusCode >= 300) {
@@ -119,19 +116,39 @@ export class PeerClient {
     return JSON.parse(text) as T;
   }
 
-  /** A cached page from a peer, or undefined when it does not hold it (or cannot be reached in time). */
+  /** GETs JSON from an internal endpoint. */
+  async getJson<T>(target: MemberInfo, purpose: HopPurpose, path: string, deadlineMs = 5000): Promise<T> {
+    const response = await this.request(target, purpose, { method: 'GET', path: `${CLUSTER_PATH}${path}` }, AbortSignal.timeout(deadlineMs), deadlineMs);
+    const text = await response.body.text();
+    if (response.statusCode !== 200) throw new PeerError(`${target.id} answered ${response.statusCode} to ${path}: ${text.slice(0, 200)}`, response.statusCode);
+    return JSON.parse(text) as T;
+  }
+
+  /**
+   * A cached page from a peer, or undefined when it does not hold it (or cannot be reached in
+   * time, or its answer does not verify: the peer signs the page with the request's nonce, so
+   * bytes altered on the way, or an answer to another request, are refused).
+   */
   async page(target: MemberInfo, pageKey: string, length: number, timeoutMs: number): Promise<Buffer | undefined> {
-    const rawUrl = `${CLUSTER_PATH}/page?key=${encodeURIComponent(pageKey)}`;
-    const response = await this.internal(target, { method: 'GET', path: rawUrl, headers: this.markerFor('GET', rawUrl) }, AbortSignal.timeout(timeoutMs));
+    const path = `${CLUSTER_PATH}/page?key=${encodeURIComponent(pageKey)}`;
+    const marker = this.markerFor('page', target, 'GET', path);
+    const signal = AbortSignal.timeout(timeoutMs);
+    const pending = this.agent.request({ origin: new URL(target.url).origin, method: 'GET', path, headers: marker, signal });
+    const response = await untilAborted(pending, signal, (late) => late.body.destroy());
     if (response.statusCode !== 200) {
       await response.body.dump();
       return undefined;
     }
     const data = Buffer.from(await response.body.arrayBuffer());
-    return data.length === length ? data : undefined;
+    const signature = response.headers[PAGE_SIGNATURE_HEADER];
+    if (data.length !== length) return undefined;
+    if (!this.options.verifier.answerMatches('page', marker[HOP_NONCE_HEADER], pageKey, data, typeof signature === 'string' ? signature : undefined)) {
+      throw new PeerError(`${target.id} sent a page whose signature does not verify`);
+    }
+    return data;
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.agent.close(), this.internalAgent.close()]);
+    await this.agent.close();
   }
 }

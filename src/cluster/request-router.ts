@@ -12,7 +12,8 @@ import { s3Error } from '../s3/errors';
 import type { ClusterNode } from './cluster-node';
 import type { Forwarder } from './forwarder';
 import type { MemberInfo } from './membership';
-import { checkPeer } from './peer-auth';
+import { peerTransportTrusted, type NodeTls } from './node-tls';
+import type { HopVerifier } from './peer-auth';
 
 /**
  * Where this node serves a request it did not hand on:
@@ -29,7 +30,12 @@ export type Placement = { kind: 'owner' } | { kind: 'failover'; ownersAhead: Mem
 export type RouteDecision = { kind: 'handled' } | Placement;
 
 export interface RouterOptions {
-  secret: string | undefined;
+  verifier: HopVerifier;
+  tls: Pick<NodeTls, 'mutual'>;
+  /** Owners this node still has to tell about writes served for them: not sent new work until told. */
+  owesInvalidations(id: string): boolean;
+  /** A write went past owner `ownerId` (it did not take it): that owner is to be told about the key. */
+  writeMissed(bucket: string, key: string, ownerId: string): void;
   mode: 'proxy' | 'redirect';
   /** Owners tried in ring order (the owner and its successors) before the store is read directly. */
   ownersTried: number;
@@ -61,8 +67,9 @@ export class RequestRouter {
   ) {}
 
   async route(request: FastifyRequest, reply: FastifyReply, endpoint: Endpoint, signal: AbortSignal): Promise<RouteDecision> {
-    const peer = checkPeer(this.options.secret, { method: request.method, rawUrl: request.raw.url ?? '/', headers: request.headers });
+    const peer = this.options.verifier.verify('forward', { method: request.method, rawUrl: request.raw.url ?? '/', headers: request.headers });
     if (peer.kind === 'invalid') throw s3Error('AccessDenied', `Invalid cluster hop marker: ${peer.reason}.`);
+    if (peer.kind === 'peer' && !peerTransportTrusted(this.options.tls, request.raw)) throw s3Error('AccessDenied', 'Node-to-node requests need a client certificate of the cluster (mutual TLS).');
     const isObject = 'key' in endpoint && endpoint.key !== undefined && endpoint.op !== 'NotImplemented';
     if (peer.kind === 'peer') {
       this.metrics.clusterRouted.labels('from-peer').inc();
@@ -92,14 +99,22 @@ export class RequestRouter {
     for (let i = 0; i < owners.length; i++) {
       const candidate = owners[i];
       if (candidate.id === self) return this.failover(owners, i);
-      if (this.node.isSuspect(candidate.id)) continue;
-      if ((await this.forwarder.forward(request, reply, candidate, signal)) === 'answered') {
+      // A suspect owner, or one that has not yet heard of writes served for it while it was away.
+      if (this.node.isSuspect(candidate.id) || this.options.owesInvalidations(candidate.id)) continue;
+      const outcome = await this.forwarder.forward(request, reply, candidate, signal);
+      if (outcome.kind === 'answered') {
         this.metrics.clusterRouted.labels('forwarded').inc();
         return { kind: 'handled' };
       }
-      this.node.markSuspect(candidate.id);
-      this.metrics.clusterForwardFailures.labels(candidate.id).inc();
-      request.log.warn({ peer: candidate.id }, 'owner did not answer; marked suspect, trying the next owner');
+      // Nothing of the request reached the owner: the next owner (or this node) serves it. Only
+      // an owner that refused, stalled or reset a fresh connection is blamed. A write it missed is
+      // owed to it (whoever serves it): this node sends it no requests for its keys until told.
+      if (!isRead(request.method)) this.options.writeMissed(endpoint.bucket as string, endpoint.key as string, candidate.id);
+      if (outcome.suspect) {
+        this.node.markSuspect(candidate.id);
+        this.metrics.clusterForwardFailures.labels(candidate.id).inc();
+      }
+      request.log.warn({ peer: candidate.id, reason: outcome.reason, suspect: outcome.suspect }, 'owner did not take the request; trying the next owner');
     }
     this.metrics.clusterRouted.labels('uncached').inc();
     return { kind: 'uncached', ownersAhead: owners.filter((m) => m.id !== self) };

@@ -3,7 +3,7 @@
  * health endpoint; one that fails `failuresBeforeDown` probes in a row leaves the healthy
  * set (and the ring) until a probe succeeds again. This node is always a member.
  */
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { byId, MemberSet, type MemberInfo, type Membership } from './membership';
 
 export interface StaticMembershipOptions {
@@ -15,6 +15,8 @@ export interface StaticMembershipOptions {
   /** Path probed on each peer. */
   healthPath: string;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /** The HTTP client of the probes (TLS settings); undici's global one without. */
+  dispatcher?: Dispatcher;
 }
 
 export class StaticMembership implements Membership {
@@ -75,6 +77,7 @@ export class StaticMembership implements Membership {
     try {
       const response = await request(new URL(this.options.healthPath, peer.url), {
         signal: AbortSignal.timeout(this.options.probeTimeoutMs),
+        dispatcher: this.options.dispatcher,
         headers: { 'x-ringcache-probe-from': this.options.self.id },
       });
       await response.body.dump();

@@ -94,6 +94,9 @@ function resolveFilePaths(config: Record<string, any>, base: string): Record<str
   resolve(config, 'dataDir');
   resolve(config.cache?.disk, 'path');
   resolve(config.jobs, 'stateDir');
+  resolve(config.server?.tls, 'certFile');
+  resolve(config.server?.tls, 'keyFile');
+  for (const key of ['caFile', 'certFile', 'keyFile']) resolve(config.cluster?.tls, key);
   if (config.mounts && typeof config.mounts === 'object') {
     for (const mount of Object.values(config.mounts as Record<string, any>)) resolve(mount?.options, 'keyFilename');
   }

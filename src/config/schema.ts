@@ -65,6 +65,8 @@ export const configSchema = z
         bodyIdleTimeoutMs: z.number().int().min(0).default(20_000),
         /** The slowest body accepted, averaged over each window; 0: only a window without any byte fails. */
         bodyMinBytesPerSecond: z.number().int().min(0).default(1024),
+        /** Serve HTTPS on the one port (clients and peers) with this certificate and key (PEM files). */
+        tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
       })
       .strict()
       .default({}),
@@ -138,12 +140,33 @@ export const configSchema = z
           })
           .strict()
           .optional(),
+        /**
+         * TLS between nodes: peers' certificates are verified against `caFile` (PEM); with
+         * `mutual`, every node also presents a client certificate (`certFile`/`keyFile`, default
+         * server.tls's) and accepts node-to-node requests only over a connection whose client
+         * certificate `caFile` verifies. Needs server.tls and https:// peer URLs.
+         */
+        tls: z
+          .object({
+            caFile: z.string().min(1),
+            certFile: z.string().min(1).optional(),
+            keyFile: z.string().min(1).optional(),
+            mutual: z.boolean().default(false),
+          })
+          .strict()
+          .optional(),
         /** "proxy": a non-owner forwards the request; "redirect": GET/HEAD of objects answer 307 to the owner. */
         routing: z.enum(['proxy', 'redirect']).default('proxy'),
         forward: z
           .object({
             connectTimeoutMs: z.number().int().positive().default(1000),
-            /** No response headers from the owner in this time: it is suspect. */
+            /**
+             * A live owner answers every forwarded request at once with an interim response (100
+             * Continue before a body, 102 Processing otherwise); none in this time: the owner is
+             * wedged (stalled, blackholed), marked suspect, and the request goes elsewhere or 503.
+             */
+            firstByteTimeoutMs: z.number().int().positive().default(5000),
+            /** No response headers from the owner in this time: the client gets 503 (the request may have run there). */
             headersTimeoutMs: z.number().int().positive().default(30_000),
             /** Forwarded client requests in flight to one peer (slow readers hold theirs for as long as they read). */
             connectionsPerPeer: z.number().int().positive().default(256),
@@ -197,6 +220,12 @@ export const configSchema = z
         maxQueuedPerKey: z.number().int().positive().default(16),
         /** A job found running at start (the coordinator stopped) resumes from its checkpoint; false: it is marked failed. */
         resumeOnRestart: z.boolean().default(true),
+        /**
+         * The coordinator's lease on a job: renewed every leaseSeconds/6 (10 s at most); a job whose
+         * lease has not been renewed for this long is taken over by another node (in a cluster) or
+         * by the next process on the state directory.
+         */
+        leaseSeconds: z.number().int().min(2).max(3600).default(60),
       })
       .strict()
       .default({}),

@@ -6,10 +6,18 @@
  * memory.
  *
  * Every job held here (queued or running) is under this process's lease (job-leases.ts),
- * renewed every 10 s; a graceful close releases the leases with the checkpoints. A sweep (at
- * open, then at least every 30 s) takes over unfinished jobs whose lease was released or not
- * renewed for a minute: they resume from their checkpoint (`resumeOnRestart`, the default), or
- * are marked failed with the reason. A job whose lease another process took is stopped here.
+ * renewed every leaseSeconds/6 (10 s at most); a graceful close releases the leases with the
+ * checkpoints. A sweep (at open, then every leaseSeconds/2, 30 s at most) takes over unfinished
+ * jobs whose lease was released or lapsed: they resume from their checkpoint (`resumeOnRestart`,
+ * the default), or are marked failed with the reason. A job whose lease another process took is
+ * stopped here.
+ *
+ * In a cluster (`sharing`), every record saved here is sent to the other nodes and theirs are
+ * kept here (`receive`): any node shows any job, and a job shows `running` only while its
+ * coordinator renews the lease (a lapsed one shows `queued` until it is taken over). Of the nodes
+ * that see a lease lapse, the one the ring names for the job takes it over, with a claim number
+ * one higher; a coordinator that receives a newer claim of its job stops it. The taker resumes
+ * from the last checkpoint it received, whose counters are exact: nothing is counted twice.
  *
  * Finished jobs are forgotten `retainFinishedSeconds` (at least a minute) after they end.
  */
@@ -18,8 +26,9 @@ import type { RingcacheConfig } from '../config/schema';
 import type { BucketRegistry } from '../mounts/bucket-registry';
 import { s3Error } from '../s3/errors';
 import { JobLeases, takeOver } from './job-leases';
+import { compareRecords, noSharing, type JobSharing } from './job-sharing';
 import { JobStore, isExpired } from './job-store';
-import { newJob, toView, type Job, type JobCounters, type JobSpec, type JobView } from './job-types';
+import { isFinished, newJob, toView, type Job, type JobCounters, type JobSpec, type JobView } from './job-types';
 import type { LoadDispatcher } from './load-dispatcher';
 import { LoadJobRunner, type RunOutcome } from './load-job';
 
@@ -29,10 +38,12 @@ export const MIN_RETAIN_SECONDS = 60;
 export const DEFAULT_MAX_QUEUED_PER_KEY = 16;
 
 const SAVE_INTERVAL_MS = 1000;
-/** Leases of held jobs are renewed this often (running ones are saved with their progress). */
-const HEARTBEAT_MS = 10_000;
-/** A lease not renewed for this long belongs to a process that is gone. */
-const LEASE_MS = 60_000;
+/** Leases of held jobs are renewed at least this often (running ones are saved with their progress). */
+const MAX_HEARTBEAT_MS = 10_000;
+/** A lease not renewed for this long belongs to a process that is gone (jobs.leaseSeconds). */
+const DEFAULT_LEASE_MS = 60_000;
+/** The job records a node sends another at once (a sync). */
+const JOB_ID = /^j[0-9a-z]{1,40}$/;
 /** How long DELETE waits for a cancelled job to stop before answering. */
 const CANCEL_WAIT_MS = 5000;
 /** Runners stop within their grace period (4 s); close() waits this long at most. */
@@ -57,6 +68,8 @@ export interface JobManagerOptions {
   leaseMs?: number;
   /** After a cancel or shutdown, how long batches in flight may still report (tests shorten it). */
   abortGraceMs?: number;
+  /** The cluster's job records (default: a node by itself). */
+  sharing?: JobSharing;
 }
 
 interface Active {
@@ -81,16 +94,20 @@ export class JobManager {
   private closed = false;
   /** The sweep under way (one at a time). */
   private sweeping: Promise<void> | undefined;
+  private readonly sharing: JobSharing;
+  /** When this process last received each job's record from another node. */
+  private readonly heard = new Map<string, number>();
 
   private constructor(
     private readonly store: JobStore,
     private readonly options: JobManagerOptions,
   ) {
     this.now = options.now ?? Date.now;
-    this.leases = new JobLeases(store, this.now, options.log, (job) => this.lose(job));
-    this.sweeper = setInterval(() => void this.sweep(), Math.min(60_000, (options.leaseMs ?? LEASE_MS) / 2, this.retainMs / 2));
+    this.sharing = options.sharing ?? noSharing(options.nodeId);
+    this.leases = new JobLeases(store, options.nodeId, this.now, options.log, (job) => this.lose(job), (record) => this.sharing.publish(record));
+    this.sweeper = setInterval(() => void this.sweep(), Math.min(30_000, this.leaseMs / 2, this.retainMs / 2));
     this.sweeper.unref();
-    this.heartbeat = setInterval(() => this.renewLeases(), options.heartbeatMs ?? HEARTBEAT_MS);
+    this.heartbeat = setInterval(() => this.renewLeases(), options.heartbeatMs ?? Math.min(MAX_HEARTBEAT_MS, this.leaseMs / 6));
     this.heartbeat.unref();
   }
 
@@ -101,6 +118,34 @@ export class JobManager {
     const manager = new JobManager(store, options);
     await manager.sweep();
     return manager;
+  }
+
+  /** This node's id (the coordinator of the jobs it holds). */
+  get nodeId(): string {
+    return this.options.nodeId;
+  }
+
+  /**
+   * Records another node sent (its coordinator's saves, or a sync): each kept if it is newer
+   * than the one held here. A job held here that another node claimed since is stopped here.
+   */
+  async receive(records: readonly Job[]): Promise<void> {
+    for (const record of records) {
+      if (!isRecord(record)) continue;
+      const held = this.active.get(record.id)?.job ?? this.queue.find((job) => job.id === record.id);
+      const current = this.store.get(record.id);
+      if (current && compareRecords(record, current) <= 0) continue;
+      if (held && compareRecords(record, held) <= 0) continue;
+      const kept = await this.store.saveIf(record, (now) => now === undefined || compareRecords(record, now) > 0);
+      if (!kept) continue;
+      this.heard.set(record.id, this.now());
+      if (held) this.lose(held);
+    }
+  }
+
+  /** Every record kept here (shared with a node that asks: it just started, or came back). */
+  records(): Job[] {
+    return this.store.list().filter((job) => !this.expired(job));
   }
 
   async submit(spec: JobSpec, submittedBy: string): Promise<JobView> {
@@ -114,6 +159,8 @@ export class JobManager {
     if (!bucket.cache) throw s3Error('InvalidRequest', 'This gateway runs without a cache (cache.enabled is false): there is nothing to load into.');
     const job = newJob(spec, submittedBy, this.options.nodeId, this.now());
     await this.leases.save(job);
+    // Every node knows the job before it is acknowledged (a client may ask any node next).
+    await this.sharing.publish(structuredClone(job));
     this.queue.push(job);
     this.pump();
     return this.view(job);
@@ -124,13 +171,29 @@ export class JobManager {
     return job && !this.expired(job) ? this.view(job) : undefined;
   }
 
-  /** Newest first. */
+  /** Newest first: every job this node knows, its own and those other nodes coordinate. */
   list(): JobView[] {
     return this.store
       .list()
       .map((stored) => this.active.get(stored.id)?.job ?? stored)
       .filter((job) => !this.expired(job))
       .map((job) => this.view(job));
+  }
+
+  /** The jobs this node coordinates (its metrics). */
+  coordinated(): JobView[] {
+    return this.list().filter((job) => job.coordinator === this.options.nodeId);
+  }
+
+  /**
+   * The node that holds an unfinished job under a live lease, when it is another node (a cancel
+   * goes there); undefined when the job is held here, finished, unknown, or its lease lapsed.
+   */
+  holderElsewhere(id: string): string | undefined {
+    if (this.holds(id)) return undefined;
+    const job = this.store.get(id);
+    if (!job || isFinished(job.state) || this.lapsed(job)) return undefined;
+    return job.lease?.node ?? job.coordinator;
   }
 
   /** Cancels a queued or running job and waits (a few seconds at most) until it has stopped. Finished jobs are returned as they are. */
@@ -148,6 +211,16 @@ export class JobManager {
       active.runner.abort({ kind: 'cancel', reason });
       await Promise.race([active.done, sleep(CANCEL_WAIT_MS, undefined, { ref: false })]);
       return this.view(active.job);
+    }
+    // A job nobody holds any more (its coordinator is gone): claimed here, and ended.
+    const orphan = this.store.get(id);
+    if (orphan && !isFinished(orphan.state) && this.lapsed(orphan) && !this.closed) {
+      const job = structuredClone(orphan);
+      takeOver(job, { resume: true, nodeId: this.options.nodeId, now: this.now() });
+      this.end(job, 'cancelled', reason);
+      job.progress.etaSeconds = null;
+      job.checkpoint = undefined;
+      if (await this.leases.claim(job)) return this.view(job);
     }
     return this.get(id);
   }
@@ -193,13 +266,41 @@ export class JobManager {
   }
 
   private async adoptOrphans(): Promise<void> {
-    for (const job of this.leases.orphans(this.options.leaseMs ?? LEASE_MS, (id) => this.holds(id))) {
+    // Not before the other nodes' records are in: one of them may have claimed a job since.
+    if (!this.sharing.ready()) return;
+    for (const job of this.leases.orphans(this.leaseMs, (id) => this.holds(id), (id) => this.heardAt(id))) {
       if (this.closed) return;
+      // One node takes a job over: the ring's successor for it, without its last holder (this
+      // node itself takes the jobs of its own previous process).
+      const last = job.lease?.node ?? job.coordinator;
+      if (last !== this.options.nodeId && this.sharing.successor(job.id, [last]) !== this.options.nodeId) continue;
+      const previous = job.coordinator;
       const resumed = takeOver(job, { resume: this.options.config.resumeOnRestart, nodeId: this.options.nodeId, now: this.now() });
       if (!(await this.leases.claim(job)) || !resumed) continue;
       this.queue.push(job);
-      this.options.log.info({ op: 'LoadJob', job: job.id, bucket: job.spec.bucket, resumeAfter: job.checkpoint?.afterKey }, 'load job resumed after its coordinator stopped');
+      this.options.log.info({ op: 'LoadJob', job: job.id, bucket: job.spec.bucket, from: previous, resumeAfter: job.checkpoint?.afterKey }, 'load job taken over after its coordinator stopped');
     }
+  }
+
+  /**
+   * When this process last received the job's record from another node (-Infinity: never; a
+   * record this node's own processes wrote is judged by its renewal time alone, one clock).
+   */
+  private heardAt(id: string): number {
+    return this.heard.get(id) ?? -Infinity;
+  }
+
+  /** A job held by nobody alive: its lease released, or not renewed for leaseMs (by the record's clock and by when we last heard of it). */
+  private lapsed(job: Job): boolean {
+    const lease = job.lease;
+    if (!lease) return true;
+    if (lease.node === this.options.nodeId && !this.holds(job.id)) return lease.holder !== this.leases.holder;
+    const now = this.now();
+    return now - Date.parse(lease.renewedAt) >= this.leaseMs && now - this.heardAt(job.id) >= this.leaseMs;
+  }
+
+  private get leaseMs(): number {
+    return this.options.leaseMs ?? (this.options.config.leaseSeconds === undefined ? DEFAULT_LEASE_MS : this.options.config.leaseSeconds * 1000);
   }
 
   private holds(id: string): boolean {
@@ -297,7 +398,12 @@ export class JobManager {
 
   private view(job: Job): JobView {
     const active = this.active.get(job.id);
-    return active && !active.finishing ? { ...toView(job), progress: active.runner.progress() } : toView(job);
+    if (active && !active.finishing) return { ...toView(job), progress: active.runner.progress() };
+    // "running" only while a coordinator holds the lease: a lapsed job waits to be taken over.
+    if (!isFinished(job.state) && !this.holds(job.id) && job.lease && this.lapsed(job)) {
+      return { ...toView(job), state: 'queued', reason: `coordinator ${job.lease.node ?? job.coordinator} stopped renewing its lease; another node takes the job over`, progress: { ...job.progress, etaSeconds: null } };
+    }
+    return toView(job);
   }
 
   private get retainMs(): number {
@@ -307,4 +413,13 @@ export class JobManager {
   private expired(job: Job): boolean {
     return isExpired(job, this.retainMs, this.now());
   }
+}
+
+/** The minimal shape of a job record received from another node. */
+function isRecord(value: unknown): value is Job {
+  const job = value as Partial<Job> | null;
+  return (
+    typeof job === 'object' && job !== null && typeof job.id === 'string' && JOB_ID.test(job.id) && typeof job.state === 'string' &&
+    typeof job.coordinator === 'string' && typeof job.spec === 'object' && job.spec !== null && typeof job.progress === 'object' && job.progress !== null
+  );
 }

@@ -93,6 +93,8 @@ export interface JobCheckpoint {
 export interface JobLease {
   holder: string;
   renewedAt: string;
+  /** The node id of the holding process (a process of the same node id that finds it is its restart, and takes it at once). */
+  node?: string;
 }
 
 export interface Job {
@@ -117,10 +119,14 @@ export interface Job {
   checkpoint?: JobCheckpoint;
   /** Internal: the lease of the process that runs (or queues) the job. */
   lease?: JobLease;
+  /** Internal: claims of the job so far (0: its first coordinator; each takeover adds one). */
+  term?: number;
+  /** Internal: saves under this claim (orders the records of one claim). */
+  seq?: number;
 }
 
 /** The job as the API shows it. */
-export type JobView = Omit<Job, 'checkpoint' | 'lease'>;
+export type JobView = Omit<Job, 'checkpoint' | 'lease' | 'term' | 'seq'>;
 
 export function emptyCounters(): JobCounters {
   return {
@@ -159,6 +165,6 @@ export function newJob(spec: JobSpec, submittedBy: string, coordinator: string, 
 }
 
 export function toView(job: Job): JobView {
-  const { checkpoint: _checkpoint, lease: _lease, ...view } = job;
+  const { checkpoint: _checkpoint, lease: _lease, term: _term, seq: _seq, ...view } = job;
   return view;
 }

@@ -28,12 +28,16 @@ export const MAX_JOB_BODY_BYTES = 64 * 1024;
 /** Job ids as the manager makes them (anything else is unknown without touching the store). */
 const JOB_ID = /^j[0-9a-z]{1,40}$/;
 
-/** The other nodes of the cluster, for jobs coordinated elsewhere (src/cluster/job-peers.ts). */
+/**
+ * The other nodes of the cluster (src/cluster/job-peers.ts). Every node keeps every job's record
+ * (src/cluster/job-replication.ts), so reads are answered here; a cancel goes to the node that
+ * runs the job, and a job not known here yet (its record on the way) is asked of the others.
+ */
 export interface JobsElsewhere {
   /** The answer of the node that has the job named in this request (GET or DELETE), if any. */
   find(request: FastifyRequest): Promise<{ status: number; body: unknown } | undefined>;
-  /** Every other node's jobs for this listing request. */
-  listAll(request: FastifyRequest): Promise<unknown[]>;
+  /** The answer of node `nodeId` to this request; undefined when it cannot be reached. */
+  askNode(request: FastifyRequest, nodeId: string): Promise<{ status: number; body: unknown } | undefined>;
 }
 
 export interface JobsPluginOptions {
@@ -45,7 +49,7 @@ export interface JobsPluginOptions {
   elsewhere?: JobsElsewhere;
 }
 
-/** A request another node sent on our behalf: answer for this node only. */
+/** A request another node passed on: answer for this node only. */
 const fromPeer = (request: FastifyRequest): boolean => request.headers['x-ringcache-hop'] !== undefined;
 
 /** A JSON API error that is not an S3 one. */
@@ -123,11 +127,9 @@ export async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions):
   app.get('/jobs', (request, reply) =>
     answer(request, reply, async () => {
       const c = await caller(request);
-      const local: JobView[] = opts.manager.list().filter((job) => accessLevel(c.credential, job.spec.bucket) !== 'none');
-      if (!opts.elsewhere || fromPeer(request)) return { jobs: local };
-      // Every node's jobs (each node filtered them by the same caller's grants), newest first.
-      const all = [...local, ...((await opts.elsewhere.listAll(request)) as JobView[])];
-      return { jobs: all.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0)) };
+      // Every node's jobs: each node keeps all their records.
+      const jobs: JobView[] = opts.manager.list().filter((job) => accessLevel(c.credential, job.spec.bucket) !== 'none');
+      return { jobs };
     }),
   );
 
@@ -159,6 +161,14 @@ export async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions):
       const job = jobOf(request.params.id);
       mayRead(c, job.spec.bucket);
       if (c.auth.accessKeyId !== job.submittedBy) mayWrite(c, job.spec.bucket, `Cancelling a job submitted by another access key (${job.submittedBy})`);
+      // The node that runs the job stops it; a job whose coordinator is gone is ended here.
+      const holder = opts.manager.holderElsewhere(request.params.id);
+      if (holder !== undefined && opts.elsewhere && !fromPeer(request)) {
+        const answered = await opts.elsewhere.askNode(request, holder);
+        if (!answered) throw s3Error('ServiceUnavailable', `The node that runs job ${request.params.id} (${holder}) did not answer; retry.`);
+        void reply.code(answered.status);
+        return answered.body;
+      }
       return (await opts.manager.cancel(request.params.id, c.auth.accessKeyId)) ?? jobOf(request.params.id);
     }),
   );

@@ -26,10 +26,17 @@ export interface Bucket {
   anonymousRead: boolean;
 }
 
-/** Builds the adapter of a mount URI; `options` are the mount's adapter settings. */
-/** A data-dir bucket folder removed behind the gateway's back is noticed within this time. */
-const FOLDER_RECHECK_MS = 1000;
+/**
+ * A data-dir bucket is known without a stat of its folder for this long after it was last seen
+ * (a folder removed behind the gateway's back is noticed within this time). Creations and
+ * deletions through the gateway are announced to the other nodes of a cluster, which forget the
+ * bucket at once (`onChange`, `forget`).
+ */
+export const BUCKET_RECHECK_MS = 1000;
 
+export type BucketChange = 'created' | 'deleted';
+
+/** Builds the adapter of a mount URI; `options` are the mount's adapter settings. */
 export type AdapterFactory = (uri: string, options?: Readonly<Record<string, unknown>>) => UfsAdapter;
 
 /** The cache a bucket over `store` gets (none when the cache is disabled). `mountId` is stable across restarts; `admission`: the mount's cache rules. */
@@ -69,6 +76,7 @@ export class BucketRegistry {
   private readonly dataDirBuckets = new Map<string, Bucket>();
   /** When each data-dir bucket folder was last seen to exist (a stat per request is measurable). */
   private readonly seenAt = new Map<string, { at: number; createdAt: Date }>();
+  private readonly changeListeners: ((bucket: string, change: BucketChange) => Promise<void>)[] = [];
 
   constructor(
     private readonly config: Pick<RingcacheConfig, 'dataDir' | 'mounts'>,
@@ -90,6 +98,14 @@ export class BucketRegistry {
     }
   }
 
+  /**
+   * Called after a bucket was created or deleted here, before the request is acknowledged (the
+   * cluster tells the other nodes, and waits for them).
+   */
+  onChange(listener: (bucket: string, change: BucketChange) => Promise<void>): void {
+    this.changeListeners.push(listener);
+  }
+
   async init(): Promise<void> {
     if (this.config.dataDir) await mkdir(this.config.dataDir, { recursive: true });
   }
@@ -105,7 +121,7 @@ export class BucketRegistry {
     if (mounted) return mounted;
     const bucket = this.dataDirBuckets.get(name);
     const seen = this.seenAt.get(name);
-    if (bucket && seen && Date.now() - seen.at >= FOLDER_RECHECK_MS && !this.rechecking.has(name)) {
+    if (bucket && seen && Date.now() - seen.at >= BUCKET_RECHECK_MS && !this.rechecking.has(name)) {
       this.rechecking.add(name);
       void this.dataDirBucket(name)
         .catch(() => undefined)
@@ -149,6 +165,7 @@ export class BucketRegistry {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw s3Error('BucketAlreadyOwnedByYou');
       throw err;
     }
+    await this.announce(name, 'created');
   }
 
   async delete(name: string): Promise<void> {
@@ -172,8 +189,10 @@ export class BucketRegistry {
       await check.close();
     }
     await bucket.store.close();
+    this.dataDirBuckets.delete(name);
     this.forget(name);
     await rm(aside, { recursive: true, force: true });
+    await this.announce(name, 'deleted');
   }
 
   async close(): Promise<void> {
@@ -189,7 +208,7 @@ export class BucketRegistry {
     if (!this.config.dataDir || !BUCKET_NAME.test(name)) return undefined;
     const known = this.dataDirBuckets.get(name);
     const seen = this.seenAt.get(name);
-    if (known && seen && Date.now() - seen.at < FOLDER_RECHECK_MS) return known;
+    if (known && seen && Date.now() - seen.at < BUCKET_RECHECK_MS) return known;
     let info;
     try {
       info = await stat(this.bucketDir(name));
@@ -210,8 +229,12 @@ export class BucketRegistry {
     return bucket;
   }
 
-  private forget(name: string): void {
-    this.dataDirBuckets.delete(name);
+  /** Drops what this node knows of a data-dir bucket: the next request looks at its folder again. */
+  forget(name: string): void {
     this.seenAt.delete(name);
+  }
+
+  private async announce(name: string, change: BucketChange): Promise<void> {
+    for (const listener of this.changeListeners) await listener(name, change);
   }
 }

@@ -8,6 +8,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { S3Services } from './context';
 import { dispatch } from './dispatch';
 import type { Placement } from '../cluster/request-router';
+import { Forwarder } from '../cluster/forwarder';
+import { hasHopMarker } from '../cluster/peer-auth';
 import { s3Error } from './errors';
 import { sendS3Error } from './error-reply';
 import type { RequestResolver } from './resolve-request';
@@ -40,6 +42,9 @@ export async function s3Plugin(app: FastifyInstance, options: S3PluginOptions): 
 
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     restoreContentType(request.raw);
+    // A forwarded request: tell the forwarding node at once that this node is alive and has it
+    // (102 Processing), so that it can bound how long it waits for a wedged owner.
+    if (services.cluster && hasHopMarker(request.headers)) Forwarder.acknowledge(reply);
     const identified = resolver.identify(request.raw);
     const { endpoint } = identified;
     request.s3Op = endpoint.op;

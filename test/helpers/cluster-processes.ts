@@ -8,9 +8,13 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import https from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { RingView } from '../../src/cluster/cluster-node';
 import { ADMIN } from './gateway';
+import { rawRequest } from './raw-request';
+import type { CertFiles } from './test-certs';
 
 const CLI = path.resolve(__dirname, '../../dist/src/cli/ringcache.js');
 export const CLUSTER_SECRET = 'test-cluster-secret-0123456789';
@@ -20,6 +24,8 @@ export interface NodeProcess {
   port: number;
   url: string;
   cacheDir: string;
+  /** The CA of its certificate (TLS clusters). */
+  ca?: Buffer;
   child: ChildProcess | undefined;
   /** stdout and stderr so far (for failures). */
   output: string;
@@ -65,7 +71,16 @@ export function metricValue(text: string, name: string, labels: Record<string, s
   return total;
 }
 
-export async function startTestCluster(count: number, options: { config?: Record<string, unknown>; start?: boolean } = {}): Promise<TestCluster> {
+export interface TestClusterOptions {
+  config?: Record<string, unknown>;
+  start?: boolean;
+  /** Every node serves HTTPS with this certificate and checks its peers' against its CA; `mutual`: mutual TLS between nodes. */
+  tls?: CertFiles & { mutual?: boolean };
+  /** The URL each node advertises (and its peers use), e.g. a proxy in front of it: defaults to the node's own. */
+  advertise?: (node: NodeProcess) => string;
+}
+
+export async function startTestCluster(count: number, options: TestClusterOptions = {}): Promise<TestCluster> {
   const base = await mkdtemp(path.join(os.tmpdir(), 'ringcache-cluster-'));
   const dataDir = path.join(base, 'data');
   await mkdir(dataDir, { recursive: true });
@@ -74,7 +89,8 @@ export async function startTestCluster(count: number, options: { config?: Record
 
   const makeNode = async (id: string): Promise<NodeProcess> => {
     const port = await freePort();
-    const node: NodeProcess = { id, port, url: `http://127.0.0.1:${port}`, cacheDir: path.join(base, `cache-${id}`), child: undefined, output: '' };
+    const scheme = options.tls ? 'https' : 'http';
+    const node: NodeProcess = { id, port, url: `${scheme}://127.0.0.1:${port}`, cacheDir: path.join(base, `cache-${id}`), child: undefined, output: '', ca: options.tls?.ca };
     nodes.push(node);
     return node;
   };
@@ -85,7 +101,7 @@ export async function startTestCluster(count: number, options: { config?: Record
     dataDir,
     nodes,
     get peers() {
-      return nodes.map((n) => ({ id: n.id, url: n.url }));
+      return nodes.map((n) => ({ id: n.id, url: options.advertise?.(n) ?? n.url }));
     },
     async start(node) {
       const configFile = path.join(base, `config-${node.id}.json`);
@@ -96,10 +112,16 @@ export async function startTestCluster(count: number, options: { config?: Record
         jobs: { stateDir: path.join(base, `jobs-${node.id}`) },
         log: { level: 'warn' },
         ...options.config,
-        server: { host: '127.0.0.1', port: node.port, ...(options.config?.server as object | undefined) },
+        server: {
+          host: '127.0.0.1',
+          port: node.port,
+          ...(options.tls ? { tls: { certFile: options.tls.certFile, keyFile: options.tls.keyFile } } : {}),
+          ...(options.config?.server as object | undefined),
+        },
         cluster: {
           nodeId: node.id,
-          advertiseUrl: node.url,
+          advertiseUrl: options.advertise?.(node) ?? node.url,
+          ...(options.tls ? { tls: { caFile: options.tls.caFile, mutual: options.tls.mutual ?? false } } : {}),
           secret: CLUSTER_SECRET,
           peers: cluster.peers,
           health: { probeIntervalMs: 300, probeTimeoutMs: 500, failuresBeforeDown: 2 },
@@ -144,16 +166,18 @@ export async function startTestCluster(count: number, options: { config?: Record
         forcePathStyle: true,
         credentials: { ...ADMIN },
         maxAttempts: 1,
+        ...(node.ca ? { requestHandler: new NodeHttpHandler({ httpsAgent: new https.Agent({ ca: node.ca, keepAlive: true }) }) } : {}),
         ...extra,
       });
       clients.push(client);
       return client;
     },
     async metrics(node) {
-      const response = await fetch(`${node.url}/_ringcache/metrics`);
-      return response.text();
+      return (await rawRequest(node.url, { method: 'GET', path: '/_ringcache/metrics', unsigned: true, tls: { ca: node.ca } })).body;
     },
     async stop() {
+      // RINGCACHE_TEST_VERBOSE=1: every node's output, to see what a failing test did.
+      if (process.env.RINGCACHE_TEST_VERBOSE) for (const n of nodes) process.stderr.write(`--- ${n.id}\n${n.output}\n`);
       for (const c of clients) c.destroy();
       await Promise.all(nodes.map((n) => cluster.kill(n, 'SIGTERM')));
       await rm(base, { recursive: true, force: true });
@@ -173,17 +197,19 @@ export async function waitFor(predicate: () => Promise<boolean> | boolean, timeo
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** A node's ring view (`GET /_ringcache/cluster/ring`). */
-export async function ringView(node: { url: string }): Promise<RingView> {
-  return (await (await fetch(`${node.url}/_ringcache/cluster/ring`)).json()) as RingView;
+/** A node's ring view (`GET /_ringcache/cluster/ring`, signed by the admin key). */
+export async function ringView(node: { url: string; ca?: Buffer }): Promise<RingView> {
+  const response = await rawRequest(node.url, { method: 'GET', path: '/_ringcache/cluster/ring', tls: { ca: node.ca } });
+  if (response.status !== 200) throw new Error(`ring view of ${node.url}: HTTP ${response.status} ${response.body}`);
+  return JSON.parse(response.body) as RingView;
 }
 
 /** The member ids in a node's ring. */
-export async function ringMembers(node: { url: string }): Promise<string[]> {
+export async function ringMembers(node: { url: string; ca?: Buffer }): Promise<string[]> {
   return (await ringView(node)).members.map((m) => m.id);
 }
 
 /** Waits until every node in `nodes` has `count` members in its ring. */
-export async function waitForRings(nodes: { url: string }[], count: number, timeoutMs = 15_000): Promise<void> {
+export async function waitForRings(nodes: { url: string; ca?: Buffer }[], count: number, timeoutMs = 15_000): Promise<void> {
   await waitFor(async () => (await Promise.all(nodes.map(ringMembers))).every((m) => m.length === count), timeoutMs, `rings of ${count}`);
 }

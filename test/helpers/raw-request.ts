@@ -4,6 +4,7 @@
  * express: traversal keys, malformed bodies, killed uploads.
  */
 import http from 'node:http';
+import https from 'node:https';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { HttpRequest } from '@smithy/protocol-http';
 import { NodeSha256 } from '../../src/s3/auth/sha256';
@@ -24,6 +25,10 @@ export interface RawRequestOptions {
   body?: Buffer | string;
   credentials?: { accessKeyId: string; secretAccessKey: string };
   signingDate?: Date;
+  /** For https:// URLs: the CA that signed the server's certificate (and a client certificate, if any). */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  /** Sends the request unsigned (headers as given, plus host). */
+  unsigned?: boolean;
 }
 
 const encodeSegment = (segment: string): string =>
@@ -43,7 +48,7 @@ function canonicalPath(rawPath: string): string {
 }
 
 export async function signRequest(url: string, opts: RawRequestOptions): Promise<{ path: string; headers: Record<string, string> }> {
-  const { hostname, port, host } = new URL(url);
+  const { hostname, port, host, protocol } = new URL(url);
   const body = opts.body ?? '';
   const signer = new SignatureV4({
     service: 's3',
@@ -54,7 +59,7 @@ export async function signRequest(url: string, opts: RawRequestOptions): Promise
   });
   const request = new HttpRequest({
     method: opts.method,
-    protocol: 'http:',
+    protocol,
     hostname,
     port: Number(port),
     // Sign the canonical path (each segment decoded once, re-encoded the AWS way), as a real
@@ -70,10 +75,13 @@ export async function signRequest(url: string, opts: RawRequestOptions): Promise
 }
 
 export async function rawRequest(url: string, opts: RawRequestOptions): Promise<RawResponse> {
-  const { path, headers } = await signRequest(url, opts);
-  const { hostname, port } = new URL(url);
+  const { hostname, port, protocol, host } = new URL(url);
+  const { path, headers } = opts.unsigned
+    ? { path: opts.path + (opts.query ? `?${new URLSearchParams(opts.query).toString().replace(/\+/g, '%20')}` : ''), headers: { host, ...opts.headers } }
+    : await signRequest(url, opts);
+  const client = protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: hostname, port, method: opts.method, path, headers }, (res) => {
+    const req = client.request({ host: hostname, port, method: opts.method, path, headers, ...opts.tls }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));

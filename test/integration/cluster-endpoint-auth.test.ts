@@ -1,14 +1,20 @@
 /**
- * The internal cluster endpoints (/page, /load, /invalidate) accept a hop marker once, and a
- * POST only with the body its marker signed (x-ringcache-hop-body-sha256): a captured call
- * can be neither replayed nor replayed with another body. Bodies up to 16 MiB on both POSTs.
- * The plugin alone in a fastify app on loopback.
+ * The internal cluster endpoints (/page, /load, /invalidate, /buckets) accept a hop marker of
+ * their own purpose, addressed to this node, once, and a POST only with the body its marker
+ * signed (x-ringcache-hop-body-sha256): a captured call can be neither replayed, nor replayed
+ * with another body, nor used on another endpoint. Bodies up to 16 MiB on both POSTs. Pages go to
+ * current members only, signed. The ring view needs an admin key. The plugin alone in a fastify
+ * app on loopback.
  */
 import { createHash } from 'node:crypto';
 import fastify, { type FastifyInstance } from 'fastify';
 import { clusterPlugin } from '../../src/cluster/cluster-plugin';
-import { peerHeaders } from '../../src/cluster/peer-auth';
+import { HopSigner, HopVerifier, type HopPurpose } from '../../src/cluster/peer-auth';
+import { PAGE_SIGNATURE_HEADER } from '../../src/cluster/peer-client';
+import { Authenticator } from '../../src/s3/auth';
 import type { BucketRegistry } from '../../src/mounts/bucket-registry';
+import { ADMIN, READER } from '../helpers/gateway';
+import { rawRequest } from '../helpers/raw-request';
 
 const SECRET = 'unit-test-cluster-secret';
 const PREFIX = '/_ringcache/cluster';
@@ -18,11 +24,14 @@ let app: FastifyInstance;
 let base: string;
 let invalidated: string[];
 let warmed: string[];
+let forgotten: string[];
+const nodeA = new HopSigner('node-a', SECRET);
+const purposeOf = (path: string): HopPurpose => path.slice(1) as HopPurpose;
 
-/** The headers node-a sends with `body` to `path` (as PeerClient.postJson does). */
-const signedPost = (path: string, body: string, now = Date.now()): Record<string, string> => ({
+/** The headers node-a sends with `body` to `path` on node-b (as PeerClient.postJson does). */
+const signedPost = (path: string, body: string, purpose = purposeOf(path)): Record<string, string> => ({
   'content-type': 'application/json',
-  ...peerHeaders(SECRET, 'node-a', { method: 'POST', rawUrl: `${PREFIX}${path}`, bodySha256: sha256(body) }, now),
+  ...nodeA.headers(purpose, { method: 'POST', rawUrl: `${PREFIX}${path}`, to: 'node-b', bodySha256: sha256(body) }),
 });
 
 interface Answer {
@@ -49,10 +58,17 @@ beforeEach(async () => {
       return { size: 1, bytesLoaded: 1, bytesSkipped: 0 };
     },
   };
-  const buckets = { get: async () => ({ name: 'bkt', cache }) } as unknown as BucketRegistry;
+  forgotten = [];
+  const buckets = { get: async () => ({ name: 'bkt', cache }), forget: (name: string) => void forgotten.push(name) } as unknown as BucketRegistry;
   const nodeCache = { store: { peek: () => ({ data: Buffer.from('page'), tier: 'memory' }) } } as never;
+  const node = { member: (id: string) => (id === 'node-a' ? { id, url: 'http://unused' } : undefined), view: () => ({ self: 'node-b', members: [] }) } as never;
+  const credentials = [
+    { ...ADMIN, grants: { '*': 'write' as const } },
+    { ...READER, grants: { '*': 'read' as const } },
+  ];
+  const authenticator = new Authenticator((id) => credentials.find((c) => c.accessKeyId === id)?.secretAccessKey);
   app = fastify();
-  await app.register(clusterPlugin, { prefix: PREFIX, node: {} as never, secret: SECRET, buckets, cache: nodeCache });
+  await app.register(clusterPlugin, { prefix: PREFIX, node, verifier: new HopVerifier('node-b', SECRET), signer: new HopSigner('node-b', SECRET), tls: { mutual: false }, buckets, cache: nodeCache, authenticator, credentials });
   await app.listen({ host: '127.0.0.1', port: 0 });
   base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
 });
@@ -86,8 +102,15 @@ describe('POST /invalidate', () => {
     expect((await post('/invalidate', headers, body)).status).toBe(200);
   });
 
-  it('refuses a marker without a body hash (the old form, which forwarded S3 requests keep)', async () => {
-    const headers = { 'content-type': 'application/json', ...peerHeaders(SECRET, 'node-a', { method: 'POST', rawUrl: `${PREFIX}/invalidate` }) };
+  it('refuses a marker made for another endpoint, or for another node', async () => {
+    expect((await post('/invalidate', signedPost('/invalidate', body, 'load'), body)).status).toBe(403);
+    const toC = { 'content-type': 'application/json', ...nodeA.headers('invalidate', { method: 'POST', rawUrl: `${PREFIX}/invalidate`, to: 'node-c', bodySha256: sha256(body) }) };
+    expect((await post('/invalidate', toC, body)).json().message).toMatch(/addressed to node-c/);
+    expect(invalidated).toEqual([]);
+  });
+
+  it('refuses a marker without a body hash (as forwarded S3 requests send)', async () => {
+    const headers = { 'content-type': 'application/json', ...nodeA.headers('invalidate', { method: 'POST', rawUrl: `${PREFIX}/invalidate`, to: 'node-b' }) };
     const response = await post('/invalidate', headers, body);
     expect(response.status).toBe(403);
     expect(invalidated).toEqual([]);
@@ -123,15 +146,43 @@ describe('POST /load', () => {
   });
 });
 
+describe('POST /buckets', () => {
+  it('forgets the bucket named by a signed notice, once', async () => {
+    const body = JSON.stringify({ bucket: 'photos', change: 'deleted' });
+    const headers = signedPost('/buckets', body);
+    expect((await post('/buckets', headers, body)).status).toBe(200);
+    expect((await post('/buckets', headers, body)).status).toBe(403);
+    expect(forgotten).toEqual(['photos']);
+  });
+});
+
 describe('GET /page', () => {
-  it('serves a marked request once', async () => {
-    const rawUrl = `${PREFIX}/page?key=object%2F00000000`;
-    const headers = peerHeaders(SECRET, 'node-a', { method: 'GET', rawUrl });
-    const first = await send('GET', rawUrl, headers);
+  const rawUrl = `${PREFIX}/page?key=object%2F00000000`;
+
+  it('serves a marked request from a member once, signed for that request', async () => {
+    const headers = nodeA.headers('page', { method: 'GET', rawUrl, to: 'node-b' });
+    const first = await fetch(`${base}${rawUrl}`, { headers });
     expect(first.status).toBe(200);
-    expect(first.text).toBe('page');
+    const data = Buffer.from(await first.arrayBuffer());
+    expect(data.toString()).toBe('page');
+    const verifier = new HopVerifier('node-a', SECRET);
+    expect(verifier.answerMatches('page', headers['x-ringcache-hop-nonce'], 'object/00000000', data, first.headers.get(PAGE_SIGNATURE_HEADER) ?? undefined)).toBe(true);
     expect((await send('GET', rawUrl, headers)).status).toBe(403);
-    // A new marker (another moment) is a new request.
-    expect((await send('GET', rawUrl, peerHeaders(SECRET, 'node-a', { method: 'GET', rawUrl }, Date.now() + 1))).status).toBe(200);
+    // A new marker is a new request.
+    expect((await send('GET', rawUrl, nodeA.headers('page', { method: 'GET', rawUrl, to: 'node-b' }))).status).toBe(200);
+  });
+
+  it('refuses a node that is not a member, and a marker made for forwarding', async () => {
+    const outsider = new HopSigner('node-x', SECRET).headers('page', { method: 'GET', rawUrl, to: 'node-b' });
+    expect((await send('GET', rawUrl, outsider)).status).toBe(403);
+    expect((await send('GET', rawUrl, nodeA.headers('forward', { method: 'GET', rawUrl, to: 'node-b' }))).status).toBe(403);
+  });
+});
+
+describe('GET /ring', () => {
+  it('answers an admin key only', async () => {
+    expect((await rawRequest(base, { method: 'GET', path: `${PREFIX}/ring` })).status).toBe(200);
+    expect((await rawRequest(base, { method: 'GET', path: `${PREFIX}/ring`, credentials: READER })).status).toBe(403);
+    expect((await rawRequest(base, { method: 'GET', path: `${PREFIX}/ring`, unsigned: true })).status).toBe(403);
   });
 });

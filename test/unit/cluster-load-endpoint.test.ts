@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import fastify, { type FastifyInstance } from 'fastify';
 import { clusterPlugin } from '../../src/cluster/cluster-plugin';
-import { peerHeaders } from '../../src/cluster/peer-auth';
+import { HopSigner, HopVerifier } from '../../src/cluster/peer-auth';
 import { PeerClient } from '../../src/cluster/peer-client';
 import type { BucketRegistry } from '../../src/mounts/bucket-registry';
 
@@ -25,7 +25,7 @@ async function slowOwner(delayMs: number): Promise<{ app: FastifyInstance; url: 
   };
   const buckets = { get: async () => ({ name: 'bkt', cache }) } as unknown as BucketRegistry;
   const app = fastify();
-  await app.register(clusterPlugin, { prefix: '/_ringcache/cluster', node: {} as never, secret: SECRET, buckets });
+  await app.register(clusterPlugin, { prefix: '/_ringcache/cluster', node: {} as never, verifier: new HopVerifier('owner', SECRET), signer: undefined, tls: { mutual: false }, buckets, authenticator: {} as never, credentials: [] });
   await app.listen({ host: '127.0.0.1', port: 0 });
   return { app, url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`, warmed };
 }
@@ -41,7 +41,7 @@ describe('POST /_ringcache/cluster/load', () => {
     let answered = 0;
     await fetch(`${owner.url}${rawUrl}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...peerHeaders(SECRET, 'n1', { method: 'POST', rawUrl, bodySha256 }) },
+      headers: { 'content-type': 'application/json', ...new HopSigner('n1', SECRET).headers('load', { method: 'POST', rawUrl, to: 'owner', bodySha256 }) },
       body,
       signal: AbortSignal.timeout(300),
     }).then(
@@ -59,9 +59,9 @@ describe('POST /_ringcache/cluster/load', () => {
 
   it('a batch answered after the pool headers timeout still completes (its own deadline applies)', async () => {
     const owner = await slowOwner(400);
-    const peers = new PeerClient({ selfId: 'n1', secret: SECRET, connectTimeoutMs: 1000, headersTimeoutMs: 300, connectionsPerPeer: 2 });
+    const peers = new PeerClient({ signer: new HopSigner('n1', SECRET), verifier: new HopVerifier('n1', SECRET), connectTimeoutMs: 1000, headersTimeoutMs: 300, tls: {} });
     try {
-      const results = await peers.postJson<{ ok: boolean }[]>({ id: 'owner', url: owner.url }, '/load', batch(8), undefined, 10_000);
+      const results = await peers.postJson<{ ok: boolean }[]>({ id: 'owner', url: owner.url }, 'load', '/load', batch(8), undefined, 10_000);
       expect(results).toHaveLength(8);
       expect(results.every((r) => r.ok)).toBe(true);
     } finally {

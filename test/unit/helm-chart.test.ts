@@ -572,6 +572,24 @@ describeRendered('helm chart: cluster mode', () => {
     expect(loadAsPod(configFile(existing), podEnv(existing, [mine])).cluster.secret).toBe('external-cluster-secret');
   });
 
+  it('tls: HTTPS from a Secret for clients, probes, pod addresses and (mutual) node-to-node TLS', () => {
+    const r = render({ ...CLUSTER_OF_3, tls: { enabled: true, existingSecret: 'ringcache-tls', mutual: true } });
+    const sts = r.one('StatefulSet');
+    const volume = sts.spec.template.spec.volumes.find((v: Obj) => v.name === 'tls');
+    expect(volume.secret.secretName).toBe('ringcache-tls');
+    expect(container(r).volumeMounts).toContainEqual({ name: 'tls', mountPath: '/etc/ringcache/tls', readOnly: true });
+    for (const probe of [container(r).readinessProbe, container(r).livenessProbe]) expect(probe.httpGet).toEqual({ path: '/_ringcache/healthz', port: 's3', scheme: 'HTTPS' });
+    const env = podEnv(r);
+    expect(env.RINGCACHE_ADVERTISE_URL).toBe(`https://demo-ringcache-0.${POD_DOMAIN}:9000`);
+    const json = JSON.parse(configFile(r));
+    expect(json.server.tls).toEqual({ certFile: '/etc/ringcache/tls/tls.crt', keyFile: '/etc/ringcache/tls/tls.key' });
+    expect(json.cluster.tls).toEqual({ caFile: '/etc/ringcache/tls/ca.crt', mutual: true });
+    const config = loadAsPod(configFile(r), env);
+    expect(config.cluster.peers.every((p: { url: string }) => p.url.startsWith('https://'))).toBe(true);
+    expect(() => render({ tls: { enabled: true } })).toThrow(/tls.enabled needs tls.existingSecret/);
+    expect(() => render({ tls: { mutual: true } })).toThrow(/tls.mutual needs tls.enabled/);
+  });
+
   it('consul discovery: RINGCACHE_CONSUL_URL (with the node IP) and cluster.consul in ringcache.json, no static peers', () => {
     const r = render({
       ...CLUSTER_OF_3,

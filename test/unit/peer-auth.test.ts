@@ -1,55 +1,91 @@
 import { createHash } from 'node:crypto';
-import { bodyMatchesMarker, checkPeer, peerHeaders, ReplayGuard, MAX_SKEW_MS } from '../../src/cluster/peer-auth';
+import { bodyMatchesMarker, HopSigner, HopVerifier, MAX_SKEW_MS, ReplayWindows, WINDOW } from '../../src/cluster/peer-auth';
 
 const SECRET = 'a-cluster-secret-of-some-length';
-const request = { method: 'GET', rawUrl: '/bucket/some%20key?partNumber=1' };
+const request = { method: 'GET', rawUrl: '/bucket/some%20key?partNumber=1', to: 'node-b' };
 const sha256 = (body: string): string => createHash('sha256').update(body).digest('hex');
 
+const signerA = (now?: () => number): HopSigner => new HopSigner('node-a', SECRET, now);
+const verifierB = (secret: string | undefined = SECRET, now?: () => number): HopVerifier => new HopVerifier('node-b', secret, now);
+
 describe('hop marker (HMAC between nodes)', () => {
-  it('verifies a marker made with the same secret and request', () => {
-    const headers = peerHeaders(SECRET, 'node-a', request);
-    expect(checkPeer(SECRET, { ...request, headers })).toMatchObject({ kind: 'peer', from: 'node-a' });
+  it('verifies a marker made with the same secret, purpose, receiver and request', () => {
+    const headers = signerA().headers('forward', { ...request, requestId: 'ABC123' });
+    expect(verifierB().check('forward', { ...request, headers })).toMatchObject({ kind: 'peer', from: 'node-a', requestId: 'ABC123' });
   });
 
   it('reports requests without a marker as such', () => {
-    expect(checkPeer(SECRET, { ...request, headers: {} })).toEqual({ kind: 'none' });
+    expect(verifierB().check('forward', { ...request, headers: {} })).toEqual({ kind: 'none' });
   });
 
+  const h = (headers: Record<string, string>) => headers;
   it.each([
-    ['another secret', (h: Record<string, string>) => h, 'another-secret-entirely-xx', request],
-    ['another URL', (h: Record<string, string>) => h, SECRET, { ...request, rawUrl: '/bucket/other' }],
-    ['another method', (h: Record<string, string>) => h, SECRET, { ...request, method: 'DELETE' }],
-    ['another sender', (h: Record<string, string>) => ({ ...h, 'x-ringcache-hop': 'node-b' }), SECRET, request],
-    ['a truncated signature', (h: Record<string, string>) => ({ ...h, 'x-ringcache-hop-signature': h['x-ringcache-hop-signature'].slice(2) }), SECRET, request],
-    ['a missing date', (h: Record<string, string>) => ({ 'x-ringcache-hop': h['x-ringcache-hop'], 'x-ringcache-hop-signature': h['x-ringcache-hop-signature'] }), SECRET, request],
-  ])('refuses a marker with %s', (_what, mutate, secret, checked) => {
-    const headers = mutate(peerHeaders(SECRET, 'node-a', request));
-    expect(checkPeer(secret, { ...checked, headers }).kind).toBe('invalid');
+    ['another secret', h, 'another-secret-entirely-xx', request, 'forward'],
+    ['another URL', h, SECRET, { ...request, rawUrl: '/bucket/other' }, 'forward'],
+    ['another method', h, SECRET, { ...request, method: 'DELETE' }, 'forward'],
+    ['another purpose (a forwarding marker on the page endpoint)', h, SECRET, request, 'page'],
+    ['another sender', (m: Record<string, string>) => ({ ...m, 'x-ringcache-hop': 'node-c' }), SECRET, request, 'forward'],
+    ['another receiver', (m: Record<string, string>) => ({ ...m, 'x-ringcache-hop-to': 'node-c' }), SECRET, request, 'forward'],
+    ['another nonce', (m: Record<string, string>) => ({ ...m, 'x-ringcache-hop-nonce': m['x-ringcache-hop-nonce'].replace(/\d+$/, '999') }), SECRET, request, 'forward'],
+    ['another request id', (m: Record<string, string>) => ({ ...m, 'x-ringcache-hop-request-id': 'SPOOFED' }), SECRET, request, 'forward'],
+    ['a truncated signature', (m: Record<string, string>) => ({ ...m, 'x-ringcache-hop-signature': m['x-ringcache-hop-signature'].slice(2) }), SECRET, request, 'forward'],
+    ['no nonce', (m: Record<string, string>) => ({ ...m, 'x-ringcache-hop-nonce': '' }), SECRET, request, 'forward'],
+    ['a missing date', (m: Record<string, string>) => ({ 'x-ringcache-hop': m['x-ringcache-hop'], 'x-ringcache-hop-signature': m['x-ringcache-hop-signature'] }), SECRET, request, 'forward'],
+  ] as const)('refuses a marker with %s', (_what, mutate, secret, checked, purpose) => {
+    const headers = mutate(signerA().headers('forward', { ...request, requestId: 'ABC123' }));
+    expect(verifierB(secret).check(purpose, { ...checked, headers }).kind).toBe('invalid');
+  });
+
+  it('a marker addressed to one node is refused by every other (a captured request cannot be sent elsewhere)', () => {
+    const headers = signerA().headers('forward', request);
+    const c = new HopVerifier('node-c', SECRET);
+    expect(c.check('forward', { ...request, headers })).toMatchObject({ kind: 'invalid', reason: expect.stringMatching(/addressed to node-b/) });
   });
 
   it('refuses markers more than five minutes old or ahead', () => {
     const now = Date.now();
-    const old = peerHeaders(SECRET, 'node-a', request, now - 6 * 60_000);
-    const ahead = peerHeaders(SECRET, 'node-a', request, now + 6 * 60_000);
-    expect(checkPeer(SECRET, { ...request, headers: old }, now).kind).toBe('invalid');
-    expect(checkPeer(SECRET, { ...request, headers: ahead }, now).kind).toBe('invalid');
-    expect(checkPeer(SECRET, { ...request, headers: peerHeaders(SECRET, 'node-a', request, now - 60_000) }, now).kind).toBe('peer');
+    const check = (at: number) => verifierB(SECRET, () => now).check('forward', { ...request, headers: signerA(() => at).headers('forward', request) }).kind;
+    expect(check(now - 6 * 60_000)).toBe('invalid');
+    expect(check(now + 6 * 60_000)).toBe('invalid');
+    expect(check(now - 60_000)).toBe('peer');
   });
 
   it('a node without a secret refuses every marker', () => {
-    expect(checkPeer(undefined, { ...request, headers: peerHeaders(SECRET, 'node-a', request) }).kind).toBe('invalid');
+    expect(new HopVerifier('node-b', undefined).check('forward', { ...request, headers: signerA().headers('forward', request) }).kind).toBe('invalid');
+  });
+
+  it('accepts each marker once: a replayed hop is refused, a new marker of the same request is not', () => {
+    const signer = signerA();
+    const verifier = verifierB();
+    const headers = signer.headers('forward', request);
+    expect(verifier.verify('forward', { ...request, headers }).kind).toBe('peer');
+    expect(verifier.verify('forward', { ...request, headers })).toMatchObject({ kind: 'invalid', reason: 'hop marker already used' });
+    expect(verifier.verify('forward', { ...request, headers: signer.headers('forward', request) }).kind).toBe('peer');
+  });
+
+  it('signs answers: a page answer verifies for the request it answers only, with its bytes only', () => {
+    const signer = signerA();
+    const verifier = new HopVerifier('node-a', SECRET);
+    const page = Buffer.from('page bytes');
+    const signature = signer.answerSignature('page', 'aaaaaaaaaaaaaaaa.7', 'object/1', page);
+    expect(verifier.answerMatches('page', 'aaaaaaaaaaaaaaaa.7', 'object/1', page, signature)).toBe(true);
+    expect(verifier.answerMatches('page', 'aaaaaaaaaaaaaaaa.8', 'object/1', page, signature)).toBe(false);
+    expect(verifier.answerMatches('page', 'aaaaaaaaaaaaaaaa.7', 'object/2', page, signature)).toBe(false);
+    expect(verifier.answerMatches('page', 'aaaaaaaaaaaaaaaa.7', 'object/1', Buffer.from('page bytez'), signature)).toBe(false);
+    expect(verifier.answerMatches('page', 'aaaaaaaaaaaaaaaa.7', 'object/1', page, undefined)).toBe(false);
+    expect(new HopVerifier('node-a', 'another-secret-entirely-xx').answerMatches('page', 'aaaaaaaaaaaaaaaa.7', 'object/1', page, signature)).toBe(false);
   });
 });
 
 describe('hop marker of an internal call with a body', () => {
-  const call = { method: 'POST', rawUrl: '/_ringcache/cluster/invalidate' };
+  const call = { method: 'POST', rawUrl: '/_ringcache/cluster/invalidate', to: 'node-b' };
   const body = JSON.stringify({ keys: { bkt: ['a'] } });
-  const signed = (b = body) => peerHeaders(SECRET, 'node-a', { ...call, bodySha256: sha256(b) });
+  const signed = (b = body) => signerA().headers('invalidate', { ...call, bodySha256: sha256(b) });
 
   it('signs the body hash and sends it in x-ringcache-hop-body-sha256', () => {
     const headers = signed();
     expect(headers['x-ringcache-hop-body-sha256']).toBe(sha256(body));
-    expect(checkPeer(SECRET, { ...call, headers, signsBody: true })).toMatchObject({ kind: 'peer', from: 'node-a' });
+    expect(verifierB().check('invalidate', { ...call, headers, signsBody: true })).toMatchObject({ kind: 'peer', from: 'node-a' });
     expect(bodyMatchesMarker(headers, Buffer.from(body))).toBe(true);
   });
 
@@ -57,23 +93,19 @@ describe('hop marker of an internal call with a body', () => {
     const headers = signed();
     const other = JSON.stringify({ keys: { bkt: ['b'] }, all: true });
     expect(bodyMatchesMarker(headers, Buffer.from(other))).toBe(false);
-    expect(checkPeer(SECRET, { ...call, headers: { ...headers, 'x-ringcache-hop-body-sha256': sha256(other) }, signsBody: true }).kind).toBe('invalid');
+    expect(verifierB().check('invalidate', { ...call, headers: { ...headers, 'x-ringcache-hop-body-sha256': sha256(other) }, signsBody: true }).kind).toBe('invalid');
   });
 
   it('an endpoint that takes a body refuses a marker without a signed body hash', () => {
-    const unsigned = peerHeaders(SECRET, 'node-a', call);
-    expect(checkPeer(SECRET, { ...call, headers: unsigned, signsBody: true })).toMatchObject({ kind: 'invalid', reason: expect.stringMatching(/body hash/) });
-    // Nor can a hash be added to a marker made without one.
-    expect(checkPeer(SECRET, { ...call, headers: { ...unsigned, 'x-ringcache-hop-body-sha256': sha256(body) }, signsBody: true }).kind).toBe('invalid');
-    // Or removed from one made with it.
-    const { 'x-ringcache-hop-body-sha256': _hash, ...stripped } = signed();
-    expect(checkPeer(SECRET, { ...call, headers: { ...stripped, 'x-ringcache-hop-body-sha256': '' }, signsBody: true }).kind).toBe('invalid');
+    const unsigned = signerA().headers('invalidate', call);
+    expect(verifierB().check('invalidate', { ...call, headers: unsigned, signsBody: true })).toMatchObject({ kind: 'invalid', reason: expect.stringMatching(/body hash/) });
+    expect(verifierB().check('invalidate', { ...call, headers: { ...unsigned, 'x-ringcache-hop-body-sha256': sha256(body) }, signsBody: true }).kind).toBe('invalid');
   });
 
-  it('forwarded S3 requests keep the unsigned form: a body hash header there is not part of the marker', () => {
-    const forwarded = { method: 'PUT', rawUrl: '/bucket/key' };
-    const headers = { ...peerHeaders(SECRET, 'node-a', forwarded), 'x-ringcache-hop-body-sha256': sha256('whatever a client sent') };
-    expect(checkPeer(SECRET, { ...forwarded, headers }).kind).toBe('peer');
+  it('forwarded S3 requests do not sign their body: a body hash header there is not part of the marker', () => {
+    const forwarded = { method: 'PUT', rawUrl: '/bucket/key', to: 'node-b' };
+    const headers = { ...signerA().headers('forward', forwarded), 'x-ringcache-hop-body-sha256': sha256('whatever a client sent') };
+    expect(verifierB().check('forward', { ...forwarded, headers }).kind).toBe('peer');
   });
 
   it('bodyMatchesMarker refuses a missing or malformed hash', () => {
@@ -83,25 +115,52 @@ describe('hop marker of an internal call with a body', () => {
   });
 });
 
-describe('ReplayGuard', () => {
-  it('accepts a marker once, and forgets it once it is too old to verify anyway', () => {
-    let now = 1_000_000;
-    const guard = new ReplayGuard(1000, () => now);
-    const marker = { signature: 'ab'.repeat(32), sentAt: now };
-    expect(guard.has(marker)).toBe(false);
-    expect(guard.claim(marker)).toBe(true);
-    expect(guard.has(marker)).toBe(true);
-    expect(guard.claim(marker)).toBe(false);
-    now += MAX_SKEW_MS - 1000;
-    expect(guard.claim(marker)).toBe(false);
-    now += 5000; // checkPeer refuses the marker from here on
-    expect(guard.has(marker)).toBe(false);
+describe('ReplayWindows', () => {
+  const boot = '0123456789abcdef';
+  const nonce = (seq: number, b = boot) => `${b}.${seq}`;
+
+  it('accepts each counter of a process once, in any order within the window', () => {
+    const windows = new ReplayWindows();
+    const now = Date.now();
+    for (const seq of [5, 3, 9, 4, 1000, 6]) expect(windows.accept(nonce(seq), now)).toBe(true);
+    for (const seq of [5, 3, 9, 4, 1000, 6]) expect(windows.accept(nonce(seq), now)).toBe(false);
+    expect(windows.accept(nonce(7), now)).toBe(true);
+    // Another process (another boot id) has its own counters.
+    expect(windows.accept(nonce(5, 'fedcba9876543210'), now)).toBe(true);
   });
 
-  it('is bounded', () => {
-    const guard = new ReplayGuard(10);
-    for (let i = 0; i < 100; i++) expect(guard.claim({ signature: String(i), sentAt: Date.now() })).toBe(true);
-    expect(guard.has({ signature: '99' })).toBe(true);
-    expect(guard.has({ signature: '0' })).toBe(false);
+  it('refuses a counter that fell out of the window (it cannot tell it from a replay)', () => {
+    const windows = new ReplayWindows();
+    const now = Date.now();
+    expect(windows.accept(nonce(1), now)).toBe(true);
+    expect(windows.accept(nonce(2 + WINDOW), now)).toBe(true);
+    expect(windows.accept(nonce(2), now)).toBe(false);
+    expect(windows.accept(nonce(3 + WINDOW / 2), now)).toBe(true);
+    // Slots reused by newer counters were cleared: they are not mistaken for replays.
+    expect(windows.accept(nonce(1 + WINDOW + WINDOW), now)).toBe(true);
+    expect(windows.accept(nonce(3 + WINDOW / 2 + WINDOW), now)).toBe(true);
+  });
+
+  it('is bounded by processes, and a dropped process stays refused (its markers are older than the drop)', () => {
+    let now = 1_000_000;
+    const windows = new ReplayWindows(() => now, 8);
+    const boots = Array.from({ length: 20 }, (_, i) => i.toString(16).padStart(16, '0'));
+    for (const b of boots) {
+      expect(windows.accept(nonce(1, b), now)).toBe(true);
+      now += 10;
+    }
+    expect(windows.size).toBe(8);
+    // The first processes were dropped: their old markers are refused, not taken as new.
+    expect(windows.accept(nonce(1, boots[0]), now - 200)).toBe(false);
+    // A marker made after the drop by a process without a window is accepted.
+    expect(windows.accept(nonce(2, boots[0]), now + 1)).toBe(true);
+  });
+
+  it('forgets a process once none of its markers could verify any more', () => {
+    let now = 1_000_000;
+    const windows = new ReplayWindows(() => now);
+    expect(windows.accept(nonce(1), now)).toBe(true);
+    now += 2 * MAX_SKEW_MS + 120_000;
+    expect(windows.seen(nonce(1), now)).toBe(false); // the date check refuses such a marker first
   });
 });

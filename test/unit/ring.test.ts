@@ -1,4 +1,5 @@
 import { buildRing, hash32 } from '../../src/cluster/ring';
+import { RingShares } from '../../src/cluster/ring-shares';
 
 const keys = (n: number, prefix = 'bucket/key-') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 const nodes = (n: number) => Array.from({ length: n }, (_, i) => `node-${i}`);
@@ -12,7 +13,55 @@ function shares(ring: ReturnType<typeof buildRing>, sample: string[]): Map<strin
   return count;
 }
 
+/** The lookup as it was first written (every member scored, sorted, sliced): the selection must pick exactly the same. */
+function referenceOwners(ids: string[], key: string, n: number): string[] {
+  const fmix32 = (input: number): number => {
+    let h = input;
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    return h >>> 0;
+  };
+  const k = hash32(key);
+  return [...new Set(ids)]
+    .sort()
+    .map((id) => ({ id, s: fmix32((k ^ hash32(`node:${id}`)) + 0x9e3779b9) }))
+    .sort((a, b) => b.s - a.s || (a.id < b.id ? -1 : 1))
+    .slice(0, n)
+    .map((e) => e.id);
+}
+
 describe('ring', () => {
+  test('selection without sorting picks exactly what scoring and sorting every member picks (n = 1, 2, 3, 7)', () => {
+    // Kept small: Math.imul runs unoptimised inside jest's vm context (about 40x slower than in node).
+    for (const size of [1, 2, 3, 4, 9, 33, 100]) {
+      const ids = nodes(size);
+      const ring = buildRing(ids);
+      for (const k of keys(size > 9 ? 150 : 500, `s${size}/`)) {
+        for (const n of [1, 2, 3, 7]) expect(ring.owners(k, n)).toEqual(referenceOwners(ids, k, n));
+        expect(ring.owner(k)).toBe(referenceOwners(ids, k, 1)[0]);
+      }
+    }
+  });
+
+  test('the shares of the ring view are sampled in slices between event-loop turns, the even share meanwhile', async () => {
+    const ring = buildRing(nodes(50));
+    const shares = new RingShares(ring, 5000);
+    expect(shares.sampled).toBe(false);
+    expect(shares.shareOf('node-3')).toBeCloseTo(1 / 50);
+    let turns = 0;
+    const counting = setInterval(() => turns++, 0);
+    await shares.settled();
+    clearInterval(counting);
+    expect(shares.sampled).toBe(true);
+    const total = ring.members.reduce((sum, id) => sum + shares.shareOf(id), 0);
+    expect(total).toBeCloseTo(1);
+    expect(shares.shareOf('not-a-member')).toBe(0);
+    expect(new RingShares(buildRing(['solo'])).shareOf('solo')).toBe(1);
+  });
+
   test('is a pure function of the member set: order and duplicates do not matter', () => {
     const a = buildRing(['c', 'a', 'b']);
     const b = buildRing(['b', 'c', 'a', 'a']);

@@ -104,7 +104,7 @@ RINGCACHE_ACCESS_KEY_ID / RINGCACHE_SECRET_ACCESS_KEY.
 {{- end }}
 
 {{/*
-Static peers, RINGCACHE_PEERS: <pod>=http://<pod>.<podDomain>:<port> for the pod slots
+Static peers, RINGCACHE_PEERS: <pod>=http(s)://<pod>.<podDomain>:<port> for the pod slots
 0..cluster.maxReplicas-1. It does not depend on replicaCount, so scaling restarts no pod; a slot
 without a pod fails its probes and stays out of the ring.
 */}}
@@ -113,7 +113,7 @@ without a pod fails its probes and stays out of the ring.
 {{- $domain := include "ringcache.podDomain" . }}
 {{- $port := .Values.config.server.port }}
 {{- range $i := until (int .Values.cluster.maxReplicas) }}
-{{- if $i }},{{ end }}{{ printf "%s-%v=http://%s-%v.%s:%v" $fullName $i $fullName $i $domain $port }}
+{{- if $i }},{{ end }}{{ printf "%s-%v=%s://%s-%v.%s:%v" $fullName $i (include "ringcache.scheme" $) $fullName $i $domain $port }}
 {{- end }}
 {{- end }}
 
@@ -215,6 +215,12 @@ Fails the render on settings the gateway would reject, or that would silently do
 */}}
 {{- define "ringcache.validate" -}}
 {{- $cluster := .Values.cluster }}
+{{- if and .Values.tls.enabled (not .Values.tls.existingSecret) }}
+{{- fail "tls.enabled needs tls.existingSecret: a Secret with tls.crt, tls.key and ca.crt (e.g. from cert-manager)" }}
+{{- end }}
+{{- if and .Values.tls.mutual (not .Values.tls.enabled) }}
+{{- fail "tls.mutual needs tls.enabled" }}
+{{- end }}
 {{- if $cluster.enabled }}
 {{- if not (or (eq (toString $cluster.discovery) "static") (eq (toString $cluster.discovery) "consul")) }}
 {{- fail (printf "cluster.discovery: %q is not static or consul" (toString $cluster.discovery)) }}
@@ -348,6 +354,9 @@ environment. extraConfig is merged last.
 {{- $v := deepCopy .Values.config }}
 {{- $server := omit $v.server "baseDomain" }}
 {{- $_ := set $server "host" "0.0.0.0" }}
+{{- if .Values.tls.enabled }}
+{{- $_ := set $server "tls" (dict "certFile" "/etc/ringcache/tls/tls.crt" "keyFile" "/etc/ringcache/tls/tls.key") }}
+{{- end }}
 {{- with $v.server.baseDomain }}
 {{- $_ := set $server "baseDomain" . }}
 {{- end }}
@@ -405,6 +414,9 @@ environment. extraConfig is merged last.
 {{- if .Values.cluster.enabled }}
 {{- $c := deepCopy .Values.cluster }}
 {{- $cluster := pick $c "routing" "forward" "health" "suspectSeconds" "handoff" }}
+{{- if .Values.tls.enabled }}
+{{- $_ := set $cluster "tls" (dict "caFile" "/etc/ringcache/tls/ca.crt" "mutual" (eq (toString .Values.tls.mutual) "true")) }}
+{{- end }}
 {{- if include "ringcache.consulDiscovery" . }}
 {{- $consul := omit $c.consul "url" "token" "serviceName" }}
 {{- $_ := set $consul "serviceName" (include "ringcache.consulServiceName" .) }}
@@ -451,4 +463,9 @@ one variable per credential, from its Secret; ringcache.json refers to them as {
 {{- end }}
 {{- end }}
 {{- if $inline }}{{ toJson $inline }}{{ end }}
+{{- end }}
+
+{{/* "https" with tls.enabled, else "http": the scheme of the pods' addresses and probes. */}}
+{{- define "ringcache.scheme" -}}
+{{- if .Values.tls.enabled }}https{{ else }}http{{ end }}
 {{- end }}

@@ -1,0 +1,36 @@
+/**
+ * How a job manager shares its job records with the other nodes of a cluster (implemented by
+ * src/cluster/job-replication.ts; a node by itself shares nothing). Every record a coordinator
+ * saves is published; every node keeps the records it receives, so any node can show any job; a
+ * job whose coordinator stops renewing its lease is taken over by one other node, the successor
+ * the ring names for the job's id.
+ */
+import type { Job } from './job-types';
+
+export interface JobSharing {
+  /** The other nodes' records have been received (or could not be): leases may be judged. */
+  ready(): boolean;
+  /** Sends a saved record to the other nodes; resolves once they have it (or after a short deadline). */
+  publish(record: Job): Promise<void>;
+  /** The node that takes over a job whose lease lapsed, leaving out `exclude` (its last holder); undefined: none. */
+  successor(jobId: string, exclude: readonly string[]): string | undefined;
+}
+
+/** A node by itself: nothing to share, and it is the successor of every job. */
+export const noSharing = (nodeId: string): JobSharing => ({
+  ready: () => true,
+  publish: async () => undefined,
+  successor: () => nodeId,
+});
+
+/**
+ * Which of two records of one job is newer: the one of the later claim (`term`), then of the
+ * greater claimant node id (two claims of one term: the same winner on every node), then the
+ * later save (`seq`). Records without these fields (before job sharing) count as 0.
+ */
+export function compareRecords(a: Job, b: Job): number {
+  const term = (a.term ?? 0) - (b.term ?? 0);
+  if (term !== 0) return term;
+  if (a.coordinator !== b.coordinator) return a.coordinator < b.coordinator ? -1 : 1;
+  return (a.seq ?? 0) - (b.seq ?? 0);
+}
