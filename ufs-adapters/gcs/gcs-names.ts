@@ -4,7 +4,8 @@
  *   <prefix>.ringcache-uploads/<uploadId>/upload.json, part-<n>, compose-<level>-<i>
  *   <prefix>.ringcache-tmp/<uuid>      bodies of large PUTs before they are rewritten into place
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { isUploadId as isValidUploadId, newUploadId } from '../upload-id';
 import { ufsError } from '../errors';
 
 export const UPLOADS_FOLDER = '.ringcache-uploads/';
@@ -13,7 +14,6 @@ export const RESERVED_FOLDERS = [UPLOADS_FOLDER, TMP_FOLDER] as const;
 
 /** GCS object names are at most 1024 bytes of UTF-8. */
 const MAX_NAME_BYTES = 1024;
-const UPLOAD_ID = /^[A-Za-z0-9_-]{16,128}$/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** The reserved folder (relative to the mount) that `relative` lies in, if any. */
@@ -24,8 +24,7 @@ export function reservedFolderOf(relative: string): string | undefined {
 /** The smallest string sorting after every name below `folder` (which ends in "/"). */
 export const afterFolder = (folder: string): string => `${folder.slice(0, -1)}0`;
 
-export const isValidUploadId = (uploadId: unknown): uploadId is string => typeof uploadId === 'string' && UPLOAD_ID.test(uploadId);
-export const newUploadId = (): string => randomBytes(24).toString('base64url');
+export { isValidUploadId, newUploadId };
 
 export class GcsNames {
   constructor(readonly prefix: string) {}

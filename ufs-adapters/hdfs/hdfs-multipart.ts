@@ -39,8 +39,8 @@ import {
 import { isMissing, recordOf, statusOf, xattrsOf } from './hdfs-object';
 import { commitFile, deleteQuietly, newTempPath, setRecord, uploadBody } from './hdfs-write';
 import type { FileStatus } from './webhdfs-client';
+import { isUploadId, newUploadId } from '../upload-id';
 
-const UPLOAD_ID = /^[A-Za-z0-9_-]{16,128}$/;
 const PART_FILE = /^part-([1-9][0-9]{0,4})$/;
 
 interface PartRecord {
@@ -80,7 +80,7 @@ const noSuchUpload = (cause?: unknown) => ufsError('NoSuchUpload', 'the multipar
 const NO_SUCH_UPLOAD = { FileNotFoundException: 'NoSuchUpload', ParentNotDirectoryException: 'NoSuchUpload' } as const;
 
 function uploadDirOf(ctx: HdfsContext, uploadId: string): string {
-  if (typeof uploadId !== 'string' || !UPLOAD_ID.test(uploadId)) throw noSuchUpload();
+  if (!isUploadId(uploadId)) throw noSuchUpload();
   return `${ctx.layout.uploadsDir}/${uploadId}`;
 }
 
@@ -116,7 +116,7 @@ export async function loadUpload(ctx: HdfsContext, key: string, uploadId: string
 export async function createUpload(ctx: HdfsContext, key: string, metadata: ObjectMetadata, signal?: AbortSignal): Promise<MultipartUpload> {
   assertValidHdfsKey(ctx.layout, key);
   if (isFolderKey(key)) throw ufsError('InvalidKey', "a folder key (ending in '/') must have an empty body");
-  const uploadId = randomBytes(24).toString('base64url');
+  const uploadId = newUploadId();
   const dir = uploadDirOf(ctx, uploadId);
   const initiated = new Date();
   const record = encodeRecord({ v: 1, key, initiated: initiated.toISOString(), metadata: parseMetadata(metadata) });
@@ -219,7 +219,7 @@ export async function abortUpload(ctx: HdfsContext, key: string, uploadId: strin
 async function storedUploads(ctx: HdfsContext, signal?: AbortSignal): Promise<Array<StoredUpload & { status: FileStatus }>> {
   const dirs: FileStatus[] = [];
   for await (const entry of directoryEntries(ctx, ctx.layout.uploadsDir, signal)) {
-    if (entry.type === 'DIRECTORY' && UPLOAD_ID.test(entry.pathSuffix)) dirs.push(entry);
+    if (entry.type === 'DIRECTORY' && isUploadId(entry.pathSuffix)) dirs.push(entry);
   }
   const found: Array<StoredUpload & { status: FileStatus }> = [];
   const read = async (status: FileStatus) => {

@@ -6,7 +6,6 @@
  * A part's JSON is valid only while the part file has the size and mtime it recorded
  * (same rule as object sidecars), so a crash mid-commit reads as "part missing".
  */
-import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ufsError } from '../errors';
@@ -20,8 +19,8 @@ import { parseMetadata } from './sidecar-metadata';
 import { newTempPath, releaseTemp, removeQuietly, writeJsonAtomic, writeJsonFile } from './temp-files';
 import { compareUtf8 } from '../utf8-order';
 import { mkdirBelowRoot } from './mount-root';
+import { isUploadId, newUploadId } from '../upload-id';
 
-const UPLOAD_ID = /^[A-Za-z0-9_-]{16,128}$/;
 const PART_FILE = /^part-([1-9][0-9]{0,4})$/;
 
 export interface StoredUpload extends MultipartUpload {
@@ -41,7 +40,7 @@ const noSuchUpload = (cause?: unknown) => ufsError('NoSuchUpload', 'the multipar
 
 /** The upload folder; the id is validated so it can never be a path. */
 export function uploadDirOf(layout: LocalLayout, uploadId: string): string {
-  if (typeof uploadId !== 'string' || !UPLOAD_ID.test(uploadId)) throw noSuchUpload();
+  if (!isUploadId(uploadId)) throw noSuchUpload();
   return path.join(layout.uploadsDir, uploadId);
 }
 
@@ -75,7 +74,7 @@ export async function loadUpload(ctx: LocalContext, key: string, uploadId: strin
 export async function createUpload(ctx: LocalContext, key: string, metadata: ObjectMetadata): Promise<MultipartUpload> {
   assertValidKey(key);
   if (isFolderKey(key)) throw ufsError('InvalidKey', "a folder key (ending in '/') must have an empty body");
-  const uploadId = randomBytes(24).toString('base64url');
+  const uploadId = newUploadId();
   const dir = uploadDirOf(ctx.layout, uploadId);
   const initiated = new Date();
   try {
@@ -189,7 +188,7 @@ export async function removeUploadDir(dir: string): Promise<void> {
 /** Upload ids present on disk (any folder name that is a valid id). */
 export async function uploadIds(layout: LocalLayout): Promise<string[]> {
   try {
-    return (await readdir(layout.uploadsDir)).filter((name) => UPLOAD_ID.test(name));
+    return (await readdir(layout.uploadsDir)).filter((name) => isUploadId(name));
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return [];
     throw mapFsError(err, 'list multipart uploads', 'Unavailable');
