@@ -4,6 +4,9 @@
  *   GET  /page?key=K   a cached page, for warm hand-off            (nodes only: hop marker)
  *   POST /load         warm a batch of keys here (preload jobs)     (nodes only, body signed)
  *   POST /invalidate   drop cached metadata of keys changed elsewhere (nodes only, body signed)
+ *   POST /heartbeat    static peers: this node's view and promise (lease grants)   (nodes only, body signed)
+ *   POST /propose      static peers: accept or refuse the next view                (nodes only, body signed)
+ *   POST /commit       static peers: a view a majority accepted                    (nodes only, body signed)
  *
  * The internal endpoints check the marker before reading a body, accept each marker once
  * (a replay is refused), and for POST check the signed body hash against the raw bytes
@@ -17,13 +20,20 @@ import type { BucketRegistry } from '../mounts/bucket-registry';
 import { toS3Error } from '../s3/errors';
 import type { ClusterNode } from './cluster-node';
 import { bodyMatchesMarker, checkPeer, ReplayGuard, type PeerCheck } from './peer-auth';
+import type { AgreementEndpoint } from './static-membership';
 
 export interface ClusterPluginOptions {
   node: ClusterNode;
   secret: string | undefined;
   buckets: BucketRegistry;
   cache?: NodeCache;
+  /** Static peers' agreement (absent with Consul, etcd, or a node by itself: those endpoints answer 404). */
+  agreement?: AgreementEndpoint;
 }
+
+const memberSchema = z.object({ id: z.string().min(1), url: z.string().url() });
+const viewBody = z.object({ epoch: z.number().int().min(0), members: z.array(memberSchema).max(10_000) });
+const heartbeatBody = z.object({ from: z.string().min(1), epoch: z.number().int().min(0) });
 
 const loadBody = z.object({
   bucket: z.string(),
@@ -103,6 +113,17 @@ export async function clusterPlugin(app: FastifyInstance, opts: ClusterPluginOpt
       return reply.code(s3.status).send({ error: s3.code, message: s3.message });
     }
   });
+
+  const agreementRoute = <T>(schema: z.ZodType<T>, answer: (agreement: AgreementEndpoint, body: T) => unknown) =>
+    async (request: FastifyRequest, reply: import('fastify').FastifyReply) => {
+      if (!opts.agreement) return reply.code(404).send({ error: 'NotStaticMembership' });
+      const parsed = schema.safeParse(parseJsonBody(request.body));
+      if (!parsed.success) return reply.code(400).send({ error: 'InvalidArgument', message: parsed.error.message });
+      return answer(opts.agreement, parsed.data) ?? { ok: true };
+    };
+  app.post('/heartbeat', internalPost, agreementRoute(heartbeatBody, (agreement, body) => agreement.answerHeartbeat(body)));
+  app.post('/propose', internalPost, agreementRoute(viewBody, (agreement, body) => agreement.answerPropose(body)));
+  app.post('/commit', internalPost, agreementRoute(viewBody, (agreement, body) => agreement.answerCommit(body)));
 
   app.post('/invalidate', internalPost, async (request, reply) => {
     const parsed = invalidateBody.safeParse(parseJsonBody(request.body));

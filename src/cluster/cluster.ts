@@ -16,8 +16,10 @@ import { ClusterNode } from './cluster-node';
 import { Forwarder } from './forwarder';
 import { InvalidationRelay } from './invalidation-relay';
 import { JobPeers } from './job-peers';
-import type { MemberInfo } from './membership';
+import type { MemberInfo, Membership } from './membership';
 import { createMembership } from './membership-source';
+import { StaticMembership, type AgreementTransport } from './static-membership';
+import type { HeartbeatAnswer, ProposeAnswer } from './view-agreement';
 import { PeerClient } from './peer-client';
 import { RequestRouter } from './request-router';
 
@@ -32,6 +34,9 @@ export interface Cluster {
   jobsElsewhere?: JobPeers;
   /** False until start() completed in a multi-node setup: health checks answer 503 meanwhile. */
   ready(): boolean;
+  membership: Membership;
+  /** Static peers: the agreement endpoints and the peer list (admin API). */
+  agreement?: StaticMembership;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -64,22 +69,54 @@ export function createCluster(deps: { config: RingcacheConfig; metrics: Metrics;
   // Metadata saved before this process started (a crash, a restart) may be out of date: the
   // cluster may have changed objects meanwhile. Revalidate all of it (pages stay usable).
   if (clustered) cache?.shared.metadata.expireBefore(Date.now());
-  const membership = createMembership(config, self, log);
+  const clock = (): number => performance.now();
+  // The node is made after the peer client and the membership, which ask it for its epoch.
+  const ref: { node?: ClusterNode } = {};
+  const peers = new PeerClient({
+    selfId: self.id,
+    secret: settings.secret,
+    ...settings.forward,
+    epoch: () => ref.node?.epoch ?? 0,
+    heardOf: (epoch, from) => ref.node?.heardOf(epoch, from),
+  });
+  const transport: AgreementTransport = {
+    heartbeat: (peer, request, timeoutMs) => peers.postJson<HeartbeatAnswer>(peer, '/heartbeat', request, undefined, timeoutMs),
+    propose: (peer, proposal, timeoutMs) => peers.postJson<ProposeAnswer>(peer, '/propose', proposal, undefined, timeoutMs),
+    commit: async (peer, view, timeoutMs) => {
+      await peers.postJson<unknown>(peer, '/commit', view, undefined, timeoutMs);
+    },
+  };
+  const membership = createMembership(config, self, log, transport, clock);
   const node = new ClusterNode({
     self,
     membership,
     suspectMs: settings.suspectSeconds * 1000,
     handoffWindowMs: settings.handoff.windowSeconds * 1000,
+    fenceMarginMs: settings.lease.marginMs,
+    cacheGraceMs: settings.lease.cacheGraceMs,
     metrics,
     log,
+    clock,
+    solo: !clustered,
   });
-  const peers = new PeerClient({ selfId: self.id, secret: settings.secret, ...settings.forward });
-  const router = new RequestRouter(node, new Forwarder(peers), { secret: settings.secret, mode: settings.routing, ownersTried: 2 }, metrics);
+  ref.node = node;
+  const router = new RequestRouter(
+    node,
+    new Forwarder(peers),
+    { secret: settings.secret, mode: settings.routing, ownersTried: 2, standInWaitMs: settings.lease.standInWaitMs, onLoss: settings.quorum.onLoss },
+    metrics,
+  );
   const relay = new InvalidationRelay(node, peers, metrics, settings.handoff.windowSeconds * 1000);
 
   if (cache) {
-    // A node that was away (or whose keys moved) must not trust metadata from before the change.
-    node.onRingChange((changedAt) => cache.shared.metadata.expireBefore(changedAt));
+    // Ownership by agreement: cached metadata is trusted only while this node owned its key
+    // without a break since it was fetched (cluster-node.ts); a ring change expires nothing else.
+    if (clustered) {
+      cache.shared.ownership = {
+        recordSeq: (bucket, key) => node.recordSeq(bucket, key),
+        trusts: (bucket, key, seq, memo) => node.trusts(bucket, key, seq, memo),
+      };
+    }
     if (settings.handoff.enabled) {
       cache.shared.peerPages = {
         mayHave: (bucket, key) => node.previousOwner(bucket, key) !== undefined,
@@ -114,6 +151,8 @@ export function createCluster(deps: { config: RingcacheConfig; metrics: Metrics;
       await Promise.all([...byOwner].map(([owner, owned]) => relay.deliver(bucket, owned, [owner])));
     },
     ready: () => !clustered || started,
+    membership,
+    agreement: membership instanceof StaticMembership ? membership : undefined,
     jobsElsewhere: clustered ? new JobPeers(node, peers) : undefined,
     async start() {
       await node.start();

@@ -13,6 +13,9 @@ import { untilAborted } from '../util/until-aborted';
 import { peerHeaders } from './peer-auth';
 
 export const CLUSTER_PATH = '/_ringcache/cluster';
+/** The sender's ring version (epoch) on every request between nodes; answers carry the receiver's as x-ringcache-ring. */
+export const EPOCH_HEADER = 'x-ringcache-epoch';
+const RING_HEADER = 'x-ringcache-ring';
 
 export interface PeerClientOptions {
   selfId: string;
@@ -20,6 +23,10 @@ export interface PeerClientOptions {
   connectTimeoutMs: number;
   headersTimeoutMs: number;
   connectionsPerPeer: number;
+  /** This node's ring version, stamped on every request. */
+  epoch?: () => number;
+  /** An answer carried a ring version newer than ours (the receiver's x-ringcache-ring). */
+  heardOf?: (epoch: number, from: MemberInfo) => void;
 }
 
 /** Errors that mean the node could not be reached at all (as opposed to slow, or answering an error). */
@@ -73,12 +80,24 @@ export class PeerClient {
   markerFor(method: string, rawUrl: string, body?: string | Uint8Array): Record<string, string> {
     if (this.options.secret === undefined) throw new PeerError('cluster.secret is not configured: nodes cannot talk to each other');
     const bodySha256 = body === undefined ? undefined : createHash('sha256').update(body).digest('hex');
-    return peerHeaders(this.options.secret, this.options.selfId, { method, rawUrl, bodySha256 });
+    const headers = peerHeaders(this.options.secret, this.options.selfId, { method, rawUrl, bodySha256 });
+    if (this.options.epoch) headers[EPOCH_HEADER] = String(this.options.epoch());
+    return headers;
+  }
+
+  /** Tells heardOf about the ring version an answer from `target` carries. */
+  private noteEpoch(target: MemberInfo, response: Dispatcher.ResponseData): void {
+    const value = response.headers[RING_HEADER];
+    const epoch = typeof value === 'string' ? Number(value) : NaN;
+    if (Number.isSafeInteger(epoch) && epoch > (this.options.epoch?.() ?? 0)) this.options.heardOf?.(epoch, target);
   }
 
   /** A forwarded S3 request, on the forwarding pool. */
   dispatch(target: MemberInfo, request: Omit<Dispatcher.RequestOptions, 'origin'>): Promise<Dispatcher.ResponseData> {
-    return this.agent.request({ ...request, origin: new URL(target.url).origin });
+    return this.agent.request({ ...request, origin: new URL(target.url).origin }).then((response) => {
+      this.noteEpoch(target, response);
+      return response;
+    });
   }
 
   /**
@@ -87,7 +106,10 @@ export class PeerClient {
    * past its deadline; a response that still comes after the abort is discarded.
    */
   private internal(target: MemberInfo, request: Omit<Dispatcher.RequestOptions, 'origin' | 'signal'>, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
-    const pending = this.internalAgent.request({ ...request, origin: new URL(target.url).origin, signal });
+    const pending = this.internalAgent.request({ ...request, origin: new URL(target.url).origin, signal }).then((response) => {
+      this.noteEpoch(target, response);
+      return response;
+    });
     return untilAborted(pending, signal, (late) => late.body.destroy());
   }
 

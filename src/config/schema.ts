@@ -143,6 +143,36 @@ export const configSchema = z
           .default({}),
         /** A node that failed a forwarded request is skipped for this long. */
         suspectSeconds: z.number().int().min(1).default(10),
+        /**
+         * Ownership leases and fences (docs/cluster.md, "Consistency"). Every node of a cluster
+         * must use the same values.
+         */
+        lease: z
+          .object({
+            /** Static peers: a lease lasts this long after the heart-beat grants it is counted from (Consul: checkTtlSeconds; etcd: its lease TTL). */
+            durationMs: z.number().int().min(100).default(3000),
+            /** Added to every fence: clock rates, scheduling delays. */
+            marginMs: z.number().int().min(0).default(500),
+            /**
+             * Keys gained in a new view are read from the store without caching their metadata for
+             * this long after their fence: a write the previous owner began under its lease may
+             * still commit. Keep it at least the longest store-call deadline (mounts.*.timeoutMs).
+             */
+            cacheGraceMs: z.number().int().min(0).default(30_000),
+            /** A write whose owner cannot be reached waits this long for a view without it, then answers 503. */
+            standInWaitMs: z.number().int().min(0).default(10_000),
+          })
+          .strict()
+          .default({}),
+        quorum: z
+          .object({
+            /** Static peers: nodes that must see each other before the first view forms. Default: a majority of `peers`. Keep it more than half of the nodes you run. */
+            bootstrap: z.number().int().min(1).optional(),
+            /** Reads on a node without a lease: "store" (read through, nothing cached) or "unavailable" (503). Writes always answer 503 there. */
+            onLoss: z.enum(['store', 'unavailable']).default('store'),
+          })
+          .strict()
+          .default({}),
         /** Warm hand-off: a new owner asks the previous owner for a page before reading the UFS. */
         handoff: z
           .object({

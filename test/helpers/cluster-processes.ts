@@ -103,6 +103,9 @@ export async function startTestCluster(count: number, options: { config?: Record
           secret: CLUSTER_SECRET,
           peers: cluster.peers,
           health: { probeIntervalMs: 300, probeTimeoutMs: 500, failuresBeforeDown: 2 },
+          // Short leases so ring changes settle within a test; the grace is below the store deadline
+          // on purpose (a shared local folder commits at once).
+          lease: { durationMs: 1200, marginMs: 200, cacheGraceMs: 300, standInWaitMs: 8000 },
           suspectSeconds: 3,
           ...(options.config?.cluster as object | undefined),
         },
@@ -186,4 +189,19 @@ export async function ringMembers(node: { url: string }): Promise<string[]> {
 /** Waits until every node in `nodes` has `count` members in its ring. */
 export async function waitForRings(nodes: { url: string }[], count: number, timeoutMs = 15_000): Promise<void> {
   await waitFor(async () => (await Promise.all(nodes.map(ringMembers))).every((m) => m.length === count), timeoutMs, `rings of ${count}`);
+}
+
+/**
+ * Waits until every node in `nodes` holds the same view of `count` members, holds its lease, and
+ * has settled every key it owns (past the fence and the cache grace of the last change).
+ */
+export async function waitForSettled(nodes: { url: string }[], count: number, timeoutMs = 20_000): Promise<void> {
+  await waitFor(
+    async () => {
+      const views = await Promise.all(nodes.map(ringView));
+      return views.every((v) => v.members.length === count && v.lease && v.settlingMs === 0 && v.epoch === views[0].epoch);
+    },
+    timeoutMs,
+    `settled rings of ${count}`,
+  );
 }
