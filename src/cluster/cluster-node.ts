@@ -18,7 +18,7 @@ import { consistencyMetrics, type ConsistencyMetrics, type FenceReason } from '.
 import { ClusterError } from './cluster-errors';
 import { NO_VIEW, type AgreedView, type MemberInfo, type Membership } from './membership';
 import { OwnershipHistory } from './ownership-history';
-import { buildRing, type Ring } from './ring';
+import { buildRing, hash32, type Ring } from './ring';
 
 export interface ClusterNodeOptions {
   self: MemberInfo;
@@ -99,6 +99,8 @@ export class ClusterNode {
   private readonly clock: () => number;
   private readonly history: OwnershipHistory;
   private seenLapses = 0;
+  /** Hash of the members (ids and URLs) of the agreed view: two views with the same tag are the same ring. */
+  private ringTag = '';
 
   constructor(private readonly options: ClusterNodeOptions) {
     this.self = options.self;
@@ -136,6 +138,15 @@ export class ClusterNode {
   /** The ring version every response carries (the epoch). */
   get version(): string {
     return String(this.agreed.epoch);
+  }
+
+  /**
+   * What requests between nodes carry (x-ringcache-epoch): the epoch and the ring's tag. Views of
+   * the same members are the same ring whatever their epochs (Consul nodes may number the same
+   * member set differently until they hear of each other's epochs).
+   */
+  get stamp(): string {
+    return `${this.agreed.epoch}.${this.ringTag}`;
   }
 
   /** Milliseconds a node that gains a key waits before it takes writes of it. */
@@ -250,19 +261,26 @@ export class ClusterNode {
   }
 
   /**
-   * A peer's request stamped with `epoch`: 'ok' when it is this node's epoch (after catching up
-   * with a newer one, at most `timeoutMs`), 'stale' when this node already holds a newer one,
-   * 'behind' when it could not learn the newer one in time.
+   * A peer's request stamped with `stamp` (epoch.ringTag, see `stamp`): 'ok' when it names this
+   * node's ring (after catching up with a newer view, at most `timeoutMs`), 'stale' when this node
+   * already holds a newer ring, 'behind' when it could not learn the newer one in time.
    */
-  async admitEpoch(epoch: number, fromId: string | undefined, timeoutMs: number, signal: AbortSignal): Promise<'ok' | 'stale' | 'behind'> {
-    if (this.options.solo || epoch === this.agreed.epoch) return 'ok';
-    if (epoch < this.agreed.epoch) {
+  async admitEpoch(stamp: string, fromId: string | undefined, timeoutMs: number, signal: AbortSignal): Promise<'ok' | 'stale' | 'behind'> {
+    if (this.options.solo) return 'ok';
+    const [epochText, tag] = stamp.split('.');
+    const epoch = Number(epochText);
+    if (tag === this.ringTag || epoch === this.agreed.epoch) return 'ok';
+    if (!(epoch > this.agreed.epoch)) {
       this.metrics.fenced('stale-epoch');
       return 'stale';
     }
     const from = fromId === undefined ? undefined : this.byIdMap.get(fromId);
     const caught = await this.options.membership.catchUp(epoch, from, AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])).catch(() => false);
-    if (caught && this.agreed.epoch >= epoch) return this.agreed.epoch === epoch ? 'ok' : 'stale';
+    if (caught && (tag === this.ringTag || epoch === this.agreed.epoch)) return 'ok';
+    if (caught) {
+      this.metrics.fenced('stale-epoch');
+      return 'stale';
+    }
     this.metrics.fenced('behind');
     return 'behind';
   }
@@ -348,6 +366,7 @@ export class ClusterNode {
     this.detachedFlag = detached;
     const old = this.ring;
     this.agreed = view;
+    this.ringTag = hash32(view.members.map((m) => `${m.id}=${m.url}`).join('\n')).toString(16).padStart(8, '0');
     this.ring = buildRing(view.members.map((m) => m.id));
     this.byIdMap = new Map(view.members.map((m) => [m.id, m]));
     this.changedAt = this.now();

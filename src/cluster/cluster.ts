@@ -77,6 +77,7 @@ export function createCluster(deps: { config: RingcacheConfig; metrics: Metrics;
     secret: settings.secret,
     ...settings.forward,
     epoch: () => ref.node?.epoch ?? 0,
+    stamp: () => ref.node?.stamp ?? '0.',
     heardOf: (epoch, from) => ref.node?.heardOf(epoch, from),
   });
   const transport: AgreementTransport = {

@@ -23,8 +23,10 @@ export interface PeerClientOptions {
   connectTimeoutMs: number;
   headersTimeoutMs: number;
   connectionsPerPeer: number;
-  /** This node's ring version, stamped on every request. */
+  /** This node's ring version (epoch), compared with the answers' x-ringcache-ring. */
   epoch?: () => number;
+  /** What every request carries as x-ringcache-epoch (the epoch and the ring's tag). */
+  stamp?: () => string;
   /** An answer carried a ring version newer than ours (the receiver's x-ringcache-ring). */
   heardOf?: (epoch: number, from: MemberInfo) => void;
 }
@@ -81,7 +83,7 @@ export class PeerClient {
     if (this.options.secret === undefined) throw new PeerError('cluster.secret is not configured: nodes cannot talk to each other');
     const bodySha256 = body === undefined ? undefined : createHash('sha256').update(body).digest('hex');
     const headers = peerHeaders(this.options.secret, this.options.selfId, { method, rawUrl, bodySha256 });
-    if (this.options.epoch) headers[EPOCH_HEADER] = String(this.options.epoch());
+    if (this.options.stamp) headers[EPOCH_HEADER] = this.options.stamp();
     return headers;
   }
 

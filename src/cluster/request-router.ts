@@ -165,10 +165,10 @@ export class RequestRouter {
 
   /** A peer's request is served under the ring version it was stamped with, or refused (503, retryable). */
   private async admitEpoch(request: FastifyRequest, from: string, signal: AbortSignal): Promise<void> {
-    const stamped = request.headers[EPOCH_HEADER];
-    const epoch = typeof stamped === 'string' ? Number(stamped) : NaN;
-    if (!Number.isSafeInteger(epoch)) return; // a node from before ring versions, or a job peer query
-    const verdict = await this.node.admitEpoch(epoch, from, CATCH_UP_MS, signal);
+    const stamp = request.headers[EPOCH_HEADER];
+    // Absent: a job peer query relayed with the client's headers, or a node from before ring versions.
+    if (typeof stamp !== 'string' || !/^\d+(\.[0-9a-f]*)?$/.test(stamp)) return;
+    const verdict = await this.node.admitEpoch(stamp, from, CATCH_UP_MS, signal);
     if (verdict === 'stale') throw s3Error('ServiceUnavailable', 'The forwarding node used an older ring version; retry.');
     if (verdict === 'behind') throw s3Error('ServiceUnavailable', 'The request names a newer ring version than this node could learn; retry.');
   }
