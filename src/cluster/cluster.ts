@@ -61,10 +61,11 @@ export function createCluster(deps: { config: RingcacheConfig; metrics: Metrics;
   const settings = config.cluster;
   const self = selfMember(config);
   const others = settings.peers.filter((p) => p.id !== self.id);
-  if ((others.length > 0 || settings.consul) && settings.secret === undefined) {
-    throw new ConfigError('cluster.secret (or RINGCACHE_CLUSTER_SECRET) is required when the cluster has peers or uses Consul');
+  if ((others.length > 0 || settings.consul || settings.etcd) && settings.secret === undefined) {
+    throw new ConfigError('cluster.secret (or RINGCACHE_CLUSTER_SECRET) is required when the cluster has peers or uses Consul or etcd');
   }
-  const clustered = others.length > 0 || settings.consul !== undefined;
+  if (settings.consul && settings.etcd) throw new ConfigError('cluster.consul and cluster.etcd exclude each other: choose one membership source');
+  const clustered = others.length > 0 || settings.consul !== undefined || settings.etcd !== undefined;
   let started = false;
   // Metadata saved before this process started (a crash, a restart) may be out of date: the
   // cluster may have changed objects meanwhile. Revalidate all of it (pages stay usable).

@@ -147,6 +147,7 @@ function applyEnv(config: Record<string, any>, env: Env): Record<string, any> {
   if (env.RINGCACHE_PEERS) cluster.peers = parsePeers(env.RINGCACHE_PEERS);
   if (env.RINGCACHE_CONSUL_URL) cluster.consul = { ...cluster.consul, url: env.RINGCACHE_CONSUL_URL };
   if (env.RINGCACHE_CONSUL_TOKEN) cluster.consul = { ...cluster.consul, token: env.RINGCACHE_CONSUL_TOKEN };
+  if (env.RINGCACHE_ETCD_ENDPOINTS) cluster.etcd = { ...cluster.etcd, endpoints: env.RINGCACHE_ETCD_ENDPOINTS.split(',').map((e) => e.trim()).filter((e) => e !== '') };
   if (Object.keys(cluster).length > 0) config.cluster = cluster;
   if (env.RINGCACHE_LOG_LEVEL) config.log = { ...config.log, level: env.RINGCACHE_LOG_LEVEL };
   if (env.RINGCACHE_ACCESS_KEY_ID || env.RINGCACHE_SECRET_ACCESS_KEY) {

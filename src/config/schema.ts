@@ -120,6 +120,20 @@ export const configSchema = z
           })
           .strict()
           .optional(),
+        /** etcd membership (instead of static peers or Consul): leases and revisions as epochs. */
+        etcd: z
+          .object({
+            /** Client URLs of the etcd cluster (its HTTP/JSON gateway, /v3/...). */
+            endpoints: z.array(z.string().url()).min(1),
+            /** Keys live under this prefix; one Ringcache cluster per prefix. */
+            prefix: z.string().regex(/^\/[^\s]*$/, 'an etcd key prefix starts with /').default('/ringcache'),
+            /** TTL of each node's etcd lease (renewed every third of it) and of its ownership lease. */
+            leaseSeconds: z.number().int().min(2).max(3600).default(10),
+            /** Deadline of each etcd call. */
+            requestTimeoutMs: z.number().int().positive().default(2000),
+          })
+          .strict()
+          .optional(),
         /** "proxy": a non-owner forwards the request; "redirect": GET/HEAD of objects answer 307 to the owner. */
         routing: z.enum(['proxy', 'redirect']).default('proxy'),
         forward: z

@@ -14,7 +14,8 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+/** `listenHost`: where the proxy listens (default 127.0.0.1; a NetLab's host address for nodes in namespaces). */
+export async function startTcpProxy(target: { host: string; port: number }, listenHost = '127.0.0.1'): Promise<TcpProxy> {
   let open = true;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
@@ -36,11 +37,11 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     client.pipe(upstream);
     upstream.pipe(client);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, listenHost, resolve));
   const port = (server.address() as net.AddressInfo).port;
   return {
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${listenHost}:${port}`,
     cut() {
       open = false;
       for (const socket of sockets) socket.resetAndDestroy();
