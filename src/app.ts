@@ -124,7 +124,7 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
   });
 
   await app.register(adminPlugin, { prefix: ADMIN_PREFIX, metrics, buckets, credentials: config.credentials, authenticator: resolver.authenticator, cache, nodeId: () => cluster.node.self.id, beforeScrape: () => updateJobMetrics(metrics, jobs.list()), ready: () => cluster.ready() });
-  await app.register(clusterPlugin, { prefix: `${ADMIN_PREFIX}/cluster`, node: cluster.node, secret: config.cluster.secret, buckets, cache, agreement: cluster.agreement });
+  await app.register(clusterPlugin, { prefix: `${ADMIN_PREFIX}/cluster`, node: cluster.node, secret: config.cluster.secret, buckets, cache, agreement: cluster.agreement, credentials: config.credentials, authenticator: resolver.authenticator });
   await app.register(jobsPlugin, { prefix: ADMIN_PREFIX, manager: jobs, credentials: config.credentials, authenticator: resolver.authenticator, defaults: config.jobs, elsewhere: cluster.jobsElsewhere });
   await app.register(s3Plugin, { config, buckets, metrics, cluster, resolver });
 

@@ -20,7 +20,11 @@ import type { BucketRegistry } from '../mounts/bucket-registry';
 import { toS3Error } from '../s3/errors';
 import type { ClusterNode } from './cluster-node';
 import { bodyMatchesMarker, checkPeer, ReplayGuard, type PeerCheck } from './peer-auth';
-import type { AgreementEndpoint } from './static-membership';
+import type { AgreementEndpoint, StaticMembership } from './static-membership';
+import type { Credential } from '../config/schema';
+import type { Authenticator } from '../s3/auth';
+import { s3Error } from '../s3/errors';
+import { registerPeersRoute } from './peers-route';
 
 export interface ClusterPluginOptions {
   node: ClusterNode;
@@ -28,12 +32,16 @@ export interface ClusterPluginOptions {
   buckets: BucketRegistry;
   cache?: NodeCache;
   /** Static peers' agreement (absent with Consul, etcd, or a node by itself: those endpoints answer 404). */
-  agreement?: AgreementEndpoint;
+  agreement?: AgreementEndpoint & StaticMembership;
+  /** For the admin routes (the peer list). */
+  credentials?: readonly Credential[];
+  authenticator?: Authenticator;
 }
 
 const memberSchema = z.object({ id: z.string().min(1), url: z.string().url() });
 const viewBody = z.object({ epoch: z.number().int().min(0), members: z.array(memberSchema).max(10_000) });
-const heartbeatBody = z.object({ from: z.string().min(1), epoch: z.number().int().min(0) });
+const peerListSchema = z.object({ version: z.number().int().min(0), members: z.array(memberSchema).max(10_000) });
+const heartbeatBody = z.object({ from: z.string().min(1), epoch: z.number().int().min(0), peers: peerListSchema.optional() });
 
 const loadBody = z.object({
   bucket: z.string(),
@@ -86,6 +94,21 @@ export async function clusterPlugin(app: FastifyInstance, opts: ClusterPluginOpt
   };
 
   app.get('/ring', async () => opts.node.view());
+
+  if (opts.authenticator && opts.credentials) {
+    registerPeersRoute(app, {
+      membership: opts.agreement,
+      credentials: opts.credentials,
+      authenticator: opts.authenticator,
+      parseJson(body) {
+        try {
+          return parseJsonBody(body);
+        } catch (err) {
+          throw s3Error('InvalidArgument', (err as Error).message);
+        }
+      },
+    });
+  }
 
   app.get('/page', { onRequest: peersOnly }, async (request, reply) => {
     const key = (request.query as { key?: string }).key;

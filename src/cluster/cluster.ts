@@ -18,6 +18,7 @@ import { InvalidationRelay } from './invalidation-relay';
 import { JobPeers } from './job-peers';
 import type { MemberInfo, Membership } from './membership';
 import { createMembership } from './membership-source';
+import { readPeersFile, watchPeersFile } from './peers-file';
 import { StaticMembership, type AgreementTransport } from './static-membership';
 import type { HeartbeatAnswer, ProposeAnswer } from './view-agreement';
 import { PeerClient } from './peer-client';
@@ -56,11 +57,21 @@ export function selfMember(config: RingcacheConfig, port = config.server.port): 
   };
 }
 
+function peersFromFile(file: string): MemberInfo[] {
+  try {
+    return readPeersFile(file);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
 export function createCluster(deps: { config: RingcacheConfig; metrics: Metrics; log: Log; buckets: BucketRegistry; cache?: NodeCache }): Cluster {
   const { config, metrics, log, buckets, cache } = deps;
   const settings = config.cluster;
   const self = selfMember(config);
-  const others = settings.peers.filter((p) => p.id !== self.id);
+  // A peers file gives the initial list (and is watched once the node runs).
+  const configuredPeers = settings.peersFile ? peersFromFile(settings.peersFile) : settings.peers;
+  const others = configuredPeers.filter((p) => p.id !== self.id);
   if ((others.length > 0 || settings.consul || settings.etcd) && settings.secret === undefined) {
     throw new ConfigError('cluster.secret (or RINGCACHE_CLUSTER_SECRET) is required when the cluster has peers or uses Consul or etcd');
   }
@@ -88,7 +99,8 @@ export function createCluster(deps: { config: RingcacheConfig; metrics: Metrics;
       await peers.postJson<unknown>(peer, '/commit', view, undefined, timeoutMs);
     },
   };
-  const membership = createMembership(config, self, log, transport, clock);
+  const membership = createMembership({ ...config, cluster: { ...settings, peers: configuredPeers } }, self, log, transport, clock);
+  let stopWatchingPeers: (() => void) | undefined;
   const node = new ClusterNode({
     self,
     membership,
@@ -158,9 +170,14 @@ export function createCluster(deps: { config: RingcacheConfig; metrics: Metrics;
     jobsElsewhere: clustered ? new JobPeers(node, peers) : undefined,
     async start() {
       await node.start();
+      if (settings.peersFile && membership instanceof StaticMembership) {
+        const file = settings.peersFile;
+        stopWatchingPeers = watchPeersFile(file, () => membership.peers().members, (peers) => membership.setPeers(peers), log);
+      }
       started = true;
     },
     async stop() {
+      stopWatchingPeers?.();
       relay.stop();
       await node.stop();
       await peers.close();

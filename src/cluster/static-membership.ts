@@ -13,7 +13,8 @@
  * A node that cannot reach a majority of its view's members gets no grants and its lease ends:
  * it owns no key until it can again. A node whose view does not list it owns no key either.
  */
-import { Acceptor, isGrant, isQuorum, leaseStart, type HeartbeatAnswer, type HeartbeatRequest, type Proposal, type ProposeAnswer } from './view-agreement';
+import { Acceptor, isGrant, isQuorum, leaseStart, newerPeerList, type HeartbeatAnswer, type HeartbeatRequest, type PeerList, type Proposal, type ProposeAnswer } from './view-agreement';
+import { untilAborted } from '../util/until-aborted';
 import { Lease } from './lease';
 import { byId, sameMembers, ViewSet, type AgreedView, type MemberInfo, type Membership } from './membership';
 
@@ -60,7 +61,9 @@ export class StaticMembership implements Membership, AgreementEndpoint {
   readonly leaseMs: number;
   private readonly acceptor = new Acceptor();
   private readonly views: ViewSet;
+  /** The configured peers (this node among them unless it was removed), versioned (see PeerList). */
   private configured: MemberInfo[];
+  private peersVersion = 0;
   private readonly peerStates = new Map<string, PeerState>();
   /** Send time of the last heart-beat each member granted (self included). */
   private readonly lastGrant = new Map<string, number>();
@@ -108,16 +111,27 @@ export class StaticMembership implements Membership, AgreementEndpoint {
     return this.views.onView(listener);
   }
 
-  /** The configured members (self included), sorted. */
-  peers(): readonly MemberInfo[] {
-    return this.configured;
+  /** The configured peers and their version. */
+  peers(): PeerList {
+    return { version: this.peersVersion, members: this.configured };
   }
 
-  /** Replaces the configured members (admin API, a reloaded peers file). The next rounds propose the change. */
-  setPeers(peers: readonly MemberInfo[]): void {
-    this.configured = dedupe([this.options.self, ...peers]);
+  /**
+   * Replaces the configured peers (admin API, a reloaded peers file) with a new version that
+   * every node adopts from the heart-beats; the next rounds agree on a view of the live ones. A
+   * node left out of the list leaves the view and owns nothing.
+   */
+  setPeers(peers: readonly MemberInfo[]): PeerList {
+    this.adoptPeers({ version: this.peersVersion + 1, members: dedupe(peers) });
+    return this.peers();
+  }
+
+  private adoptPeers(list: PeerList): void {
+    if (!newerPeerList(list, this.peers())) return;
+    this.configured = dedupe(list.members);
+    this.peersVersion = list.version;
     for (const id of [...this.peerStates.keys()]) if (!this.configured.some((m) => m.id === id)) this.peerStates.delete(id);
-    this.options.log.info({ peers: this.configured.map((m) => m.id) }, 'static peers replaced');
+    this.options.log.info({ version: list.version, peers: this.configured.map((m) => m.id) }, 'static peer list replaced');
   }
 
   async catchUp(epoch: number, from: MemberInfo | undefined, signal: AbortSignal): Promise<boolean> {
@@ -137,15 +151,23 @@ export class StaticMembership implements Membership, AgreementEndpoint {
   // ---- the endpoints ----
 
   answerHeartbeat(request: HeartbeatRequest): HeartbeatAnswer {
+    if (request.peers) this.adoptPeers(request.peers);
     // A peer on a newer view: learn it without waiting for the next round.
     if (request.epoch > this.view().epoch) {
       const peer = this.peerStates.get(request.from)?.info ?? this.configured.find((m) => m.id === request.from);
       if (peer) void this.beat(peer, AbortSignal.timeout(this.options.probeTimeoutMs)).catch(() => undefined);
     }
-    return { id: this.options.self.id, ready: this.started && !this.stopped, installed: this.acceptor.installed, promised: this.acceptor.promised };
+    return { id: this.options.self.id, ready: this.started && !this.stopped, installed: this.acceptor.installed, promised: this.acceptor.promised, peers: this.peers() };
   }
 
+  /**
+   * A proposal naming a node this node's peer list does not have (a node that lists itself and
+   * was never added, or one removed) is refused: only the listed nodes form views. (A list just
+   * changed elsewhere reaches this node with the next heart-beat; the proposer tries again.)
+   */
   answerPropose(proposal: Proposal): ProposeAnswer {
+    const listed = new Map(this.configured.map((m) => [m.id, m.url]));
+    if (!proposal.members.every((m) => listed.get(m.id) === m.url)) return { accepted: false, promised: this.acceptor.promised, installed: this.acceptor.installed };
     return this.acceptor.propose(proposal);
   }
 
@@ -175,7 +197,8 @@ export class StaticMembership implements Membership, AgreementEndpoint {
   private async beat(peer: MemberInfo, signal: AbortSignal): Promise<void> {
     const epoch = this.view().epoch;
     const sentAt = this.options.clock();
-    const answer = await withSignal(this.options.transport.heartbeat(peer, { from: this.options.self.id, epoch }, this.options.probeTimeoutMs), signal);
+    const answer = await untilAborted(this.options.transport.heartbeat(peer, { from: this.options.self.id, epoch, peers: this.peers() }, this.options.probeTimeoutMs), signal);
+    if (answer.peers) this.adoptPeers(answer.peers);
     const state = this.stateOf(peer);
     state.failures = 0;
     state.ready = answer.ready;
@@ -216,10 +239,10 @@ export class StaticMembership implements Membership, AgreementEndpoint {
     this.renewLease();
   }
 
-  /** The live, started nodes this node can see (itself included), sorted. */
+  /** The live, started, configured nodes this node can see (itself included unless it was removed), sorted. */
   private live(): MemberInfo[] {
-    const live: MemberInfo[] = [this.options.self];
     const configuredIds = new Set(this.configured.map((m) => m.id));
+    const live: MemberInfo[] = configuredIds.has(this.options.self.id) ? [this.options.self] : [];
     for (const state of this.peerStates.values()) {
       if (state.failures < this.options.failuresBeforeDown && state.ready && configuredIds.has(state.info.id)) live.push(state.info);
     }
@@ -235,6 +258,7 @@ export class StaticMembership implements Membership, AgreementEndpoint {
       return;
     }
     this.discrepancyRounds++;
+    if (live.length === 0) return;
     const coordinator = live[0].id === this.options.self.id;
     if (!coordinator && this.discrepancyRounds <= PATIENCE_ROUNDS) return;
     if (installed.epoch === 0 && live.length < this.options.bootstrapQuorum) return;
@@ -274,23 +298,4 @@ function dedupe(members: readonly MemberInfo[]): MemberInfo[] {
   const byIdMap = new Map<string, MemberInfo>();
   for (const m of members) if (!byIdMap.has(m.id)) byIdMap.set(m.id, { id: m.id, url: m.url });
   return [...byIdMap.values()].sort(byId);
-}
-
-/** `promise`, or a rejection when `signal` aborts first. */
-function withSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }

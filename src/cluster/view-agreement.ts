@@ -20,6 +20,16 @@
  */
 import { byId, NO_VIEW, sameMembers, type AgreedView, type MemberInfo } from './membership';
 
+/**
+ * The configured peer list, versioned: changed through the admin API or a reloaded peers file on
+ * any node, it travels with heart-beats both ways and the highest version wins (ties: the
+ * larger list by its JSON, so every node picks the same).
+ */
+export interface PeerList {
+  version: number;
+  members: MemberInfo[];
+}
+
 /** What a node says in answer to a heart-beat. */
 export interface HeartbeatAnswer {
   id: string;
@@ -27,11 +37,24 @@ export interface HeartbeatAnswer {
   ready: boolean;
   installed: AgreedView;
   promised: number;
+  peers?: PeerList;
 }
 
 export interface HeartbeatRequest {
   from: string;
   epoch: number;
+  peers?: PeerList;
+}
+
+/**
+ * Whether `candidate` replaces `current` (higher version; the same version with a larger JSON).
+ * Version 0 is each node's own configuration: it never spreads (a node listed only in its own
+ * configuration does not join; it has to be added).
+ */
+export function newerPeerList(candidate: PeerList, current: PeerList): boolean {
+  if (candidate.version === 0) return false;
+  if (candidate.version !== current.version) return candidate.version > current.version;
+  return JSON.stringify([...candidate.members].sort(byId)) > JSON.stringify([...current.members].sort(byId));
 }
 
 export interface Proposal {

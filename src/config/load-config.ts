@@ -64,6 +64,7 @@ export function parseConfig(input: unknown, cwd = process.cwd()): RingcacheConfi
   if (config.dataDir) config.dataDir = path.resolve(cwd, config.dataDir);
   config.cache.disk.path = path.resolve(cwd, config.cache.disk.path);
   config.jobs.stateDir = path.resolve(cwd, config.jobs.stateDir);
+  if (config.cluster.peersFile) config.cluster.peersFile = path.resolve(cwd, config.cluster.peersFile);
   return deepFreeze(config);
 }
 
@@ -89,6 +90,7 @@ function resolveFilePaths(config: Record<string, any>, base: string): Record<str
   resolve(config, 'dataDir');
   resolve(config.cache?.disk, 'path');
   resolve(config.jobs, 'stateDir');
+  resolve(config.cluster, 'peersFile');
   if (config.mounts && typeof config.mounts === 'object') {
     for (const mount of Object.values(config.mounts as Record<string, any>)) resolve(mount?.options, 'keyFilename');
   }

@@ -104,6 +104,12 @@ export const configSchema = z
         secret: z.string().min(16, 'cluster.secret must be at least 16 characters').optional(),
         /** Static membership: every node of the cluster (this one may be listed too). */
         peers: z.array(z.object({ id: z.string().min(1), url: z.string().url() }).strict()).default([]),
+        /**
+         * Static membership from a file (a JSON array of {id, url}, or {"peers": [...]}) instead of
+         * `peers`: read at start, and again on SIGHUP or when it changes; a new list is spread to
+         * every node (see docs/cluster.md, "Adding and removing nodes").
+         */
+        peersFile: z.string().optional(),
         /** Consul membership (instead of, or as well as, static peers). */
         consul: z
           .object({
