@@ -239,6 +239,13 @@ export class StaticMembership implements Membership, AgreementEndpoint {
     this.renewLease();
   }
 
+  /** This node and the peers that answered its recent heart-beats (whether listed or not). */
+  private heard(): string[] {
+    const ids = [this.options.self.id];
+    for (const state of this.peerStates.values()) if (state.failures < this.options.failuresBeforeDown) ids.push(state.info.id);
+    return ids;
+  }
+
   /** The live, started, configured nodes this node can see (itself included unless it was removed), sorted. */
   private live(): MemberInfo[] {
     const configuredIds = new Set(this.configured.map((m) => m.id));
@@ -249,11 +256,19 @@ export class StaticMembership implements Membership, AgreementEndpoint {
     return live.sort(byId);
   }
 
+  /**
+   * Proposes the next view when the live listed nodes differ from the view's members, or when
+   * a promise above the installed epoch is outstanding (a proposal that never completed: the
+   * nodes that promised grant no lease until a newer view is installed). Only a node that hears
+   * from a majority of the view's members proposes, so a node cut off (or hearing nothing back)
+   * cannot disturb the others with proposals that could never complete.
+   */
   private async maybePropose(): Promise<void> {
     if (this.proposing || this.stopped) return;
     const installed = this.view();
     const live = this.live();
-    if (installed.epoch > 0 && sameMembers(live, installed.members)) {
+    const outstanding = Math.max(this.acceptor.promised, this.highestPromiseSeen) > installed.epoch;
+    if (installed.epoch > 0 && sameMembers(live, installed.members) && !outstanding) {
       this.discrepancyRounds = 0;
       return;
     }
@@ -262,6 +277,7 @@ export class StaticMembership implements Membership, AgreementEndpoint {
     const coordinator = live[0].id === this.options.self.id;
     if (!coordinator && this.discrepancyRounds <= PATIENCE_ROUNDS) return;
     if (installed.epoch === 0 && live.length < this.options.bootstrapQuorum) return;
+    if (installed.epoch > 0 && !isQuorum(installed, new Set(this.heard()), this.options.bootstrapQuorum)) return;
     const proposal: Proposal = { epoch: Math.max(installed.epoch, this.acceptor.promised, this.highestPromiseSeen) + 1, members: live };
     this.proposing = true;
     try {
