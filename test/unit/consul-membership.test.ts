@@ -3,11 +3,11 @@
  * (test/emulators/consul): registration and TTL heartbeats, blocking health queries, TTL
  * lapses, deregistration, agent outages. Short TTLs and waits keep the file fast.
  */
-import { types } from 'node:util';
 import Consul from 'consul';
 import { ConsulMembership, type ConsulConfig } from '../../src/cluster/consul-membership';
 import type { MemberInfo } from '../../src/cluster/membership';
 import { ConsulEmulator, startConsulEmulator, type RecordedRequest } from '../emulators/consul/consul-emulator';
+import { nativeErrorsAreErrors } from '../helpers/native-errors';
 
 interface LogLine {
   level: 'info' | 'warn';
@@ -15,24 +15,7 @@ interface LogLine {
   msg: string;
 }
 
-/**
- * Jest runs this file in its own realm, where errors made by Node itself (ECONNREFUSED, socket
- * hang up) are not `instanceof Error`. The `consul` package's HTTP layer (papi) relies on that
- * check to reject, and would otherwise resolve with the error object. Restore the single-realm
- * behaviour the package sees in production for the duration of this file.
- */
-const ordinaryHasInstance = Function.prototype[Symbol.hasInstance];
-beforeAll(() => {
-  Object.defineProperty(Error, Symbol.hasInstance, {
-    configurable: true,
-    value(this: unknown, value: unknown): boolean {
-      return ordinaryHasInstance.call(this, value) || (this === Error && types.isNativeError(value));
-    },
-  });
-});
-afterAll(() => {
-  delete (Error as unknown as Record<symbol, unknown>)[Symbol.hasInstance];
-});
+nativeErrorsAreErrors();
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
