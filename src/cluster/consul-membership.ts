@@ -16,6 +16,13 @@
  * owning keys at most one TTL after its last good heartbeat, which is no later than the moment
  * the others can drop it (docs/cluster.md, "Lease timing").
  *
+ * Answers are ordered by their Consul index, not by arrival: the watch's blocking queries may be
+ * answered from a lagging view (an agent's streaming view, a stale server) after a consistent read
+ * already showed a newer state. A watch answer below the newest index seen is never installed; it
+ * only prompts a consistent read. Only a consistent read *sent after* the newest index was seen
+ * can show that the index went back (a restored snapshot, a new cluster): then the views go on
+ * from it with growing epochs.
+ *
  * Consul is not on the read path: while the agent cannot be reached the last known members are
  * kept (one warning per outage; the lease runs out meanwhile), the package's watch retries with
  * backoff and the heartbeat keeps trying. A heartbeat answered 404 means the agent forgot this
@@ -66,6 +73,8 @@ export class ConsulMembership implements Membership {
   private readonly failing = new Set<Channel>();
   private registered = false;
   private stopped = false;
+  /** The highest Consul index answered so far (either channel), and when (clock) it arrived. */
+  private newest = { index: 0, at: Number.NEGATIVE_INFINITY };
 
   constructor(options: ConsulMembershipOptions) {
     ({ consul: this.config, self: this.self, log: this.log } = options);
@@ -118,6 +127,7 @@ export class ConsulMembership implements Membership {
     if (this.view().epoch >= epoch) return true;
     try {
       const answer = await untilAborted(this.consistentRead(), signal);
+      if (answer.index >= this.newest.index) this.newest = { index: answer.index, at: this.clock() };
       if (answer.index >= epoch) this.views.set({ epoch: answer.index, members: answer.members });
     } catch {
       // not reachable in time: the caller answers 503
@@ -197,7 +207,7 @@ export class ConsulMembership implements Membership {
   private async confirm(sentAt: number): Promise<void> {
     const answer = await this.consistentRead();
     // Another set than the view: it becomes the next view, confirmed by this same read.
-    if (!sameMembers(answer.members, this.view().members)) this.adopt(answer.members, answer.index);
+    this.fromLeader(answer, sentAt);
     if (sameMembers(answer.members, this.view().members) && answer.members.some((m) => m.id === this.self.id)) this.lease.extend(sentAt, this.leaseMs);
   }
 
@@ -212,6 +222,34 @@ export class ConsulMembership implements Membership {
       ctx: Object.assign(new EventEmitter(), { includeResponse: true }),
     } as unknown as Parameters<Consul['health']['service']>[0])) as unknown as [{ headers: Record<string, string | undefined> }, unknown];
     return { index: Number(res.headers['x-consul-index'] ?? 0), members: parseMembers(data) };
+  }
+
+  /** A watch answer: installed when it is not older than what this node has seen already. */
+  private fromWatch(members: MemberInfo[], index: number): void {
+    if (index >= this.newest.index) {
+      this.newest = { index, at: this.clock() };
+      this.adopt(members, index);
+      return;
+    }
+    // Older than an answer seen before: a lagging view, or an index that went back. Ask the leader.
+    const sentAt = this.clock();
+    void this.consistentRead().then(
+      (answer) => this.fromLeader(answer, sentAt),
+      (err: unknown) => this.failed(err, 'confirmation'),
+    );
+  }
+
+  /** A consistent read sent at `sentAt`: the leader's state then, unless it is older than one seen since. */
+  private fromLeader(answer: { index: number; members: MemberInfo[] }, sentAt: number): void {
+    if (answer.index >= this.newest.index) {
+      this.newest = { index: answer.index, at: this.clock() };
+    } else if (sentAt > this.newest.at) {
+      // Asked after the newest answer arrived and below it: the index went back (a restored snapshot).
+      this.newest = { index: answer.index, at: this.clock() };
+    } else {
+      return; // overtaken by a newer answer that arrived while this one was on its way
+    }
+    if (!sameMembers(answer.members, this.view().members)) this.adopt(answer.members, answer.index);
   }
 
   /** A new healthy set seen at Consul index `index` becomes the next view. */
@@ -255,7 +293,7 @@ export class ConsulMembership implements Membership {
       });
       this.watch = watch;
       watch.on('change', (data: unknown, res: { headers?: Record<string, string | undefined> } | undefined) => {
-        this.adopt(parseMembers(data), Number(res?.headers?.['x-consul-index'] ?? 0));
+        this.fromWatch(parseMembers(data), Number(res?.headers?.['x-consul-index'] ?? 0));
         settle();
       });
       watch.on('error', (err: unknown) => (pending ? settle(err) : this.failed(err, 'health watch')));
