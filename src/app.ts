@@ -159,7 +159,7 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
     buckets: () => bucketOverview(config, buckets, (uri) => storeHealth.get(uri)?.view()),
     members: cluster.members,
   } });
-  await app.register(clusterPlugin, { prefix: `${ADMIN_PREFIX}/cluster`, node: cluster.node, verifier: cluster.verifier, signer: cluster.signer, tls: cluster.tls, buckets, cache, authenticator: resolver.authenticator, credentials: config.credentials, jobs: cluster.jobs });
+  await app.register(clusterPlugin, { prefix: `${ADMIN_PREFIX}/cluster`, node: cluster.node, verifier: cluster.verifier, signer: cluster.signer, tls: cluster.tls, buckets, cache, authenticator: resolver.authenticator, credentials: config.credentials, jobs: cluster.jobs, agreement: cluster.agreement });
   await app.register(jobsPlugin, { prefix: ADMIN_PREFIX, manager: jobs, credentials: config.credentials, authenticator: resolver.authenticator, defaults: config.jobs, elsewhere: cluster.jobsElsewhere });
   await app.register(s3Plugin, { config, buckets, metrics, cluster, resolver });
 

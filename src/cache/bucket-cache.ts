@@ -69,8 +69,21 @@ export interface PeerPageSource {
   fetch(request: { bucket: string; key: string; pageKey: string; length: number }): Promise<Buffer | undefined>;
 }
 
+/**
+ * In a cluster: whether this node may cache and serve a key's metadata (ownership by agreement,
+ * cluster/cluster-node.ts). Absent for a node by itself, which owns every key.
+ */
+export interface OwnershipOracle {
+  /** The ownership record an answer fetched now is kept under; undefined: do not keep it (not the settled owner now). */
+  recordSeq(bucket: string, key: string): number | undefined;
+  /** Whether an entry kept under record `seq` may be served now (this node owned the key without a break since). `memo` is the entry. */
+  trusts(bucket: string, key: string, seq: number | undefined, memo: { verifiedSeq?: number }): boolean;
+}
+
 export interface SharedCache {
   pages: PageStore;
+  /** Set by the cluster when it runs: decides which cached metadata this node may trust. */
+  ownership?: OwnershipOracle;
   /** Set by the cluster when it runs; consulted on a page miss before the store. */
   peerPages?: PeerPageSource;
   metadata: MetadataCache;
@@ -129,14 +142,27 @@ export class BucketCache {
    */
   fresh(key: string, count = true): ObjectInfo | null | undefined {
     const entry = this.shared.metadata.get(metaKeyOf(this.mountTag, key));
-    if (entry === undefined || !this.trusted(entry)) return undefined;
+    if (entry === undefined || !this.trusted(key, entry)) return undefined;
     if (count) this.shared.metrics.metadataLookupCells.cell(entry.info ? 'fresh' : 'negative').add();
     return entry.info;
   }
 
-  private trusted(entry: MetadataEntry): boolean {
+  /**
+   * Whether an entry may be served without asking the store: fetched after the last expiry
+   * (start-up), within its TTL (changes made behind the gateway's back), and, in a cluster, while
+   * this node owned the key without a break since the fetch (writes through the gateway all went
+   * through this node then, and it forgot the key on each). Only keys whose owner changed fail
+   * the last test; a ring change revalidates nothing else.
+   */
+  private trusted(key: string, entry: MetadataEntry): boolean {
     if (entry.fetchedAt < this.shared.metadata.validAfter) return false;
-    return this.now() - entry.fetchedAt < (entry.info ? this.settings.metadataTtlMs : this.settings.negativeTtlMs);
+    if (this.now() - entry.fetchedAt >= (entry.info ? this.settings.metadataTtlMs : this.settings.negativeTtlMs)) return false;
+    return this.ownedThroughout(key, entry);
+  }
+
+  private ownedThroughout(key: string, entry: MetadataEntry): boolean {
+    const ownership = this.shared.ownership;
+    return ownership === undefined || this.settings.bucket === undefined || ownership.trusts(this.settings.bucket, key, entry.seq, entry);
   }
 
   /** The object's info: cached while fresh, else from the store (shared by concurrent callers). */
@@ -158,7 +184,9 @@ export class BucketCache {
     } catch (err) {
       if (signal?.aborted) throw err;
       const entry = this.shared.metadata.get(metaKey);
-      if (entry?.info && this.settings.serveStale && this.now() - entry.fetchedAt < this.settings.maxStalenessMs && isStoreDown(err)) {
+      // Serving stale is a choice for when the store cannot answer; in a cluster only an entry
+      // this node kept while it owned the key throughout (no write elsewhere since) qualifies.
+      if (entry?.info && this.settings.serveStale && this.now() - entry.fetchedAt < this.settings.maxStalenessMs && isStoreDown(err) && this.ownedThroughout(key, entry)) {
         this.shared.metrics.metadataLookupCells.cell('stale').add();
         return entry.info;
       }
@@ -185,8 +213,14 @@ export class BucketCache {
     this.shared.metrics.ufsStats.labels(this.store.kind).inc();
     const fetchedAt = this.now();
     const generation = this.invalidations.get(key) ?? 0;
+    // In a cluster, an answer is kept only if this node is the key's settled owner as the store
+    // is asked, and under the ownership record of that moment.
+    const ownership = this.shared.ownership;
+    const bucket = this.settings.bucket;
+    const seq = ownership && bucket !== undefined ? ownership.recordSeq(bucket, key) : undefined;
+    const keep = ownership === undefined || bucket === undefined || seq !== undefined;
     const record = (info: ObjectInfo | null): void => {
-      if ((this.invalidations.get(key) ?? 0) === generation) this.remember(metaKey, info, fetchedAt);
+      if (keep && (this.invalidations.get(key) ?? 0) === generation) this.remember(metaKey, info, fetchedAt, seq);
     };
     try {
       const info = firstByte !== undefined && this.store.readWithInfo ? await this.statWithPage(key, firstByte) : await this.store.stat(key);
@@ -248,9 +282,9 @@ export class BucketCache {
   }
 
   /** Stores an answer; drops the pages of the version it replaces. */
-  private remember(metaKey: string, info: ObjectInfo | null, fetchedAt: number): void {
+  private remember(metaKey: string, info: ObjectInfo | null, fetchedAt: number, seq: number | undefined): void {
     const previous = this.shared.metadata.get(metaKey);
-    this.shared.metadata.set(metaKey, info, fetchedAt);
+    this.shared.metadata.set(metaKey, info, fetchedAt, seq);
     if (previous?.info && (!info || !sameVersion(previous.info, info))) this.dropPagesOf(previous.info);
   }
 

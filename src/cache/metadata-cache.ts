@@ -23,8 +23,15 @@ export interface MetadataEntry {
   readonly info: ObjectInfo | null;
   /** When the store was asked (epoch ms). */
   readonly fetchedAt: number;
+  /**
+   * In a cluster: the ownership record (cluster/ownership-history.ts) current when the store was
+   * asked. The entry is served only while this node owned the key in every record since.
+   */
+  readonly seq?: number;
   /** Page-id prefix of this version, computed on first use (see BucketCache). */
   objectId?: string;
+  /** Memo of the cluster's ownership check: the last record through which ownership was verified. */
+  verifiedSeq?: number;
 }
 
 /** Where the entries in memory are held (the memory tier). */
@@ -37,7 +44,7 @@ export interface MetadataMemory {
   metaEntries(): Iterable<[string, MetadataEntry]>;
 }
 
-const toEntry = (record: MetadataRecord): MetadataEntry => ({ info: record.info && deserializeInfo(record.info), fetchedAt: record.fetchedAt });
+const toEntry = (record: MetadataRecord): MetadataEntry => ({ info: record.info && deserializeInfo(record.info), fetchedAt: record.fetchedAt, seq: record.seq });
 
 export class MetadataCache {
   constructor(
@@ -62,11 +69,11 @@ export class MetadataCache {
   }
 
   /** Records a stat answer (memory now, the persistent store in the background); returns the entry. */
-  set(metaKey: string, info: ObjectInfo | null, fetchedAt: number): MetadataEntry {
-    const entry: MetadataEntry = { info, fetchedAt };
+  set(metaKey: string, info: ObjectInfo | null, fetchedAt: number, seq?: number): MetadataEntry {
+    const entry: MetadataEntry = seq === undefined ? { info, fetchedAt } : { info, fetchedAt, seq };
     this.hold(metaKey, entry);
     try {
-      this.store.putMeta(metaKey, { info: info && serializeInfo(info), fetchedAt });
+      this.store.putMeta(metaKey, seq === undefined ? { info: info && serializeInfo(info), fetchedAt } : { info: info && serializeInfo(info), fetchedAt, seq });
     } catch (err) {
       this.onError('metadata-put', err);
     }
@@ -107,8 +114,10 @@ export class MetadataCache {
 
   /**
    * Entries fetched before this time are never fresh: they must be revalidated with the store
-   * (they may still be served stale while it is down). Raised when the ring changes, so a node
-   * that was away does not trust what it knew before.
+   * (they may still be served stale while it is down). Raised when a clustered node starts (what
+   * it kept on disk may be out of date) and when an owner is told it missed writes it cannot
+   * name (an overflowing invalidation relay). A ring change does not raise it: entries whose key
+   * moved are refused one by one (see BucketCache, trusted).
    */
   get validAfter(): number {
     return this.watermark;

@@ -78,6 +78,8 @@ export interface MetadataRecord {
   info: SerializedObjectInfo | null;
   /** When the store was last asked (epoch ms). */
   fetchedAt: number;
+  /** In a cluster: the ownership record the answer was fetched under (see MetadataEntry.seq). */
+  seq?: number;
 }
 
 export interface SerializedObjectInfo {

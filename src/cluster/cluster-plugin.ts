@@ -8,6 +8,10 @@
  *   POST /buckets      a bucket was created or deleted elsewhere: forget what is cached of it ("buckets")
  *   POST /jobs         job records from their coordinators                     (nodes: "jobs")
  *   GET  /jobs         every job record this node has                          (nodes: "jobs")
+ *   POST /heartbeat    static peers: this node's view and promise (lease grants)   (nodes: "agreement")
+ *   POST /propose      static peers: accept or refuse the next view                (nodes: "agreement")
+ *   POST /commit       static peers: a view a majority accepted                    (nodes: "agreement")
+ *   PUT  /peers        static peers: replace the peer list (SigV4, an admin key; peers-route.ts)
  *
  * Node-to-node endpoints check the marker of their own purpose before reading a body (a marker
  * made for another endpoint, for another node, or used before is refused), then, for POST, the
@@ -35,6 +39,9 @@ export interface JobRecords {
   receive(records: readonly Job[], from: string): Promise<void>;
   all(): Job[];
 }
+import type { AgreementEndpoint, StaticMembership } from './static-membership';
+import { s3Error } from '../s3/errors';
+import { registerPeersRoute } from './peers-route';
 
 export interface ClusterPluginOptions {
   node: ClusterNode;
@@ -47,7 +54,14 @@ export interface ClusterPluginOptions {
   authenticator: Authenticator;
   credentials: readonly Credential[];
   jobs?: JobRecords;
+  /** Static peers' agreement (absent with Consul, etcd, or a node by itself: those endpoints answer 404). */
+  agreement?: AgreementEndpoint & StaticMembership;
 }
+
+const memberSchema = z.object({ id: z.string().min(1), url: z.string().url() });
+const viewBody = z.object({ epoch: z.number().int().min(0), members: z.array(memberSchema).max(10_000) });
+const peerListSchema = z.object({ version: z.number().int().min(0), members: z.array(memberSchema).max(10_000) });
+const heartbeatBody = z.object({ from: z.string().min(1), epoch: z.number().int().min(0), peers: peerListSchema.optional() });
 
 const loadBody = z.object({
   bucket: z.string(),
@@ -122,6 +136,19 @@ export async function clusterPlugin(app: FastifyInstance, opts: ClusterPluginOpt
     }
   });
 
+  registerPeersRoute(app, {
+    membership: opts.agreement,
+    credentials: opts.credentials,
+    authenticator: opts.authenticator,
+    parseJson(body) {
+      try {
+        return parseJsonBody(body);
+      } catch (err) {
+        throw s3Error('InvalidArgument', (err as Error).message);
+      }
+    },
+  });
+
   app.get('/page', { onRequest: peersOnly('page') }, async (request, reply) => {
     const marker = markers.get(request) as PeerMarker;
     // Cached bytes go only to current members (a node removed from the cluster gets nothing).
@@ -150,6 +177,17 @@ export async function clusterPlugin(app: FastifyInstance, opts: ClusterPluginOpt
       return reply.code(s3.status).send({ error: s3.code, message: s3.message });
     }
   });
+
+  const agreementRoute = <T>(schema: z.ZodType<T>, answer: (agreement: AgreementEndpoint, body: T) => unknown) =>
+    async (request: FastifyRequest, reply: import('fastify').FastifyReply) => {
+      if (!opts.agreement) return reply.code(404).send({ error: 'NotStaticMembership' });
+      const parsed = schema.safeParse(parseJsonBody(request.body));
+      if (!parsed.success) return reply.code(400).send({ error: 'InvalidArgument', message: parsed.error.message });
+      return answer(opts.agreement, parsed.data) ?? { ok: true };
+    };
+  app.post('/heartbeat', internalPost('agreement'), agreementRoute(heartbeatBody, (agreement, body) => agreement.answerHeartbeat(body)));
+  app.post('/propose', internalPost('agreement'), agreementRoute(viewBody, (agreement, body) => agreement.answerPropose(body)));
+  app.post('/commit', internalPost('agreement'), agreementRoute(viewBody, (agreement, body) => agreement.answerCommit(body)));
 
   app.post('/invalidate', internalPost('invalidate'), async (request, reply) => {
     const parsed = invalidateBody.safeParse(parseJsonBody(request.body));

@@ -21,10 +21,13 @@ import { InvalidationRelay } from './invalidation-relay';
 import { JobPeers } from './job-peers';
 import { JobReplication } from './job-replication';
 import { MemberFanout } from './member-fanout';
-import type { MemberInfo } from './membership';
+import type { MemberInfo, Membership } from './membership';
 import { createMembership } from './membership-source';
 import { loadNodeTls, type NodeTls } from './node-tls';
 import { HopSigner, HopVerifier } from './peer-auth';
+import { readPeersFile, watchPeersFile } from './peers-file';
+import { StaticMembership, type AgreementTransport } from './static-membership';
+import type { HeartbeatAnswer, ProposeAnswer } from './view-agreement';
 import { PeerClient } from './peer-client';
 import { RequestRouter } from './request-router';
 
@@ -46,6 +49,9 @@ export interface Cluster {
   members?: MemberFanout;
   /** False until start() completed in a multi-node setup: health checks answer 503 meanwhile. */
   ready(): boolean;
+  membership: Membership;
+  /** Static peers: the agreement endpoints and the peer list (admin API). */
+  agreement?: StaticMembership;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -66,40 +72,88 @@ export function selfMember(config: RingcacheConfig, port = config.server.port): 
   };
 }
 
+function peersFromFile(file: string): MemberInfo[] {
+  try {
+    return readPeersFile(file);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
 export function createCluster(deps: { config: RingcacheConfig; metrics: Metrics; log: Log; buckets: BucketRegistry; cache?: NodeCache; tls?: NodeTls }): Cluster {
   const { config, metrics, log, buckets, cache } = deps;
   const settings = config.cluster;
   const self = selfMember(config);
-  const others = settings.peers.filter((p) => p.id !== self.id);
-  if ((others.length > 0 || settings.consul) && settings.secret === undefined) {
-    throw new ConfigError('cluster.secret (or RINGCACHE_CLUSTER_SECRET) is required when the cluster has peers or uses Consul');
+  // A peers file gives the initial list (and is watched once the node runs).
+  const configuredPeers = settings.peersFile ? peersFromFile(settings.peersFile) : settings.peers;
+  const others = configuredPeers.filter((p) => p.id !== self.id);
+  if ((others.length > 0 || settings.consul || settings.etcd) && settings.secret === undefined) {
+    throw new ConfigError('cluster.secret (or RINGCACHE_CLUSTER_SECRET) is required when the cluster has peers or uses Consul or etcd');
   }
   const tls = deps.tls ?? loadNodeTls(config);
-  const clustered = others.length > 0 || settings.consul !== undefined;
+  if (settings.consul && settings.etcd) throw new ConfigError('cluster.consul and cluster.etcd exclude each other: choose one membership source');
+  const clustered = others.length > 0 || settings.consul !== undefined || settings.etcd !== undefined;
   let started = false;
   // Metadata saved before this process started (a crash, a restart) may be out of date: the
   // cluster may have changed objects meanwhile. Revalidate all of it (pages stay usable).
   if (clustered) cache?.shared.metadata.expireBefore(Date.now());
-  // Health probes of static peers over https:// verify the peers' certificates like every other call.
-  const probes = tls.peers.ca || tls.peers.cert ? new Agent({ connect: { ...tls.peers } }) : undefined;
-  const membership = createMembership(config, self, log, probes);
+  const clock = (): number => performance.now();
+  // The node is made after the peer client and the membership, which ask it for its epoch.
+  const ref: { node?: ClusterNode } = {};
+  const signer = settings.secret === undefined ? undefined : new HopSigner(self.id, settings.secret);
+  const verifier = new HopVerifier(self.id, settings.secret);
+  const peers = new PeerClient({
+    signer,
+    verifier,
+    connectTimeoutMs: settings.forward.connectTimeoutMs,
+    headersTimeoutMs: settings.forward.headersTimeoutMs,
+    tls: tls.peers,
+    epoch: () => ref.node?.epoch ?? 0,
+    stamp: () => ref.node?.stamp ?? '0.',
+    heardOf: (epoch, from) => ref.node?.heardOf(epoch, from),
+  });
+  const transport: AgreementTransport = {
+    heartbeat: (peer, request, timeoutMs) => peers.postJson<HeartbeatAnswer>(peer, 'agreement', '/heartbeat', request, undefined, timeoutMs),
+    propose: (peer, proposal, timeoutMs) => peers.postJson<ProposeAnswer>(peer, 'agreement', '/propose', proposal, undefined, timeoutMs),
+    commit: async (peer, view, timeoutMs) => {
+      await peers.postJson<unknown>(peer, 'agreement', '/commit', view, undefined, timeoutMs);
+    },
+  };
+  const membership = createMembership({ ...config, cluster: { ...settings, peers: configuredPeers } }, self, log, transport, clock);
+  let stopWatchingPeers: (() => void) | undefined;
   const node = new ClusterNode({
     self,
     membership,
     suspectMs: settings.suspectSeconds * 1000,
     handoffWindowMs: settings.handoff.windowSeconds * 1000,
+    fenceMarginMs: settings.lease.marginMs,
+    cacheGraceMs: settings.lease.cacheGraceMs,
     metrics,
     log,
+    clock,
+    solo: !clustered,
   });
-  const signer = settings.secret === undefined ? undefined : new HopSigner(self.id, settings.secret);
-  const verifier = new HopVerifier(self.id, settings.secret);
-  const peers = new PeerClient({ signer, verifier, connectTimeoutMs: settings.forward.connectTimeoutMs, headersTimeoutMs: settings.forward.headersTimeoutMs, tls: tls.peers });
-  const forwarder = new Forwarder(signer, { ...settings.forward, tls: tls.peers });
+  ref.node = node;
+  const forwarder = new Forwarder(signer, {
+    ...settings.forward,
+    tls: tls.peers,
+    stamp: () => node.stamp,
+    answered: (owner, headers) => peers.noteEpoch(owner, headers),
+  });
   const relay = new InvalidationRelay(node, peers, metrics, settings.handoff.windowSeconds * 1000);
   const router = new RequestRouter(
     node,
     forwarder,
-    { verifier, tls, owesInvalidations: (id) => relay.owes(id), writeMissed: (bucket, key, owner) => relay.relay(bucket, [key], [owner]), mode: settings.routing, ownersTried: 2 },
+    {
+      verifier,
+      tls,
+      owesInvalidations: (id) => relay.owes(id),
+      writeMissed: (bucket, key, owner) => relay.relay(bucket, [key], [owner]),
+      mode: settings.routing,
+      ownersTried: 2,
+      standInWaitMs: settings.lease.standInWaitMs,
+      onLoss: settings.quorum.onLoss,
+    },
     metrics,
   );
   const bucketChanges = new BucketChanges(node, peers, log);
@@ -116,8 +170,14 @@ export function createCluster(deps: { config: RingcacheConfig; metrics: Metrics;
   });
 
   if (cache) {
-    // A node that was away (or whose keys moved) must not trust metadata from before the change.
-    node.onRingChange((changedAt) => cache.shared.metadata.expireBefore(changedAt));
+    // Ownership by agreement: cached metadata is trusted only while this node owned its key
+    // without a break since it was fetched (cluster-node.ts); a ring change expires nothing else.
+    if (clustered) {
+      cache.shared.ownership = {
+        recordSeq: (bucket, key) => node.recordSeq(bucket, key),
+        trusts: (bucket, key, seq, memo) => node.trusts(bucket, key, seq, memo),
+      };
+    }
     if (settings.handoff.enabled) {
       cache.shared.peerPages = {
         mayHave: (bucket, key) => node.previousOwner(bucket, key) !== undefined,
@@ -156,19 +216,26 @@ export function createCluster(deps: { config: RingcacheConfig; metrics: Metrics;
       await Promise.all([...byOwner].map(([owner, owned]) => relay.deliver(bucket, owned, [owner])));
     },
     ready: () => !clustered || started,
+    membership,
+    agreement: membership instanceof StaticMembership ? membership : undefined,
     jobsElsewhere: clustered ? new JobPeers(node, peers) : undefined,
     members: clustered ? new MemberFanout(node, peers) : undefined,
     async start() {
       await node.start();
       // Job records of the others before this node judges any lease (it may have been away while one was taken over).
       await jobs.start();
+      if (settings.peersFile && membership instanceof StaticMembership) {
+        const file = settings.peersFile;
+        stopWatchingPeers = watchPeersFile(file, () => membership.peers().members, (peers) => membership.setPeers(peers), log);
+      }
       started = true;
     },
     async stop() {
+      stopWatchingPeers?.();
       relay.stop();
       jobs.stop();
       await node.stop();
-      await Promise.all([peers.close(), forwarder.close(), probes?.close()]);
+      await Promise.all([peers.close(), forwarder.close()]);
     },
   };
 }

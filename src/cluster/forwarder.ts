@@ -28,7 +28,7 @@
  * marker when it leaves (so its nonce reaches the owner in order with the others).
  */
 import { Readable } from 'node:stream';
-import http, { type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import http, { type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 import https from 'node:https';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -37,6 +37,7 @@ import { Semaphore } from '../util/semaphore';
 import type { MemberInfo } from './membership';
 import type { PeerTlsOptions } from './node-tls';
 import { HOP_HEADERS, type HopSigner } from './peer-auth';
+import { EPOCH_HEADER } from './peer-client';
 
 /** Connection-level request headers (RFC 9110, 7.6.1) and the hop marker: never passed on. */
 const NOT_FORWARDED = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'upgrade', ...HOP_HEADERS]);
@@ -49,6 +50,10 @@ export interface ForwarderOptions {
   headersTimeoutMs: number;
   connectionsPerPeer: number;
   tls: PeerTlsOptions;
+  /** This node's ring version, sent with every forwarded request (x-ringcache-epoch; the owner admits it or answers 503). */
+  stamp?: () => string;
+  /** The owner's answer headers arrived (they carry its ring version, x-ringcache-ring). */
+  answered?: (owner: MemberInfo, headers: IncomingHttpHeaders) => void;
 }
 
 /**
@@ -147,6 +152,7 @@ export class Forwarder {
     if (hasBody && raw.headers.expect === undefined) headers['Expect'] = '100-continue';
     const marker = (this.signer as HopSigner).headers('forward', { method: raw.method ?? 'GET', rawUrl, to: target.id, requestId: String(request.id) });
     Object.assign(headers, marker);
+    if (this.options.stamp) headers[EPOCH_HEADER] = this.options.stamp();
     const { connectTimeoutMs, firstByteTimeoutMs, headersTimeoutMs } = this.options;
     const client = (peer.url.protocol === 'https:' ? https : http).request({
       protocol: peer.url.protocol,
@@ -230,6 +236,7 @@ export class Forwarder {
         // An early final answer (the owner refused the upload before reading it): the body is
         // not sent; this connection cannot be reused with a half-sent request.
         if (hasBody && !bodyStarted) response.once('end', () => client.destroy());
+        this.options.answered?.(target, response.headers);
         resolve(response);
       });
       client.on('error', (err: NodeJS.ErrnoException) => {

@@ -1,16 +1,33 @@
 /**
- * Chooses the membership source from the configuration: Consul when `cluster.consul` is
- * set, otherwise the static peer list (empty by default: one node by itself).
+ * Chooses the membership source from the configuration: etcd when `cluster.etcd` is set, Consul
+ * when `cluster.consul` is, else static peers when there are any besides this node, else this
+ * node by itself.
  */
-import type { Dispatcher } from 'undici';
 import type { RingcacheConfig } from '../config/schema';
 import { ConsulMembership } from './consul-membership';
+import { EtcdMembership } from './etcd-membership';
 import type { MemberInfo, Membership } from './membership';
-import { StaticMembership } from './static-membership';
+import { SoloMembership } from './solo-membership';
+import { StaticMembership, type AgreementTransport } from './static-membership';
+import { majority } from './view-agreement';
 
-/** `probes`: the HTTP client of static peers' health probes (TLS settings of node-to-node calls). */
-export function createMembership(config: RingcacheConfig, self: MemberInfo, log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void }, probes?: Dispatcher): Membership {
-  const { peers, health, consul } = config.cluster;
-  if (consul) return new ConsulMembership({ consul, self, log });
-  return new StaticMembership({ self, peers, ...health, healthPath: '/_ringcache/healthz', log, dispatcher: probes });
+type Log = { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+
+export function createMembership(config: RingcacheConfig, self: MemberInfo, log: Log, transport: AgreementTransport, clock: () => number): Membership {
+  const { peers, health, consul, etcd, lease, quorum } = config.cluster;
+  if (etcd) return new EtcdMembership({ etcd, self, log, clock });
+  if (consul) return new ConsulMembership({ consul, self, log, clock });
+  const others = peers.filter((p) => p.id !== self.id);
+  if (others.length === 0) return new SoloMembership(self, log);
+  const configured = others.length + 1;
+  return new StaticMembership({
+    self,
+    peers: others,
+    ...health,
+    leaseMs: lease.durationMs,
+    bootstrapQuorum: quorum.bootstrap ?? majority(configured),
+    transport,
+    clock,
+    log,
+  });
 }

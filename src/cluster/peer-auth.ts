@@ -46,7 +46,7 @@ export const HOP_HEADERS: readonly string[] = [HOP_HEADER, HOP_TO_HEADER, HOP_DA
 export const MAX_SKEW_MS = 5 * 60_000;
 
 /** What a marker allows; each has its own key. */
-export type HopPurpose = 'forward' | 'page' | 'load' | 'invalidate' | 'jobs' | 'buckets' | 'job-ask';
+export type HopPurpose = 'forward' | 'page' | 'load' | 'invalidate' | 'jobs' | 'buckets' | 'job-ask' | 'agreement';
 
 export interface HopRequest {
   method: string;

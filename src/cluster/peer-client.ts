@@ -16,6 +16,9 @@ import { HOP_NONCE_HEADER, type HopPurpose, type HopSigner, type HopVerifier } f
 
 export const CLUSTER_PATH = '/_ringcache/cluster';
 export const PAGE_SIGNATURE_HEADER = 'x-ringcache-page-signature';
+/** The sender's ring version (epoch) on every request between nodes; answers carry the receiver's as x-ringcache-ring. */
+export const EPOCH_HEADER = 'x-ringcache-epoch';
+const RING_HEADER = 'x-ringcache-ring';
 
 export interface PeerClientOptions {
   signer: HopSigner | undefined;
@@ -23,6 +26,12 @@ export interface PeerClientOptions {
   connectTimeoutMs: number;
   headersTimeoutMs: number;
   tls: PeerTlsOptions;
+  /** This node's ring version (epoch), compared with the answers' x-ringcache-ring. */
+  epoch?: () => number;
+  /** What every request carries as x-ringcache-epoch (the epoch and the ring's tag). */
+  stamp?: () => string;
+  /** An answer carried a ring version newer than ours (the receiver's x-ringcache-ring). */
+  heardOf?: (epoch: number, from: MemberInfo) => void;
 }
 
 /** Errors that mean the node could not be reached at all (as opposed to slow, or answering an error). */
@@ -73,7 +82,16 @@ export class PeerClient {
   markerFor(purpose: HopPurpose, target: MemberInfo, method: string, rawUrl: string, body?: string | Uint8Array, requestId?: string): Record<string, string> {
     if (!this.options.signer) throw new PeerError('cluster.secret is not configured: nodes cannot talk to each other');
     const bodySha256 = body === undefined ? undefined : createHash('sha256').update(body).digest('hex');
-    return this.options.signer.headers(purpose, { method, rawUrl, to: target.id, bodySha256, requestId });
+    const headers = this.options.signer.headers(purpose, { method, rawUrl, to: target.id, bodySha256, requestId });
+    if (this.options.stamp) headers[EPOCH_HEADER] = this.options.stamp();
+    return headers;
+  }
+
+  /** Tells heardOf about the ring version an answer from `target` carries (forwarded answers too). */
+  noteEpoch(target: MemberInfo, headers: Record<string, string | string[] | undefined>): void {
+    const value = headers[RING_HEADER];
+    const epoch = typeof value === 'string' ? Number(value) : NaN;
+    if (Number.isSafeInteger(epoch) && epoch > (this.options.epoch?.() ?? 0)) this.options.heardOf?.(epoch, target);
   }
 
   /**
@@ -91,6 +109,9 @@ export class PeerClient {
       body: request.body,
       signal,
       ...(timeoutMs === undefined ? {} : { headersTimeout: timeoutMs, bodyTimeout: timeoutMs }),
+    }).then((response) => {
+      this.noteEpoch(target, response.headers);
+      return response;
     });
     return untilAborted(pending, signal, (late) => late.body.destroy());
   }

@@ -14,6 +14,8 @@ import type { Forwarder } from './forwarder';
 import type { MemberInfo } from './membership';
 import { peerTransportTrusted, type NodeTls } from './node-tls';
 import type { HopVerifier } from './peer-auth';
+import { EPOCH_HEADER } from './peer-client';
+import { isClusterError } from './cluster-errors';
 
 /**
  * Where this node serves a request it did not hand on:
@@ -39,7 +41,15 @@ export interface RouterOptions {
   mode: 'proxy' | 'redirect';
   /** Owners tried in ring order (the owner and its successors) before the store is read directly. */
   ownersTried: number;
+  /** A write whose owner cannot be reached waits this long for a view without it (default 0: 503 at once). */
+  standInWaitMs?: number;
+  /** Reads on a node without its ownership lease: from the store without caching, or 503. */
+  onLoss?: 'store' | 'unavailable';
 }
+
+/** How long a peer's request waits for this node to learn the newer ring version it was stamped with. */
+const CATCH_UP_MS = 2000;
+const UNCACHED: Placement = { kind: 'uncached', ownersAhead: [] };
 
 const OWNER: Placement = { kind: 'owner' };
 
@@ -73,18 +83,36 @@ export class RequestRouter {
     const isObject = 'key' in endpoint && endpoint.key !== undefined && endpoint.op !== 'NotImplemented';
     if (peer.kind === 'peer') {
       this.metrics.clusterRouted.labels('from-peer').inc();
+      await this.admitEpoch(request, peer.from, signal);
       if (!isObject) return OWNER;
       // Never forwarded again; but a node that is not the owner in its own view stands in.
       const owners = this.node.owners(endpoint.bucket as string, endpoint.key as string, this.options.ownersTried);
       const at = owners.findIndex((m) => m.id === this.node.self.id);
-      if (at === 0) return OWNER;
-      return at > 0 ? { kind: 'failover', ownersAhead: owners.slice(0, at) } : { kind: 'uncached', ownersAhead: owners };
+      const placement: Placement = at === 0 ? OWNER : at > 0 ? { kind: 'failover', ownersAhead: owners.slice(0, at) } : { kind: 'uncached', ownersAhead: owners };
+      return this.settle(request.method, endpoint.bucket as string, endpoint.key as string, placement, signal);
     }
-    if (!isObject || this.node.size === 1) return OWNER;
+    if (!isObject) return OWNER;
+    for (let attempt = 0; ; attempt++) {
+      const epoch = this.node.epoch;
+      const decision = await this.routeObject(request, reply, endpoint as Endpoint & { bucket: string; key: string }, signal);
+      if (decision.kind === 'handled') return decision;
+      if (isRead(request.method) || decision.kind === 'owner') return this.settle(request.method, endpoint.bucket as string, endpoint.key as string, decision, signal);
+      // A write whose owner cannot be reached: the owner may be alive behind a partition and
+      // serving the key from its cache, so no other node takes the write until a view without it
+      // is agreed (its lease has then run out). Wait for one, then route again.
+      this.node.fenced('stand-in');
+      const waitMs = this.options.standInWaitMs ?? 0;
+      if (attempt >= 3 || waitMs <= 0 || !(await this.node.awaitViewAfter(epoch, waitMs, signal))) {
+        throw s3Error('ServiceUnavailable', 'The node that owns this key cannot be reached and the cluster has not agreed on a ring without it yet; retry.');
+      }
+    }
+  }
 
-    const owners = this.node.owners(endpoint.bucket as string, endpoint.key as string, this.options.ownersTried);
+  /** Forwards, redirects or serves an object request by the current ring. */
+  private async routeObject(request: FastifyRequest, reply: FastifyReply, endpoint: Endpoint & { bucket: string; key: string }, signal: AbortSignal): Promise<RouteDecision> {
+    const owners = this.node.owners(endpoint.bucket, endpoint.key, this.options.ownersTried);
     const self = this.node.self.id;
-    if (owners.length === 0) return { kind: 'uncached', ownersAhead: [] };
+    if (owners.length === 0) return UNCACHED;
     if (owners[0].id === self) {
       this.metrics.clusterRouted.labels('local').inc();
       return OWNER;
@@ -93,23 +121,26 @@ export class RequestRouter {
       const target = owners.find((m) => !this.node.isSuspect(m.id)) ?? owners[0];
       if (target.id === self) return this.failover(owners, owners.indexOf(target));
       this.metrics.clusterRouted.labels('redirected').inc();
-      await reply.code(307).header('location', redirectLocation(target, endpoint.bucket as string, endpoint.key as string, request.raw.url ?? '/')).send();
+      await reply.code(307).header('location', redirectLocation(target, endpoint.bucket, endpoint.key, request.raw.url ?? '/')).send();
       return { kind: 'handled' };
     }
-    for (let i = 0; i < owners.length; i++) {
-      const candidate = owners[i];
+    // Reads may be served by a successor (uncached); writes only by the owner itself.
+    const candidates = isRead(request.method) ? owners : owners.slice(0, 1);
+    for (let i = 0; i < candidates.length; i++) {
+      const candidate = candidates[i];
       if (candidate.id === self) return this.failover(owners, i);
-      // A suspect owner, or one that has not yet heard of writes served for it while it was away.
-      if (this.node.isSuspect(candidate.id) || this.options.owesInvalidations(candidate.id)) continue;
+      // A suspect owner (reads go on to the next), or one that has not yet heard of writes served
+      // for it while it was away.
+      if ((this.node.isSuspect(candidate.id) && isRead(request.method)) || this.options.owesInvalidations(candidate.id)) continue;
       const outcome = await this.forwarder.forward(request, reply, candidate, signal);
       if (outcome.kind === 'answered') {
         this.metrics.clusterRouted.labels('forwarded').inc();
         return { kind: 'handled' };
       }
-      // Nothing of the request reached the owner: the next owner (or this node) serves it. Only
-      // an owner that refused, stalled or reset a fresh connection is blamed. A write it missed is
-      // owed to it (whoever serves it): this node sends it no requests for its keys until told.
-      if (!isRead(request.method)) this.options.writeMissed(endpoint.bucket as string, endpoint.key as string, candidate.id);
+      // Nothing of the request reached the owner (its body is untouched). Only an owner that
+      // refused, stalled or reset a fresh connection is blamed. A write it missed is owed to it:
+      // this node sends it no requests for the key's owner until told.
+      if (!isRead(request.method)) this.options.writeMissed(endpoint.bucket, endpoint.key, candidate.id);
       if (outcome.suspect) {
         this.node.markSuspect(candidate.id);
         this.metrics.clusterForwardFailures.labels(candidate.id).inc();
@@ -118,6 +149,44 @@ export class RequestRouter {
     }
     this.metrics.clusterRouted.labels('uncached').inc();
     return { kind: 'uncached', ownersAhead: owners.filter((m) => m.id !== self) };
+  }
+
+  /**
+   * Ownership by agreement, for a request this node serves: a read is served from the cache only
+   * by the settled owner holding its lease, otherwise from the store without keeping anything (or
+   * 503 on a node without a lease, by configuration); a write only by the owner holding its lease,
+   * once the key's fence has passed.
+   */
+  private async settle(method: string, bucket: string, key: string, placement: Placement, signal: AbortSignal): Promise<Placement> {
+    if (isRead(method)) {
+      if (placement.kind !== 'owner' || this.node.ownsKey(bucket, key)) return placement;
+      if (this.options.onLoss === 'unavailable' && !this.node.leaseValid()) {
+        this.node.fenced('no-lease');
+        throw s3Error('ServiceUnavailable', 'This node cannot reach a quorum of its cluster; retry, or use another node.');
+      }
+      return UNCACHED;
+    }
+    if (placement.kind !== 'owner') {
+      this.node.fenced('stand-in');
+      throw s3Error('ServiceUnavailable', 'This node does not own the key in the agreed ring and the owner could not be reached; retry.');
+    }
+    try {
+      await this.node.whenWritable(bucket, key, signal);
+    } catch (err) {
+      if (isClusterError(err)) throw s3Error('ServiceUnavailable', `${err.message}; retry.`, err);
+      throw err;
+    }
+    return placement;
+  }
+
+  /** A peer's request is served under the ring version it was stamped with, or refused (503, retryable). */
+  private async admitEpoch(request: FastifyRequest, from: string, signal: AbortSignal): Promise<void> {
+    const stamp = request.headers[EPOCH_HEADER];
+    // Absent: a job peer query relayed with the client's headers, or a node from before ring versions.
+    if (typeof stamp !== 'string' || !/^\d+(\.[0-9a-f]*)?$/.test(stamp)) return;
+    const verdict = await this.node.admitEpoch(stamp, from, CATCH_UP_MS, signal);
+    if (verdict === 'stale') throw s3Error('ServiceUnavailable', 'The forwarding node used an older ring version; retry.');
+    if (verdict === 'behind') throw s3Error('ServiceUnavailable', 'The request names a newer ring version than this node could learn; retry.');
   }
 
   private failover(owners: MemberInfo[], selfIndex: number): Placement {

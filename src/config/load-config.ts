@@ -64,6 +64,7 @@ export function parseConfig(input: unknown, cwd = process.cwd()): RingcacheConfi
   if (config.dataDir) config.dataDir = path.resolve(cwd, config.dataDir);
   config.cache.disk.path = path.resolve(cwd, config.cache.disk.path);
   config.jobs.stateDir = path.resolve(cwd, config.jobs.stateDir);
+  if (config.cluster.peersFile) config.cluster.peersFile = path.resolve(cwd, config.cluster.peersFile);
   return deepFreeze(config);
 }
 
@@ -97,6 +98,7 @@ function resolveFilePaths(config: Record<string, any>, base: string): Record<str
   resolve(config.server?.tls, 'certFile');
   resolve(config.server?.tls, 'keyFile');
   for (const key of ['caFile', 'certFile', 'keyFile']) resolve(config.cluster?.tls, key);
+  resolve(config.cluster, 'peersFile');
   if (config.mounts && typeof config.mounts === 'object') {
     for (const mount of Object.values(config.mounts as Record<string, any>)) resolve(mount?.options, 'keyFilename');
   }
@@ -160,6 +162,7 @@ function applyEnv(config: Record<string, any>, env: Env): Record<string, any> {
   if (env.RINGCACHE_PEERS) cluster.peers = parsePeers(env.RINGCACHE_PEERS);
   if (env.RINGCACHE_CONSUL_URL) cluster.consul = { ...cluster.consul, url: env.RINGCACHE_CONSUL_URL };
   if (env.RINGCACHE_CONSUL_TOKEN) cluster.consul = { ...cluster.consul, token: env.RINGCACHE_CONSUL_TOKEN };
+  if (env.RINGCACHE_ETCD_ENDPOINTS) cluster.etcd = { ...cluster.etcd, endpoints: env.RINGCACHE_ETCD_ENDPOINTS.split(',').map((e) => e.trim()).filter((e) => e !== '') };
   if (Object.keys(cluster).length > 0) config.cluster = cluster;
   if (env.RINGCACHE_LOG_LEVEL) config.log = { ...config.log, level: env.RINGCACHE_LOG_LEVEL };
   if (env.RINGCACHE_ACCESS_KEY_ID || env.RINGCACHE_SECRET_ACCESS_KEY) {

@@ -124,6 +124,12 @@ export const configSchema = z
         secret: z.string().min(16, 'cluster.secret must be at least 16 characters').optional(),
         /** Static membership: every node of the cluster (this one may be listed too). */
         peers: z.array(z.object({ id: z.string().min(1), url: z.string().url() }).strict()).default([]),
+        /**
+         * Static membership from a file (a JSON array of {id, url}, or {"peers": [...]}) instead of
+         * `peers`: read at start, and again on SIGHUP or when it changes; a new list is spread to
+         * every node (see docs/cluster.md, "Adding and removing nodes").
+         */
+        peersFile: z.string().optional(),
         /** Consul membership (instead of, or as well as, static peers). */
         consul: z
           .object({
@@ -152,6 +158,20 @@ export const configSchema = z
             certFile: z.string().min(1).optional(),
             keyFile: z.string().min(1).optional(),
             mutual: z.boolean().default(false),
+          })
+          .strict()
+          .optional(),
+        /** etcd membership (instead of static peers or Consul): leases and revisions as epochs. */
+        etcd: z
+          .object({
+            /** Client URLs of the etcd cluster (its HTTP/JSON gateway, /v3/...). */
+            endpoints: z.array(z.string().url()).min(1),
+            /** Keys live under this prefix; one Ringcache cluster per prefix. */
+            prefix: z.string().regex(/^\/[^\s]*$/, 'an etcd key prefix starts with /').default('/ringcache'),
+            /** TTL of each node's etcd lease (renewed every third of it) and of its ownership lease. */
+            leaseSeconds: z.number().int().min(2).max(3600).default(10),
+            /** Deadline of each etcd call. */
+            requestTimeoutMs: z.number().int().positive().default(2000),
           })
           .strict()
           .optional(),
@@ -184,6 +204,36 @@ export const configSchema = z
           .default({}),
         /** A node that failed a forwarded request is skipped for this long. */
         suspectSeconds: z.number().int().min(1).default(10),
+        /**
+         * Ownership leases and fences (docs/cluster.md, "Consistency"). Every node of a cluster
+         * must use the same values.
+         */
+        lease: z
+          .object({
+            /** Static peers: a lease lasts this long after the heart-beat grants it is counted from (Consul: checkTtlSeconds; etcd: its lease TTL). */
+            durationMs: z.number().int().min(100).default(3000),
+            /** Added to every fence: clock rates, scheduling delays. */
+            marginMs: z.number().int().min(0).default(500),
+            /**
+             * Keys gained in a new view are read from the store without caching their metadata for
+             * this long after their fence: a write the previous owner began under its lease may
+             * still commit. Keep it at least the longest store-call deadline (mounts.*.timeoutMs).
+             */
+            cacheGraceMs: z.number().int().min(0).default(30_000),
+            /** A write whose owner cannot be reached waits this long for a view without it, then answers 503. */
+            standInWaitMs: z.number().int().min(0).default(10_000),
+          })
+          .strict()
+          .default({}),
+        quorum: z
+          .object({
+            /** Static peers: nodes that must see each other before the first view forms. Default: a majority of `peers`. Keep it more than half of the nodes you run. */
+            bootstrap: z.number().int().min(1).optional(),
+            /** Reads on a node without a lease: "store" (read through, nothing cached) or "unavailable" (503). Writes always answer 503 there. */
+            onLoss: z.enum(['store', 'unavailable']).default('store'),
+          })
+          .strict()
+          .default({}),
         /** Warm hand-off: a new owner asks the previous owner for a page before reading the UFS. */
         handoff: z
           .object({

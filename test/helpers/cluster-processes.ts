@@ -15,6 +15,7 @@ import type { RingView } from '../../src/cluster/cluster-node';
 import { ADMIN } from './gateway';
 import { rawRequest } from './raw-request';
 import type { CertFiles } from './test-certs';
+import type { LabNode, NetLab } from './net-lab';
 
 const CLI = path.resolve(__dirname, '../../dist/src/cli/ringcache.js');
 export const CLUSTER_SECRET = 'test-cluster-secret-0123456789';
@@ -29,6 +30,8 @@ export interface NodeProcess {
   child: ChildProcess | undefined;
   /** stdout and stderr so far (for failures). */
   output: string;
+  /** Its network namespace, when the cluster runs in a NetLab. */
+  lab?: LabNode;
 }
 
 export interface TestCluster {
@@ -37,7 +40,8 @@ export interface TestCluster {
   nodes: NodeProcess[];
   /** Every node's id and URL (the static peer list). */
   peers: { id: string; url: string }[];
-  start(node: NodeProcess): Promise<void>;
+  /** Starts the node; `cluster` settings are merged over the cluster's for this node only. */
+  start(node: NodeProcess, cluster?: Record<string, unknown>): Promise<void>;
   kill(node: NodeProcess, signal?: NodeJS.Signals): Promise<void>;
   /** A node that is not started, with a port and a place in the peer list of nodes started after this call. */
   addNode(id: string): Promise<NodeProcess>;
@@ -78,6 +82,10 @@ export interface TestClusterOptions {
   tls?: CertFiles & { mutual?: boolean };
   /** The URL each node advertises (and its peers use), e.g. a proxy in front of it: defaults to the node's own. */
   advertise?: (node: NodeProcess) => string;
+  /** Run each node in its own network namespace of this lab (partition tests). */
+  net?: NetLab;
+  /** Cluster settings of one node, merged over the others (a node's own Consul agent, its own peer list). */
+  nodeCluster?: (node: NodeProcess) => Record<string, unknown> | undefined;
 }
 
 export async function startTestCluster(count: number, options: TestClusterOptions = {}): Promise<TestCluster> {
@@ -88,9 +96,12 @@ export async function startTestCluster(count: number, options: TestClusterOption
   const clients: S3Client[] = [];
 
   const makeNode = async (id: string): Promise<NodeProcess> => {
-    const port = await freePort();
+    const lab = options.net ? await options.net.addNode(id) : undefined;
+    // In a namespace of its own a node has the port space to itself.
+    const port = lab ? 9000 : await freePort();
+    const host = lab ? lab.ip : '127.0.0.1';
     const scheme = options.tls ? 'https' : 'http';
-    const node: NodeProcess = { id, port, url: `${scheme}://127.0.0.1:${port}`, cacheDir: path.join(base, `cache-${id}`), child: undefined, output: '', ca: options.tls?.ca };
+    const node: NodeProcess = { id, port, url: `${scheme}://${host}:${port}`, cacheDir: path.join(base, `cache-${id}`), child: undefined, output: '', ca: options.tls?.ca, lab };
     nodes.push(node);
     return node;
   };
@@ -103,7 +114,7 @@ export async function startTestCluster(count: number, options: TestClusterOption
     get peers() {
       return nodes.map((n) => ({ id: n.id, url: options.advertise?.(n) ?? n.url }));
     },
-    async start(node) {
+    async start(node, clusterOverrides) {
       const configFile = path.join(base, `config-${node.id}.json`);
       const config = {
         dataDir,
@@ -113,7 +124,7 @@ export async function startTestCluster(count: number, options: TestClusterOption
         log: { level: 'warn' },
         ...options.config,
         server: {
-          host: '127.0.0.1',
+          host: node.lab ? node.lab.ip : '127.0.0.1',
           port: node.port,
           ...(options.tls ? { tls: { certFile: options.tls.certFile, keyFile: options.tls.keyFile } } : {}),
           ...(options.config?.server as object | undefined),
@@ -125,12 +136,19 @@ export async function startTestCluster(count: number, options: TestClusterOption
           secret: CLUSTER_SECRET,
           peers: cluster.peers,
           health: { probeIntervalMs: 300, probeTimeoutMs: 500, failuresBeforeDown: 2 },
+          // Short leases so ring changes settle within a test; the grace is below the store deadline
+          // on purpose (a shared local folder commits at once).
+          lease: { durationMs: 1200, marginMs: 200, cacheGraceMs: 300, standInWaitMs: 8000 },
           suspectSeconds: 3,
           ...(options.config?.cluster as object | undefined),
+          ...options.nodeCluster?.(node),
+          ...clusterOverrides,
         },
       };
       await writeFile(configFile, JSON.stringify(config, null, 2));
-      const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const argv = [process.execPath, CLI, 'serve', '--config', configFile];
+      const [command, ...args] = node.lab && options.net ? options.net.wrap(node.lab, argv) : argv;
+      const child = spawn(command, args, { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
       node.child = child;
       node.output = '';
       child.stdout?.on('data', (d: Buffer) => (node.output += d.toString()));
@@ -212,4 +230,21 @@ export async function ringMembers(node: { url: string; ca?: Buffer }): Promise<s
 /** Waits until every node in `nodes` has `count` members in its ring. */
 export async function waitForRings(nodes: { url: string; ca?: Buffer }[], count: number, timeoutMs = 15_000): Promise<void> {
   await waitFor(async () => (await Promise.all(nodes.map(ringMembers))).every((m) => m.length === count), timeoutMs, `rings of ${count}`);
+}
+
+/**
+ * Waits until every node in `nodes` holds the same view of `count` members, holds its lease, and
+ * has settled every key it owns (past the fence and the cache grace of the last change).
+ */
+export async function waitForSettled(nodes: { url: string }[], count: number, timeoutMs = 20_000): Promise<void> {
+  await waitFor(
+    async () => {
+      const views = await Promise.all(nodes.map(ringView));
+      // (`lease` and `settlingMs` are absent from the views of builds before ring versions: then only the members count.)
+      const same = (v: RingView): boolean => v.members.map((m) => m.id).join() === views[0].members.map((m) => m.id).join();
+      return views.every((v) => v.members.length === count && v.lease !== false && !v.settlingMs && same(v));
+    },
+    timeoutMs,
+    `settled rings of ${count}`,
+  );
 }

@@ -1,7 +1,7 @@
 /**
- * A node of a multi-node cluster answers its health check with 503 until it has joined (its
- * first membership answer), so peers do not route to it while it still trusts metadata from
- * before a restart; a node by itself is ready at once.
+ * A node of a multi-node cluster answers its health check with 503 until its cluster part has
+ * started; a node by itself is ready at once. Started is not owning: a node that cannot see the
+ * quorum for a first view (here, one of two configured peers) forms no ring and holds no lease.
  */
 import { startTestGateway } from '../helpers/gateway';
 
@@ -24,7 +24,11 @@ describe('readiness', () => {
       expect(await health(gw.url)).toBe(503);
       await gw.cluster.start();
       expect(await health(gw.url)).toBe(200);
-      expect(gw.cluster.node.view().members.map((m) => m.id)).toEqual(['only-up']);
+      // Alone, one of two configured nodes is no majority: no view, no lease, no key owned.
+      const view = gw.cluster.node.view();
+      expect(view.members.map((m) => m.id)).toEqual([]);
+      expect(view.epoch).toBe(0);
+      expect(view.lease).toBe(false);
     } finally {
       await gw.close();
     }

@@ -3,11 +3,11 @@
  * (test/emulators/consul): registration and TTL heartbeats, blocking health queries, TTL
  * lapses, deregistration, agent outages. Short TTLs and waits keep the file fast.
  */
-import { types } from 'node:util';
 import Consul from 'consul';
 import { ConsulMembership, type ConsulConfig } from '../../src/cluster/consul-membership';
 import type { MemberInfo } from '../../src/cluster/membership';
 import { ConsulEmulator, startConsulEmulator, type RecordedRequest } from '../emulators/consul/consul-emulator';
+import { nativeErrorsAreErrors } from '../helpers/native-errors';
 
 interface LogLine {
   level: 'info' | 'warn';
@@ -15,24 +15,7 @@ interface LogLine {
   msg: string;
 }
 
-/**
- * Jest runs this file in its own realm, where errors made by Node itself (ECONNREFUSED, socket
- * hang up) are not `instanceof Error`. The `consul` package's HTTP layer (papi) relies on that
- * check to reject, and would otherwise resolve with the error object. Restore the single-realm
- * behaviour the package sees in production for the duration of this file.
- */
-const ordinaryHasInstance = Function.prototype[Symbol.hasInstance];
-beforeAll(() => {
-  Object.defineProperty(Error, Symbol.hasInstance, {
-    configurable: true,
-    value(this: unknown, value: unknown): boolean {
-      return ordinaryHasInstance.call(this, value) || (this === Error && types.isNativeError(value));
-    },
-  });
-});
-afterAll(() => {
-  delete (Error as unknown as Record<symbol, unknown>)[Symbol.hasInstance];
-});
+nativeErrorsAreErrors();
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -46,8 +29,9 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000)
 
 const ids = (members: readonly MemberInfo[]): string[] => members.map((m) => m.id);
 const urlOf = (id: string): string => `http://127.0.0.1:${9000 + id.charCodeAt(id.length - 1)}`;
+/** The watch's health queries (the lease's consistent reads, `?consistent`, are counted apart). */
 const healthRequests = (emulator: ConsulEmulator): RecordedRequest[] =>
-  emulator.requests.filter((r) => r.method === 'GET' && r.path === '/v1/health/service/ringcache');
+  emulator.requests.filter((r) => r.method === 'GET' && r.path === '/v1/health/service/ringcache' && r.query.consistent === undefined);
 const passRequests = (emulator: ConsulEmulator, id: string): RecordedRequest[] =>
   emulator.requests.filter((r) => r.path === `/v1/agent/check/pass/service:${id}`);
 
@@ -265,7 +249,7 @@ describe('ConsulMembership against the Consul emulator', () => {
       await emulator.setDown(false);
       await node('node-c').membership.start();
       await waitFor(() => ids(a.members()).join() === 'node-a,node-b,node-c', 'node-c seen after the outage', 6000);
-      expect(logs.some((l) => l.level === 'info' && l.msg === 'Consul answers again')).toBe(true);
+      await waitFor(() => logs.some((l) => l.level === 'info' && l.msg === 'Consul answers again'), 'the recovery logged', 6000);
       expect(logs.filter((l) => l.level === 'warn')).toHaveLength(1);
     },
   );
@@ -317,6 +301,8 @@ describe('ConsulMembership against the Consul emulator', () => {
       await waitFor(() => a.members().length === 2, 'node-b seen once the agent answers again', 15_000);
       // One warning for the outage of the watch, although heartbeats kept passing meanwhile
       // (they used to clear it, so every hung query warned again), then one recovery line.
+      // (The lease's consistent reads may show node-b before the watch answers: wait for the watch.)
+      await waitFor(() => logs.some((l) => l.msg === 'Consul answers again'), 'the watch answering again', 15_000);
       expect(logs.filter((l) => l.level === 'warn').map((l) => l.msg)).toEqual(['Consul health watch failed; keeping the last known members']);
       expect(logs.filter((l) => l.msg === 'Consul answers again')).toHaveLength(1);
     }, 40_000);
@@ -361,6 +347,102 @@ describe('ConsulMembership against the Consul emulator', () => {
       expect(emulator.services()).toEqual([]);
       const hung = emulator.requests.find((r) => r.fault === 'hang') as RecordedRequest;
       await waitFor(() => hung.closedUnanswered === true, 'the hung query to be closed');
+    }, 30_000);
+  });
+
+  describe('several agents over one catalog', () => {
+    /** The indexes the watch queries sent through `agent` since `since` asked from (each the index of the previous answer). */
+    const watchIndexes = (agent: string, since: number): number[] =>
+      healthRequests(emulator)
+        .filter((r) => r.agent === agent && r.receivedAt >= since)
+        .map((r) => Number(r.query.index ?? 0));
+
+    test('a node whose agent lags keeps the newest view: a late watch answer never brings an older member set back', async () => {
+      const lagging = await emulator.addAgent('agent-2');
+      const a = node('node-a').membership;
+      await a.start();
+      const { membership: b, logs } = node('node-b', { url: lagging.url });
+      await b.start();
+      await waitFor(() => a.members().length === 2 && b.members().length === 2, 'two members everywhere');
+      await waitFor(() => emulator.blockedQueries() === 2, 'both watches held');
+      const lagMs = 1500;
+      emulator.setLag('agent-2', lagMs);
+      const viewsOfB: string[][] = [];
+      b.onView((view) => viewsOfB.push(ids(view.members)));
+
+      // Two joins in quick succession, through the first agent. node-b's lease reads (?consistent)
+      // reach the leader, so node-b learns of each join before its lagging watch does; the
+      // watch then answers lagMs late with the states in between (node-c without node-d).
+      const joining = Date.now();
+      await node('node-c').membership.start();
+      await waitFor(() => ids(b.members()).includes('node-c'), "node-c in node-b's view", 5000);
+      await node('node-d').membership.start();
+      await waitFor(() => ids(b.members()).includes('node-d'), "node-d in node-b's view", 5000);
+      const all = ['node-a', 'node-b', 'node-c', 'node-d'];
+      await waitFor(() => a.members().length === 4, 'node-a seeing both');
+      // Until node-b's watch has been answered with every state up to now (heartbeats do not move the index).
+      const now = await fetch(`${emulator.url}/v1/health/service/ringcache?passing&consistent`);
+      const latest = Number(now.headers.get('x-consul-index'));
+      await waitFor(() => watchIndexes('agent-2', joining).some((index) => index >= latest), "node-b's watch catching up", 10_000);
+      const firstWithD = viewsOfB.findIndex((v) => v.includes('node-d'));
+      expect(viewsOfB.slice(firstWithD)).toEqual(viewsOfB.slice(firstWithD).map(() => all));
+      expect(ids(b.members())).toEqual(all);
+      expect(logs.filter((l) => /index went back/.test(l.msg))).toEqual([]);
+      expect(b.lease.valid()).toBe(true);
+    }, 30_000);
+
+    test('an index reset (a restored snapshot) is noticed: the views go on with newer epochs', async () => {
+      const second = await emulator.addAgent('agent-2');
+      const [a] = await startNodes('node-a');
+      const { membership: b, logs } = node('node-b', { url: second.url, waitSeconds: 1 });
+      await b.start();
+      await waitFor(() => a.members().length === 2 && b.members().length === 2, 'two members everywhere');
+      const before = b.view().epoch;
+      emulator.resetIndex(1);
+      await node('node-c').membership.start();
+      await waitFor(() => [a, b].every((m) => m.members().length === 3), 'node-c seen after the reset', 10_000);
+      expect(b.view().epoch).toBeGreaterThan(before);
+      expect(logs.some((l) => /index went back/.test(l.msg))).toBe(true);
+      expect(b.lease.valid()).toBe(true);
+    }, 30_000);
+
+    test("a failed node (serfHealth critical) leaves everyone's view, its own too, and comes back", async () => {
+      const second = await emulator.addAgent('agent-2');
+      const [a] = await startNodes('node-a');
+      const { membership: b } = node('node-b', { url: second.url });
+      await b.start();
+      await waitFor(() => a.members().length === 2 && b.members().length === 2, 'two members everywhere');
+      emulator.failNode('agent-2');
+      await waitFor(() => ids(a.members()).join() === 'node-a' && ids(b.members()).join() === 'node-a', 'node-b gone everywhere');
+      // node-b is not in the agreed view: no lease extension; the one it had runs out within a TTL.
+      await waitFor(() => !b.lease.valid(), "node-b's lease to run out", 3000);
+      emulator.recoverNode('agent-2');
+      await waitFor(() => [a, b].every((m) => m.members().length === 2), 'node-b back', 5000);
+      await waitFor(() => b.lease.valid(), "node-b's lease again", 3000);
+    }, 30_000);
+
+    test('with ACLs, the configured token registers, passes and reads; a token without node:read sees nobody', async () => {
+      await emulator.close();
+      emulator = await startConsulEmulator({
+        acl: { tokens: { 'ringcache-secret': { write: ['ringcache'], read: true }, 'write-only': { write: ['ringcache'] } } },
+      });
+      const a = node('node-a', { token: 'ringcache-secret' }).membership;
+      await a.start();
+      expect(ids(a.members())).toEqual(['node-a']);
+      await waitFor(() => a.lease.valid(), "node-a's lease");
+      const { membership: w, logs } = node('node-w', { token: 'write-only' });
+      await w.start(); // registered, but its reads come back empty (filtered)
+      expect(w.members()).toEqual([]);
+      await waitFor(() => a.members().length === 2, 'node-w seen by node-a');
+      expect(w.lease.valid()).toBe(false);
+      expect(logs.filter((l) => l.level === 'warn')).toEqual([]);
+      const anonymous = node('node-x').membership;
+      const error = await anonymous.start().then(
+        () => undefined,
+        (err: unknown) => err as Error & { cause?: { statusCode?: number } },
+      );
+      expect(error?.message).toMatch(/could not be used to join the cluster: forbidden/);
+      expect(error?.cause?.statusCode).toBe(403);
     }, 30_000);
   });
 

@@ -542,7 +542,7 @@ describeRendered('helm chart: cluster mode', () => {
 
     const json = configFile(r);
     const c = defaults().cluster;
-    expect(JSON.parse(json).cluster).toEqual({ routing: 'proxy', forward: c.forward, health: c.health, suspectSeconds: c.suspectSeconds, handoff: c.handoff });
+    expect(JSON.parse(json).cluster).toEqual({ routing: 'proxy', forward: c.forward, health: c.health, suspectSeconds: c.suspectSeconds, handoff: c.handoff, lease: c.lease, quorum: c.quorum });
     for (const i of [0, 1, 2]) {
       const env = podEnv(r, [], { name: `demo-ringcache-${i}`, hostIP: '10.0.0.7' });
       const config = loadAsPod(json, env);
@@ -618,7 +618,9 @@ describeRendered('helm chart: cluster mode', () => {
   });
 
   it('dataDir buckets: accepted with one cluster pod or with allowPerPodDataDir', () => {
-    expect(loadAsPod(configFile(render({ cluster: { enabled: true } })), podEnv(render({ cluster: { enabled: true } }))).dataDir).toBe('/data/buckets');
+    // One pod: its first ring needs only itself (cluster.quorum.bootstrap 1).
+    const onePod = { cluster: { enabled: true, quorum: { bootstrap: 1 } } };
+    expect(loadAsPod(configFile(render(onePod)), podEnv(render(onePod))).dataDir).toBe('/data/buckets');
     const allowed = render({ replicaCount: 2, cluster: { enabled: true, allowPerPodDataDir: true } });
     expect(JSON.parse(configFile(allowed)).dataDir).toBe('/data/buckets');
   });
@@ -626,6 +628,7 @@ describeRendered('helm chart: cluster mode', () => {
   it.each([
     ['config.dataDir with several cluster replicas', { replicaCount: 3, cluster: { enabled: true } }, /config.dataDir with cluster.enabled and replicaCount > 1: .*cluster.allowPerPodDataDir/],
     ['an unknown discovery', { cluster: { enabled: true, discovery: 'dns' } }, /cluster.discovery: "dns" is not static or consul/],
+    ['a bootstrap quorum above the replica count', { replicaCount: 2, config: { dataDir: '' }, cluster: { enabled: true, quorum: { bootstrap: 3 } } }, /cluster.quorum.bootstrap 3 is more than replicaCount 2/],
     ['an unknown routing', { cluster: { enabled: true, routing: 'random' } }, /cluster.routing: "random" is not proxy or redirect/],
     ['a short cluster secret', { cluster: { enabled: true, secret: 'too-short' } }, /at least 16 characters/],
     ['a cluster secret and an existing Secret', { cluster: { enabled: true, secret: 'long-enough-secret-value', existingSecret: 'x' } }, /cluster.secret excludes cluster.existingSecret/],

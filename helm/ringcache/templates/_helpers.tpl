@@ -240,6 +240,9 @@ Fails the render on settings the gateway would reject, or that would silently do
 {{- if and (not (include "ringcache.consulDiscovery" .)) (gt (int .Values.replicaCount) (int $cluster.maxReplicas)) }}
 {{- fail (printf "replicaCount %v is more than cluster.maxReplicas %v: the static peer list names pod slots 0..maxReplicas-1; raise cluster.maxReplicas (this restarts every pod once)" .Values.replicaCount $cluster.maxReplicas) }}
 {{- end }}
+{{- if and (not (include "ringcache.consulDiscovery" .)) (gt (int $cluster.quorum.bootstrap) (int .Values.replicaCount)) }}
+{{- fail (printf "cluster.quorum.bootstrap %v is more than replicaCount %v: the first ring could never form; lower it (keep it more than half of the pods you run)" $cluster.quorum.bootstrap .Values.replicaCount) }}
+{{- end }}
 {{- if and (gt (int .Values.replicaCount) 1) .Values.config.dataDir (not $cluster.allowPerPodDataDir) }}
 {{- fail "config.dataDir with cluster.enabled and replicaCount > 1: each pod's dataDir is on its own PVC, so its buckets would be split between pods. Serve shared stores through mounts (NFS or ReadWriteMany PVC) and set config.dataDir: \"\", or set cluster.allowPerPodDataDir: true" }}
 {{- end }}
@@ -413,7 +416,12 @@ environment. extraConfig is merged last.
 {{- $_ := set $config "jobs" $v.jobs }}
 {{- if .Values.cluster.enabled }}
 {{- $c := deepCopy .Values.cluster }}
-{{- $cluster := pick $c "routing" "forward" "health" "suspectSeconds" "handoff" }}
+{{- $cluster := pick $c "routing" "forward" "health" "suspectSeconds" "handoff" "lease" }}
+{{- $quorum := dict "onLoss" $c.quorum.onLoss }}
+{{- if not (include "ringcache.consulDiscovery" .) }}
+{{- $_ := set $quorum "bootstrap" (int $c.quorum.bootstrap) }}
+{{- end }}
+{{- $_ := set $cluster "quorum" $quorum }}
 {{- if .Values.tls.enabled }}
 {{- $_ := set $cluster "tls" (dict "caFile" "/etc/ringcache/tls/ca.crt" "mutual" (eq (toString .Values.tls.mutual) "true")) }}
 {{- end }}

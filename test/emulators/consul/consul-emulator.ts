@@ -1,10 +1,15 @@
 /**
- * A small, protocol-faithful Consul agent for tests (node:http, in memory, 127.0.0.1 only). It
- * implements the agent and health endpoints the `consul` npm package calls for Ringcache's
+ * A small, protocol-faithful Consul datacenter for tests (node:http, in memory, 127.0.0.1 only).
+ * It implements the agent and health endpoints the `consul` npm package calls for Ringcache's
  * Consul membership: service register/deregister, TTL check pass/warn/fail/update, and
  * /v1/health/service/:name with real blocking-query semantics (X-Consul-Index, index, wait).
- * One agent, one node: every registered service lives on it. Anything else is recorded in
- * `unexpected` and answered 501 so gaps are visible. See README.md for what is reproduced.
+ * One catalog (the servers' state) and one or more agents, each a node of its own with its own
+ * port: a service lives on the node of the agent that registered it. An agent may lag behind
+ * the servers (its default-consistency answers show the catalog as it was `lagMs` ago; a
+ * `?consistent` query reads the leader's current state), a node's serfHealth check can fail
+ * (every service on it stops passing), ACL tokens can be enforced, and the index can be reset
+ * (a restored snapshot). Anything else is recorded in `unexpected` and answered 501 so gaps are
+ * visible. See README.md for what is reproduced.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +24,29 @@ export interface ConsulEmulatorOptions {
   deregisterIntervalMinMs?: number;
   /** Consul's check_reap_interval: how often services critical for too long are removed (Consul: 30 s). */
   reapIntervalMs?: number;
+  /**
+   * ACLs with default policy deny. Tokens are keyed by SecretID (what a client sends in
+   * X-Consul-Token or ?token); `anonymous` holds the rules of requests without a token.
+   * `write`: service:write on the names listed ("*" for all), which implies service:read on them;
+   * `read: true`: service:read and node:read on everything. Health answers list only instances
+   * whose service and node the token may read (Consul filters them, it does not refuse). Without
+   * this option no token is checked.
+   */
+  acl?: { tokens: Record<string, AclRules> };
+}
+
+export interface AclRules {
+  write?: string[];
+  read?: boolean;
+  /** The AccessorID 403 texts name (a fixed UUID-like id derived from the secret when absent). */
+  accessorId?: string;
+}
+
+/** An extra agent (a node of its own, on a port of its own). */
+export interface AgentHandle {
+  name: string;
+  url: string;
+  port: number;
 }
 
 export interface RecordedRequest {
@@ -37,6 +65,8 @@ export interface RecordedRequest {
   closedUnanswered?: boolean;
   /** Which fault, if any, this request met. */
   fault?: 'error' | 'hang' | 'stall';
+  /** The agent (node name) that received it. */
+  agent: string;
 }
 
 /** A misbehaviour for the next requests that `match` (all when absent). */
@@ -56,6 +86,8 @@ export type CheckStatus = 'passing' | 'warning' | 'critical';
 
 export interface ServiceSnapshot {
   id: string;
+  /** The node (agent) it lives on. */
+  node: string;
   name: string;
   address: string;
   port: number;
@@ -66,6 +98,8 @@ export interface ServiceSnapshot {
 
 interface Service {
   id: string;
+  /** The node (agent) it was registered through. */
+  node: string;
   name: string;
   tags: string[];
   address: string;
@@ -95,7 +129,28 @@ interface Check {
 interface Blocked {
   service: string;
   minIndex: number;
+  /** How far behind the catalog the answering agent is for this query (0: the leader's state). */
+  lagMs: number;
   answer: () => void;
+  /** Answers when the change is visible to it, or arranges to look again when it will be. */
+  recheck: () => void;
+}
+
+/** The catalog as of one index: what a lagging agent answers from. */
+interface Snapshot {
+  index: number;
+  at: number;
+  services: Service[];
+  checks: Omit<Check, 'timer'>[];
+  failedNodes: string[];
+  serviceIndexes: [string, number][];
+}
+
+interface Agent {
+  name: string;
+  lagMs: number;
+  server: http.Server | undefined;
+  port: number;
 }
 
 /** A 4xx/5xx answered with a plain-text body, as Consul's HTTP handlers do. */
@@ -129,6 +184,13 @@ export class ConsulEmulator {
   private readonly servicesById = new Map<string, Service>();
   private readonly checks = new Map<string, Check>();
   private readonly blocked = new Set<Blocked>();
+  /** Nodes whose serfHealth check is critical. */
+  private readonly failedNodes = new Set<string>();
+  /** The catalog after each change, for lagging agents (the last few hundred). */
+  private readonly snapshots: Snapshot[] = [];
+  private readonly extraAgents = new Map<string, Agent>();
+  private readonly mainAgent: Agent;
+  private readonly acl: ConsulEmulatorOptions['acl'];
   private server: http.Server | undefined;
   private reaper: NodeJS.Timeout | undefined;
   private down: false | 'refuse' | 'error' = false;
@@ -139,6 +201,8 @@ export class ConsulEmulator {
     this.nodeName = options.nodeName ?? 'consul-emulator';
     this.deregisterMinMs = options.deregisterIntervalMinMs ?? 60_000;
     this.reapIntervalMs = options.reapIntervalMs ?? 30_000;
+    this.acl = options.acl;
+    this.mainAgent = { name: this.nodeName, lagMs: 0, server: undefined, port: 0 };
   }
 
   /** http://127.0.0.1:<port>: the agent address to configure. */
@@ -151,14 +215,85 @@ export class ConsulEmulator {
   }
 
   async start(): Promise<this> {
-    this.server = http.createServer((req, res) => this.handle(req, res));
+    this.server = http.createServer((req, res) => this.handle(req, res, this.mainAgent));
+    this.mainAgent.server = this.server;
     await this.listen(0);
+    this.snapshot();
     this.reaper = setInterval(() => this.reap(), this.reapIntervalMs);
     this.reaper.unref();
     return this;
   }
 
+  /**
+   * Another agent: a node of its own (`name`), on a port of its own, whose default-consistency
+   * health answers show the catalog as it was `lagMs` ago (anti-entropy and stale reads), while
+   * `?consistent` reads the current state. Services registered through it live on its node.
+   */
+  async addAgent(name: string, options: { lagMs?: number } = {}): Promise<AgentHandle> {
+    if (name === this.nodeName || this.extraAgents.has(name)) throw new Error(`agent ${name} exists`);
+    const agent: Agent = { name, lagMs: options.lagMs ?? 0, server: undefined, port: 0 };
+    const server = http.createServer((req, res) => this.handle(req, res, agent));
+    agent.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    agent.port = (server.address() as AddressInfo).port;
+    this.extraAgents.set(name, agent);
+    return { name, url: `http://127.0.0.1:${agent.port}`, port: agent.port };
+  }
+
+  /** The node's serfHealth check turns critical: none of its services passes (as when its agent stops gossiping). */
+  failNode(name: string): void {
+    if (this.failedNodes.has(name)) return;
+    this.failedNodes.add(name);
+    this.touchNode(name);
+  }
+
+  recoverNode(name: string): void {
+    if (!this.failedNodes.delete(name)) return;
+    this.touchNode(name);
+  }
+
+  /**
+   * The Raft index goes back to `to` (a snapshot restored on new servers, or a new cluster): every
+   * service reports `to` from now on, and new changes count up from it. Held queries stay held
+   * until their wait ends (Consul blocks while the index is not above `index`); a client must then
+   * see that the index went backwards and start again from 0. Consul never reports an index
+   * below 1.
+   */
+  resetIndex(to = 1): void {
+    this.index = Math.max(1, to);
+    this.serviceIndexes.clear();
+    for (const service of this.servicesById.values()) {
+      service.createIndex = Math.min(service.createIndex, this.index);
+      service.modifyIndex = Math.min(service.modifyIndex, this.index);
+    }
+    for (const check of this.checks.values()) {
+      check.createIndex = Math.min(check.createIndex, this.index);
+      check.modifyIndex = Math.min(check.modifyIndex, this.index);
+    }
+    // A lagging agent's view restarts from the restored state too.
+    this.snapshots.length = 0;
+    this.snapshot();
+  }
+
+  /** How far behind the catalog an agent's blocking and ?stale answers are from now on. */
+  setLag(agentName: string, lagMs: number): void {
+    const agent = agentName === this.nodeName ? this.mainAgent : this.extraAgents.get(agentName);
+    if (!agent) throw new Error(`no agent ${agentName}`);
+    agent.lagMs = lagMs;
+  }
+
   async close(): Promise<void> {
+    for (const agent of this.extraAgents.values()) {
+      const server = agent.server;
+      agent.server = undefined;
+      if (server?.listening) {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    }
     clearInterval(this.reaper);
     for (const check of this.checks.values()) clearTimeout(check.timer);
     for (const blocked of this.blocked) blocked.answer();
@@ -198,6 +333,7 @@ export class ConsulEmulator {
       .sort((a, b) => (a.id < b.id ? -1 : 1))
       .map((s) => ({
         id: s.id,
+        node: s.node,
         name: s.name,
         address: s.address,
         port: s.port,
@@ -258,7 +394,7 @@ export class ConsulEmulator {
 
   // ---- HTTP ----
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private handle(req: http.IncomingMessage, res: http.ServerResponse, agent: Agent): void {
     const url = new URL(req.url ?? '/', 'http://agent');
     let path = url.pathname;
     try {
@@ -273,6 +409,7 @@ export class ConsulEmulator {
       headers: req.headers,
       body: '',
       receivedAt: Date.now(),
+      agent: agent.name,
     };
     this.requests.push(recorded);
     res.on('finish', () => {
@@ -306,7 +443,7 @@ export class ConsulEmulator {
           throw new HttpError(fault.status, `emulator: injected ${fault.status}`);
         }
         if (this.down === 'error') throw new HttpError(500, 'emulator: agent unavailable');
-        this.route(recorded, url.searchParams, recorded.body, res);
+        this.route(recorded, url.searchParams, recorded.body, res, agent);
       } catch (err) {
         const error = err instanceof HttpError ? err : new HttpError(500, String(err));
         if (error.status === 501) this.unexpected.push(`${recorded.method} ${recorded.path}: ${error.message}`);
@@ -320,31 +457,52 @@ export class ConsulEmulator {
     query: URLSearchParams,
     body: string,
     res: http.ServerResponse,
+    agent: Agent,
   ): void {
     const { method, path } = request;
+    const token = (request.headers['x-consul-token'] as string | undefined) ?? query.get('token') ?? undefined;
     const param = (prefix: string): string | undefined =>
       path.startsWith(prefix) && path.length > prefix.length ? path.slice(prefix.length) : undefined;
     const only = (allowed: string): void => {
       if (method !== allowed) throw new HttpError(405, `method ${method} not allowed`);
     };
     let id: string | undefined;
+    // An agent endpoint resolves the token, then looks the service or check up among its own
+    // node's (unknown: 404), then checks service:write on that service's name.
+    const vetCheck = (checkId: string): void => {
+      this.resolveToken(token);
+      const check = this.localCheck(agent, checkId);
+      if (check) this.authorizeWrite(token, this.servicesById.get(check.serviceId)!.name);
+      else unknownCheck(checkId);
+    };
     if (path === '/v1/agent/service/register') {
       only('PUT');
-      this.register(parseBody(body), ['', 'true'].includes(query.get('replace-existing-checks') ?? 'absent'));
+      const parsed = parseBody(body);
+      this.resolveToken(token);
+      const name = fields(parsed, 'ServiceDefinition').string('Name');
+      if (name !== '') this.authorizeWrite(token, name);
+      this.register(parsed, ['', 'true'].includes(query.get('replace-existing-checks') ?? 'absent'), agent.name);
     } else if ((id = param('/v1/agent/service/deregister/')) !== undefined) {
       only('PUT');
-      this.deregister(id);
+      this.resolveToken(token);
+      const service = this.localService(agent, id);
+      if (service) this.authorizeWrite(token, service.name);
+      this.deregister(service, id);
     } else if ((id = param('/v1/agent/check/pass/')) !== undefined) {
       only('PUT');
+      vetCheck(id);
       this.updateTtl(id, 'passing', query.get('note') ?? '');
     } else if ((id = param('/v1/agent/check/warn/')) !== undefined) {
       only('PUT');
+      vetCheck(id);
       this.updateTtl(id, 'warning', query.get('note') ?? '');
     } else if ((id = param('/v1/agent/check/fail/')) !== undefined) {
       only('PUT');
+      vetCheck(id);
       this.updateTtl(id, 'critical', query.get('note') ?? '');
     } else if ((id = param('/v1/agent/check/update/')) !== undefined) {
       only('PUT');
+      vetCheck(id);
       const update = fields(parseBody(body), 'checkUpdate');
       const status = update.string('Status');
       if (!STATUSES.includes(status)) throw new HttpError(400, `Invalid check status: '${status}'`);
@@ -355,7 +513,7 @@ export class ConsulEmulator {
       this.updateTtl(id, status as CheckStatus, output);
     } else if ((id = param('/v1/health/service/')) !== undefined) {
       only('GET');
-      this.healthService(id, query, res);
+      this.healthService(id, query, res, agent, this.hidesInstances(token));
       return;
     } else {
       throw new HttpError(501, `emulator: ${method} ${path} is not emulated`);
@@ -363,9 +521,55 @@ export class ConsulEmulator {
     res.writeHead(200).end();
   }
 
+  // ---- ACLs ----
+
+  /** Default deny when ACLs are on: Consul's 403 texts for an unknown token and a missing permission. */
+  /**
+   * Resolves the request's token (Consul: an unknown secret is 403 "ACL not found"; no token is
+   * the anonymous token). Undefined when ACLs are off.
+   */
+  private resolveToken(token: string | undefined): { rules: AclRules; accessor: string } | undefined {
+    if (!this.acl) return undefined;
+    if (token === undefined || token === '') return { rules: this.acl.tokens.anonymous ?? {}, accessor: 'anonymous' };
+    const rules = this.acl.tokens[token];
+    if (!rules) throw new HttpError(403, 'ACL not found');
+    const accessor = rules.accessorId ?? `00000000-0000-4000-8000-${String(hash(token)).padStart(12, '0').slice(-12)}`;
+    return { rules, accessor };
+  }
+
+  /** service:write on `service`, or Consul's 403 text (acl.PermissionDeniedError). */
+  private authorizeWrite(token: string | undefined, service: string): void {
+    const resolved = this.resolveToken(token);
+    if (!resolved || (resolved.rules.write ?? []).some((w) => w === '*' || w === service)) return;
+    const who = resolved.accessor === 'anonymous' ? 'anonymous token' : `token with AccessorID '${resolved.accessor}'`;
+    const tail = resolved.accessor === 'anonymous' ? '. The anonymous token is used implicitly when a request does not specify a token.' : '';
+    throw new HttpError(403, `Permission denied: ${who} lacks permission 'service:write' on "${service}"${tail}`);
+  }
+
+  /**
+   * Whether ACLs hide every instance of a health answer from this token: an instance needs
+   * service:read and node:read, and only `read: true` grants node:read (service:write alone
+   * does not). Consul filters, it does not refuse.
+   */
+  private hidesInstances(token: string | undefined): boolean {
+    const resolved = this.resolveToken(token);
+    return resolved !== undefined && resolved.rules.read !== true;
+  }
+
+  /** A service registered through this agent (the agent endpoints only know their own node's). */
+  private localService(agent: Agent, id: string): Service | undefined {
+    const service = this.servicesById.get(id);
+    return service?.node === agent.name ? service : undefined;
+  }
+
+  private localCheck(agent: Agent, checkId: string): Check | undefined {
+    const check = this.checks.get(checkId);
+    return check && this.localService(agent, check.serviceId) ? check : undefined;
+  }
+
   // ---- agent endpoints ----
 
-  private register(body: unknown, replaceExistingChecks: boolean): void {
+  private register(body: unknown, replaceExistingChecks: boolean, node: string): void {
     const def = fields(body, 'ServiceDefinition');
     const name = def.string('Name');
     if (name === '') throw new HttpError(400, 'Missing service name');
@@ -379,9 +583,14 @@ export class ConsulEmulator {
       .map((c) => checkType(c));
     const id = def.string('ID') || name;
     const previous = this.servicesById.get(id);
+    if (previous && previous.node !== node) {
+      // Consul keeps one instance per node; this emulator keys services by id alone.
+      throw new HttpError(501, `emulator: service ID "${id}" already lives on node ${previous.node} (ids are unique across nodes here)`);
+    }
     const index = this.next();
     this.servicesById.set(id, {
       id,
+      node,
       name,
       tags: def.strings('Tags'),
       address,
@@ -423,8 +632,7 @@ export class ConsulEmulator {
     if (previous && previous.name !== name) this.touch(previous.name, index);
   }
 
-  private deregister(id: string): void {
-    const service = this.servicesById.get(id);
+  private deregister(service: Service | undefined, id: string): void {
     if (!service) {
       const hint = 'Ensure that the service ID is passed, not the service name.';
       throw new HttpError(404, `Unknown service ID "${id}". ${hint}`);
@@ -432,12 +640,9 @@ export class ConsulEmulator {
     this.removeService(service);
   }
 
+  /** Called after vetCheck: the check exists on this agent. */
   private updateTtl(checkId: string, status: CheckStatus, output: string): void {
-    const check = this.checks.get(checkId);
-    if (!check) {
-      const hint = 'Ensure that the check ID is passed, not the check name.';
-      throw new HttpError(404, `Unknown check ID "${checkId}". ${hint}`);
-    }
+    const check = this.checks.get(checkId)!;
     check.lastOutput = output;
     this.armTtl(check);
     this.setStatus(check, status, output);
@@ -449,7 +654,12 @@ export class ConsulEmulator {
     name: string,
     query: URLSearchParams,
     res: http.ServerResponse,
+    agent: Agent,
+    hidden: boolean,
   ): void {
+    if (query.has('stale') && query.has('consistent')) {
+      throw new HttpError(400, 'Cannot specify ?stale with ?consistent, conflicting semantics.');
+    }
     let waitMs = DEFAULT_QUERY_MS;
     if (query.get('wait')) {
       const parsed = parseGoDuration(query.get('wait')!);
@@ -464,57 +674,82 @@ export class ConsulEmulator {
     const passing = query.has('passing') ? parseGoBool(query.get('passing')!) : false;
     if (passing === undefined) throw new HttpError(400, 'Invalid value for ?passing');
     const tags = query.getAll('tag');
+    const consistency = query.has('consistent') ? 'consistent' : query.has('stale') ? 'stale' : 'leader';
+    // What a lagging agent serves from its own view (the streaming backend answers blocking
+    // queries from the agent's materialized view; ?stale may be served by a follower); a
+    // ?consistent query, and a default one without index, is answered by the leader as of now.
+    const lagMs = consistency === 'consistent' || (consistency === 'leader' && minIndex === 0) ? 0 : agent.lagMs;
     const send = (): void => {
-      const index = this.indexOf(name);
+      const seen = this.visibleState(lagMs);
+      const entries = this.healthEntries(name, passing, tags, seen);
       res.writeHead(200, {
         'content-type': 'application/json',
-        'x-consul-index': String(index),
+        'x-consul-index': String(seen ? this.indexIn(seen, name) : this.indexOf(name)),
         'x-consul-knownleader': 'true',
-        'x-consul-lastcontact': '0',
-        'x-consul-effective-consistency': 'leader',
+        'x-consul-lastcontact': String(consistency === 'stale' ? lagMs : 0),
+        'x-consul-effective-consistency': consistency,
+        ...(hidden && entries.length > 0 ? { 'x-consul-results-filtered-by-acls': 'true' } : {}),
       });
-      res.end(JSON.stringify(this.healthEntries(name, passing, tags)));
+      res.end(JSON.stringify(hidden ? [] : entries));
     };
-    if (minIndex === 0 || this.indexOf(name) > minIndex) return send();
-    // Held until the service's index passes minIndex or the wait (plus up to wait/16 of jitter) ends.
+    if (minIndex === 0 || this.visibleIndex(name, lagMs) > minIndex) return send();
+    // Held until the service's index (as this agent sees it) passes minIndex, or the wait (plus up
+    // to wait/16 of jitter) ends. Like Consul's blockingQuery, an index below minIndex (a reset)
+    // also holds the query until the wait ends.
+    let lagTimer: NodeJS.Timeout | undefined;
     const blocked: Blocked = {
       service: name,
       minIndex,
+      lagMs,
       answer: () => {
         clearTimeout(timer);
+        clearTimeout(lagTimer);
         this.blocked.delete(blocked);
         if (res.writableEnded || res.destroyed) return;
         if (this.down === 'error' || !this.server) {
           res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('emulator: agent unavailable');
         } else send();
       },
+      recheck: () => {
+        clearTimeout(lagTimer);
+        if (this.visibleIndex(name, lagMs) > minIndex) return blocked.answer();
+        // A change the lagging agent has not seen yet: look again when it becomes visible.
+        const at = this.nextVisibleAt(lagMs);
+        if (at !== undefined) lagTimer = setTimeout(blocked.recheck, Math.max(1, at - Date.now()));
+      },
     };
     const timer = setTimeout(blocked.answer, waitMs + Math.random() * (waitMs / 16));
     this.blocked.add(blocked);
     res.once('close', () => {
       clearTimeout(timer);
+      clearTimeout(lagTimer);
       this.blocked.delete(blocked);
     });
+    blocked.recheck();
   }
 
-  private healthEntries(name: string, passing: boolean, tags: string[]): unknown[] {
-    const node = {
-      ID: '7e4a3c1e-0000-4000-8000-000000000001',
-      Node: this.nodeName,
+  private healthEntries(name: string, passing: boolean, tags: string[], seen?: Snapshot): unknown[] {
+    const services = seen ? seen.services : [...this.servicesById.values()];
+    const allChecks = seen ? seen.checks : [...this.checks.values()];
+    const failed = new Set(seen ? seen.failedNodes : this.failedNodes);
+    const checksOf = (serviceId: string): Omit<Check, 'timer'>[] => allChecks.filter((c) => c.serviceId === serviceId);
+    const nodeOf = (nodeName: string): object => ({
+      ID: `7e4a3c1e-0000-4000-8000-${String(hash(nodeName)).padStart(12, '0').slice(-12)}`,
+      Node: nodeName,
       Address: '127.0.0.1',
       Datacenter: 'dc1',
       TaggedAddresses: { lan: '127.0.0.1', wan: '127.0.0.1' },
       Meta: { 'consul-network-segment': '' },
       CreateIndex: 1,
       ModifyIndex: 1,
-    };
-    const serfHealth = {
-      Node: this.nodeName,
+    });
+    const serfHealth = (nodeName: string): object => ({
+      Node: nodeName,
       CheckID: 'serfHealth',
       Name: 'Serf Health Status',
-      Status: 'passing',
+      Status: failed.has(nodeName) ? 'critical' : 'passing',
       Notes: '',
-      Output: 'Agent alive and reachable',
+      Output: failed.has(nodeName) ? 'Agent not live or unreachable' : 'Agent alive and reachable',
       ServiceID: '',
       ServiceName: '',
       ServiceTags: [],
@@ -522,14 +757,14 @@ export class ConsulEmulator {
       Definition: {},
       CreateIndex: 1,
       ModifyIndex: 1,
-    };
-    return [...this.servicesById.values()]
+    });
+    return services
       .filter((s) => s.name === name && tags.every((t) => s.tags.includes(t)))
       .sort((a, b) => (a.id < b.id ? -1 : 1))
-      .map((s) => ({ service: s, checks: this.checksOf(s.id) }))
-      .filter(({ checks }) => !passing || checks.every((c) => c.status === 'passing'))
+      .map((s) => ({ service: s, checks: checksOf(s.id) }))
+      .filter(({ service, checks }) => !passing || (!failed.has(service.node) && checks.every((c) => c.status === 'passing')))
       .map(({ service: s, checks }) => ({
-        Node: node,
+        Node: nodeOf(s.node),
         Service: {
           ID: s.id,
           Service: s.name,
@@ -543,9 +778,9 @@ export class ConsulEmulator {
           ModifyIndex: s.modifyIndex,
         },
         Checks: [
-          serfHealth,
+          serfHealth(s.node),
           ...checks.map((c) => ({
-            Node: this.nodeName,
+            Node: s.node,
             CheckID: c.checkId,
             Name: c.name,
             Status: c.status,
@@ -575,12 +810,63 @@ export class ConsulEmulator {
     return this.serviceIndexes.get(service) ?? this.index;
   }
 
-  /** Records a change of `service` at `index` and answers the queries it unblocks. */
+  /** Records a change of `service` at `index` and answers the queries it unblocks (a lagging agent's, once it sees the change). */
   private touch(service: string, index: number): void {
     this.serviceIndexes.set(service, index);
-    for (const blocked of this.blocked) {
-      if (this.indexOf(blocked.service) > blocked.minIndex) blocked.answer();
+    this.snapshot();
+    for (const blocked of [...this.blocked]) blocked.recheck();
+  }
+
+  /** The catalog a reader `lagMs` behind sees (undefined: the current state). */
+  private visibleState(lagMs: number): Snapshot | undefined {
+    return lagMs > 0 ? this.snapshotAsOf(Date.now() - lagMs) : undefined;
+  }
+
+  private visibleIndex(service: string, lagMs: number): number {
+    const seen = this.visibleState(lagMs);
+    return seen ? this.indexIn(seen, service) : this.indexOf(service);
+  }
+
+  /** When the next snapshot not yet visible to a reader `lagMs` behind becomes visible to it. */
+  private nextVisibleAt(lagMs: number): number | undefined {
+    if (lagMs <= 0) return undefined;
+    const now = Date.now();
+    const next = this.snapshots.find((snap) => snap.at > now - lagMs);
+    return next === undefined ? undefined : next.at + lagMs;
+  }
+
+  /** A change on a node (its serfHealth): every service on it changes. */
+  private touchNode(node: string): void {
+    const index = this.next();
+    const names = new Set([...this.servicesById.values()].filter((s) => s.node === node).map((s) => s.name));
+    if (names.size === 0) this.snapshot();
+    for (const name of names) this.touch(name, index);
+  }
+
+  private snapshot(): void {
+    this.snapshots.push({
+      index: this.index,
+      at: Date.now(),
+      services: [...this.servicesById.values()].map((svc) => structuredClone(svc)),
+      checks: [...this.checks.values()].map(({ timer: _timer, ...rest }) => structuredClone(rest)),
+      failedNodes: [...this.failedNodes],
+      serviceIndexes: [...this.serviceIndexes],
+    });
+    if (this.snapshots.length > 500) this.snapshots.splice(0, this.snapshots.length - 500);
+  }
+
+  /** The catalog as a lagging agent sees it at `time`: the last snapshot taken by then (the oldest kept, if none). */
+  private snapshotAsOf(time: number): Snapshot | undefined {
+    let seen: Snapshot | undefined = this.snapshots[0];
+    for (const snap of this.snapshots) {
+      if (snap.at > time) break;
+      seen = snap;
     }
+    return seen;
+  }
+
+  private indexIn(snap: Snapshot, service: string): number {
+    return new Map(snap.serviceIndexes).get(service) ?? snap.index;
   }
 
   private checksOf(serviceId: string): Check[] {
@@ -631,6 +917,13 @@ export class ConsulEmulator {
       if (now - check.criticalSince > check.deregisterAfterMs) this.removeService(service);
     }
   }
+}
+
+/** A small stable number for a node name (its fake node ID). */
+function hash(text: string): number {
+  let h = 7;
+  for (let i = 0; i < text.length; i++) h = (h * 31 + text.charCodeAt(i)) % 1_000_000_007;
+  return h;
 }
 
 export async function startConsulEmulator(options: ConsulEmulatorOptions = {}): Promise<ConsulEmulator> {
@@ -833,4 +1126,9 @@ function parseGoBool(text: string): boolean | undefined {
   if (text === '' || ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(text)) return true;
   if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(text)) return false;
   return undefined;
+}
+
+function unknownCheck(checkId: string): never {
+  const hint = 'Ensure that the check ID is passed, not the check name.';
+  throw new HttpError(404, `Unknown check ID "${checkId}". ${hint}`);
 }
