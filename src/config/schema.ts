@@ -47,6 +47,8 @@ export const configSchema = z
         baseDomain: z.string().optional(),
         /** Largest accepted single PUT, as S3 (5 GiB). */
         maxPutSize: z.number().int().positive().default(5 * 1024 ** 3),
+        /** AWS Signature Version 2 (header and presigned URLs, as s3cmd and older SDKs send); false refuses it (400 InvalidRequest). */
+        signatureV2: z.boolean().default(true),
       })
       .strict()
       .default({}),

@@ -33,7 +33,10 @@ export class RequestResolver {
     private readonly now: () => Date = () => new Date(),
   ) {
     this.credentials = new Map(config.credentials.map((c) => [c.accessKeyId, c]));
-    this.authenticator = new Authenticator((id) => this.credentials.get(id)?.secretAccessKey);
+    this.authenticator = new Authenticator((id) => this.credentials.get(id)?.secretAccessKey, {
+      signatureV2: config.server.signatureV2,
+      baseDomain: config.server.baseDomain,
+    });
   }
 
   /** Parses and authenticates (no I/O). Throws an S3Error for a malformed or badly signed request. */
