@@ -24,8 +24,20 @@ export interface ObjectHttpMetadata {
 export interface ObjectMetadata extends ObjectHttpMetadata {
   /** x-amz-meta-* without the prefix, names lower-cased. */
   userMetadata: Record<string, string>;
+  /**
+   * Checksums of the whole object. A value ending in "-<N>" is the composite checksum of a
+   * multipart object of N parts (the checksum of the parts' checksums), any other a full-object one.
+   */
   checksums?: ChecksumMap;
+  /**
+   * The object's access control list, encoded by the S3 layer (ASCII text). Opaque to stores: kept
+   * with the rest of the metadata, written atomically with the object, returned by stat.
+   */
+  acl?: string;
 }
+
+/** Documents about a bucket itself, kept by its store beside (never among) its objects. */
+export type BucketSettingName = 'acl' | 'cors';
 
 export interface ObjectInfo extends ObjectMetadata {
   key: string;
@@ -104,6 +116,8 @@ export interface PartInfo {
   etag: string;
   size: number;
   lastModified: Date;
+  /** Checksums of the part's bytes, as the S3 layer supplied them at upload (kept with the part). */
+  checksums?: ChecksumMap;
 }
 
 export interface UploadPartRequest {
@@ -111,7 +125,12 @@ export interface UploadPartRequest {
   key: string;
   partNumber: number;
   body: Readable;
-  beforeCommit?: () => Promise<void> | void;
+  /**
+   * Called once after `body` has ended and before the part is committed; it may return the part's
+   * checksums (known only at the end of the body), which the store keeps with the part. If it
+   * throws, nothing is committed.
+   */
+  beforeCommit?: () => Promise<{ checksums?: ChecksumMap } | void> | { checksums?: ChecksumMap } | void;
   signal?: AbortSignal;
 }
 
@@ -177,6 +196,15 @@ export interface UfsAdapter {
    * it are swept through listMultipartUploads + abortMultipartUpload.
    */
   cleanupAbandonedUploads?(olderThanMs: number, signal?: AbortSignal): Promise<number>;
+
+  /**
+   * Optional: a small JSON document about the bucket (its ACL, its CORS rules), kept in the store
+   * so every node of a cluster sees the same one, apart from the objects (never listed, never a
+   * key). Undefined when there is none. Stores without these methods cannot keep bucket settings.
+   */
+  getBucketSetting?(name: BucketSettingName, signal?: AbortSignal): Promise<unknown>;
+  /** Replaces the document atomically; `undefined` removes it. */
+  putBucketSetting?(name: BucketSettingName, value: unknown, signal?: AbortSignal): Promise<void>;
 
   /** Releases sockets, file handles and timers. */
   close(): Promise<void>;

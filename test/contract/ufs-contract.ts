@@ -269,5 +269,44 @@ export function describeUfsContract(name: string, setup: () => Promise<ContractS
       await expectKind(adapter.completeMultipartUpload('mp/bad', upload.uploadId, [{ partNumber: 1, etag: a.etag }]), 'NoSuchUpload');
       await expectKind(adapter.stat('mp/bad'), 'NotFound');
     });
+
+    check('the ACL is kept with the object: write, copy onto itself with a new one, multipart', async () => {
+      const acl = '{"o":"owner-a","g":[["u:owner-a","FULL_CONTROL"],["g:AllUsers","READ"]]}';
+      const written = await adapter.write({ key: 'acl/one', body: body('acl bytes'), metadata: meta({ acl, userMetadata: { 'ringcache-acl': 'user value' } }) });
+      let info = await adapter.stat('acl/one');
+      expect(info.acl).toBe(acl);
+      // A user's metadata of the same name stays the user's.
+      expect(info.userMetadata).toEqual({ 'ringcache-acl': 'user value' });
+      const changed = '{"o":"owner-a","g":[["u:owner-a","FULL_CONTROL"]]}';
+      await adapter.copy({ sourceKey: 'acl/one', destinationKey: 'acl/one', metadata: { ...meta({ userMetadata: info.userMetadata }), acl: changed } });
+      info = await adapter.stat('acl/one');
+      expect(info.acl).toBe(changed);
+      expect(await readAll(await adapter.read('acl/one', undefined))).toEqual(Buffer.from('acl bytes'));
+      expect(info.size).toBe(written.size);
+      await adapter.write({ key: 'acl/one', body: body('plain'), metadata: meta() });
+      expect((await adapter.stat('acl/one')).acl).toBeUndefined();
+      const upload = await adapter.createMultipartUpload('acl/multi', meta({ acl }));
+      const part = await adapter.uploadPart({ uploadId: upload.uploadId, key: 'acl/multi', partNumber: 1, body: body('one part') });
+      await adapter.completeMultipartUpload('acl/multi', upload.uploadId, [{ partNumber: 1, etag: part.etag }]);
+      expect((await adapter.stat('acl/multi')).acl).toBe(acl);
+    });
+
+    check('bucket settings: none, stored and read back, replaced, removed; never listed, never a key', async () => {
+      if (!adapter.getBucketSetting || !adapter.putBucketSetting) throw new Error(`${adapter.kind} keeps no bucket settings`);
+      expect(await adapter.getBucketSetting('cors')).toBeUndefined();
+      const rules = [{ allowedOrigins: ['https://a.example'], allowedMethods: ['GET'], allowedHeaders: [], exposeHeaders: ['etag'] }];
+      await adapter.putBucketSetting('cors', rules);
+      await adapter.putBucketSetting('acl', 'encoded acl');
+      expect(await adapter.getBucketSetting('cors')).toEqual(rules);
+      expect(await adapter.getBucketSetting('acl')).toBe('encoded acl');
+      await adapter.putBucketSetting('acl', 'replaced');
+      expect(await adapter.getBucketSetting('acl')).toBe('replaced');
+      const listed = await collect(adapter.list({ prefix: '' }));
+      expect(listed.filter((k) => k.includes('settings'))).toEqual([]);
+      await adapter.putBucketSetting('cors', undefined);
+      await adapter.putBucketSetting('acl', undefined);
+      expect(await adapter.getBucketSetting('cors')).toBeUndefined();
+      expect(await adapter.getBucketSetting('acl')).toBeUndefined();
+    });
   });
 }

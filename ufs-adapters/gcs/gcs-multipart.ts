@@ -45,7 +45,7 @@ function parseMetadata(raw: unknown): ObjectMetadata {
       ? Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'))
       : {};
   const metadata: ObjectMetadata = { userMetadata: strings(source.userMetadata) };
-  for (const field of ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires'] as const) {
+  for (const field of ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires', 'acl'] as const) {
     if (typeof source[field] === 'string') metadata[field] = source[field] as string;
   }
   if (typeof source.checksums === 'object' && source.checksums !== null) metadata.checksums = strings(source.checksums);

@@ -4,6 +4,7 @@
  */
 import type { Readable } from 'node:stream';
 import type {
+  BucketSettingName,
   ByteRange,
   CompletedPart,
   CopyRequest,
@@ -21,6 +22,7 @@ import type {
   ReadOptions,
 } from '../types';
 import { cleanupAbandonedUploads } from './abandoned-cleanup';
+import { getBucketSetting, putBucketSetting } from './bucket-settings';
 import { copyObject } from './copy-object';
 import { deleteObject } from './delete-object';
 import { throwIfAborted } from './fs-errors';
@@ -120,6 +122,14 @@ export class LocalAdapter implements UfsAdapter {
   async cleanupAbandonedUploads(olderThanMs: number, signal?: AbortSignal): Promise<number> {
     throwIfAborted(signal);
     return cleanupAbandonedUploads(this.ctx.layout.root, olderThanMs);
+  }
+
+  getBucketSetting(name: BucketSettingName, signal?: AbortSignal): Promise<unknown> {
+    return getBucketSetting(this.ctx.layout, name, signal);
+  }
+
+  putBucketSetting(name: BucketSettingName, value: unknown, signal?: AbortSignal): Promise<void> {
+    return putBucketSetting(this.ctx.layout, name, value, signal);
   }
 
   async close(): Promise<void> {
