@@ -49,6 +49,14 @@ export const configSchema = z
         maxPutSize: z.number().int().positive().default(5 * 1024 ** 3),
         /** AWS Signature Version 2 (header and presigned URLs, as s3cmd and older SDKs send); false refuses it (400 InvalidRequest). */
         signatureV2: z.boolean().default(true),
+        /**
+         * Honour and accept ACLs (x-amz-acl, x-amz-grant-*, Put/GetBucketAcl, Put/GetObjectAcl). false is
+         * S3's "bucket owner enforced": ACLs that grant more than the owner are refused (400
+         * AccessControlListNotSupported) and stored ones grant nothing.
+         */
+        acls: z.boolean().default(true),
+        /** How long a node trusts its copy of a bucket's ACL and CORS rules (changes made on other nodes show after this). */
+        bucketSettingsTtlSeconds: z.number().int().min(0).max(3600).default(5),
       })
       .strict()
       .default({}),

@@ -24,7 +24,8 @@ function storedContentEncoding(value: string | undefined): string | undefined {
   return codings.length > 0 ? codings.join(', ') : undefined;
 }
 
-export function metadataFromHeaders(request: FastifyRequest): ObjectMetadata {
+/** Metadata from a request's headers (or a POST upload's form fields, in the same shape). */
+export function metadataFromHeaders(request: Pick<FastifyRequest, 'headers'>): ObjectMetadata {
   const userMetadata: Record<string, string> = {};
   let size = 0;
   for (const [name, value] of Object.entries(request.headers)) {

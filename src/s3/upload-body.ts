@@ -26,7 +26,8 @@ export interface UploadBody {
 
 type Checksum = ReturnType<typeof createChecksum>;
 
-class IntegrityCheck extends Transform {
+/** Verifies Content-MD5 and checksums at the end of a body, and bounds its size (also used by POST uploads). */
+export class IntegrityCheck extends Transform {
   private readonly md5 = createHash('md5');
   private readonly running = new Map<ChecksumAlgorithm, Checksum>();
   readonly computed: ChecksumMap = {};

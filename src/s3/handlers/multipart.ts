@@ -15,6 +15,7 @@ import { parseRange } from '../range';
 import { prepareUploadBody, readSmallBody } from '../upload-body';
 import { XML_DECLARATION, ownerXml, parseRequestXml, renderXml, xmlDate, type XmlObject } from '../xml';
 import { resolveCopySource } from './copy-source';
+import { objectAclOfRequest } from '../acl/request-acl';
 import { parseMaxKeys } from './list-page';
 import { compareUtf8 } from '../../../ufs-adapters/utf8-order';
 
@@ -23,7 +24,10 @@ const MAX_PART_SIZE = 5 * 1024 ** 3;
 export async function handleCreateMultipartUpload(ctx: S3Context<EndpointOf<'CreateMultipartUpload'>>): Promise<void> {
   const { endpoint, bucket } = ctx;
   assertKeyLength(endpoint.key);
-  const upload = await bucket.store.createMultipartUpload(endpoint.key, metadataFromHeaders(ctx.request));
+  const metadata = metadataFromHeaders(ctx.request);
+  const acl = await objectAclOfRequest(ctx, bucket);
+  if (acl !== undefined) metadata.acl = acl;
+  const upload = await bucket.store.createMultipartUpload(endpoint.key, metadata);
   const checksumAlgorithm = header(ctx.request, 'x-amz-checksum-algorithm');
   if (checksumAlgorithm) ctx.reply.header('x-amz-checksum-algorithm', checksumAlgorithm.toUpperCase());
   await sendXml(ctx, 'InitiateMultipartUploadResult', { Bucket: endpoint.bucket, Key: endpoint.key, UploadId: upload.uploadId });

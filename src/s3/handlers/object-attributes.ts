@@ -9,6 +9,7 @@ import { header, sendXml, type EndpointOf, type S3Context } from '../context';
 import { s3Error } from '../errors';
 import { readerFor, statForRead } from '../object-reader';
 import type { XmlObject } from '../xml';
+import { lookedUp } from '../acl/acl-access';
 
 const ATTRIBUTES = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'] as const;
 type Attribute = (typeof ATTRIBUTES)[number];
@@ -63,7 +64,7 @@ export async function handleGetObjectAttributes(ctx: S3Context<EndpointOf<'GetOb
   const attributes = requested(header(ctx.request, 'x-amz-object-attributes'));
   const maxParts = wholeNumber(header(ctx.request, 'x-amz-max-parts'), 'x-amz-max-parts', 1000, 1000);
   const marker = wholeNumber(header(ctx.request, 'x-amz-part-number-marker'), 'x-amz-part-number-marker', 0, 10000);
-  const info = await statForRead(readerFor(ctx.bucket, ctx.placement), ctx.endpoint.key, ctx.signal);
+  const info = await lookedUp(ctx.access, () => statForRead(readerFor(ctx.bucket, ctx.placement), ctx.endpoint.key, ctx.signal));
   ctx.reply.header('last-modified', info.lastModified.toUTCString());
   await sendXml(ctx, 'GetObjectAttributesResponse', {
     ETag: attributes.has('ETag') ? unquoteEtag(info.etag) : undefined,
