@@ -34,6 +34,11 @@ export interface ObjectMetadata extends ObjectHttpMetadata {
    * with the rest of the metadata, written atomically with the object, returned by stat.
    */
   acl?: string;
+  /**
+   * Multipart uploads: the checksum algorithm (and type) CreateMultipartUpload named, encoded by
+   * the S3 layer ("SHA256", "CRC32/FULL_OBJECT"). Kept with the upload.
+   */
+  checksumAlgorithm?: string;
 }
 
 /** Documents about a bucket itself, kept by its store beside (never among) its objects. */
@@ -182,8 +187,11 @@ export interface UfsAdapter {
   uploadPart(request: UploadPartRequest): Promise<PartInfo>;
   /** Parts in ascending part number order, after `partNumberMarker`. */
   listParts(key: string, uploadId: string, signal?: AbortSignal): Promise<PartInfo[]>;
-  /** Validates the part list (InvalidPart, InvalidPartOrder, EntityTooSmall) and commits atomically. */
-  completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal): Promise<WriteResult>;
+  /**
+   * Validates the part list (InvalidPart, InvalidPartOrder, EntityTooSmall) and commits atomically.
+   * `late`: metadata known only at completion (the object's checksums), merged into the upload's.
+   */
+  completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal, late?: Partial<ObjectMetadata>): Promise<WriteResult>;
   abortMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<void>;
   /** In-progress uploads, ordered by key then initiation time. */
   listMultipartUploads(prefix: string, signal?: AbortSignal): AsyncIterable<MultipartUpload>;

@@ -222,8 +222,8 @@ export function instrumentAdapter(inner: UfsAdapter, metrics: Metrics, settings:
       call('createMultipartUpload', signal, (c) => inner.createMultipartUpload(key, metadata, c.signal), answered),
     uploadPart: (request: UploadPartRequest) => upload('uploadPart', request.body, request.signal, (body, signal) => inner.uploadPart({ ...request, body, signal })),
     listParts: (key: string, uploadId: string, signal?: AbortSignal) => call('listParts', signal, (c) => inner.listParts(key, uploadId, c.signal), answered),
-    completeMultipartUpload: (key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal) =>
-      call('completeMultipartUpload', signal, (c) => inner.completeMultipartUpload(key, uploadId, parts, c.signal)),
+    completeMultipartUpload: (key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal, late?: Partial<ObjectMetadata>) =>
+      call('completeMultipartUpload', signal, (c) => inner.completeMultipartUpload(key, uploadId, parts, c.signal, late)),
     abortMultipartUpload: (key: string, uploadId: string, signal?: AbortSignal) =>
       call('abortMultipartUpload', signal, (c) => inner.abortMultipartUpload(key, uploadId, c.signal), answered),
     listMultipartUploads: (prefix: string, signal?: AbortSignal): AsyncIterable<MultipartUpload> =>

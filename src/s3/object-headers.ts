@@ -68,10 +68,19 @@ export function objectHeaders(info: ObjectInfo): readonly string[] {
   return pairs;
 }
 
-/** x-amz-checksum-* of the object's stored checksums, as flat pairs. */
+/**
+ * x-amz-checksum-* of the object's stored checksums and x-amz-checksum-type, as flat pairs: a
+ * value ending in "-<N>" is the composite checksum of a multipart object (COMPOSITE), any other
+ * the checksum of the whole object (FULL_OBJECT).
+ */
 export function checksumHeaders(info: ObjectInfo): string[] {
   const out: string[] = [];
-  for (const [alg, value] of Object.entries(info.checksums ?? {})) out.push(checksumHeader(alg as ChecksumAlgorithm), value);
+  let type: string | undefined;
+  for (const [alg, value] of Object.entries(info.checksums ?? {})) {
+    out.push(checksumHeader(alg as ChecksumAlgorithm), value);
+    type ??= /-\d+$/.test(value) ? 'COMPOSITE' : 'FULL_OBJECT';
+  }
+  if (type) out.push('x-amz-checksum-type', type);
   return out;
 }
 

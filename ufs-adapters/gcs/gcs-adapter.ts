@@ -222,9 +222,9 @@ export class GcsAdapter implements UfsAdapter {
     return listParts(this.ctx, key, uploadId);
   }
 
-  async completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal): Promise<WriteResult> {
+  async completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal, late?: Partial<ObjectMetadata>): Promise<WriteResult> {
     this.assertOpen();
-    return completeUpload(this.ctx, key, uploadId, parts, signal);
+    return completeUpload(this.ctx, key, uploadId, parts, signal, late);
   }
 
   async abortMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<void> {

@@ -99,8 +99,8 @@ export class LocalAdapter implements UfsAdapter {
     return listParts(this.ctx, key, uploadId);
   }
 
-  completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal): Promise<WriteResult> {
-    return completeUpload(this.ctx, key, uploadId, parts, signal);
+  completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal, late?: Partial<ObjectMetadata>): Promise<WriteResult> {
+    return completeUpload(this.ctx, key, uploadId, parts, signal, late);
   }
 
   async abortMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<void> {

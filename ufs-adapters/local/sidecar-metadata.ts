@@ -31,10 +31,11 @@ export interface SidecarRecord extends ObjectHttpMetadata {
   checksums?: ChecksumMap;
   partSizes?: number[];
   acl?: string;
+  checksumAlgorithm?: string;
 }
 
 /** The string fields of the metadata: HTTP metadata, and the object's encoded ACL. */
-const HTTP_FIELDS = ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires', 'acl'] as const;
+const HTTP_FIELDS = ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires', 'acl', 'checksumAlgorithm'] as const;
 
 /** Suffix of sidecars whose name would exceed NAME_MAX: the name is hashed instead. */
 export const LONG_SIDECAR_SUFFIX = '.long.json';
