@@ -291,6 +291,30 @@ export function describeUfsContract(name: string, setup: () => Promise<ContractS
       expect((await adapter.stat('acl/multi')).acl).toBe(acl);
     });
 
+    check('multipart checksums: the upload keeps checksumAlgorithm, each part the checksums beforeCommit gives', async () => {
+      const upload = await adapter.createMultipartUpload('sum/parts', meta({ checksumAlgorithm: 'SHA256' }));
+      expect((await adapter.getMultipartUpload('sum/parts', upload.uploadId)).metadata.checksumAlgorithm).toBe('SHA256');
+      const sum = (text: string) => createHash('sha256').update(text).digest('base64');
+      const p1 = await adapter.uploadPart({ uploadId: upload.uploadId, key: 'sum/parts', partNumber: 1, body: body('first'), beforeCommit: () => ({ checksums: { SHA256: sum('first') } }) });
+      const p2 = await adapter.uploadPart({ uploadId: upload.uploadId, key: 'sum/parts', partNumber: 2, body: body('second') });
+      expect(p1.checksums).toEqual({ SHA256: sum('first') });
+      expect(p2.checksums).toBeUndefined();
+      // A part uploaded again replaces its checksums with the new ones.
+      await adapter.uploadPart({ uploadId: upload.uploadId, key: 'sum/parts', partNumber: 2, body: body('again'), beforeCommit: () => ({ checksums: { SHA256: sum('again'), CRC32: 'AAAAAA==' } }) });
+      expect((await adapter.listParts('sum/parts', upload.uploadId)).map((p) => [p.partNumber, p.checksums])).toEqual([
+        [1, { SHA256: sum('first') }],
+        [2, { SHA256: sum('again'), CRC32: 'AAAAAA==' }],
+      ]);
+      await adapter.abortMultipartUpload('sum/parts', upload.uploadId);
+    });
+
+    check('multipart completion stores the checksums known only then with the object', async () => {
+      const upload = await adapter.createMultipartUpload('sum/object', meta({ contentType: 'text/x-sum', checksumAlgorithm: 'CRC32/FULL_OBJECT' }));
+      const part = await adapter.uploadPart({ uploadId: upload.uploadId, key: 'sum/object', partNumber: 1, body: body('only part'), beforeCommit: () => ({ checksums: { CRC32: 'MTIzNA==' } }) });
+      await adapter.completeMultipartUpload('sum/object', upload.uploadId, [{ partNumber: 1, etag: part.etag }], undefined, { checksums: { CRC32: 'MTIzNA==' } });
+      expect(await adapter.stat('sum/object')).toMatchObject({ contentType: 'text/x-sum', checksums: { CRC32: 'MTIzNA==' } });
+    });
+
     check('bucket settings: none, stored and read back, replaced, removed; never listed, never a key', async () => {
       if (!adapter.getBucketSetting || !adapter.putBucketSetting) throw new Error(`${adapter.kind} keeps no bucket settings`);
       expect(await adapter.getBucketSetting('cors')).toBeUndefined();
