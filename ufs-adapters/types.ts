@@ -24,8 +24,25 @@ export interface ObjectHttpMetadata {
 export interface ObjectMetadata extends ObjectHttpMetadata {
   /** x-amz-meta-* without the prefix, names lower-cased. */
   userMetadata: Record<string, string>;
+  /**
+   * Checksums of the whole object. A value ending in "-<N>" is the composite checksum of a
+   * multipart object of N parts (the checksum of the parts' checksums), any other a full-object one.
+   */
   checksums?: ChecksumMap;
+  /**
+   * The object's access control list, encoded by the S3 layer (ASCII text). Opaque to stores: kept
+   * with the rest of the metadata, written atomically with the object, returned by stat.
+   */
+  acl?: string;
+  /**
+   * Multipart uploads: the checksum algorithm (and type) CreateMultipartUpload named, encoded by
+   * the S3 layer ("SHA256", "CRC32/FULL_OBJECT"). Kept with the upload.
+   */
+  checksumAlgorithm?: string;
 }
+
+/** Documents about a bucket itself, kept by its store beside (never among) its objects. */
+export type BucketSettingName = 'acl' | 'cors';
 
 export interface ObjectInfo extends ObjectMetadata {
   key: string;
@@ -106,6 +123,8 @@ export interface PartInfo {
   etag: string;
   size: number;
   lastModified: Date;
+  /** Checksums of the part's bytes, as the S3 layer supplied them at upload (kept with the part). */
+  checksums?: ChecksumMap;
 }
 
 export interface UploadPartRequest {
@@ -113,7 +132,12 @@ export interface UploadPartRequest {
   key: string;
   partNumber: number;
   body: Readable;
-  beforeCommit?: () => Promise<void> | void;
+  /**
+   * Called once after `body` has ended and before the part is committed; it may return the part's
+   * checksums (known only at the end of the body), which the store keeps with the part. If it
+   * throws, nothing is committed.
+   */
+  beforeCommit?: () => Promise<{ checksums?: ChecksumMap } | void> | { checksums?: ChecksumMap } | void;
   signal?: AbortSignal;
 }
 
@@ -165,8 +189,11 @@ export interface UfsAdapter {
   uploadPart(request: UploadPartRequest): Promise<PartInfo>;
   /** Parts in ascending part number order, after `partNumberMarker`. */
   listParts(key: string, uploadId: string, signal?: AbortSignal): Promise<PartInfo[]>;
-  /** Validates the part list (InvalidPart, InvalidPartOrder, EntityTooSmall) and commits atomically. */
-  completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal): Promise<WriteResult>;
+  /**
+   * Validates the part list (InvalidPart, InvalidPartOrder, EntityTooSmall) and commits atomically.
+   * `late`: metadata known only at completion (the object's checksums), merged into the upload's.
+   */
+  completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal, late?: Partial<ObjectMetadata>): Promise<WriteResult>;
   abortMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<void>;
   /** In-progress uploads, ordered by key then initiation time. */
   listMultipartUploads(prefix: string, signal?: AbortSignal): AsyncIterable<MultipartUpload>;
@@ -186,6 +213,15 @@ export interface UfsAdapter {
    * untouched for `staleAfterMs`. Returns how many were removed.
    */
   sweepTempFiles?(staleAfterMs: number, signal?: AbortSignal): Promise<number>;
+
+  /**
+   * Optional: a small JSON document about the bucket (its ACL, its CORS rules), kept in the store
+   * so every node of a cluster sees the same one, apart from the objects (never listed, never a
+   * key). Undefined when there is none. Stores without these methods cannot keep bucket settings.
+   */
+  getBucketSetting?(name: BucketSettingName, signal?: AbortSignal): Promise<unknown>;
+  /** Replaces the document atomically; `undefined` removes it. */
+  putBucketSetting?(name: BucketSettingName, value: unknown, signal?: AbortSignal): Promise<void>;
 
   /** Releases sockets, file handles and timers. */
   close(): Promise<void>;

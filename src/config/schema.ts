@@ -67,6 +67,16 @@ export const configSchema = z
         bodyMinBytesPerSecond: z.number().int().min(0).default(1024),
         /** Serve HTTPS on the one port (clients and peers) with this certificate and key (PEM files). */
         tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
+        /** AWS Signature Version 2 (header and presigned URLs, as s3cmd and older SDKs send); false refuses it (400 InvalidRequest). */
+        signatureV2: z.boolean().default(true),
+        /**
+         * Honour and accept ACLs (x-amz-acl, x-amz-grant-*, Put/GetBucketAcl, Put/GetObjectAcl). false is
+         * S3's "bucket owner enforced": ACLs that grant more than the owner are refused (400
+         * AccessControlListNotSupported) and stored ones grant nothing.
+         */
+        acls: z.boolean().default(true),
+        /** How long a node trusts its copy of a bucket's ACL and CORS rules (changes made on other nodes show after this). */
+        bucketSettingsTtlSeconds: z.number().int().min(0).max(3600).default(5),
       })
       .strict()
       .default({}),

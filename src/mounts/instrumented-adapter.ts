@@ -11,7 +11,7 @@
  * caller whose signal fires while it waits for a slot leaves the queue (UfsError Aborted).
  *
  * Deadlines, per kind of call:
- * - metadata calls (stat, delete, createMultipartUpload, listParts, ...) and each page of a
+ * - metadata calls (stat, delete, createMultipartUpload, listParts, bucket settings, ...) and each page of a
  *   listing: answered within `timeoutMs`;
  * - read and readWithInfo: the stream opens within `timeoutMs`; then the store must keep sending while the
  *   consumer waits for data (no byte for `idleTimeoutMs`: the stream fails Unavailable). The
@@ -226,8 +226,8 @@ export function instrumentAdapter(inner: UfsAdapter, metrics: Metrics, settings:
       call('createMultipartUpload', signal, (c) => inner.createMultipartUpload(key, metadata, c.signal), answered),
     uploadPart: (request: UploadPartRequest) => upload('uploadPart', request.body, request.signal, (body, signal) => inner.uploadPart({ ...request, body, signal })),
     listParts: (key: string, uploadId: string, signal?: AbortSignal) => call('listParts', signal, (c) => inner.listParts(key, uploadId, c.signal), answered),
-    completeMultipartUpload: (key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal) =>
-      call('completeMultipartUpload', signal, (c) => inner.completeMultipartUpload(key, uploadId, parts, c.signal)),
+    completeMultipartUpload: (key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal, late?: Partial<ObjectMetadata>) =>
+      call('completeMultipartUpload', signal, (c) => inner.completeMultipartUpload(key, uploadId, parts, c.signal, late)),
     abortMultipartUpload: (key: string, uploadId: string, signal?: AbortSignal) =>
       call('abortMultipartUpload', signal, (c) => inner.abortMultipartUpload(key, uploadId, c.signal), answered),
     listMultipartUploads: (prefix: string, signal?: AbortSignal): AsyncIterable<MultipartUpload> =>
@@ -236,6 +236,12 @@ export function instrumentAdapter(inner: UfsAdapter, metrics: Metrics, settings:
       call('getMultipartUpload', signal, (c) => inner.getMultipartUpload(key, uploadId, c.signal), answered),
     close: () => inner.close(),
   };
+  if (inner.getBucketSetting && inner.putBucketSetting) {
+    const get = inner.getBucketSetting.bind(inner);
+    const put = inner.putBucketSetting.bind(inner);
+    wrapped.getBucketSetting = (name, signal) => call('getBucketSetting', signal, (c) => get(name, c.signal), answered);
+    wrapped.putBucketSetting = (name, value, signal) => call('putBucketSetting', signal, (c) => put(name, value, c.signal), answered);
+  }
   if (inner.cleanupAbandonedUploads) {
     const cleanup = inner.cleanupAbandonedUploads.bind(inner);
     wrapped.cleanupAbandonedUploads = (olderThanMs: number, signal?: AbortSignal) => call('cleanupAbandonedUploads', signal, (c) => cleanup(olderThanMs, c.signal));

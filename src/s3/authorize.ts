@@ -27,6 +27,7 @@ export function authorize(
   bucket: { name: string; anonymousRead: boolean } | undefined,
   op?: S3Operation,
 ): void {
+  if (required === 'none') return;
   if (auth.kind === 'anonymous') {
     if (required === 'read' && bucket?.anonymousRead && op !== undefined && ANONYMOUS_OPERATIONS.has(op)) return;
     throw s3Error('AccessDenied');

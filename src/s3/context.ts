@@ -11,6 +11,8 @@ import { renderXml, type XmlObject } from './xml';
 import type { Metrics } from '../admin/metrics';
 import type { Cluster } from '../cluster/cluster';
 import type { Placement } from '../cluster/request-router';
+import type { Access } from './acl/acl-access';
+import type { BucketSettings } from './bucket-settings';
 
 export interface S3Services {
   config: RingcacheConfig;
@@ -18,6 +20,12 @@ export interface S3Services {
   metrics: Metrics;
   /** Routing to key owners; absent in single-process tests that build the plugin alone. */
   cluster?: Cluster;
+  /** Each bucket's ACL and CORS rules (bucket-settings.ts). */
+  settings: BucketSettings;
+  /** Whether an id is a configured access key (ACL grantees must be). */
+  isKnownKey(id: string): boolean;
+  /** The configured credential of an access key id (POST uploads verify their own signature). */
+  credentialOf(id: string): Credential | undefined;
 }
 
 /** Operations that run without an existing bucket: no bucket, or the bucket is being created. */
@@ -38,6 +46,8 @@ export interface S3Context<E extends Endpoint = Endpoint> {
   auth: AuthResult;
   /** The configured credential that signed the request; undefined for anonymous requests. */
   credential: Credential | undefined;
+  /** How the request was allowed: granted, or only if the object's ACL allows it (acl/acl-access.ts). */
+  access: Access;
   services: S3Services;
   signal: AbortSignal;
   /** Why this node serves the request (it owns the key, or it stands in for owners that are down). */
@@ -55,7 +65,7 @@ export async function sendXml(ctx: S3Context, root: string, body: XmlObject): Pr
   await ctx.reply.send(renderXml(root, body));
 }
 
-export function header(request: FastifyRequest, name: string): string | undefined {
+export function header(request: Pick<FastifyRequest, 'headers'>, name: string): string | undefined {
   const value = request.headers[name];
   return Array.isArray(value) ? value.join(',') : value;
 }

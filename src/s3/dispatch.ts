@@ -7,7 +7,6 @@ import { s3Error } from './errors';
 import {
   handleCreateBucket,
   handleDeleteBucket,
-  handleGetAcl,
   handleGetBucketLocation,
   handleGetBucketTagging,
   handleGetBucketVersioning,
@@ -15,7 +14,10 @@ import {
   handleHeadBucket,
   handleListBuckets,
 } from './handlers/bucket';
+import { handleGetBucketAcl, handleGetObjectAcl, handlePutBucketAcl, handlePutObjectAcl } from './handlers/acl';
 import { handleCopyObject } from './handlers/copy-object';
+import { handleDeleteBucketCors, handleGetBucketCors, handleOptionsObject, handlePutBucketCors } from './handlers/cors';
+import { handlePostObject } from './handlers/post-object';
 import { handleDeleteObject, handleDeleteObjects } from './handlers/delete-object';
 import { handleGetObject } from './handlers/get-object';
 import { handleGetObjectAttributes } from './handlers/object-attributes';
@@ -43,7 +45,13 @@ export async function dispatch(ctx: S3Context): Promise<void> {
     case 'HeadBucket': return handleHeadBucket(as<'HeadBucket'>());
     case 'GetBucketLocation': return handleGetBucketLocation(as<'GetBucketLocation'>());
     case 'GetBucketVersioning': return handleGetBucketVersioning(as<'GetBucketVersioning'>());
-    case 'GetBucketAcl': return handleGetAcl(as<'GetBucketAcl'>());
+    case 'GetBucketAcl': return handleGetBucketAcl(as<'GetBucketAcl'>());
+    case 'PutBucketAcl': return handlePutBucketAcl(as<'PutBucketAcl'>());
+    case 'GetBucketCors': return handleGetBucketCors(as<'GetBucketCors'>());
+    case 'PutBucketCors': return handlePutBucketCors(as<'PutBucketCors'>());
+    case 'DeleteBucketCors': return handleDeleteBucketCors(as<'DeleteBucketCors'>());
+    case 'OptionsObject': return handleOptionsObject(as<'OptionsObject'>());
+    case 'PostObject': return handlePostObject(as<'PostObject'>());
     case 'GetBucketTagging': return handleGetBucketTagging(as<'GetBucketTagging'>());
     case 'ListObjects': return handleListObjects(as<'ListObjects'>());
     case 'ListObjectsV2': return handleListObjectsV2(as<'ListObjectsV2'>());
@@ -53,7 +61,8 @@ export async function dispatch(ctx: S3Context): Promise<void> {
     case 'HeadObject':
     case 'GetObject': return handleGetObject(as<'GetObject' | 'HeadObject'>());
     case 'GetObjectAttributes': return handleGetObjectAttributes(as<'GetObjectAttributes'>());
-    case 'GetObjectAcl': return handleGetAcl(as<'GetObjectAcl'>());
+    case 'GetObjectAcl': return handleGetObjectAcl(as<'GetObjectAcl'>());
+    case 'PutObjectAcl': return handlePutObjectAcl(as<'PutObjectAcl'>());
     case 'GetObjectTagging': return handleGetObjectTagging(as<'GetObjectTagging'>());
     case 'PutObject': return handlePutObject(as<'PutObject'>());
     case 'CopyObject': return handleCopyObject(as<'CopyObject'>());

@@ -16,6 +16,11 @@ type BucketOp =
   | 'GetBucketLocation'
   | 'GetBucketVersioning'
   | 'GetBucketAcl'
+  | 'PutBucketAcl'
+  | 'GetBucketCors'
+  | 'PutBucketCors'
+  | 'DeleteBucketCors'
+  | 'PostObject'
   | 'GetBucketTagging'
   | 'ListObjectVersions'
   | 'ListObjects'
@@ -28,6 +33,7 @@ type ObjectOp =
   | 'GetObject'
   | 'GetObjectAttributes'
   | 'GetObjectAcl'
+  | 'PutObjectAcl'
   | 'GetObjectTagging'
   | 'PutObject'
   | 'CopyObject'
@@ -59,12 +65,18 @@ export type Endpoint =
   | { op: 'ListBuckets'; query: Query }
   | BucketEndpoint
   | ObjectEndpoint
+  /** A CORS preflight (OPTIONS) of a bucket or an object. */
+  | { op: 'OptionsObject'; bucket: string; key?: string; query: Query }
   | { op: 'NotImplemented'; bucket?: string; key?: string; query: Query; feature: string };
 
 export type S3Operation = Endpoint['op'];
 
-/** What each operation needs: any valid signature, read access to the bucket, or write access. */
-export type RequiredAccess = 'authenticated' | 'read' | 'write';
+/**
+ * What each operation needs: any valid signature, read access to the bucket, or write access;
+ * 'none' for requests that are authorized otherwise (a preflight is unsigned by design; a POST
+ * upload is authorized by its signed policy, in its handler).
+ */
+export type RequiredAccess = 'none' | 'authenticated' | 'read' | 'write';
 
 export const OPERATION_ACCESS: Record<S3Operation, RequiredAccess> = {
   ListBuckets: 'authenticated',
@@ -75,6 +87,12 @@ export const OPERATION_ACCESS: Record<S3Operation, RequiredAccess> = {
   GetBucketLocation: 'read',
   GetBucketVersioning: 'read',
   GetBucketAcl: 'read',
+  PutBucketAcl: 'write',
+  GetBucketCors: 'read',
+  PutBucketCors: 'write',
+  DeleteBucketCors: 'write',
+  PostObject: 'none',
+  OptionsObject: 'none',
   GetBucketTagging: 'read',
   ListObjectVersions: 'read',
   ListObjects: 'read',
@@ -85,6 +103,7 @@ export const OPERATION_ACCESS: Record<S3Operation, RequiredAccess> = {
   GetObject: 'read',
   GetObjectAttributes: 'read',
   GetObjectAcl: 'read',
+  PutObjectAcl: 'write',
   GetObjectTagging: 'read',
   PutObject: 'write',
   CopyObject: 'write',
@@ -109,7 +128,7 @@ export const ANONYMOUS_OPERATIONS: ReadonlySet<S3Operation> = new Set<S3Operatio
 
 /** Sub-resources S3 defines that Ringcache does not implement: answered 501 NotImplemented. */
 const UNSUPPORTED_SUBRESOURCES = [
-  'accelerate', 'analytics', 'cors', 'encryption', 'intelligent-tiering', 'inventory',
+  'accelerate', 'analytics', 'encryption', 'intelligent-tiering', 'inventory',
   'legal-hold', 'lifecycle', 'logging', 'metrics', 'notification', 'object-lock', 'ownershipControls',
   'policy', 'policyStatus', 'publicAccessBlock', 'replication', 'requestPayment', 'restore', 'retention',
   'select', 'torrent', 'website', 'renameObject',
@@ -150,6 +169,7 @@ function bucketEndpoint(method: string, bucket: string, query: Query): Endpoint 
       if (query.has('location')) return at('GetBucketLocation');
       if (query.has('versioning')) return at('GetBucketVersioning');
       if (query.has('acl')) return at('GetBucketAcl');
+      if (query.has('cors')) return at('GetBucketCors');
       if (query.has('tagging')) return at('GetBucketTagging');
       if (query.has('versions')) return at('ListObjectVersions');
       if (query.has('uploads')) return at('ListMultipartUploads');
@@ -158,14 +178,19 @@ function bucketEndpoint(method: string, bucket: string, query: Query): Endpoint 
     case 'HEAD':
       return at('HeadBucket');
     case 'PUT':
-      for (const sub of ['acl', 'versioning', 'tagging']) if (query.has(sub)) return notImplemented(sub);
+      if (query.has('acl')) return at('PutBucketAcl');
+      if (query.has('cors')) return at('PutBucketCors');
+      for (const sub of ['versioning', 'tagging']) if (query.has(sub)) return notImplemented(sub);
       return at('CreateBucket');
     case 'DELETE':
       if (query.has('tagging')) return notImplemented('tagging');
+      if (query.has('cors')) return at('DeleteBucketCors');
       return at('DeleteBucket');
     case 'POST':
       if (query.has('delete')) return at('DeleteObjects');
-      return notImplemented('POST object (browser form upload)');
+      return at('PostObject');
+    case 'OPTIONS':
+      return { op: 'OptionsObject', bucket, query };
     default:
       throw s3Error('MethodNotAllowed');
   }
@@ -193,7 +218,7 @@ function objectEndpoint(
       assertNullVersion(query);
       return { op: 'HeadObject', ...target, partNumber: optionalPartNumber(query) };
     case 'PUT':
-      if (query.has('acl')) return notImplemented('acl');
+      if (query.has('acl')) return { op: 'PutObjectAcl', ...target };
       if (query.has('tagging')) return notImplemented('tagging');
       if (query.has('partNumber') && query.has('uploadId')) {
         return { op: isCopy ? 'UploadPartCopy' : 'UploadPart', ...target, uploadId: uploadIdOf(query), partNumber: partNumberOf(query.get('partNumber') as string) };
@@ -212,6 +237,8 @@ function objectEndpoint(
       if (query.has('uploadId')) return { op: 'AbortMultipartUpload', ...target, uploadId: uploadIdOf(query) };
       assertNullVersion(query);
       return { op: 'DeleteObject', ...target };
+    case 'OPTIONS':
+      return { op: 'OptionsObject', ...target };
     default:
       throw s3Error('MethodNotAllowed');
   }

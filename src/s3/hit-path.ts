@@ -20,6 +20,8 @@ import { planRead, type ReadPlan } from './read-plan';
 import type { RequestResolver } from './resolve-request';
 import { newRequestId } from './request-id';
 import { unsupportedHeader } from './unsupported-headers';
+import { objectAclAllows } from './acl/acl-access';
+import { corsResponseHeaders } from './cors/cors-response';
 
 export interface HitPathOptions {
   resolver: RequestResolver;
@@ -57,9 +59,19 @@ export class HitPath {
     const { endpoint } = identified;
     if (endpoint.op !== 'GetObject' && endpoint.op !== 'HeadObject') return false;
     if (unsupportedHeader(headers) !== undefined || !this.options.ownsKey(endpoint.bucket, endpoint.key)) return false;
-    const cache = resolver.peekBucket(identified)?.cache;
+    const authorized = resolver.peekAuthorized(identified);
+    const cache = authorized?.bucket.cache;
     const info = cache?.fresh(endpoint.key, false);
-    if (!cache || !info) return false;
+    // An object only its own ACL lets the requester read: that ACL is in the cached metadata.
+    if (!cache || !info || !objectAclAllows(authorized.access, info)) return false;
+    // A cross-origin request gets its bucket's Access-Control-* headers: known here, or fastify asks the store.
+    let cors: string[] | undefined;
+    const origin = headers.origin;
+    if (origin !== undefined) {
+      const settings = resolver.settings.peek(authorized.bucket);
+      if (!settings) return false;
+      cors = corsResponseHeaders(settings, origin, method);
+    }
     let plan: ReadPlan;
     try {
       plan = planRead({ op: endpoint.op, partNumber: endpoint.partNumber, query: endpoint.query, headers, signed: identified.auth.kind === 'signed' }, info);
@@ -72,6 +84,7 @@ export class HitPath {
       if (body === undefined) return false;
     }
     this.options.metrics.metadataLookupCells.cell('fresh').add();
+    if (cors) for (let i = 0; i < cors.length; i++) plan.headers.push(cors[i]);
     this.send(req, res, endpoint.op, plan, body, started);
     return true;
   }

@@ -24,7 +24,8 @@ function storedContentEncoding(value: string | undefined): string | undefined {
   return codings.length > 0 ? codings.join(', ') : undefined;
 }
 
-export function metadataFromHeaders(request: FastifyRequest): ObjectMetadata {
+/** Metadata from a request's headers (or a POST upload's form fields, in the same shape). */
+export function metadataFromHeaders(request: Pick<FastifyRequest, 'headers'>): ObjectMetadata {
   const userMetadata: Record<string, string> = {};
   let size = 0;
   for (const [name, value] of Object.entries(request.headers)) {
@@ -67,10 +68,19 @@ export function objectHeaders(info: ObjectInfo): readonly string[] {
   return pairs;
 }
 
-/** x-amz-checksum-* of the object's stored checksums, as flat pairs. */
+/**
+ * x-amz-checksum-* of the object's stored checksums and x-amz-checksum-type, as flat pairs: a
+ * value ending in "-<N>" is the composite checksum of a multipart object (COMPOSITE), any other
+ * the checksum of the whole object (FULL_OBJECT).
+ */
 export function checksumHeaders(info: ObjectInfo): string[] {
   const out: string[] = [];
-  for (const [alg, value] of Object.entries(info.checksums ?? {})) out.push(checksumHeader(alg as ChecksumAlgorithm), value);
+  let type: string | undefined;
+  for (const [alg, value] of Object.entries(info.checksums ?? {})) {
+    out.push(checksumHeader(alg as ChecksumAlgorithm), value);
+    type ??= /-\d+$/.test(value) ? 'COMPOSITE' : 'FULL_OBJECT';
+  }
+  if (type) out.push('x-amz-checksum-type', type);
   return out;
 }
 

@@ -33,12 +33,21 @@ export function restoreContentType(req: IncomingMessage): void {
   stashed[STASHED] = undefined;
 }
 
-/** Answers 100 Continue when the request may go on (a valid signature with write access to its bucket). */
+/**
+ * Answers 100 Continue when the request may go on: a valid signature with write access to its
+ * bucket, a write the bucket's ACL allows (as this node knows it), or a POST form upload (its
+ * authorization is inside the body).
+ */
 export function continueIfAllowed(req: IncomingMessage, res: ServerResponse, resolver: RequestResolver): void {
   try {
-    const { endpoint, credential } = resolver.identify(req);
+    const identified = resolver.identify(req);
+    const { endpoint, credential } = identified;
     const bucket = 'bucket' in endpoint ? endpoint.bucket : undefined;
-    if (credential && bucket !== undefined && accessLevel(credential, bucket) === 'write') res.writeContinue();
+    const allowed =
+      endpoint.op === 'PostObject' ||
+      (credential !== undefined && bucket !== undefined && accessLevel(credential, bucket) === 'write') ||
+      resolver.peekAuthorized(identified)?.access.kind === 'granted';
+    if (allowed) res.writeContinue();
   } catch {
     // A bad signature: the handler answers it, and the body is never invited.
   }

@@ -15,6 +15,8 @@ import { sendS3Error } from './error-reply';
 import type { RequestResolver } from './resolve-request';
 import { unsupportedHeader } from './unsupported-headers';
 import { restoreContentType } from './request-intake';
+import type { Endpoint } from './endpoint';
+import { corsResponseHeaders } from './cors/cors-response';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -23,15 +25,16 @@ declare module 'fastify' {
   }
 }
 
-const METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'] as const;
+const METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS'] as const;
 const OWNER: Placement = { kind: 'owner' };
 
-export interface S3PluginOptions extends S3Services {
+export interface S3PluginOptions extends Omit<S3Services, 'settings' | 'isKnownKey' | 'credentialOf'> {
   resolver: RequestResolver;
 }
 
 export async function s3Plugin(app: FastifyInstance, options: S3PluginOptions): Promise<void> {
-  const { resolver, ...services } = options;
+  const { resolver, ...rest } = options;
+  const services: S3Services = { ...rest, settings: resolver.settings, isKnownKey: resolver.isKnownKey, credentialOf: resolver.credentialOf };
 
   // Bodies stream from request.raw in the handlers: no parsing, no buffering.
   app.removeAllContentTypeParsers();
@@ -48,7 +51,9 @@ export async function s3Plugin(app: FastifyInstance, options: S3PluginOptions): 
     const identified = resolver.identify(request.raw);
     const { endpoint } = identified;
     request.s3Op = endpoint.op;
-    const bucket = await resolver.bucketOf(identified);
+    const origin = request.headers.origin;
+    if (origin !== undefined && endpoint.op !== 'OptionsObject') await addCorsHeaders(resolver, endpoint, origin, request.method, reply);
+    const { bucket, access } = await resolver.authorized(identified);
     const unsupported = unsupportedHeader(request.headers);
     if (unsupported) throw s3Error('NotImplemented', `Ringcache does not implement ${unsupported}.`);
 
@@ -59,7 +64,7 @@ export async function s3Plugin(app: FastifyInstance, options: S3PluginOptions): 
     const placement = services.cluster ? await services.cluster.router.route(request, reply, endpoint, controller.signal) : OWNER;
     if (placement.kind === 'handled') return;
     try {
-      await dispatch({ ...identified, bucket, request, reply, services, signal: controller.signal, placement } as Parameters<typeof dispatch>[0]);
+      await dispatch({ ...identified, bucket, access, request, reply, services, signal: controller.signal, placement } as Parameters<typeof dispatch>[0]);
     } finally {
       const isWrite = request.method !== 'GET' && request.method !== 'HEAD';
       if (isWrite && placement.kind !== 'owner' && 'key' in endpoint && endpoint.key !== undefined && endpoint.bucket !== undefined) {
@@ -71,4 +76,14 @@ export async function s3Plugin(app: FastifyInstance, options: S3PluginOptions): 
 
   app.route({ method: [...METHODS], url: '/', handler });
   app.route({ method: [...METHODS], url: '/*', handler });
+}
+
+/** A cross-origin request's Access-Control-* headers, from its bucket's CORS rules (nothing when none apply). */
+async function addCorsHeaders(resolver: RequestResolver, endpoint: Endpoint, origin: string | string[], method: string, reply: FastifyReply): Promise<void> {
+  const name = 'bucket' in endpoint ? endpoint.bucket : undefined;
+  if (name === undefined || Array.isArray(origin)) return;
+  const bucket = await resolver.bucketNamed(name);
+  const settings = bucket && (await resolver.settings.get(bucket).catch(() => undefined));
+  const pairs = corsResponseHeaders(settings, origin, method);
+  for (let i = 0; i < pairs.length; i += 2) reply.header(pairs[i], pairs[i + 1]);
 }

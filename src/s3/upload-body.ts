@@ -11,6 +11,7 @@ import type { FastifyRequest } from 'fastify';
 import type { ChecksumAlgorithm, ChecksumMap } from '../../ufs-adapters/types';
 import { ufsError } from '../../ufs-adapters/errors';
 import { createBodyVerifier, createChecksum, type AuthResult, type BodyVerifier } from './auth';
+import { announcedChecksumTrailer } from './auth/body-verifier';
 import { S3Error, s3Error } from './errors';
 import { CHECKSUM_ALGORITHMS, checksumHeader } from './object-headers';
 import type { S3Services } from './context';
@@ -23,11 +24,24 @@ export interface UploadBody {
   declaredSize?: number;
   /** Checksums to store with the object; final once `body` has ended. */
   checksums(): ChecksumMap;
+  /** The checksum algorithms the request named (x-amz-checksum-* headers, the trailer, x-amz-sdk-checksum-algorithm). */
+  named: ReadonlySet<ChecksumAlgorithm>;
+}
+
+export interface UploadBodyOptions {
+  /** Also compute this algorithm when the request names none of its own (UploadPart of an upload created with it). */
+  compute?: ChecksumAlgorithm;
+  /**
+   * The request's x-amz-checksum-* headers describe something else than this body (the object a
+   * CompleteMultipartUpload assembles): neither verified nor computed over it.
+   */
+  checksumHeadersAreNotForTheBody?: boolean;
 }
 
 type Checksum = ReturnType<typeof createChecksum>;
 
-class IntegrityCheck extends Transform {
+/** Verifies Content-MD5 and checksums at the end of a body, and bounds its size (also used by POST uploads). */
+export class IntegrityCheck extends Transform {
   private readonly md5 = createHash('md5');
   private readonly running = new Map<ChecksumAlgorithm, Checksum>();
   readonly computed: ChecksumMap = {};
@@ -88,23 +102,33 @@ function declaredSize(request: FastifyRequest, awsChunked: boolean): number | un
 }
 
 /** Checksum algorithms named by headers: values to verify, and algorithms to compute and store. */
-function requestedChecksums(request: FastifyRequest): { expected: ChecksumMap; compute: Set<ChecksumAlgorithm> } {
+function requestedChecksums(
+  request: FastifyRequest,
+  options: UploadBodyOptions,
+  trailer: ChecksumAlgorithm | undefined,
+): { expected: ChecksumMap; compute: Set<ChecksumAlgorithm>; named: Set<ChecksumAlgorithm> } {
   const expected: ChecksumMap = {};
   const compute = new Set<ChecksumAlgorithm>();
+  const named = new Set<ChecksumAlgorithm>();
+  if (trailer) named.add(trailer);
+  if (options.checksumHeadersAreNotForTheBody) return { expected, compute, named };
   for (const alg of CHECKSUM_ALGORITHMS) {
     const value = header(request, checksumHeader(alg));
     if (value !== undefined) {
       expected[alg] = value;
       compute.add(alg);
+      named.add(alg);
     }
   }
   const sdkAlg = header(request, 'x-amz-sdk-checksum-algorithm')?.toUpperCase();
   if (sdkAlg !== undefined) {
     if (!CHECKSUM_ALGORITHMS.includes(sdkAlg as ChecksumAlgorithm)) throw s3Error('InvalidRequest', `Checksum algorithm ${sdkAlg} is not supported.`);
+    named.add(sdkAlg as ChecksumAlgorithm);
     // With a trailer, the aws-chunked decoder verifies the value; nothing to compute here.
     if (header(request, 'x-amz-trailer') === undefined) compute.add(sdkAlg as ChecksumAlgorithm);
   }
-  return { expected, compute };
+  if (options.compute && named.size === 0) compute.add(options.compute);
+  return { expected, compute, named };
 }
 
 /** What a body needs from the services: metrics, and the server's body timeouts. */
@@ -116,6 +140,7 @@ export function prepareUploadBody(
   services: BodyServices,
   op: string,
   maxSize: number,
+  options: UploadBodyOptions = {},
 ): UploadBody {
   const { metrics } = services;
   const raw = request.raw;
@@ -126,7 +151,9 @@ export function prepareUploadBody(
   if (size !== undefined && size > maxSize) throw s3Error('EntityTooLarge');
 
   const verifier: BodyVerifier | undefined = createBodyVerifier(auth.payload, request.headers);
-  const { expected, compute } = requestedChecksums(request);
+  // Named by x-amz-trailer (aws-chunked bodies only; the decoder has already validated the header).
+  const trailer = awsChunked ? announcedChecksumTrailer(request.headers) : undefined;
+  const { expected, compute, named } = requestedChecksums(request, options, trailer);
   const integrity = new IntegrityCheck(parseContentMd5(header(request, 'content-md5')), expected, compute, maxSize);
   const stages: Transform[] = [...(verifier ? [verifier] : []), integrity, metrics.countBytes(op, 'in')];
   const first = stages[0];
@@ -149,6 +176,7 @@ export function prepareUploadBody(
   return {
     body,
     declaredSize: size,
+    named,
     checksums(): ChecksumMap {
       const trailing = verifier?.trailingChecksum();
       return trailing ? { ...integrity.computed, [trailing.algorithm]: trailing.value } : { ...integrity.computed };
@@ -157,13 +185,20 @@ export function prepareUploadBody(
 }
 
 /** Reads a small request body (an XML document) through the same verification, up to `limit` bytes. */
-export async function readSmallBody(request: FastifyRequest, auth: AuthResult, services: BodyServices, op: string, limit: number): Promise<Buffer> {
+export async function readSmallBody(
+  request: FastifyRequest,
+  auth: AuthResult,
+  services: BodyServices,
+  op: string,
+  limit: number,
+  options: UploadBodyOptions = {},
+): Promise<Buffer> {
   const hasBody = header(request, 'content-length') !== undefined || header(request, 'transfer-encoding') !== undefined;
   if (!hasBody) return Buffer.alloc(0);
   const tooLarge = (): S3Error => s3Error('MalformedXML', 'The XML document is larger than this request accepts.');
   let body: Readable;
   try {
-    ({ body } = prepareUploadBody(request, auth, services, op, limit));
+    ({ body } = prepareUploadBody(request, auth, services, op, limit, options));
   } catch (err) {
     throw err instanceof S3Error && err.code === 'EntityTooLarge' ? tooLarge() : err;
   }

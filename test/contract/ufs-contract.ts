@@ -273,5 +273,68 @@ export function describeUfsContract(name: string, setup: () => Promise<ContractS
       await expectKind(adapter.completeMultipartUpload('mp/bad', upload.uploadId, [{ partNumber: 1, etag: a.etag }]), 'NoSuchUpload');
       await expectKind(adapter.stat('mp/bad'), 'NotFound');
     });
+
+    check('the ACL is kept with the object: write, copy onto itself with a new one, multipart', async () => {
+      const acl = '{"o":"owner-a","g":[["u:owner-a","FULL_CONTROL"],["g:AllUsers","READ"]]}';
+      const written = await adapter.write({ key: 'acl/one', body: body('acl bytes'), metadata: meta({ acl, userMetadata: { 'ringcache-acl': 'user value' } }) });
+      let info = await adapter.stat('acl/one');
+      expect(info.acl).toBe(acl);
+      // A user's metadata of the same name stays the user's.
+      expect(info.userMetadata).toEqual({ 'ringcache-acl': 'user value' });
+      const changed = '{"o":"owner-a","g":[["u:owner-a","FULL_CONTROL"]]}';
+      await adapter.copy({ sourceKey: 'acl/one', destinationKey: 'acl/one', metadata: { ...meta({ userMetadata: info.userMetadata }), acl: changed } });
+      info = await adapter.stat('acl/one');
+      expect(info.acl).toBe(changed);
+      expect(await readAll(await adapter.read('acl/one', undefined))).toEqual(Buffer.from('acl bytes'));
+      expect(info.size).toBe(written.size);
+      await adapter.write({ key: 'acl/one', body: body('plain'), metadata: meta() });
+      expect((await adapter.stat('acl/one')).acl).toBeUndefined();
+      const upload = await adapter.createMultipartUpload('acl/multi', meta({ acl }));
+      const part = await adapter.uploadPart({ uploadId: upload.uploadId, key: 'acl/multi', partNumber: 1, body: body('one part') });
+      await adapter.completeMultipartUpload('acl/multi', upload.uploadId, [{ partNumber: 1, etag: part.etag }]);
+      expect((await adapter.stat('acl/multi')).acl).toBe(acl);
+    });
+
+    check('multipart checksums: the upload keeps checksumAlgorithm, each part the checksums beforeCommit gives', async () => {
+      const upload = await adapter.createMultipartUpload('sum/parts', meta({ checksumAlgorithm: 'SHA256' }));
+      expect((await adapter.getMultipartUpload('sum/parts', upload.uploadId)).metadata.checksumAlgorithm).toBe('SHA256');
+      const sum = (text: string) => createHash('sha256').update(text).digest('base64');
+      const p1 = await adapter.uploadPart({ uploadId: upload.uploadId, key: 'sum/parts', partNumber: 1, body: body('first'), beforeCommit: () => ({ checksums: { SHA256: sum('first') } }) });
+      const p2 = await adapter.uploadPart({ uploadId: upload.uploadId, key: 'sum/parts', partNumber: 2, body: body('second') });
+      expect(p1.checksums).toEqual({ SHA256: sum('first') });
+      expect(p2.checksums).toBeUndefined();
+      // A part uploaded again replaces its checksums with the new ones.
+      await adapter.uploadPart({ uploadId: upload.uploadId, key: 'sum/parts', partNumber: 2, body: body('again'), beforeCommit: () => ({ checksums: { SHA256: sum('again'), CRC32: 'AAAAAA==' } }) });
+      expect((await adapter.listParts('sum/parts', upload.uploadId)).map((p) => [p.partNumber, p.checksums])).toEqual([
+        [1, { SHA256: sum('first') }],
+        [2, { SHA256: sum('again'), CRC32: 'AAAAAA==' }],
+      ]);
+      await adapter.abortMultipartUpload('sum/parts', upload.uploadId);
+    });
+
+    check('multipart completion stores the checksums known only then with the object', async () => {
+      const upload = await adapter.createMultipartUpload('sum/object', meta({ contentType: 'text/x-sum', checksumAlgorithm: 'CRC32/FULL_OBJECT' }));
+      const part = await adapter.uploadPart({ uploadId: upload.uploadId, key: 'sum/object', partNumber: 1, body: body('only part'), beforeCommit: () => ({ checksums: { CRC32: 'MTIzNA==' } }) });
+      await adapter.completeMultipartUpload('sum/object', upload.uploadId, [{ partNumber: 1, etag: part.etag }], undefined, { checksums: { CRC32: 'MTIzNA==' } });
+      expect(await adapter.stat('sum/object')).toMatchObject({ contentType: 'text/x-sum', checksums: { CRC32: 'MTIzNA==' } });
+    });
+
+    check('bucket settings: none, stored and read back, replaced, removed; never listed, never a key', async () => {
+      if (!adapter.getBucketSetting || !adapter.putBucketSetting) throw new Error(`${adapter.kind} keeps no bucket settings`);
+      expect(await adapter.getBucketSetting('cors')).toBeUndefined();
+      const rules = [{ allowedOrigins: ['https://a.example'], allowedMethods: ['GET'], allowedHeaders: [], exposeHeaders: ['etag'] }];
+      await adapter.putBucketSetting('cors', rules);
+      await adapter.putBucketSetting('acl', 'encoded acl');
+      expect(await adapter.getBucketSetting('cors')).toEqual(rules);
+      expect(await adapter.getBucketSetting('acl')).toBe('encoded acl');
+      await adapter.putBucketSetting('acl', 'replaced');
+      expect(await adapter.getBucketSetting('acl')).toBe('replaced');
+      const listed = await collect(adapter.list({ prefix: '' }));
+      expect(listed.filter((k) => k.includes('settings'))).toEqual([]);
+      await adapter.putBucketSetting('cors', undefined);
+      await adapter.putBucketSetting('acl', undefined);
+      expect(await adapter.getBucketSetting('cors')).toBeUndefined();
+      expect(await adapter.getBucketSetting('acl')).toBeUndefined();
+    });
   });
 }

@@ -338,14 +338,16 @@ describe('authenticate: Authorization header (SignatureV4 as the S3 client uses 
     }
   });
 
-  it('refuses SigV2 and other schemes', async () => {
+  it('refuses SigV2 when it is turned off, and other schemes', async () => {
     const input = await signed({ path: '/bucket/key' });
+    const noV2 = new Authenticator(lookup, { signatureV2: false });
     const withAuth = (authorization: string) => authenticate({ ...input, headers: { ...input.headers, authorization } }, lookup);
-    await expectS3Error(withAuth('AWS AKIDEXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg='), 'InvalidRequest', 400, /SigV2 is not supported/);
+    expect(() => noV2.authenticate({ ...input, headers: { ...input.headers, authorization: 'AWS AKIDEXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg=' } })).toThrow(/not supported. Please use AWS4-HMAC-SHA256/);
+    await expectS3Error(withAuth('AWS'), 'InvalidArgument', 400);
     await expectS3Error(withAuth('Bearer abc'), 'InvalidArgument', 400);
     await expectS3Error(withAuth(String(input.headers.authorization).replace('AWS4-HMAC-SHA256', 'AWS4-ECDSA-P256-SHA256')), 'InvalidArgument');
     const v2query = { ...input, headers: { host: HOST }, rawUrl: '/bucket/key?AWSAccessKeyId=AKIDEXAMPLE&Expires=1&Signature=abc' };
-    await expectS3Error(authenticate(v2query, lookup), 'InvalidRequest', 400, /SigV2 is not supported/);
+    expect(() => noV2.authenticate(v2query)).toThrow(expect.objectContaining({ code: 'InvalidRequest', status: 400 }));
   });
 
   it('rejects a request carrying both an Authorization header and X-Amz-Signature', async () => {

@@ -8,6 +8,7 @@ import { Storage, type StorageOptions } from '@google-cloud/storage';
 import { ufsError } from '../errors';
 import {
   MIN_PART_SIZE,
+  type BucketSettingName,
   type ByteRange,
   type CompletedPart,
   type CopyRequest,
@@ -25,6 +26,7 @@ import {
   type WriteResult,
 } from '../types';
 import type { GcsContext } from './gcs-context';
+import { getBucketSetting, putBucketSetting } from './gcs-bucket-settings';
 import { copyObject } from './gcs-copy';
 import { mapGcsError, throwIfAborted } from './gcs-errors';
 import { listObjects } from './gcs-list';
@@ -220,9 +222,9 @@ export class GcsAdapter implements UfsAdapter {
     return listParts(this.ctx, key, uploadId);
   }
 
-  async completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal): Promise<WriteResult> {
+  async completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal, late?: Partial<ObjectMetadata>): Promise<WriteResult> {
     this.assertOpen();
-    return completeUpload(this.ctx, key, uploadId, parts, signal);
+    return completeUpload(this.ctx, key, uploadId, parts, signal, late);
   }
 
   async abortMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<void> {
@@ -251,6 +253,14 @@ export class GcsAdapter implements UfsAdapter {
   }
 
   /** The client holds no timers; its pooled keep-alive sockets close on their own when idle. */
+  getBucketSetting(name: BucketSettingName, signal?: AbortSignal): Promise<unknown> {
+    return getBucketSetting(this.ctx, name, signal);
+  }
+
+  putBucketSetting(name: BucketSettingName, value: unknown, signal?: AbortSignal): Promise<void> {
+    return putBucketSetting(this.ctx, name, value, signal);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
   }

@@ -10,6 +10,7 @@
  *     ringcache-part-sizes    part sizes of a multipart object, run-length encoded
  *     ringcache-expires       the raw Expires header (GCS has no such field)
  *     ringcache-checksum-<a>  S3 checksums (x-amz-checksum-<a>), base64
+ *     ringcache-acl           the object's ACL, as the S3 layer encodes it
  */
 import type { FileMetadata } from '@google-cloud/storage';
 import type { ChecksumAlgorithm, ChecksumMap, ObjectInfo, ObjectMetadata } from '../types';
@@ -19,6 +20,7 @@ const USER_ESCAPE = 'ringcache-u-';
 export const ETAG_KEY = 'ringcache-etag';
 export const PART_SIZES_KEY = 'ringcache-part-sizes';
 const EXPIRES_KEY = 'ringcache-expires';
+const ACL_KEY = 'ringcache-acl';
 const CHECKSUM_PREFIX = 'ringcache-checksum-';
 const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'];
 /** Longest RLE part-size list stored (GCS allows 8 KiB of custom metadata in total). */
@@ -70,6 +72,7 @@ export function toResource(
     custom[name.startsWith(INTERNAL_PREFIX) ? USER_ESCAPE + name : name] = value;
   }
   if (metadata.expires !== undefined) custom[EXPIRES_KEY] = metadata.expires;
+  if (metadata.acl !== undefined) custom[ACL_KEY] = metadata.acl;
   for (const [alg, value] of Object.entries(metadata.checksums ?? {})) {
     if (value !== undefined) custom[CHECKSUM_PREFIX + alg.toLowerCase()] = value;
   }
@@ -133,12 +136,14 @@ export function objectInfoOf(key: string, resource: FileMetadata): ObjectInfo {
   const userMetadata: Record<string, string> = {};
   const checksums: ChecksumMap = {};
   let expires: string | undefined;
+  let acl: string | undefined;
   for (const [rawName, value] of Object.entries(resource.metadata ?? {})) {
     if (value === null || value === undefined) continue;
     const name = rawName.toLowerCase();
     const text = String(value);
     if (name.startsWith(USER_ESCAPE)) userMetadata[name.slice(USER_ESCAPE.length)] = text;
     else if (name === EXPIRES_KEY) expires = text;
+    else if (name === ACL_KEY) acl = text;
     else if (name.startsWith(CHECKSUM_PREFIX)) {
       const alg = name.slice(CHECKSUM_PREFIX.length).toUpperCase() as ChecksumAlgorithm;
       if (CHECKSUM_ALGORITHMS.includes(alg)) checksums[alg] = text;
@@ -156,6 +161,7 @@ export function objectInfoOf(key: string, resource: FileMetadata): ObjectInfo {
     if (typeof value === 'string' && value !== '') info[field] = value;
   }
   if (expires !== undefined) info.expires = expires;
+  if (acl !== undefined) info.acl = acl;
   if (Object.keys(checksums).length > 0) info.checksums = checksums;
   if (resource.componentCount !== undefined && !resource.md5Hash) {
     const partSizes = decodePartSizes(resource.metadata?.[PART_SIZES_KEY]);

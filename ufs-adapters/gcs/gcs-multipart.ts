@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import type { FileMetadata } from '@google-cloud/storage';
 import { ufsError } from '../errors';
-import { MAX_PART_NUMBER, type CompletedPart, type MultipartUpload, type ObjectMetadata, type PartInfo, type UploadPartRequest, type WriteResult } from '../types';
+import { MAX_PART_NUMBER, type ChecksumMap, type CompletedPart, type MultipartUpload, type ObjectMetadata, type PartInfo, type UploadPartRequest, type WriteResult } from '../types';
 import { compareUtf8 } from '../utf8-order';
 import { composeTree } from './compose-tree';
 import { deleteQuietly, mapLimit, type GcsContext } from './gcs-context';
@@ -36,7 +36,20 @@ interface StoredPart extends PartInfo {
 
 const noSuchUpload = (cause?: unknown) => ufsError('NoSuchUpload', 'the multipart upload does not exist', cause);
 
-import { unquoteEtag as unquote } from '../object-metadata';
+import { mergeMetadata, unquoteEtag as unquote } from '../object-metadata';
+
+/** A part's checksums as custom metadata of its part object ("ringcache-checksum-<alg>"). */
+const partChecksumMetadata = (checksums: ChecksumMap): Record<string, string> =>
+  Object.fromEntries(Object.entries(checksums).map(([alg, value]) => [`ringcache-checksum-${alg.toLowerCase()}`, value as string]));
+
+function partChecksumsOf(metadata: Record<string, unknown> | undefined): ChecksumMap | undefined {
+  const out: ChecksumMap = {};
+  for (const [name, value] of Object.entries(metadata ?? {})) {
+    const alg = name.startsWith('ringcache-checksum-') ? name.slice('ringcache-checksum-'.length).toUpperCase() : '';
+    if (['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'].includes(alg) && typeof value === 'string') out[alg as keyof ChecksumMap] = value;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
 
 function parseMetadata(raw: unknown): ObjectMetadata {
   const source = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
@@ -45,7 +58,7 @@ function parseMetadata(raw: unknown): ObjectMetadata {
       ? Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'))
       : {};
   const metadata: ObjectMetadata = { userMetadata: strings(source.userMetadata) };
-  for (const field of ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires'] as const) {
+  for (const field of ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires', 'acl', 'checksumAlgorithm'] as const) {
     if (typeof source[field] === 'string') metadata[field] = source[field] as string;
   }
   if (typeof source.checksums === 'object' && source.checksums !== null) metadata.checksums = strings(source.checksums);
@@ -104,14 +117,16 @@ function assertPartNumber(partNumber: number): void {
 export async function uploadPart(ctx: GcsContext, request: UploadPartRequest): Promise<PartInfo> {
   assertPartNumber(request.partNumber);
   await loadUpload(ctx, request.key, request.uploadId);
+  let checksums: ChecksumMap | undefined;
   const result = await putObject(ctx, {
     name: ctx.names.part(request.uploadId, request.partNumber),
     body: request.body,
     signal: request.signal,
     action: 'upload part',
     commit: async () => {
-      await request.beforeCommit?.();
-      return { contentType: 'application/octet-stream' };
+      const late = await request.beforeCommit?.();
+      checksums = late?.checksums && Object.keys(late.checksums).length > 0 ? { ...late.checksums } : undefined;
+      return { contentType: 'application/octet-stream', ...(checksums ? { metadata: partChecksumMetadata(checksums) } : {}) };
     },
   });
   return {
@@ -119,6 +134,7 @@ export async function uploadPart(ctx: GcsContext, request: UploadPartRequest): P
     etag: md5Etag(result.md5),
     size: result.size,
     lastModified: new Date(result.resource.updated ?? Date.now()),
+    ...(checksums ? { checksums } : {}),
   };
 }
 
@@ -126,6 +142,7 @@ function storedPart(item: FileMetadata): StoredPart | undefined {
   const match = PART_OBJECT.exec(String(item.name));
   if (!match || typeof item.md5Hash !== 'string') return undefined;
   const md5 = Buffer.from(item.md5Hash, 'base64');
+  const checksums = partChecksumsOf(item.metadata);
   return {
     partNumber: Number(match[1]),
     etag: md5Etag(md5),
@@ -134,6 +151,7 @@ function storedPart(item: FileMetadata): StoredPart | undefined {
     name: String(item.name),
     generation: String(item.generation),
     md5,
+    ...(checksums ? { checksums } : {}),
   };
 }
 
@@ -149,7 +167,7 @@ async function storedParts(ctx: GcsContext, uploadId: string): Promise<StoredPar
 
 export async function listParts(ctx: GcsContext, key: string, uploadId: string): Promise<PartInfo[]> {
   await loadUpload(ctx, key, uploadId);
-  return (await storedParts(ctx, uploadId)).map(({ partNumber, etag, size, lastModified }) => ({ partNumber, etag, size, lastModified }));
+  return (await storedParts(ctx, uploadId)).map(({ partNumber, etag, size, lastModified, checksums }) => ({ partNumber, etag, size, lastModified, ...(checksums ? { checksums } : {}) }));
 }
 
 /** S3's checks, in S3's order: InvalidPartOrder, InvalidPart, EntityTooSmall. */
@@ -185,10 +203,12 @@ export async function completeUpload(
   uploadId: string,
   parts: CompletedPart[],
   signal?: AbortSignal,
+  late?: Partial<ObjectMetadata>,
 ): Promise<WriteResult> {
   throwIfAborted(signal);
   const name = ctx.names.assertWritable(key);
-  const upload = await loadUpload(ctx, key, uploadId);
+  const loaded = await loadUpload(ctx, key, uploadId);
+  const upload = { ...loaded, metadata: mergeMetadata(loaded.metadata, late) };
   const valid = validateParts(ctx, parts, await storedParts(ctx, uploadId));
   throwIfAborted(signal);
 

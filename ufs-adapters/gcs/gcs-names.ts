@@ -3,6 +3,7 @@
  * `prefix/k`. Two folders below the prefix are the adapter's own and never visible:
  *   <prefix>.ringcache-uploads/<uploadId>/upload.json, part-<n>, compose-<level>-<i>
  *   <prefix>.ringcache-tmp/<uuid>      bodies of large PUTs before they are rewritten into place
+ *   <prefix>.ringcache-settings/<name>.json   the bucket's settings (ACL, CORS rules)
  */
 import { randomUUID } from 'node:crypto';
 import { isUploadId as isValidUploadId, newUploadId } from '../upload-id';
@@ -10,7 +11,8 @@ import { ufsError } from '../errors';
 
 export const UPLOADS_FOLDER = '.ringcache-uploads/';
 export const TMP_FOLDER = '.ringcache-tmp/';
-export const RESERVED_FOLDERS = [UPLOADS_FOLDER, TMP_FOLDER] as const;
+export const SETTINGS_FOLDER = '.ringcache-settings/';
+export const RESERVED_FOLDERS = [UPLOADS_FOLDER, TMP_FOLDER, SETTINGS_FOLDER] as const;
 
 /** GCS object names are at most 1024 bytes of UTF-8. */
 const MAX_NAME_BYTES = 1024;
@@ -90,6 +92,10 @@ export class GcsNames {
 
   composeIntermediate(uploadId: string, level: number, index: number): string {
     return `${this.uploadDir(uploadId)}compose-${level}-${index}`;
+  }
+
+  setting(name: string): string {
+    return `${this.prefix}${SETTINGS_FOLDER}${name}.json`;
   }
 
   newTemp(): string {

@@ -10,6 +10,7 @@
  */
 import type { Readable } from 'node:stream';
 import type {
+  BucketSettingName,
   ByteRange,
   CompletedPart,
   CopyRequest,
@@ -34,6 +35,7 @@ import { abortUpload, cleanupAbandoned, completeUpload, createUpload, listParts,
 import { readObject, statObject } from './hdfs-object';
 import { copyObject, deleteObject, writeObject } from './hdfs-write';
 import { WebHdfsClient } from './webhdfs-client';
+import { getBucketSetting, putBucketSetting } from './hdfs-bucket-settings';
 
 export interface HdfsAdapterOptions {
   /** http(s)://host:port of the NameNode's WebHDFS endpoint. */
@@ -121,8 +123,8 @@ export class HdfsAdapter implements UfsAdapter {
     return listParts(this.ctx, key, uploadId, signal);
   }
 
-  completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal): Promise<WriteResult> {
-    return completeUpload(this.ctx, key, uploadId, parts, signal);
+  completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal, late?: Partial<ObjectMetadata>): Promise<WriteResult> {
+    return completeUpload(this.ctx, key, uploadId, parts, signal, late);
   }
 
   abortMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<void> {
@@ -141,6 +143,14 @@ export class HdfsAdapter implements UfsAdapter {
   /** Aborts uploads initiated more than `olderThanMs` ago and removes stale temp files; returns the count removed. */
   cleanupAbandonedUploads(olderThanMs: number, signal?: AbortSignal): Promise<number> {
     return cleanupAbandoned(this.ctx, olderThanMs, signal);
+  }
+
+  getBucketSetting(name: BucketSettingName, signal?: AbortSignal): Promise<unknown> {
+    return getBucketSetting(this.ctx, name, signal);
+  }
+
+  putBucketSetting(name: BucketSettingName, value: unknown, signal?: AbortSignal): Promise<void> {
+    return putBucketSetting(this.ctx, name, value, signal);
   }
 
   async close(): Promise<void> {

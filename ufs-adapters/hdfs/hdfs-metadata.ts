@@ -25,7 +25,8 @@ export const MAX_RECORD_BYTES = MAX_XATTR_BYTES - 'ringcache.assembly'.length;
 
 export const EMPTY_MD5_ETAG = `"${createHash('md5').digest('hex')}"`;
 
-const HTTP_FIELDS = ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires'] as const;
+/** The string fields of the metadata: HTTP metadata, and the object's encoded ACL. */
+const HTTP_FIELDS = ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires', 'acl', 'checksumAlgorithm'] as const;
 
 export interface ObjectRecord extends ObjectHttpMetadata {
   v: 1;
@@ -38,6 +39,8 @@ export interface ObjectRecord extends ObjectHttpMetadata {
   checksums?: ChecksumMap;
   /** Part sizes of a multipart object, run-length encoded: [[size, count], ...]. */
   parts?: Array<[number, number]>;
+  acl?: string;
+  checksumAlgorithm?: string;
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);

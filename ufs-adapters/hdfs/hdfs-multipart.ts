@@ -17,7 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ufsError } from '../errors';
-import { MAX_PART_NUMBER, MIN_PART_SIZE, type CompletedPart, type MultipartUpload, type ObjectMetadata, type PartInfo, type UploadPartRequest, type WriteResult } from '../types';
+import { MAX_PART_NUMBER, MIN_PART_SIZE, type ChecksumMap, type CompletedPart, type MultipartUpload, type ObjectMetadata, type PartInfo, type UploadPartRequest, type WriteResult } from '../types';
 import { mapAhead } from '../local/ordered-prefetch';
 import { compareUtf8 } from '../utf8-order';
 import type { HdfsContext } from './hdfs-context';
@@ -31,6 +31,7 @@ import {
   buildRecord,
   decodeJson,
   encodeRecord,
+  mergeMetadata,
   multipartEtag,
   parseMetadata,
   quotedEtag,
@@ -48,6 +49,7 @@ interface PartRecord {
   etag: string;
   size: number;
   mtime: number;
+  checksums?: ChecksumMap;
 }
 
 interface AssemblyRecord {
@@ -70,6 +72,7 @@ interface ValidPart {
   size: number;
   etag: string;
   lastModified: Date;
+  checksums?: ChecksumMap;
 }
 
 async function* fromArray<T>(items: T[]): AsyncGenerator<T> {
@@ -152,8 +155,9 @@ export async function uploadPart(ctx: HdfsContext, request: UploadPartRequest): 
   const n = request.partNumber;
   const tempPath = `${partPathOf(dir, n)}.tmp-${randomBytes(8).toString('hex')}`;
   const received = await uploadBody(ctx, tempPath, request.body, request.signal, { createParent: false, overrides: NO_SUCH_UPLOAD });
+  let late: { checksums?: ChecksumMap } | void;
   try {
-    await request.beforeCommit?.();
+    late = await request.beforeCommit?.();
     throwIfAborted(request.signal);
   } catch (err) {
     await deleteQuietly(ctx, tempPath);
@@ -163,9 +167,10 @@ export async function uploadPart(ctx: HdfsContext, request: UploadPartRequest): 
     const status = await ctx.client.getFileStatus(tempPath, request.signal);
     if (status.length !== received.size) throw ufsError('Unavailable', `HDFS stored ${status.length} of the ${received.size} bytes sent`);
     const record: PartRecord = { v: 1, etag: quotedEtag(received.md5.toString('hex')), size: status.length, mtime: status.modificationTime };
+    if (late?.checksums && Object.keys(late.checksums).length > 0) record.checksums = { ...late.checksums };
     await ctx.client.setXAttr(tempPath, PART_XATTR, encodeRecord(record), 'CREATE', request.signal);
     await ctx.locks.run(`upload:${request.uploadId}:${n}`, () => replaceFile(ctx, tempPath, partPathOf(dir, n), request.signal));
-    return { partNumber: n, etag: record.etag, size: record.size, lastModified: new Date(record.mtime) };
+    return { partNumber: n, etag: record.etag, size: record.size, lastModified: new Date(record.mtime), ...(record.checksums ? { checksums: record.checksums } : {}) };
   } catch (err) {
     await deleteQuietly(ctx, tempPath);
     throw hdfsError(err, 'store multipart part', NO_SUCH_UPLOAD);
@@ -179,7 +184,8 @@ async function readPart(ctx: HdfsContext, dir: string, partNumber: number, known
   const raw = decodeJson(attrs?.get(PART_XATTR));
   if (!status || status.type !== 'FILE' || !raw || typeof raw.etag !== 'string') return undefined;
   if (raw.size !== status.length || raw.mtime !== status.modificationTime) return undefined;
-  return { partNumber, path, size: status.length, etag: raw.etag, lastModified: new Date(status.modificationTime) };
+  const checksums = typeof raw.checksums === 'object' && raw.checksums !== null ? (raw.checksums as ChecksumMap) : undefined;
+  return { partNumber, path, size: status.length, etag: raw.etag, lastModified: new Date(status.modificationTime), ...(checksums ? { checksums } : {}) };
 }
 
 /** Part files of an upload folder, by part number. */
@@ -201,7 +207,7 @@ export async function listParts(ctx: HdfsContext, key: string, uploadId: string,
   const files = [...(await partFiles(ctx, dir, signal)).entries()].sort((a, b) => a[0] - b[0]);
   const parts: PartInfo[] = [];
   for await (const part of mapAhead(fromArray(files), ctx.lookahead, ([n, status]) => readPart(ctx, dir, n, status, signal))) {
-    if (part) parts.push({ partNumber: part.partNumber, etag: part.etag, size: part.size, lastModified: part.lastModified });
+    if (part) parts.push({ partNumber: part.partNumber, etag: part.etag, size: part.size, lastModified: part.lastModified, ...(part.checksums ? { checksums: part.checksums } : {}) });
   }
   return parts;
 }
@@ -384,9 +390,10 @@ async function resume(ctx: HdfsContext, key: string, upload: StoredUpload, assem
   return undefined;
 }
 
-export async function completeUpload(ctx: HdfsContext, key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal): Promise<WriteResult> {
+export async function completeUpload(ctx: HdfsContext, key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal, late?: Partial<ObjectMetadata>): Promise<WriteResult> {
   throwIfAborted(signal);
-  const upload = await loadUpload(ctx, key, uploadId, signal);
+  const loaded = await loadUpload(ctx, key, uploadId, signal);
+  const upload = { ...loaded, metadata: mergeMetadata(loaded.metadata, late) };
   if (upload.assembly) {
     const resumed = await resume(ctx, key, upload, upload.assembly, parts, signal);
     if (resumed) return resumed;

@@ -4,6 +4,7 @@
  */
 import type { Readable } from 'node:stream';
 import type {
+  BucketSettingName,
   ByteRange,
   CompletedPart,
   CopyRequest,
@@ -21,6 +22,7 @@ import type {
   ReadOptions,
 } from '../types';
 import { cleanupAbandonedUploads } from './abandoned-cleanup';
+import { getBucketSetting, putBucketSetting } from './bucket-settings';
 import { copyObject } from './copy-object';
 import { deleteObject } from './delete-object';
 import { throwIfAborted } from './fs-errors';
@@ -98,8 +100,8 @@ export class LocalAdapter implements UfsAdapter {
     return listParts(this.ctx, key, uploadId);
   }
 
-  completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal): Promise<WriteResult> {
-    return completeUpload(this.ctx, key, uploadId, parts, signal);
+  completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal, late?: Partial<ObjectMetadata>): Promise<WriteResult> {
+    return completeUpload(this.ctx, key, uploadId, parts, signal, late);
   }
 
   async abortMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<void> {
@@ -127,6 +129,14 @@ export class LocalAdapter implements UfsAdapter {
   async sweepTempFiles(staleAfterMs: number, signal?: AbortSignal): Promise<number> {
     throwIfAborted(signal);
     return sweepTempFiles(this.ctx.layout, staleAfterMs);
+  }
+
+  getBucketSetting(name: BucketSettingName, signal?: AbortSignal): Promise<unknown> {
+    return getBucketSetting(this.ctx.layout, name, signal);
+  }
+
+  putBucketSetting(name: BucketSettingName, value: unknown, signal?: AbortSignal): Promise<void> {
+    return putBucketSetting(this.ctx.layout, name, value, signal);
   }
 
   async close(): Promise<void> {

@@ -9,7 +9,7 @@
 import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ufsError } from '../errors';
-import { MAX_PART_NUMBER, type MultipartUpload, type ObjectMetadata, type PartInfo, type UploadPartRequest } from '../types';
+import { MAX_PART_NUMBER, type ChecksumMap, type MultipartUpload, type ObjectMetadata, type PartInfo, type UploadPartRequest } from '../types';
 import { errnoCode, isJsonSyntaxError, isMissing, mapFsError, throwIfAborted } from './fs-errors';
 import { assertValidKey, isFolderKey } from './key-path';
 import type { LocalContext } from './local-context';
@@ -34,6 +34,7 @@ interface PartRecord {
   size: number;
   lastModified: string;
   mtimeMs: number;
+  checksums?: ChecksumMap;
 }
 
 const noSuchUpload = (cause?: unknown) => ufsError('NoSuchUpload', 'the multipart upload does not exist', cause);
@@ -98,7 +99,8 @@ export async function readPart(dir: string, partNumber: number): Promise<(PartIn
     if (typeof record?.etag !== 'string' || typeof record.size !== 'number' || typeof record.lastModified !== 'string') return undefined;
     const stats = await stat(partPath(dir, partNumber));
     if (!stats.isFile() || stats.size !== record.size || stats.mtimeMs !== record.mtimeMs) return undefined;
-    return { partNumber, etag: record.etag, size: record.size, lastModified: new Date(record.lastModified), path: partPath(dir, partNumber) };
+    const checksums = record.checksums && typeof record.checksums === 'object' ? (record.checksums as ChecksumMap) : undefined;
+    return { partNumber, etag: record.etag, size: record.size, lastModified: new Date(record.lastModified), path: partPath(dir, partNumber), ...(checksums ? { checksums } : {}) };
   } catch (err) {
     if (isMissing(err) || isJsonSyntaxError(err)) return undefined;
     throw mapFsError(err, 'read multipart part');
@@ -122,7 +124,7 @@ export async function uploadPart(ctx: LocalContext, request: UploadPartRequest):
   const tempPath = newTempPath(dir, `part-${n}.tmp`);
   const received = await receiveBody(request.body, tempPath, request.signal, 'NoSuchUpload');
   try {
-    await request.beforeCommit?.();
+    const late = await request.beforeCommit?.();
     throwIfAborted(request.signal);
     const lastModified = new Date(received.mtimeMs);
     const record: PartRecord = {
@@ -131,6 +133,7 @@ export async function uploadPart(ctx: LocalContext, request: UploadPartRequest):
       lastModified: lastModified.toISOString(),
       mtimeMs: received.mtimeMs,
     };
+    if (late?.checksums && Object.keys(late.checksums).length > 0) record.checksums = { ...late.checksums };
     await ctx.locks.run(`upload:${request.uploadId}:${n}`, async () => {
       // Inside the upload folder, without recreating it: an aborted upload stays aborted.
       const jsonTemp = newTempPath(dir, `part-${n}.json.tmp`);
@@ -145,7 +148,7 @@ export async function uploadPart(ctx: LocalContext, request: UploadPartRequest):
         throw mapFsError(err, 'store multipart part', 'NoSuchUpload');
       }
     });
-    return { partNumber: n, etag: record.etag, size: record.size, lastModified };
+    return { partNumber: n, etag: record.etag, size: record.size, lastModified, ...(record.checksums ? { checksums: record.checksums } : {}) };
   } catch (err) {
     await removeQuietly(tempPath);
     throw err;
@@ -167,7 +170,7 @@ export async function listParts(ctx: LocalContext, key: string, uploadId: string
   const parts: PartInfo[] = [];
   for (const n of numbers.sort((a, b) => a - b)) {
     const part = await readPart(dir, n);
-    if (part) parts.push({ partNumber: part.partNumber, etag: part.etag, size: part.size, lastModified: part.lastModified });
+    if (part) parts.push({ partNumber: part.partNumber, etag: part.etag, size: part.size, lastModified: part.lastModified, ...(part.checksums ? { checksums: part.checksums } : {}) });
   }
   return parts;
 }

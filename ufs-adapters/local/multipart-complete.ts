@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { ufsError } from '../errors';
-import { MIN_PART_SIZE, type CompletedPart, type WriteResult } from '../types';
+import { MIN_PART_SIZE, type CompletedPart, type ObjectMetadata, type WriteResult } from '../types';
 import { commitFile } from './commit-object';
 import { errnoCode, isAbortError, mapFsError, throwIfAborted } from './fs-errors';
 import { writeNewFile } from './file-sink';
@@ -14,6 +14,7 @@ import type { LocalContext } from './local-context';
 import { loadUpload, readPart, removeUploadDir } from './local-multipart';
 import { stripQuotes } from './receive-body';
 import { buildSidecar } from './sidecar-metadata';
+import { mergeMetadata } from '../object-metadata';
 import { newTempPath, removeQuietly } from './temp-files';
 import { mkdirBelowRoot } from './mount-root';
 
@@ -62,6 +63,7 @@ export async function completeUpload(
   uploadId: string,
   parts: CompletedPart[],
   signal?: AbortSignal,
+  late?: Partial<ObjectMetadata>,
 ): Promise<WriteResult> {
   throwIfAborted(signal);
   const upload = await loadUpload(ctx, key, uploadId);
@@ -84,7 +86,7 @@ export async function completeUpload(
   try {
     if (written.size !== expectedSize) throw ufsError('InvalidPart', 'a part changed during completion');
     const partSizes = valid.map((part) => part.size);
-    await commitFile(ctx, key, tempPath, buildSidecar(upload.metadata, { etag, size: written.size, mtimeMs: written.mtimeMs, partSizes }));
+    await commitFile(ctx, key, tempPath, buildSidecar(mergeMetadata(upload.metadata, late), { etag, size: written.size, mtimeMs: written.mtimeMs, partSizes }));
   } catch (err) {
     await removeQuietly(tempPath);
     throw err;

@@ -30,9 +30,12 @@ export interface SidecarRecord extends ObjectHttpMetadata {
   userMetadata: Record<string, string>;
   checksums?: ChecksumMap;
   partSizes?: number[];
+  acl?: string;
+  checksumAlgorithm?: string;
 }
 
-const HTTP_FIELDS = ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires'] as const;
+/** The string fields of the metadata: HTTP metadata, and the object's encoded ACL. */
+const HTTP_FIELDS = ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires', 'acl', 'checksumAlgorithm'] as const;
 
 /** Suffix of sidecars whose name would exceed NAME_MAX: the name is hashed instead. */
 export const LONG_SIDECAR_SUFFIX = '.long.json';

@@ -6,6 +6,7 @@
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import type {
+  BucketSettingName,
   ByteRange,
   CompletedPart,
   CopyRequest,
@@ -40,6 +41,7 @@ import {
 } from './s3-multipart';
 import { readObject, readObjectWithInfo, statObject } from './s3-read';
 import { writeObject } from './s3-write';
+import { getBucketSetting, putBucketSetting } from './s3-bucket-settings';
 
 export class S3Adapter implements UfsAdapter {
   readonly kind = 's3';
@@ -134,6 +136,14 @@ export class S3Adapter implements UfsAdapter {
   /** Aborts uploads under the mount prefix initiated more than `olderThanMs` ago and removes stale part temp files. */
   cleanupAbandonedUploads(olderThanMs: number, signal?: AbortSignal): Promise<number> {
     return cleanupAbandoned(this.ctx, olderThanMs, signal);
+  }
+
+  getBucketSetting(name: BucketSettingName, signal?: AbortSignal): Promise<unknown> {
+    return getBucketSetting(this.ctx, name, signal);
+  }
+
+  putBucketSetting(name: BucketSettingName, value: unknown, signal?: AbortSignal): Promise<void> {
+    return putBucketSetting(this.ctx, name, value, signal);
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,9 @@ import { utf8Length } from '../utf8-order';
 import type { ResolvedS3Config } from './s3-config';
 import { mapS3Error } from './s3-errors';
 
+/** The adapter's own folder below the mount prefix: the bucket's settings (s3-bucket-settings.ts). Never a key. */
+export const SETTINGS_FOLDER = '.ringcache-settings/';
+
 export interface S3Context {
   readonly client: S3Client;
   readonly config: ResolvedS3Config;
@@ -83,6 +86,7 @@ export function createS3Context(config: ResolvedS3Config, client: S3Client): S3C
       if (key.split('/').some((segment) => segment === '.' || segment === '..')) {
         throw ufsError('InvalidKey', "keys with '.' or '..' segments are refused");
       }
+      if (key.startsWith(SETTINGS_FOLDER)) throw ufsError('InvalidKey', 'the key lies in a folder reserved by the gateway');
       const full = prefix + key;
       if (utf8Length(full) > MAX_KEY_BYTES) throw ufsError('InvalidKey', 'the key is too long for the object store (with the mount prefix)');
       return full;

@@ -5,7 +5,7 @@
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import type { ListEntry, ListOptions } from '../types';
 import { compareUtf8 } from '../utf8-order';
-import { decodeListedKey, quoteEtag, throwIfAborted, type S3Context } from './s3-context';
+import { SETTINGS_FOLDER, decodeListedKey, quoteEtag, throwIfAborted, type S3Context } from './s3-context';
 
 const PAGE_SIZE = 1000;
 
@@ -64,7 +64,7 @@ export async function* listObjects(ctx: S3Context, options: ListOptions): AsyncG
     first = false;
     for (const entry of pageEntries(ctx, page)) {
       const name = entryName(entry);
-      if (!name.startsWith(prefix)) continue;
+      if (!name.startsWith(prefix) || name.startsWith(SETTINGS_FOLDER)) continue; // the bucket's settings are not objects
       if (floor !== undefined && compareUtf8(name, floor) <= 0) continue;
       floor = name;
       yield entry;

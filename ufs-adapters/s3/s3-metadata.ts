@@ -17,6 +17,15 @@ export interface S3MetadataParams {
 }
 
 /**
+ * The object's ACL travels as user metadata the adapter owns, `x-amz-meta-ringcache-acl`; user
+ * metadata whose name starts with "ringcache-" is stored as "ringcache-u-<name>" so it can
+ * never be taken for it.
+ */
+const ACL_KEY = 'ringcache-acl';
+const INTERNAL_PREFIX = 'ringcache-';
+const USER_ESCAPE = 'ringcache-u-';
+
+/**
  * Request fields for `metadata`. Checksums are not sent: see README ("checksums"). Expires is
  * sent raw by `withRawExpires`, because the SDK only accepts a Date and would reformat it.
  */
@@ -27,8 +36,10 @@ export function metadataParams(metadata: ObjectMetadata): S3MetadataParams {
   if (metadata.contentDisposition !== undefined) params.ContentDisposition = metadata.contentDisposition;
   if (metadata.contentLanguage !== undefined) params.ContentLanguage = metadata.contentLanguage;
   if (metadata.cacheControl !== undefined) params.CacheControl = metadata.cacheControl;
-  const user = metadata.userMetadata ?? {};
-  if (Object.keys(user).length > 0) params.Metadata = { ...user };
+  const stored: Record<string, string> = {};
+  for (const [name, value] of Object.entries(metadata.userMetadata ?? {})) stored[name.startsWith(INTERNAL_PREFIX) ? USER_ESCAPE + name : name] = value;
+  if (metadata.acl !== undefined) stored[ACL_KEY] = metadata.acl;
+  if (Object.keys(stored).length > 0) params.Metadata = stored;
   return params;
 }
 
@@ -99,8 +110,11 @@ export function metadataFromHead(out: HeadFields): ObjectMetadata {
   if (out.CacheControl) metadata.cacheControl = out.CacheControl;
   const expires = out.ExpiresString ?? (out.Expires instanceof Date && !Number.isNaN(out.Expires.getTime()) ? out.Expires.toUTCString() : undefined);
   if (expires) metadata.expires = expires;
-  for (const [name, value] of Object.entries(out.Metadata ?? {})) {
-    if (typeof value === 'string') metadata.userMetadata[name.toLowerCase()] = value;
+  for (const [rawName, value] of Object.entries(out.Metadata ?? {})) {
+    if (typeof value !== 'string') continue;
+    const name = rawName.toLowerCase();
+    if (name === ACL_KEY) metadata.acl = value;
+    else metadata.userMetadata[name.startsWith(USER_ESCAPE) ? name.slice(USER_ESCAPE.length) : name] = value;
   }
   const checksums = checksumsOf(out);
   if (checksums) metadata.checksums = checksums;

@@ -30,6 +30,7 @@ import { isUfsError, ufsError } from '../errors';
 import {
   MAX_PART_NUMBER,
   MIN_PART_SIZE,
+  type ChecksumMap,
   type CompletedPart,
   type MultipartUpload,
   type ObjectMetadata,
@@ -48,11 +49,18 @@ interface KnownUpload {
   key: string;
   initiated: Date;
   metadata: ObjectMetadata;
+  /**
+   * The checksums `beforeCommit` gave for each part, with the ETag of the part they describe
+   * (a part uploaded again by another gateway replaces it in the store, not here).
+   */
+  parts?: Map<number, { etag: string; checksums: ChecksumMap }>;
 }
 
 /**
- * Metadata given at CreateMultipartUpload, by upload id. S3 keeps it with the upload but has
- * no API to read it back, so it is remembered here (bounded; lost on restart, see README).
+ * Metadata given at CreateMultipartUpload, and the parts' checksums, by upload id. S3 keeps both
+ * with the upload but has no API to read the metadata back, and S3-compatible stores such as Ceph
+ * RGW before 19 ignore checksum headers, so they are remembered here (bounded; lost on restart,
+ * see README).
  */
 export const createUploadMemory = () => new LRUCache<string, KnownUpload>({ max: 10_000, ttl: 7 * 24 * 3600_000 });
 export type UploadMemory = ReturnType<typeof createUploadMemory>;
@@ -192,7 +200,8 @@ export async function uploadPart(ctx: MultipartContext, request: UploadPartReque
   throwIfAborted(signal, 'upload part');
   const spooled = await spoolBody(ctx, request.body, signal);
   try {
-    await request.beforeCommit?.();
+    const late = await request.beforeCommit?.();
+    const checksums = late?.checksums && Object.keys(late.checksums).length > 0 ? { ...late.checksums } : undefined;
     throwIfAborted(signal, 'upload part');
     const out = await sendPartFromFile(ctx, `upload part ${request.partNumber}`, spooled.path, signal, (body) =>
       new UploadPartCommand({
@@ -205,10 +214,25 @@ export async function uploadPart(ctx: MultipartContext, request: UploadPartReque
         ContentMD5: spooled.md5.toString('base64'),
       }),
     );
-    return { partNumber: request.partNumber, etag: quoteEtag(knownEtag(out.ETag) ? out.ETag : spooled.md5.toString('hex')), size: spooled.size, lastModified: new Date() };
+    const etag = quoteEtag(knownEtag(out.ETag) ? out.ETag : spooled.md5.toString('hex'));
+    if (checksums) rememberPartChecksums(ctx, request.uploadId, request.key, request.partNumber, etag, checksums);
+    return { partNumber: request.partNumber, etag, size: spooled.size, lastModified: new Date(), ...(checksums ? { checksums } : {}) };
   } finally {
     await rm(spooled.path, { force: true }).catch(() => undefined);
   }
+}
+
+function rememberPartChecksums(ctx: MultipartContext, uploadId: string, key: string, partNumber: number, etag: string, checksums: ChecksumMap): void {
+  const known = ctx.uploads.get(uploadId);
+  if (!known || known.key !== key) return; // created by another gateway or before a restart: nowhere to keep them
+  (known.parts ??= new Map()).set(partNumber, { etag, checksums });
+}
+
+/** The checksums remembered for a listed part, if they describe the part the store has. */
+function partChecksumsOf(ctx: MultipartContext, uploadId: string, key: string, partNumber: number, etag: string): ChecksumMap | undefined {
+  const known = ctx.uploads.get(uploadId);
+  const part = known && known.key === key ? known.parts?.get(partNumber) : undefined;
+  return part && sameEtag(part.etag, etag) ? { ...part.checksums } : undefined;
 }
 
 /** One page of ListParts; NoSuchUpload for a missing upload (or one of another key). */
@@ -236,11 +260,14 @@ export async function listParts(ctx: MultipartContext, key: string, uploadId: st
     const page = await listPartsPage(ctx, storeKey, uploadId, marker, signal);
     for (const part of page.Parts ?? []) {
       if (part.PartNumber === undefined) continue;
+      const etag = quoteEtag(part.ETag);
+      const checksums = partChecksumsOf(ctx, uploadId, key, part.PartNumber, etag);
       parts.push({
         partNumber: part.PartNumber,
-        etag: quoteEtag(part.ETag),
+        etag,
         size: Number(part.Size ?? 0),
         lastModified: part.LastModified ?? new Date(0),
+        ...(checksums ? { checksums } : {}),
       });
     }
     const next = page.IsTruncated ? page.NextPartNumberMarker : undefined;

@@ -1,5 +1,5 @@
 /**
- * `Authenticator`: SigV4 verification of a request's headers and target, by Authorization header or
+ * `Authenticator`: SigV4 (and, unless turned off, SigV2: sigv2.ts) verification of a request's headers and target, by Authorization header or
  * by presigned-URL query parameters. The body is verified separately, by the Transform that
  * `createBodyVerifier` builds from the returned payload mode.
  */
@@ -9,7 +9,9 @@ import { buildCanonicalRequest, buildStringToSign } from './canonical-request';
 import { H_AMZ_DATE, H_AUTHORIZATION, H_CONTENT_SHA256, H_DATE, MAX_CLOCK_SKEW_MS, Q_SIGNATURE } from './constants';
 import { headerValue, type HeaderRecord } from './http-headers';
 import { parseAuthorizationHeader, scopeString, type ParsedAuthorization } from './parse-authorization';
-import { hasPresignedParams, hasSigV2QueryParams, parsePresignedQuery } from './parse-presigned';
+import { hasPresignedParams, parsePresignedQuery } from './parse-presigned';
+import { authenticateSigV2Header, authenticateSigV2Query, hasSigV2Query, isSigV2Header, type SigV2Request } from './sigv2';
+import { virtualHostBucket } from '../endpoint';
 import { anonymousPayloadMode, payloadModeFor, type StreamingSigningContext } from './payload-mode';
 import { splitRawUrl, type RawQueryParam } from './raw-url';
 import type { AuthInput, AuthResult, SecretLookup } from './types';
@@ -21,23 +23,43 @@ import { SigningKeys, verifySignature } from './verify-signature';
  * canonical request, one SHA-256 and one HMAC. One instance serves the S3 front door, the warm-hit
  * path and the admin routes.
  */
+export interface AuthenticatorOptions {
+  /** Accept AWS Signature Version 2 (header and presigned URLs); refused with InvalidRequest when false. */
+  signatureV2?: boolean;
+  /** The virtual-hosted-style base domain: SigV2 signs the bucket of the Host header in its resource. */
+  baseDomain?: string;
+}
+
+const SIGV2_REFUSED = 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.';
+
 export class Authenticator {
   private readonly keys = new SigningKeys();
 
-  constructor(private readonly lookupSecret: SecretLookup) {}
+  constructor(
+    private readonly lookupSecret: SecretLookup,
+    private readonly options: AuthenticatorOptions = {},
+  ) {}
 
   /** Throws an S3Error (403/400) when the request is not validly signed; anonymous requests pass as such. */
   authenticate(input: AuthInput): AuthResult {
     const { rawPath, params } = input.target ?? splitRawUrl(input.rawUrl);
     const authorization = headerValue(input.headers, H_AUTHORIZATION);
     const presigned = hasPresignedParams(params);
-    if (authorization !== undefined && presigned) {
-      throw s3Error('InvalidArgument', 'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified.');
+    const presignedV2 = hasSigV2Query(params);
+    if ((authorization !== undefined && (presigned || presignedV2)) || (presigned && presignedV2)) {
+      throw s3Error('InvalidArgument', 'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified.');
     }
+    if (authorization !== undefined && isSigV2Header(authorization)) return authenticateSigV2Header(this.sigV2(input, rawPath, params), authorization, this.lookupSecret);
     if (authorization !== undefined) return this.byHeader(input, authorization, rawPath, params);
     if (presigned) return this.byQuery(input, rawPath, params);
-    if (hasSigV2QueryParams(params)) throw s3Error('InvalidRequest', 'SigV2 is not supported; please use AWS Signature Version 4 (AWS4-HMAC-SHA256).');
+    if (presignedV2) return authenticateSigV2Query(this.sigV2(input, rawPath, params), this.lookupSecret);
     return { kind: 'anonymous', payload: anonymousPayloadMode(headerValue(input.headers, H_CONTENT_SHA256)) };
+  }
+
+  private sigV2(input: AuthInput, rawPath: string, params: RawQueryParam[]): SigV2Request {
+    if (this.options.signatureV2 === false) throw s3Error('InvalidRequest', SIGV2_REFUSED);
+    const hostBucket = virtualHostBucket(headerValue(input.headers, 'host'), this.options.baseDomain);
+    return { method: input.method, rawPath, params, headers: input.headers, hostBucket, now: input.now };
   }
 
   private byHeader(input: AuthInput, authorization: string, rawPath: string, params: RawQueryParam[]): AuthResult {

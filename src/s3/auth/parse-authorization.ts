@@ -73,14 +73,14 @@ export function isSignatureSyntax(value: string): boolean {
 /**
  * 'AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=hex'.
  * Lenient about whitespace around the commas and around the algorithm. SigV2 ('AWS AKID:sig') is
- * refused with InvalidRequest, other schemes with InvalidArgument, anything else malformed with
- * AuthorizationHeaderMalformed.
+ * verified by sigv2.ts before this is called (a bare 'AWS' is InvalidArgument); other schemes are
+ * refused with InvalidArgument, anything else malformed with AuthorizationHeaderMalformed.
  */
 export function parseAuthorizationHeader(value: string): ParsedAuthorization {
   const trimmed = value.trim();
   const m = /^(\S+)\s+([\s\S]*)$/.exec(trimmed);
   const algorithm = m ? m[1]! : trimmed;
-  if (algorithm === 'AWS') throw s3Error('InvalidRequest', 'SigV2 is not supported; please use AWS Signature Version 4 (AWS4-HMAC-SHA256).');
+  if (algorithm === 'AWS') throw s3Error('InvalidArgument', 'AWS authorization header is invalid.  Expected AwsAccessKeyId:signature');
   if (algorithm !== SIGV4_ALGORITHM) {
     if (algorithm.startsWith(SIGV4_ALGORITHM)) throw malformed(`the algorithm must be followed by a space.`);
     throw s3Error('InvalidArgument', `Unsupported Authorization Type "${algorithm}"; only ${SIGV4_ALGORITHM} is supported.`);

@@ -38,12 +38,6 @@ export function hasPresignedParams(params: readonly RawQueryParam[]): boolean {
   });
 }
 
-/** SigV2 query authentication: ?AWSAccessKeyId=...&Signature=...&Expires=... */
-export function hasSigV2QueryParams(params: readonly RawQueryParam[]): boolean {
-  const names = new Set(params.map(paramName));
-  return names.has('AWSAccessKeyId') && names.has('Signature');
-}
-
 const err = (message: string) => s3Error('AuthorizationQueryParametersError', message);
 
 /** The X-Amz-* parameters of query authentication, by name (each at most once). */

@@ -1,7 +1,7 @@
 /**
  * Service and bucket operations: ListBuckets, CreateBucket, DeleteBucket, HeadBucket,
  * GetBucketLocation, and the answers common tools expect from an unversioned bucket
- * without ACLs or tags (GetBucketVersioning, GetBucketAcl, GetObjectAcl, tagging).
+ * without tags (GetBucketVersioning, tagging). ACLs: handlers/acl.ts.
  */
 import { accessLevel } from '../authorize';
 import { principal, sendXml, type EndpointOf, type S3Context } from '../context';
@@ -9,7 +9,10 @@ import { S3Error, s3Error } from '../errors';
 import { readSmallBody } from '../upload-body';
 import { ownerXml, parseRequestXml, xmlDate } from '../xml';
 import { assertChildrenIn } from '../request-xml';
+import { defaultAcl } from '../acl/access-control-list';
 import { readerFor } from '../object-reader';
+import { lookedUp } from '../acl/acl-access';
+import { bucketAclOfRequest } from '../acl/request-acl';
 
 /** ListBuckets' max-buckets: 1 to 10000 (no limit when absent). */
 function maxBuckets(value: string | undefined): number {
@@ -56,6 +59,7 @@ export async function handleCreateBucket(ctx: S3Context<EndpointOf<'CreateBucket
     const doc = parseRequestXml(body, 'CreateBucketConfiguration');
     assertChildrenIn(doc, ['LocationConstraint', 'Location', 'Bucket']);
   }
+  const acl = bucketAclOfRequest(ctx);
   try {
     await ctx.services.buckets.create(ctx.endpoint.bucket);
   } catch (err) {
@@ -66,7 +70,13 @@ export async function handleCreateBucket(ctx: S3Context<EndpointOf<'CreateBucket
     await ctx.services.buckets.get(ctx.endpoint.bucket).catch(() => {
       throw err;
     });
+    await ctx.reply.header('location', `/${ctx.endpoint.bucket}`).send();
+    return;
   }
+  // The creator owns the new bucket: its ACL records that (and what x-amz-acl / x-amz-grant-* asked).
+  const created = await ctx.services.buckets.get(ctx.endpoint.bucket);
+  if (acl) await ctx.services.settings.putAcl(created, acl, ctx.signal);
+  else await ctx.services.settings.putAcl(created, defaultAcl(principal(ctx.auth)), ctx.signal).catch((err: unknown) => ctx.request.log.warn({ err, op: 'CreateBucket' }, 'could not record the new bucket\'s owner'));
   ctx.reply.header('location', `/${ctx.endpoint.bucket}`);
   await ctx.reply.send();
 }
@@ -91,25 +101,11 @@ export async function handleGetBucketVersioning(ctx: S3Context<EndpointOf<'GetBu
   await sendXml(ctx, 'VersioningConfiguration', {});
 }
 
-export async function handleGetAcl(ctx: S3Context<EndpointOf<'GetBucketAcl' | 'GetObjectAcl'>>): Promise<void> {
-  if (ctx.endpoint.op === 'GetObjectAcl') await readerFor(ctx.bucket, ctx.placement).stat(ctx.endpoint.key, ctx.signal);
-  const owner = ownerXml(principal(ctx.auth));
-  await sendXml(ctx, 'AccessControlPolicy', {
-    Owner: owner,
-    AccessControlList: {
-      Grant: {
-        Grantee: { '@_xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', '@_xsi:type': 'CanonicalUser', ...owner },
-        Permission: 'FULL_CONTROL',
-      },
-    },
-  });
-}
-
 export async function handleGetBucketTagging(ctx: S3Context<EndpointOf<'GetBucketTagging'>>): Promise<void> {
   throw s3Error('NoSuchTagSet');
 }
 
 export async function handleGetObjectTagging(ctx: S3Context<EndpointOf<'GetObjectTagging'>>): Promise<void> {
-  await readerFor(ctx.bucket, ctx.placement).stat(ctx.endpoint.key, ctx.signal);
+  await lookedUp(ctx.access, () => readerFor(ctx.bucket, ctx.placement).stat(ctx.endpoint.key, ctx.signal));
   await sendXml(ctx, 'Tagging', { TagSet: {} });
 }

@@ -11,6 +11,7 @@ import { renderXml, xmlDate } from '../xml';
 import { resolveCopySource } from './copy-source';
 import { checkWriteConditions } from '../write-conditions';
 import { writing } from '../object-writes';
+import { objectAclOfRequest } from '../acl/request-acl';
 
 export async function handleCopyObject(ctx: S3Context<EndpointOf<'CopyObject'>>): Promise<void> {
   const { endpoint, request, reply, signal, bucket: destination } = ctx;
@@ -27,13 +28,16 @@ export async function handleCopyObject(ctx: S3Context<EndpointOf<'CopyObject'>>)
     );
   }
   await checkWriteConditions(request, destination.store, endpoint.key, signal);
-  const replaced: ObjectMetadata | undefined = directive === 'REPLACE' ? metadataFromHeaders(request) : undefined;
+  const { key: _key, size: _size, etag: _etag, lastModified: _lm, partSizes: _ps, acl: sourceAcl, ...sourceMetadata } = source.info;
+  // The copy gets the ACL the request asks for (none: private), never the source's.
+  const acl = await objectAclOfRequest(ctx, destination);
+  let replaced: ObjectMetadata | undefined = directive === 'REPLACE' ? metadataFromHeaders(request) : undefined;
+  if (acl !== undefined || sourceAcl !== undefined) replaced = { ...(replaced ?? sourceMetadata), acl };
 
   let result: WriteResult;
   if (source.bucket.store === destination.store) {
     result = await writing(destination, endpoint.key, (store) => store.copy({ sourceKey: source.key, destinationKey: endpoint.key, metadata: replaced, signal }));
   } else {
-    const { key: _key, size: _size, etag: _etag, lastModified: _lm, partSizes: _ps, ...sourceMetadata } = source.info;
     const body = await source.openStream(undefined, signal);
     try {
       result = await writing(destination, endpoint.key, (store) => store.write({ key: endpoint.key, body, metadata: replaced ?? sourceMetadata, signal }));

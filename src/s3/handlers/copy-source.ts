@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import type { ByteRange, ObjectInfo } from '../../../ufs-adapters/types';
 import type { Cluster } from '../../cluster/cluster';
 import { authorize } from '../authorize';
+import { GRANTED, lookedUp, requesterOf, type Access } from '../acl/acl-access';
 import { checkCopySourceConditions } from '../conditions';
 import { header, type S3Context } from '../context';
 import { s3Error } from '../errors';
@@ -55,10 +56,17 @@ export async function resolveCopySource(ctx: S3Context): Promise<CopySource> {
   if (raw === undefined) throw s3Error('InvalidArgument', 'Copy Source must be specified');
   const { bucket: bucketName, key } = parseCopySource(raw);
   const bucket = await ctx.services.buckets.get(bucketName);
-  authorize(ctx.auth, ctx.credential, 'read', bucket, 'GetObject');
+  // The grants on the source bucket, or else (with ACLs on) READ in the source object's ACL.
+  let access: Access = GRANTED;
+  try {
+    authorize(ctx.auth, ctx.credential, 'read', bucket, 'GetObject');
+  } catch (err) {
+    if (!ctx.services.config.server.acls) throw err;
+    access = { kind: 'object-acl', permission: 'READ', requester: requesterOf(ctx.auth), canList: false };
+  }
   // A source this node does not own is read past its cache: its owner sees the writes, not us.
   const reader = readerFor(bucket, ownedElsewhere(ctx.services.cluster, bucket.name, key) ? { kind: 'uncached', ownersAhead: [] } : { kind: 'owner' });
-  const info = await reader.stat(key, ctx.signal);
+  const info = await lookedUp(access, () => reader.stat(key, ctx.signal));
   checkCopySourceConditions(
     {
       ifMatch: header(ctx.request, 'x-amz-copy-source-if-match'),

@@ -10,6 +10,7 @@ import type { EndpointOf, S3Context } from '../context';
 import { s3Error } from '../errors';
 import { readerFor, statForRead } from '../object-reader';
 import { firstByteOf, planRead, type ReadRequest } from '../read-plan';
+import { lookedUp } from '../acl/acl-access';
 
 type ReadOp = EndpointOf<'GetObject' | 'HeadObject'>;
 
@@ -29,7 +30,7 @@ export async function handleGetObject(ctx: S3Context<ReadOp>): Promise<void> {
   const firstByte = firstByteOf(readRequest);
 
   for (let attempt = 1; ; attempt++) {
-    const info = await statForRead(reader, endpoint.key, signal, firstByte);
+    const info = await lookedUp(ctx.access, () => statForRead(reader, endpoint.key, signal, firstByte));
     const plan = planRead(readRequest, info);
     let body;
     if (plan.range) {

@@ -5,19 +5,31 @@
  */
 import { pipeline } from 'node:stream';
 import { LRUCache } from 'lru-cache';
-import type { ChecksumAlgorithm, CompletedPart, WriteResult } from '../../../ufs-adapters/types';
+import type { ChecksumAlgorithm, ChecksumMap, CompletedPart, WriteResult } from '../../../ufs-adapters/types';
 import { checkWriteConditions } from '../write-conditions';
 import { writing } from '../object-writes';
 import { header, principal, sendXml, type EndpointOf, type S3Context } from '../context';
 import { errorLogLevel } from '../error-log-level';
 import { s3Error, toS3Error } from '../errors';
-import { assertKeyLength, checksumHeader, metadataFromHeaders } from '../object-headers';
+import { CHECKSUM_ALGORITHMS, assertKeyLength, checksumHeader, metadataFromHeaders } from '../object-headers';
+import {
+  assertPartAlgorithm,
+  checkClientObjectChecksum,
+  checksumElement,
+  checksumTypeOf,
+  completionChecksum,
+  decodeUploadChecksum,
+  encodeUploadChecksum,
+  uploadChecksumOf,
+  type CompletedPartChecksums,
+} from '../multipart-checksum';
 import { parseRange } from '../range';
-import { prepareUploadBody, readSmallBody } from '../upload-body';
+import { IntegrityCheck, prepareUploadBody, readSmallBody } from '../upload-body';
 import { XML_DECLARATION, ownerXml, parseRequestXml, renderXml, xmlDate, type XmlObject } from '../xml';
 import { assertChildrenIn, childText, childrenNamed } from '../request-xml';
 import { partNumberOf } from '../endpoint';
 import { resolveCopySource } from './copy-source';
+import { objectAclOfRequest } from '../acl/request-acl';
 import { parseMaxKeys } from './list-page';
 import { compareUtf8 } from '../../../ufs-adapters/utf8-order';
 
@@ -28,18 +40,36 @@ const PART_ELEMENTS = ['PartNumber', 'ETag', 'ChecksumCRC32', 'ChecksumCRC32C', 
 export async function handleCreateMultipartUpload(ctx: S3Context<EndpointOf<'CreateMultipartUpload'>>): Promise<void> {
   const { endpoint, bucket } = ctx;
   assertKeyLength(endpoint.key);
-  const upload = await bucket.store.createMultipartUpload(endpoint.key, metadataFromHeaders(ctx.request));
-  const checksumAlgorithm = header(ctx.request, 'x-amz-checksum-algorithm');
-  if (checksumAlgorithm) ctx.reply.header('x-amz-checksum-algorithm', checksumAlgorithm.toUpperCase());
+  const metadata = metadataFromHeaders(ctx.request);
+  const checksum = uploadChecksumOf(header(ctx.request, 'x-amz-checksum-algorithm'), header(ctx.request, 'x-amz-checksum-type'));
+  if (checksum) metadata.checksumAlgorithm = encodeUploadChecksum(checksum);
+  const acl = await objectAclOfRequest(ctx, bucket);
+  if (acl !== undefined) metadata.acl = acl;
+  const upload = await bucket.store.createMultipartUpload(endpoint.key, metadata);
+  if (checksum) {
+    ctx.reply.header('x-amz-checksum-algorithm', checksum.algorithm);
+    ctx.reply.header('x-amz-checksum-type', checksum.type);
+  }
   await sendXml(ctx, 'InitiateMultipartUploadResult', { Bucket: endpoint.bucket, Key: endpoint.key, UploadId: upload.uploadId });
 }
 
 export async function handleUploadPart(ctx: S3Context<EndpointOf<'UploadPart'>>): Promise<void> {
   const { endpoint, reply, services, signal, bucket } = ctx;
   const { uploadId, partNumber } = endpoint;
-  await bucket.store.getMultipartUpload(endpoint.key, uploadId); // NoSuchUpload before reading the body
-  const upload = prepareUploadBody(ctx.request, ctx.auth, services, 'UploadPart', MAX_PART_SIZE);
-  const part = await bucket.store.uploadPart({ uploadId, key: endpoint.key, partNumber, body: upload.body, signal });
+  const created = await bucket.store.getMultipartUpload(endpoint.key, uploadId); // NoSuchUpload before reading the body
+  // The algorithm CreateMultipartUpload named: the part must not name another; without one of
+  // its own, the gateway computes it, so every part of the upload has the checksum to combine.
+  const expected = decodeUploadChecksum(created.metadata.checksumAlgorithm);
+  const upload = prepareUploadBody(ctx.request, ctx.auth, services, 'UploadPart', MAX_PART_SIZE, { compute: expected?.algorithm });
+  assertPartAlgorithm(expected, upload.named);
+  const part = await bucket.store.uploadPart({
+    uploadId,
+    key: endpoint.key,
+    partNumber,
+    body: upload.body,
+    beforeCommit: () => ({ checksums: upload.checksums() }),
+    signal,
+  });
   reply.header('etag', part.etag);
   for (const [alg, value] of Object.entries(upload.checksums())) reply.header(checksumHeader(alg as ChecksumAlgorithm), value);
   await reply.send();
@@ -48,7 +78,8 @@ export async function handleUploadPart(ctx: S3Context<EndpointOf<'UploadPart'>>)
 export async function handleUploadPartCopy(ctx: S3Context<EndpointOf<'UploadPartCopy'>>): Promise<void> {
   const { endpoint, services, signal, bucket } = ctx;
   const { uploadId, partNumber } = endpoint;
-  await bucket.store.getMultipartUpload(endpoint.key, uploadId);
+  const created = await bucket.store.getMultipartUpload(endpoint.key, uploadId);
+  const expected = decodeUploadChecksum(created.metadata.checksumAlgorithm);
   const source = await resolveCopySource(ctx);
   const rangeHeader = header(ctx.request, 'x-amz-copy-source-range');
   let range;
@@ -60,18 +91,23 @@ export async function handleUploadPartCopy(ctx: S3Context<EndpointOf<'UploadPart
   }
   if ((range ? range.end - range.start + 1 : source.info.size) > MAX_PART_SIZE) throw s3Error('EntityTooLarge');
   const read = await source.openStream(range, signal);
-  const body = pipeline(read, services.metrics.countBytes('UploadPartCopy', 'in'), () => undefined);
+  // An upload created with a checksum algorithm gets the copied part's checksum too.
+  const integrity = new IntegrityCheck(undefined, {}, expected ? [expected.algorithm] : [], MAX_PART_SIZE);
+  const body = pipeline(read, integrity, services.metrics.countBytes('UploadPartCopy', 'in'), () => undefined);
   let part;
   try {
-    part = await bucket.store.uploadPart({ uploadId, key: endpoint.key, partNumber, body, signal });
+    part = await bucket.store.uploadPart({ uploadId, key: endpoint.key, partNumber, body, beforeCommit: () => ({ checksums: { ...integrity.computed } }), signal });
   } finally {
     read.destroy();
   }
-  await sendXml(ctx, 'CopyPartResult', { LastModified: xmlDate(part.lastModified), ETag: part.etag });
+  const checksums = Object.fromEntries(Object.entries(integrity.computed).map(([alg, value]) => [checksumElement(alg as ChecksumAlgorithm), value]));
+  await sendXml(ctx, 'CopyPartResult', { LastModified: xmlDate(part.lastModified), ETag: part.etag, ...checksums });
 }
 
+type RequestedPart = CompletedPart & CompletedPartChecksums;
+
 /** The part list; a PartNumber is decimal digits (XML whitespace around them aside), as in the query. */
-function parseCompleteRequest(xml: Buffer): CompletedPart[] {
+function parseCompleteRequest(xml: Buffer): RequestedPart[] {
   const doc = parseRequestXml(xml, 'CompleteMultipartUpload');
   assertChildrenIn(doc, ['Part']);
   const parts = childrenNamed(doc, 'Part');
@@ -81,12 +117,33 @@ function parseCompleteRequest(xml: Buffer): CompletedPart[] {
     const partNumber = childText(p, 'PartNumber');
     const etag = childText(p, 'ETag');
     if (partNumber === undefined || etag === undefined) throw s3Error('MalformedXML');
-    return { partNumber: partNumberOf(partNumber.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '')), etag: etag.trim() };
+    const checksums: ChecksumMap = {};
+    for (const alg of CHECKSUM_ALGORITHMS) {
+      const value = childText(p, checksumElement(alg));
+      if (value !== undefined) checksums[alg] = value.trim();
+    }
+    return { partNumber: partNumberOf(partNumber.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '')), etag: etag.trim(), checksums };
   });
 }
 
+/** The object checksums of a CompleteMultipartUpload's headers (x-amz-checksum-<alg>). */
+function objectChecksumHeaders(ctx: S3Context<EndpointOf<'CompleteMultipartUpload'>>): ChecksumMap {
+  const out: ChecksumMap = {};
+  for (const alg of CHECKSUM_ALGORITHMS) {
+    const value = header(ctx.request, checksumHeader(alg));
+    if (value !== undefined) out[alg] = value;
+  }
+  return out;
+}
+
+interface Completed {
+  result: WriteResult;
+  /** The object's checksum, when the upload named an algorithm. */
+  checksum?: { algorithm: ChecksumAlgorithm; value: string };
+}
+
 /** Completions answered in the last hour, so a client that timed out and retries gets the same answer. */
-const recentlyCompleted = new LRUCache<string, WriteResult>({ max: 10_000, ttl: 3600_000 });
+const recentlyCompleted = new LRUCache<string, Completed>({ max: 10_000, ttl: 3600_000 });
 /** A completion slower than this answers 200 at once and keeps the connection alive, as S3 does. */
 const SLOW_COMPLETION_MS = 2_000;
 const KEEPALIVE_INTERVAL_MS = 10_000;
@@ -94,10 +151,11 @@ const KEEPALIVE_INTERVAL_MS = 10_000;
 export async function handleCompleteMultipartUpload(ctx: S3Context<EndpointOf<'CompleteMultipartUpload'>>): Promise<void> {
   const { endpoint, request, reply, services, signal, bucket } = ctx;
   const { uploadId } = endpoint;
-  const body = await readSmallBody(request, ctx.auth, services, 'CompleteMultipartUpload', 4 * 1024 * 1024);
+  // x-amz-checksum-* headers here are the assembled object's, not the XML body's.
+  const body = await readSmallBody(request, ctx.auth, services, 'CompleteMultipartUpload', 4 * 1024 * 1024, { checksumHeadersAreNotForTheBody: true });
   const parts = parseCompleteRequest(body);
   const host = header(request, 'host') ?? 'localhost';
-  const resultXml = (result: WriteResult, declaration: boolean): string =>
+  const resultXml = ({ result, checksum }: Completed, declaration: boolean): string =>
     renderXml(
       'CompleteMultipartUploadResult',
       {
@@ -105,6 +163,7 @@ export async function handleCompleteMultipartUpload(ctx: S3Context<EndpointOf<'C
         Bucket: endpoint.bucket,
         Key: endpoint.key,
         ETag: result.etag,
+        ...(checksum ? { [checksumElement(checksum.algorithm)]: checksum.value, ChecksumType: checksumTypeOf(checksum.value) } : {}),
       },
       { declaration },
     );
@@ -118,10 +177,23 @@ export async function handleCompleteMultipartUpload(ctx: S3Context<EndpointOf<'C
   }
   await checkWriteConditions(request, bucket.store, endpoint.key, signal);
 
+  // The parts' checksums against the stored ones, and the object's from them (S3's order of checks).
+  const created = await bucket.store.getMultipartUpload(endpoint.key, uploadId, signal);
+  const uploadChecksum = decodeUploadChecksum(created.metadata.checksumAlgorithm);
+  const givenChecksums = objectChecksumHeaders(ctx);
+  const checksumType = header(request, 'x-amz-checksum-type');
+  const needsParts = uploadChecksum !== undefined || parts.some((p) => Object.keys(p.checksums).length > 0);
+  const objectChecksum = needsParts ? await completionChecksum(uploadChecksum, parts, await bucket.store.listParts(endpoint.key, uploadId, signal)) : undefined;
+  checkClientObjectChecksum(uploadChecksum, givenChecksums, checksumType, objectChecksum);
+  const checksum = uploadChecksum && objectChecksum !== undefined ? { algorithm: uploadChecksum.algorithm, value: objectChecksum } : undefined;
+  const late = checksum ? { checksums: { [checksum.algorithm]: checksum.value } } : undefined;
+  const completedParts: CompletedPart[] = parts.map(({ partNumber, etag }) => ({ partNumber, etag }));
+
   // Not tied to the client's signal: a client that gives up and retries finds the work done.
-  const completion = writing(bucket, endpoint.key, (store) => store.completeMultipartUpload(endpoint.key, uploadId, parts)).then((result) => {
-    recentlyCompleted.set(memoKey, result);
-    return result;
+  const completion = writing(bucket, endpoint.key, (store) => store.completeMultipartUpload(endpoint.key, uploadId, completedParts, undefined, late)).then((result) => {
+    const completed: Completed = { result, checksum };
+    recentlyCompleted.set(memoKey, completed);
+    return completed;
   });
   let timer: NodeJS.Timeout | undefined;
   const slow = await Promise.race([
@@ -169,6 +241,8 @@ export async function handleListParts(ctx: S3Context<EndpointOf<'ListParts'>>): 
   const all = (await bucket.store.listParts(endpoint.key, uploadId)).filter((p) => p.partNumber > marker);
   const page = all.slice(0, maxParts);
   const owner = ownerXml(principal(ctx.auth));
+  const created = await bucket.store.getMultipartUpload(endpoint.key, uploadId);
+  const checksum = decodeUploadChecksum(created.metadata.checksumAlgorithm);
   await sendXml(ctx, 'ListPartsResult', {
     Bucket: endpoint.bucket,
     Key: endpoint.key,
@@ -176,11 +250,19 @@ export async function handleListParts(ctx: S3Context<EndpointOf<'ListParts'>>): 
     Initiator: owner,
     Owner: owner,
     StorageClass: 'STANDARD',
+    ChecksumAlgorithm: checksum?.algorithm,
+    ChecksumType: checksum?.type,
     PartNumberMarker: marker,
     NextPartNumberMarker: page.length > 0 ? page[page.length - 1].partNumber : undefined,
     MaxParts: maxParts,
     IsTruncated: all.length > page.length,
-    Part: page.map((p) => ({ PartNumber: p.partNumber, LastModified: xmlDate(p.lastModified), ETag: p.etag, Size: p.size })),
+    Part: page.map((p) => ({
+      PartNumber: p.partNumber,
+      LastModified: xmlDate(p.lastModified),
+      ETag: p.etag,
+      Size: p.size,
+      ...Object.fromEntries(CHECKSUM_ALGORITHMS.filter((alg) => p.checksums?.[alg] !== undefined).map((alg) => [checksumElement(alg), p.checksums?.[alg]])),
+    })),
   });
 }
 

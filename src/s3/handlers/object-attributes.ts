@@ -9,6 +9,9 @@ import { header, sendXml, type EndpointOf, type S3Context } from '../context';
 import { s3Error } from '../errors';
 import { readerFor, statForRead } from '../object-reader';
 import type { XmlObject } from '../xml';
+import { lookedUp } from '../acl/acl-access';
+import { CHECKSUM_ALGORITHMS } from '../object-headers';
+import { checksumElement, checksumTypeOf } from '../multipart-checksum';
 
 const ATTRIBUTES = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'] as const;
 type Attribute = (typeof ATTRIBUTES)[number];
@@ -30,17 +33,19 @@ function wholeNumber(value: string | undefined, name: string, fallback: number, 
   return n;
 }
 
+/**
+ * The object's checksum as GetObjectAttributes gives it: a multipart object's composite checksum
+ * without its "-<N>" suffix (the part count is ObjectParts' PartsCount) and ChecksumType COMPOSITE;
+ * any other FULL_OBJECT.
+ */
 const checksumXml = (info: ObjectInfo): XmlObject | undefined => {
-  const c = info.checksums;
-  if (!c || Object.keys(c).length === 0) return undefined;
-  return {
-    ChecksumCRC32: c.CRC32,
-    ChecksumCRC32C: c.CRC32C,
-    ChecksumCRC64NVME: c.CRC64NVME,
-    ChecksumSHA1: c.SHA1,
-    ChecksumSHA256: c.SHA256,
-    ChecksumType: c.CRC32 || c.CRC32C || c.CRC64NVME || c.SHA1 || c.SHA256 ? 'FULL_OBJECT' : undefined,
-  };
+  const entries = CHECKSUM_ALGORITHMS.filter((alg) => info.checksums?.[alg] !== undefined).map((alg) => [alg, info.checksums?.[alg] as string] as const);
+  if (entries.length === 0) return undefined;
+  const type = checksumTypeOf(entries[0][1]);
+  const out: XmlObject = {};
+  for (const [alg, value] of entries) out[checksumElement(alg)] = type === 'COMPOSITE' ? value.replace(/-\d+$/, '') : value;
+  out.ChecksumType = type;
+  return out;
 };
 
 function partsXml(info: ObjectInfo, maxParts: number, marker: number): XmlObject | undefined {
@@ -63,7 +68,7 @@ export async function handleGetObjectAttributes(ctx: S3Context<EndpointOf<'GetOb
   const attributes = requested(header(ctx.request, 'x-amz-object-attributes'));
   const maxParts = wholeNumber(header(ctx.request, 'x-amz-max-parts'), 'x-amz-max-parts', 1000, 1000);
   const marker = wholeNumber(header(ctx.request, 'x-amz-part-number-marker'), 'x-amz-part-number-marker', 0, 10000);
-  const info = await statForRead(readerFor(ctx.bucket, ctx.placement), ctx.endpoint.key, ctx.signal);
+  const info = await lookedUp(ctx.access, () => statForRead(readerFor(ctx.bucket, ctx.placement), ctx.endpoint.key, ctx.signal));
   ctx.reply.header('last-modified', info.lastModified.toUTCString());
   await sendXml(ctx, 'GetObjectAttributesResponse', {
     ETag: attributes.has('ETag') ? unquoteEtag(info.etag) : undefined,

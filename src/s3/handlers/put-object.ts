@@ -8,12 +8,15 @@ import { assertKeyLength, checksumHeader, metadataFromHeaders } from '../object-
 import { prepareUploadBody } from '../upload-body';
 import { checkWriteConditions } from '../write-conditions';
 import { writing } from '../object-writes';
+import { objectAclOfRequest } from '../acl/request-acl';
 import type { ChecksumAlgorithm } from '../../../ufs-adapters/types';
 
 export async function handlePutObject(ctx: S3Context<EndpointOf<'PutObject'>>): Promise<void> {
   const { endpoint, request, reply, services, signal, bucket } = ctx;
   assertKeyLength(endpoint.key);
   const metadata = metadataFromHeaders(request);
+  const acl = await objectAclOfRequest(ctx, bucket);
+  if (acl !== undefined) metadata.acl = acl;
   await checkWriteConditions(request, bucket.store, endpoint.key, signal);
   const upload = prepareUploadBody(request, ctx.auth, services, 'PutObject', services.config.server.maxPutSize);
   // A store of files and folders keeps "a/" as a folder: it can hold no bytes. Object stores can.
