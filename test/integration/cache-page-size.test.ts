@@ -62,7 +62,8 @@ describe('warm hand-off between nodes with different page sizes', () => {
     await mkdir(path.join(dataDir, 'bkt'), { recursive: true });
     const ports: Record<string, number> = { 'node-a': await freePort(), 'node-b': await freePort() };
     const peers = Object.entries(ports).map(([id, port]) => ({ id, url: `http://127.0.0.1:${port}` }));
-    const start = async (id: string, pageSize: number): Promise<RingcacheApp & { url: string }> => {
+    // node-b starts alone (a bootstrap quorum of 1); node-a, with the default (both), joins the view node-b formed.
+    const start = async (id: string, pageSize: number, bootstrap?: number): Promise<RingcacheApp & { url: string }> => {
       const config = parseConfig({
         server: { host: '127.0.0.1', port: ports[id] },
         dataDir,
@@ -70,7 +71,10 @@ describe('warm hand-off between nodes with different page sizes', () => {
         cache: { pageSize, disk: { path: path.join(base, `cache-${id}`), maxBytes: 64 * 1024 * 1024 }, memory: { maxBytes: 16 * 1024 * 1024 } },
         jobs: { stateDir: path.join(base, `jobs-${id}`) },
         log: { level: 'error' },
-        cluster: { nodeId: id, advertiseUrl: `http://127.0.0.1:${ports[id]}`, secret: CLUSTER_SECRET, peers, health: { probeIntervalMs: 200, probeTimeoutMs: 300, failuresBeforeDown: 1 } },
+        cluster: { nodeId: id, advertiseUrl: `http://127.0.0.1:${ports[id]}`, secret: CLUSTER_SECRET, peers, health: { probeIntervalMs: 200, probeTimeoutMs: 300, failuresBeforeDown: 1 },
+          lease: { durationMs: 1200, marginMs: 200, cacheGraceMs: 300 },
+          ...(bootstrap === undefined ? {} : { quorum: { bootstrap } }),
+        },
       });
       const built = await buildApp({ config, logger: false });
       await built.app.listen({ host: '127.0.0.1', port: ports[id] });
@@ -86,13 +90,15 @@ describe('warm hand-off between nodes with different page sizes', () => {
     await writeFile(path.join(dataDir, 'bkt', key), body);
 
     // node-b alone owns every key and caches the object in 256 KiB pages.
-    const b = await start('node-b', 256 * KiB);
+    const b = await start('node-b', 256 * KiB, 1);
+    await until(() => b.cluster.node.ownsKey('bkt', key), 'node-b owns every key alone');
     const viaB = clientOf(b.url);
     expect((await getBytes(viaB, key)).equals(body)).toBe(true);
     viaB.destroy();
 
     // node-a joins with 64 KiB pages and owns the key: on a miss it asks node-b first.
     const a = await start('node-a', 64 * KiB);
+    await until(() => a.cluster.node.size === 2 && a.cluster.node.ownsKey('bkt', key), 'node-a owns the key in the view of both');
     const viaA = clientOf(a.url);
     const got = await getBytes(viaA, key);
     viaA.destroy();
@@ -103,3 +109,12 @@ describe('warm hand-off between nodes with different page sizes', () => {
     expect(metricValue(metrics, 'ringcache_cluster_handoff_pages_total', { result: 'hit' })).toBe(0);
   });
 });
+
+/** Waits for `condition` (polled every 20 ms), failing after 20 s with `what`. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

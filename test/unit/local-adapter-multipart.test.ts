@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -226,23 +226,34 @@ describe('multipart uploads', () => {
   });
 
   it('cleanupAbandonedUploads removes old uploads and stale temp files only', async () => {
+    // Ages are set, not waited for: an upload's start is its upload.json's `initiated`, a temp
+    // file's age its mtime. Nothing here depends on how fast the machine is.
+    const HOUR = 3600_000;
+    const age = async (uploadId: string, ms: number): Promise<void> => {
+      const file = path.join(root, '.ringcache', 'uploads', uploadId, 'upload.json');
+      const record = JSON.parse(await readFile(file, 'utf8'));
+      await writeFile(file, JSON.stringify({ ...record, initiated: new Date(Date.now() - ms).toISOString() }));
+    };
     const old = await adapter.createMultipartUpload('old', meta());
     await adapter.uploadPart({ key: 'old', uploadId: old.uploadId, partNumber: 1, body: Readable.from([Buffer.from('x')]) });
     await mkdir(path.join(root, '.ringcache', 'tmp'), { recursive: true });
-    await writeFile(path.join(root, '.ringcache', 'tmp', 'put-crashed'), 'left behind by a crash');
+    const crashed = path.join(root, '.ringcache', 'tmp', 'put-crashed');
+    await writeFile(crashed, 'left behind by a crash');
 
-    expect(await adapter.cleanupAbandonedUploads(60_000)).toBe(0);
+    expect(await adapter.cleanupAbandonedUploads(HOUR)).toBe(0);
     expect((await uploads(adapter)).length).toBe(1);
 
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await age(old.uploadId, 2 * HOUR);
+    const twoHoursAgo = new Date(Date.now() - 2 * HOUR);
+    await utimes(crashed, twoHoursAgo, twoHoursAgo);
     const fresh = await adapter.createMultipartUpload('fresh', meta());
-    expect(await adapter.cleanupAbandonedUploads(20)).toBe(2);
+    expect(await adapter.cleanupAbandonedUploads(HOUR)).toBe(2);
     expect((await uploads(adapter)).map((u) => u.uploadId)).toEqual([fresh.uploadId]);
     expect(await readdir(path.join(root, '.ringcache', 'tmp'))).toEqual([]);
     await expectUfsError(adapter.listParts('old', old.uploadId), 'NoSuchUpload');
 
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    expect(await cleanupAbandonedUploads(root, 20)).toBe(1);
+    await age(fresh.uploadId, 2 * HOUR);
+    expect(await cleanupAbandonedUploads(root, HOUR)).toBe(1);
     expect(await uploads(adapter)).toEqual([]);
   });
 });
