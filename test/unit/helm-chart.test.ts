@@ -305,7 +305,7 @@ describeRendered('helm chart: rendered with default values', () => {
     const parsed = JSON.parse(json);
     expect(Object.keys(parsed).filter((k) => !ALLOWED_CONFIG_KEYS.includes(k))).toEqual([]);
     expect(parsed.credentials).toBeUndefined();
-    expect(parsed.server).toEqual({ host: '0.0.0.0', port: 9000, region: 'us-east-1', maxPutSize: 5368709120, bodyIdleTimeoutMs: 20000, bodyMinBytesPerSecond: 1024, signatureV2: true });
+    expect(parsed.server).toEqual({ host: '0.0.0.0', port: 9000, region: 'us-east-1', maxPutSize: 5368709120, bodyIdleTimeoutMs: 20000, bodyMinBytesPerSecond: 1024, signatureV2: true, acls: true, bucketSettingsTtlSeconds: 5 });
 
     const env = podEnv(r);
     expect(Object.keys(env).sort()).toEqual(['RINGCACHE_ACCESS_KEY_ID', 'RINGCACHE_SECRET_ACCESS_KEY']);

@@ -2,7 +2,7 @@
  * S3 access control lists: an owner and up to 100 grants of a permission to a grantee (a user,
  * that is an access key id here, or one of S3's groups). Built from a canned ACL (`x-amz-acl`),
  * from `x-amz-grant-*` headers or from an AccessControlPolicy document (acl-xml.ts); stored in
- * an encoded form with the object's metadata or in the bucket's settings (docs/acls.md).
+ * an encoded form with the object's metadata or in the bucket's settings (README, section ACLs).
  *
  * What a grant allows (see `allows`): FULL_CONTROL is every permission; the owner always has
  * READ_ACP and WRITE_ACP. AllUsers is anyone, signed or not; AuthenticatedUsers any request

@@ -1,5 +1,5 @@
 /**
- * What ACLs add to the grants of the configuration (docs/acls.md). Grants come first: a key with
+ * What ACLs add to the grants of the configuration (README, section ACLs). Grants come first: a key with
  * a grant on the bucket needs no ACL. A request the grants refuse is allowed when the bucket's
  * ACL gives the requester the permission the operation needs on the bucket (READ to list, WRITE
  * to write objects, READ_ACP / WRITE_ACP for the bucket's ACL), or, for operations on one
