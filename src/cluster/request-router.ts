@@ -143,7 +143,8 @@ export class RequestRouter {
       if (!isRead(request.method)) this.options.writeMissed(endpoint.bucket, endpoint.key, candidate.id);
       if (outcome.suspect) {
         this.node.markSuspect(candidate.id);
-        this.metrics.clusterForwardFailures.labels(candidate.id).inc();
+        // Not for an owner that left the view while the hop was in flight: its series is gone for good.
+        if (this.node.member(candidate.id)) this.metrics.clusterForwardFailures.labels(candidate.id).inc();
       }
       request.log.warn({ peer: candidate.id, reason: outcome.reason, suspect: outcome.suspect }, 'owner did not take the request; trying the next owner');
     }

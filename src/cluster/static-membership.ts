@@ -167,8 +167,29 @@ export class StaticMembership implements Membership, AgreementEndpoint {
    */
   answerPropose(proposal: Proposal): ProposeAnswer {
     const listed = new Map(this.configured.map((m) => [m.id, m.url]));
-    if (!proposal.members.every((m) => listed.get(m.id) === m.url)) return { accepted: false, promised: this.acceptor.promised, installed: this.acceptor.installed };
+    const refused = { accepted: false, promised: this.acceptor.promised, installed: this.acceptor.installed };
+    if (!proposal.members.every((m) => listed.get(m.id) === m.url)) return refused;
+    if (this.addsUnreachable(proposal)) return refused;
     return this.acceptor.propose(proposal);
+  }
+
+  /**
+   * Whether `proposal` adds to the installed view a node this node's own heart-beats find down.
+   * Reachability can be one-way (a node whose inbound connections hang while its own calls to
+   * the others go through): such a node hears everyone and would propose itself back into every
+   * view the others agree on without it, so views would flap and writes of its keys would wait
+   * on every flap. A node joins only once the nodes accepting it can reach it themselves.
+   * (Removals are never refused: a view without a live node is safe, it only moves keys.)
+   */
+  private addsUnreachable(proposal: Proposal): boolean {
+    const installed = this.view();
+    if (installed.epoch === 0) return false;
+    const current = new Set(installed.members.map((m) => m.id));
+    return proposal.members.some((m) => {
+      if (m.id === this.options.self.id || current.has(m.id)) return false;
+      const state = this.peerStates.get(m.id);
+      return state === undefined || state.info.url !== m.url || state.failures >= this.options.failuresBeforeDown;
+    });
   }
 
   answerCommit(view: AgreedView): void {
@@ -186,6 +207,11 @@ export class StaticMembership implements Membership, AgreementEndpoint {
 
   private async tick(): Promise<void> {
     const targets = this.targets();
+    // This node's own grant is dated now, and each peer's grant renews the lease as soon as it
+    // comes (beat): a round lasts as long as its slowest heart-beat (a hung peer: the probe
+    // timeout), and a lease renewed only at its end could lapse every round although a majority
+    // answered at once; every lapse starts a new ownership run (fences, no caching).
+    if (this.acceptor.grants()) this.lastGrant.set(this.options.self.id, this.options.clock());
     await Promise.all(targets.map((peer) => this.beat(peer, AbortSignal.timeout(this.options.probeTimeoutMs)).catch(() => this.failed(peer))));
     if (this.stopped) return;
     if (this.acceptor.grants()) this.lastGrant.set(this.options.self.id, this.options.clock());
@@ -203,8 +229,11 @@ export class StaticMembership implements Membership, AgreementEndpoint {
     state.failures = 0;
     state.ready = answer.ready;
     this.highestPromiseSeen = Math.max(this.highestPromiseSeen, answer.promised);
-    if (isGrant(answer, epoch)) this.lastGrant.set(peer.id, sentAt);
     if (answer.installed.epoch > this.view().epoch) this.install(answer.installed);
+    else if (isGrant(answer, epoch)) {
+      this.lastGrant.set(peer.id, sentAt);
+      if (!this.stopped) this.renewLease();
+    }
   }
 
   private failed(peer: MemberInfo): void {

@@ -1,63 +1,69 @@
 /**
  * The per-peer failure counter (`ringcache_cluster_forward_failures_total{peer}`) keeps labels of
- * current members only (issue #13): a gateway with one peer that answers its health probes but
- * resets every other connection (so a forward to it fails and is counted); once the peer stops
- * answering probes and leaves the ring, its label is gone from the metrics, so node ids that come
- * and go (pods, autoscaling) do not pile up series.
+ * current members only (issue #13): node-b, a member of the agreed view, hangs (a TCP proxy in
+ * front of it accepts connections and never answers), so a read of its key forwarded by node-a
+ * fails after the first-byte bound and is counted; node-b is then stopped, the others agree on a
+ * view without it, and its label is gone from node-a's metrics, so node ids that come and go
+ * (pods, autoscaling) do not pile up series.
+ *
+ * Ownership by agreement (issue #12): a view forms only with a majority of its members, so a
+ * peer that never answers (the 'ghost' this test used before) never joins one; the departing
+ * member is a real node, and three nodes are needed for the two others to agree without it.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { PutObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ringKey } from '../../src/cluster/cluster-node';
 import { buildRing } from '../../src/cluster/ring';
-import { startTestGateway, type TestGateway } from '../helpers/gateway';
-import { metricValue, waitFor } from '../helpers/cluster-processes';
-import { rawRequest } from '../helpers/raw-request';
+import { bodyBytes } from '../helpers/gateway';
+import { metricValue, ringMembers, startTestCluster, waitFor, waitForSettled, type TestCluster } from '../helpers/cluster-processes';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
 
-jest.setTimeout(60_000);
+jest.setTimeout(90_000);
 
-test('a peer that left the ring leaves no failure series behind', async () => {
-  let healthy = true;
-  const peer = http.createServer((req, res) => {
-    if (req.url === '/_ringcache/healthz' && healthy) {
-      res.end('{"status":"ok"}');
-      return;
-    }
-    req.socket.destroy();
-  });
-  // Not even a 100 Continue: a node that is going away.
-  peer.on('checkContinue', (req) => req.socket.destroy());
-  await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve));
-  const peerUrl = `http://127.0.0.1:${(peer.address() as AddressInfo).port}`;
-  let gw: TestGateway | undefined;
-  try {
-    gw = await startTestGateway({
-      cluster: {
-        nodeId: 'self',
-        secret: 'failure-metric-secret-0123',
-        peers: [{ id: 'ghost', url: peerUrl }],
-        health: { probeIntervalMs: 100, probeTimeoutMs: 300, failuresBeforeDown: 1 },
-      },
+const BUCKET = 'bkt';
+
+describe('a member that left the view', () => {
+  let cluster: TestCluster;
+  let proxy: TcpProxy;
+
+  beforeAll(async () => {
+    let proxyUrl = '';
+    cluster = await startTestCluster(3, {
+      start: false,
+      advertise: (node) => (node.id === 'node-b' ? proxyUrl : node.url),
+      config: { cluster: { forward: { firstByteTimeoutMs: 1500 } } },
     });
-    await gw.cluster.start();
-    expect(gw.cluster.node.size).toBe(2);
-    const ring = buildRing(['self', 'ghost']);
-    const key = ((): string => {
-      for (let i = 0; ; i++) if (ring.owner(ringKey('bkt', `k-${i}`)) === 'ghost') return `k-${i}`;
-    })();
-    const client = gw.client();
-    await client.send(new CreateBucketCommand({ Bucket: 'bkt' }));
-    // Forwarded to the ghost, which resets the connection: counted, and served here instead.
-    await client.send(new PutObjectCommand({ Bucket: 'bkt', Key: key, Body: 'x' }));
-    const metrics = async (): Promise<string> => (await rawRequest(gw!.url, { method: 'GET', path: '/_ringcache/metrics', unsigned: true })).body;
-    expect(metricValue(await metrics(), 'ringcache_cluster_forward_failures_total', { peer: 'ghost' })).toBe(1);
+    proxy = await startTcpProxy(cluster.nodes[1].port);
+    proxyUrl = proxy.url;
+    await Promise.all(cluster.nodes.map((n) => cluster.start(n)));
+    await waitForSettled(cluster.nodes, 3);
+    await cluster.client(cluster.nodes[0]).send(new CreateBucketCommand({ Bucket: BUCKET }));
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+    await proxy?.close();
+  });
 
-    healthy = false;
-    await waitFor(() => gw!.cluster.node.size === 1, 10_000, 'the ghost out of the ring');
-    await waitFor(async () => !(await metrics()).includes('peer="ghost"'), 5000, 'the ghost series gone');
-  } finally {
-    await gw?.close();
-    peer.closeAllConnections();
-    await new Promise((resolve) => peer.close(resolve));
-  }
+  it('leaves no failure series behind', async () => {
+    const [a, b, c] = cluster.nodes;
+    const ring = buildRing(['node-a', 'node-b', 'node-c']);
+    const key = ((): string => {
+      for (let i = 0; ; i++) if (ring.owner(ringKey(BUCKET, `k-${i}`)) === 'node-b') return `k-${i}`;
+    })();
+    await cluster.client(a).send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'x' }));
+    const failures = async (): Promise<number> => metricValue(await cluster.metrics(a), 'ringcache_cluster_forward_failures_total', { peer: 'node-b' });
+    expect(await failures()).toBe(0);
+
+    proxy.mode = 'blackhole';
+    // Forwarded to node-b, which never answers: counted, and served by the next owner instead.
+    const got = await cluster.client(a).send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+    expect((await bodyBytes(got.Body)).toString()).toBe('x');
+    // (The hop was counted unless node-b left node-a's view while it was in flight.)
+    const counted = await failures();
+    const stillMember = (await ringMembers(a)).includes('node-b');
+    expect(counted >= 1 || !stillMember).toBe(true);
+
+    await cluster.kill(b, 'SIGTERM');
+    await waitFor(async () => (await Promise.all([a, c].map(ringMembers))).every((m) => m.length === 2 && !m.includes('node-b')), 20_000, 'the view without node-b');
+    await waitFor(async () => !(await cluster.metrics(a)).includes('peer="node-b"'), 5000, 'the node-b series gone');
+  });
 });

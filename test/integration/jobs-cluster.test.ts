@@ -16,7 +16,7 @@ import { JobsClient } from '../../src/cli/jobs-client';
 import { isFinished, type JobView } from '../../src/jobs/job-types';
 import { ADMIN, bodyBytes } from '../helpers/gateway';
 import { rawRequest } from '../helpers/raw-request';
-import { metricValue, startTestCluster, waitFor, waitForRings, type NodeProcess, type TestCluster } from '../helpers/cluster-processes';
+import { metricValue, startTestCluster, waitFor, waitForRings, waitForSettled, type NodeProcess, type TestCluster } from '../helpers/cluster-processes';
 
 jest.setTimeout(180_000);
 
@@ -75,7 +75,10 @@ describe('a load job on three nodes', () => {
 
   beforeAll(async () => {
     cluster = await startTestCluster(3);
-    await waitForRings(cluster.nodes, 3);
+    // Ownership by agreement: a node caches a key only once it holds its lease and the key's
+    // fence and cache grace have passed (until then it reads the store without keeping pages),
+    // so the job starts on a settled cluster.
+    await waitForSettled(cluster.nodes, 3);
     objects = await writeObjects(cluster, 'events/', sizes);
   });
   afterAll(() => cluster?.stop());
@@ -168,7 +171,7 @@ describe('a node killed during a load job', () => {
   it('the coordinator retries on the next owners and reports the outcome truthfully', async () => {
     cluster = await startTestCluster(3);
     const [a, b, c] = cluster.nodes;
-    await waitForRings(cluster.nodes, 3);
+    await waitForSettled(cluster.nodes, 3);
     const sizes = Array.from({ length: 240 }, () => 512 * KiB);
     await writeObjects(cluster, 'slow/', sizes);
     const client = jobsClient(a);

@@ -13,6 +13,7 @@ import { StaticMembership, type AgreementTransport } from '../../src/cluster/sta
 jest.setTimeout(120_000);
 
 const IDS = ['a', 'b', 'c', 'd', 'e'];
+const LEASE_MS = 600;
 const KEYS = Array.from({ length: 64 }, (_, i) => `key-${i}`);
 const silent = { info: () => undefined, warn: () => undefined };
 
@@ -50,7 +51,7 @@ async function simulate(): Promise<Sim> {
   };
   const all = IDS.map((id) => ({ id, url: `http://${id}` }));
   for (const self of all) {
-    const membership = new StaticMembership({ self, peers: all, probeIntervalMs: 40, probeTimeoutMs: 150, failuresBeforeDown: 2, leaseMs: 600, bootstrapQuorum: 3, transport: transportOf(self.id), clock, log: silent });
+    const membership = new StaticMembership({ self, peers: all, probeIntervalMs: 40, probeTimeoutMs: 150, failuresBeforeDown: 2, leaseMs: LEASE_MS, bootstrapQuorum: 3, transport: transportOf(self.id), clock, log: silent });
     const node = new ClusterNode({ self, membership, suspectMs: 1000, handoffWindowMs: 1000, fenceMarginMs: 10, cacheGraceMs: 0, metrics: new Metrics(), log: silent, clock });
     nodes.set(self.id, { membership, node });
   }
@@ -119,7 +120,12 @@ describe('static peers agree on views by majority', () => {
     // One node alone, then another partition that moves the majority.
     sim.partition(['a'], ['b', 'c', 'd', 'e']);
     await until(() => ['b', 'c', 'd', 'e'].every((id) => viewOf(sim, id).length === 4 && leased(sim, id)), 'four without a');
-    expect(leased(sim, 'a')).toBe(false);
+    // a may still hold its lease for a moment: the view of four needed grants from 3 of b..e,
+    // each sent after a's last grant from them, so a's lease ends at most LEASE_MS after that
+    // view was agreed (the others' fences wait that out: the checker sees no two owners). What
+    // is guaranteed is that bound, and that the lease then runs out.
+    expect(sim.nodes.get('a')?.membership.lease.expiresAt).toBeLessThanOrEqual(performance.now() + LEASE_MS);
+    await until(() => !leased(sim, 'a'), "a's lease running out");
     sim.partition(['a', 'b', 'c'], ['d', 'e']);
     // a was not in the last view: the view of four needs 3 of b, c, d, e; a, b, c have only 2 of
     // them, d and e the other 2. Nobody keeps a lease.
