@@ -67,6 +67,8 @@ function redirectLocation(target: MemberInfo, bucket: string, key: string, rawUr
   return `${new URL(target.url).origin}/${encodeURIComponent(bucket)}/${encodeKey(key)}${query}`;
 }
 const isRead = (method: string): boolean => method === 'GET' || method === 'HEAD';
+/** The 503 of a write whose key moved to another node while it waited (cluster-node whenWritable). */
+const movedAway = (err: unknown): boolean => err instanceof Error && isClusterError(err.cause) && err.cause.kind === 'NotOwner';
 
 export class RequestRouter {
   constructor(
@@ -96,7 +98,16 @@ export class RequestRouter {
       const epoch = this.node.epoch;
       const decision = await this.routeObject(request, reply, endpoint as Endpoint & { bucket: string; key: string }, signal);
       if (decision.kind === 'handled') return decision;
-      if (isRead(request.method) || decision.kind === 'owner') return this.settle(request.method, endpoint.bucket as string, endpoint.key as string, decision, signal);
+      if (isRead(request.method) || decision.kind === 'owner') {
+        try {
+          return await this.settle(request.method, endpoint.bucket as string, endpoint.key as string, decision, signal);
+        } catch (err) {
+          // A write that waited for its fence while a new view moved the key elsewhere: its body is
+          // still unread, so it goes to the new owner instead of answering 503.
+          if (attempt < 3 && !isRead(request.method) && movedAway(err)) continue;
+          throw err;
+        }
+      }
       // A write whose owner cannot be reached: the owner may be alive behind a partition and
       // serving the key from its cache, so no other node takes the write until a view without it
       // is agreed (its lease has then run out). Wait for one, then route again.

@@ -89,6 +89,24 @@ describe('kill -9 during a read loop, then the node returns', () => {
     // No read waited long: a refused connection fails over at once.
     expect(slowest).toBeLessThan(5000);
     await waitFor(async () => (await members(a)).length === 2 && (await members(b)).length === 2, 5000, 'ring of 2');
+    // The keys c owned belong to a or b now, which cache them once their fences and cache grace
+    // have passed: read them until each is resident on its new owner (the hand-off test below
+    // needs them there; how many of the loop's reads came after that depends on the machine).
+    await waitForSettled([a, b], 2);
+    const ring2 = buildRing(['node-a', 'node-b']);
+    const byId = new Map(cluster.nodes.map((n) => [n.id, n]));
+    await waitFor(
+      async () => {
+        let resident = true;
+        for (const key of keys.filter(ownedByC)) {
+          await read(clients[0], key);
+          if (!(await residency(byId.get(ring2.owner(ringKey(BUCKET, key)) as string) as NodeProcess, key)).cached) resident = false;
+        }
+        return resident;
+      },
+      20_000,
+      "c's keys cached by their new owners",
+    );
   });
 
   it('writes after the owner died go to the owner in the agreed ring without it, and the store; nothing is lost', async () => {
