@@ -149,7 +149,7 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
     if (request.url.startsWith(`${ADMIN_PREFIX}/`)) return;
     const op = request.s3Op;
     metrics.requestCells.cell(op, String(reply.statusCode)).add();
-    metrics.duration.labels(op).observe(reply.elapsedTime / 1000);
+    metrics.observeDuration(op, reply.elapsedTime / 1000);
     request.log.debug({ op, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 

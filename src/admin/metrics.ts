@@ -33,6 +33,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly durationChildren = new Map<string, { observe(value: number): void }>();
+
+  /** Observes one request's latency: the label child of `op` bound once (no label hashing per request). */
+  observeDuration(op: string, seconds: number): void {
+    let child = this.durationChildren.get(op);
+    if (child === undefined) {
+      child = this.duration.labels(op);
+      this.durationChildren.set(op, child);
+    }
+    child.observe(seconds);
+  }
+
   readonly bytes = new Counter({
     name: 'ringcache_s3_bytes_total',
     help: 'Object payload bytes received (in) and sent (out) by operation',

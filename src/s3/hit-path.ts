@@ -119,7 +119,7 @@ export class HitPath {
     metrics.requestCells.cell(op, String(status)).add();
     metrics.warmHitCells.cell(op).add();
     const ms = performance.now() - started;
-    metrics.duration.observe({ op }, ms / 1000);
+    metrics.observeDuration(op, ms / 1000);
     this.options.debug?.({ reqId: id, op, status, ms: Math.round(ms), hit: true }, 'request');
   }
 }
