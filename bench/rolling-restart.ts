@@ -344,7 +344,7 @@ function report(results: BuildResult[]): string {
       return [s.name, fmt(s.moved), fmt(b.counts.stats), fmt(b.counts.reads), fmt(s.counts.stats), fmt(s.counts.reads)];
     });
     rows.push(['3 restarts', fmt(total(after, (s) => s.moved)), fmt(total(before, (s) => s.counts.stats)), fmt(total(before, (s) => s.counts.reads)), fmt(total(after, (s) => s.counts.stats)), fmt(total(after, (s) => s.counts.reads))]);
-    lines.push('', `before (${before.build.label}) / after (${after.build.label}), store calls of the read pass over ${fmt(settings.objects)} objects, summed over the 3 nodes:`);
+    lines.push('', `before (${before.build.cli}) / after (${after.build.cli}): store calls of the read pass over ${fmt(settings.objects)} objects, summed over the 3 nodes:`);
     lines.push(table(['read pass after', 'moved keys', 'before: metadata req.', 'before: data reads', 'after: metadata req.', 'after: data reads'], rows));
   }
   return lines.join('\n');
