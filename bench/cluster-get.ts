@@ -32,6 +32,7 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } fro
 import { withRingAwareness } from '../src/client/ring-aware';
 import { ringKey, type RingView } from '../src/cluster/cluster-node';
 import { buildRing } from '../src/cluster/ring';
+import { fetchRingView } from './lib/ring-view';
 import { BenchError, busyPercent, Child, cpuTimes, fmt, freePort, killAllNow, median, metricSum, MiB, percentile, scrapeMetrics, stopAll, table, waitForHttp, which } from './cache-procs';
 
 const BUCKET = 'bench';
@@ -95,7 +96,7 @@ async function startGateways(work: string, server: string[]): Promise<Gateway[]>
   );
   const deadline = Date.now() + 20_000;
   for (const g of gateways) {
-    while (((await (await fetch(`${g.url}/_ringcache/cluster/ring`)).json()) as RingView).members.length !== NODE_IDS.length) {
+    while ((await fetchRingView(g.url, CREDENTIALS))?.members.length !== NODE_IDS.length) {
       if (Date.now() > deadline) throw new BenchError(`${g.id} never saw all ${NODE_IDS.length} members`);
       await sleep(100);
     }

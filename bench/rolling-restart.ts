@@ -36,11 +36,9 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { ringKey } from '../src/cluster/cluster-node';
 import type { Ring } from '../src/cluster/ring';
-import { NodeSha256 } from '../src/s3/auth/sha256';
+import { fetchRingView, type RingViewAnswer } from './lib/ring-view';
 import { BenchError, Child, fmt, freePort, killAllNow, metricSum, scrapeMetrics, stopAll, table, waitForHttp, type MetricSamples } from './cache-procs';
 
 const BUCKET = 'bench';
@@ -86,38 +84,9 @@ interface Gateway {
   child: Child;
 }
 
-interface ViewAnswer {
-  members: { id: string }[];
-  lease?: boolean;
-  settlingMs?: number;
-  epoch?: number;
-}
+type ViewAnswer = RingViewAnswer;
 
-const signer = new SignatureV4({ service: 's3', region: 'us-east-1', credentials: CREDENTIALS, sha256: NodeSha256, uriEscapePath: false });
-
-/** GET /_ringcache/cluster/ring signed with the admin key (older builds answer it unsigned, and ignore the signature). */
-async function ringView(url: string): Promise<ViewAnswer | undefined> {
-  const { hostname, port, host, protocol } = new URL(url);
-  const request = new HttpRequest({ method: 'GET', protocol, hostname, port: Number(port), path: '/_ringcache/cluster/ring', headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
-  const signed = await signer.sign(request);
-  return new Promise((resolve) => {
-    const req = http.get(`${url}/_ringcache/cluster/ring`, { headers: signed.headers, timeout: 3000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => {
-        try {
-          resolve(res.statusCode === 200 ? (JSON.parse(text) as ViewAnswer) : undefined);
-        } catch {
-          resolve(undefined);
-        }
-      });
-      res.on('error', () => resolve(undefined));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(undefined));
-  });
-}
+const ringView = (url: string): Promise<ViewAnswer | undefined> => fetchRingView(url, CREDENTIALS);
 
 /**
  * Waits until every gateway in `gateways` holds the same view of exactly `members`, and (builds

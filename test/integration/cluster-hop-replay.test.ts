@@ -26,7 +26,8 @@ const key = ((): string => {
 /** Sends raw bytes to a port and returns the first response's status line and body. */
 async function replay(port: number, bytes: Buffer): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.end(bytes));
+    // Sent whole, the socket left open (the request says Connection: close): the answer ends it.
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(bytes));
     const chunks: Buffer[] = [];
     socket.on('data', (d: Buffer) => chunks.push(d));
     socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
