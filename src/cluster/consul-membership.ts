@@ -35,6 +35,7 @@ import type { RingcacheConfig } from '../config/schema';
 import { untilAborted } from '../util/until-aborted';
 import { Lease } from './lease';
 import { byId, sameMembers, ViewSet, type AgreedView, type MemberInfo, type Membership } from './membership';
+import { ViewedMembership } from './viewed-membership';
 
 /** The parsed `cluster.consul` section. */
 export type ConsulConfig = NonNullable<RingcacheConfig['cluster']['consul']>;
@@ -52,7 +53,7 @@ const REQUEST_TIMEOUT_MS = 5_000;
 /** start() fails when the first member set has not arrived in this time. */
 const START_TIMEOUT_MS = 5_000;
 
-export class ConsulMembership implements Membership {
+export class ConsulMembership extends ViewedMembership implements Membership {
   readonly lease: Lease;
   readonly leaseMs: number;
   private readonly clock: () => number;
@@ -60,7 +61,6 @@ export class ConsulMembership implements Membership {
   private readonly config: ConsulConfig;
   private readonly self: MemberInfo;
   private readonly log: ConsulMembershipOptions['log'];
-  private readonly views: ViewSet;
   private watch: ReturnType<Consul['watch']> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private heartbeating: Promise<void> | undefined;
@@ -77,11 +77,11 @@ export class ConsulMembership implements Membership {
   private newest = { index: 0, at: Number.NEGATIVE_INFINITY };
 
   constructor(options: ConsulMembershipOptions) {
+    super(new ViewSet(options.log));
     ({ consul: this.config, self: this.self, log: this.log } = options);
     this.clock = options.clock ?? (() => performance.now());
     this.lease = new Lease(this.clock);
     this.leaseMs = this.config.checkTtlSeconds * 1000;
-    this.views = new ViewSet(this.log);
     const agent = hostAndPort(this.config.url);
     // `timeout` (papi's default per request) is missing from the package's typings; the watch sets its own.
     const clientOptions: ConstructorParameters<typeof Consul>[0] & { timeout: number } = {
@@ -104,22 +104,6 @@ export class ConsulMembership implements Membership {
       const reason = err instanceof Error ? err.message : String(err);
       throw new Error(`Consul agent at ${this.config.url} could not be used to join the cluster: ${reason}`, { cause: err });
     }
-  }
-
-  view(): AgreedView {
-    return this.views.get();
-  }
-
-  members(): readonly MemberInfo[] {
-    return this.views.get().members;
-  }
-
-  onChange(listener: (members: readonly MemberInfo[]) => void): () => void {
-    return this.views.onChange(listener);
-  }
-
-  onView(listener: (view: AgreedView) => void): () => void {
-    return this.views.onView(listener);
   }
 
   /** Reads the healthy set from the leader; adopts its index as the epoch when it is at least `epoch`. */

@@ -18,6 +18,7 @@
 import { EtcdClient, type EtcdKv } from './etcd-client';
 import { Lease } from './lease';
 import { byId, sameMembers, ViewSet, type AgreedView, type MemberInfo, type Membership } from './membership';
+import { ViewedMembership } from './viewed-membership';
 
 export interface EtcdConfig {
   endpoints: string[];
@@ -39,11 +40,10 @@ export interface EtcdMembershipOptions {
 /** start() fails when etcd has not answered in this time. */
 const START_TIMEOUT_MS = 10_000;
 
-export class EtcdMembership implements Membership {
+export class EtcdMembership extends ViewedMembership implements Membership {
   readonly lease: Lease;
   readonly leaseMs: number;
   private readonly client: EtcdClient;
-  private readonly views: ViewSet;
   private readonly prefix: string;
   private leaseId: string | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -53,10 +53,10 @@ export class EtcdMembership implements Membership {
   private failing = false;
 
   constructor(private readonly options: EtcdMembershipOptions) {
+    super(new ViewSet(options.log));
     this.client = new EtcdClient(options.etcd.endpoints, options.etcd.requestTimeoutMs);
     this.lease = new Lease(options.clock);
     this.leaseMs = options.etcd.leaseSeconds * 1000;
-    this.views = new ViewSet(options.log);
     this.prefix = options.etcd.prefix.replace(/\/+$/, '');
   }
 
@@ -82,22 +82,6 @@ export class EtcdMembership implements Membership {
     }
     this.watching = this.watchLoop();
     this.schedule();
-  }
-
-  view(): AgreedView {
-    return this.views.get();
-  }
-
-  members(): readonly MemberInfo[] {
-    return this.views.get().members;
-  }
-
-  onChange(listener: (members: readonly MemberInfo[]) => void): () => void {
-    return this.views.onChange(listener);
-  }
-
-  onView(listener: (view: AgreedView) => void): () => void {
-    return this.views.onView(listener);
   }
 
   async catchUp(epoch: number, _from: MemberInfo | undefined, signal: AbortSignal): Promise<boolean> {

@@ -17,6 +17,7 @@ import { Acceptor, isGrant, isQuorum, leaseStart, newerPeerList, type HeartbeatA
 import { untilAborted } from '../util/until-aborted';
 import { Lease } from './lease';
 import { byId, sameMembers, ViewSet, type AgreedView, type MemberInfo, type Membership } from './membership';
+import { ViewedMembership } from './viewed-membership';
 
 /** How one node talks to another for the agreement (signed internal calls, see cluster.ts). */
 export interface AgreementTransport {
@@ -56,11 +57,10 @@ interface PeerState {
   ready: boolean;
 }
 
-export class StaticMembership implements Membership, AgreementEndpoint {
+export class StaticMembership extends ViewedMembership implements Membership, AgreementEndpoint {
   readonly lease: Lease;
   readonly leaseMs: number;
   private readonly acceptor = new Acceptor();
-  private readonly views: ViewSet;
   /** The configured peers (this node among them unless it was removed), versioned (see PeerList). */
   private configured: MemberInfo[];
   private peersVersion = 0;
@@ -76,9 +76,9 @@ export class StaticMembership implements Membership, AgreementEndpoint {
   private proposing = false;
 
   constructor(private readonly options: StaticMembershipOptions) {
+    super(new ViewSet(options.log));
     this.lease = new Lease(options.clock);
     this.leaseMs = options.leaseMs;
-    this.views = new ViewSet(options.log);
     this.configured = dedupe([options.self, ...options.peers]);
   }
 
@@ -93,22 +93,6 @@ export class StaticMembership implements Membership, AgreementEndpoint {
       this.timer.unref();
     };
     loop();
-  }
-
-  view(): AgreedView {
-    return this.views.get();
-  }
-
-  members(): readonly MemberInfo[] {
-    return this.views.get().members;
-  }
-
-  onChange(listener: (members: readonly MemberInfo[]) => void): () => void {
-    return this.views.onChange(listener);
-  }
-
-  onView(listener: (view: AgreedView) => void): () => void {
-    return this.views.onView(listener);
   }
 
   /** The configured peers and their version. */
