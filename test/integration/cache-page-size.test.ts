@@ -12,7 +12,7 @@ import { ringKey } from '../../src/cluster/cluster-node';
 import { buildRing } from '../../src/cluster/ring';
 import { parseConfig } from '../../src/config/load-config';
 import { ADMIN, bodyBytes, startTestGateway } from '../helpers/gateway';
-import { CLUSTER_SECRET, freePort, metricValue } from '../helpers/cluster-processes';
+import { CLUSTER_SECRET, freePort, metricValue, waitFor } from '../helpers/cluster-processes';
 
 const KiB = 1024;
 /** Five 64 KiB stripes whose bytes are 0, 1, 2, 3, 4: a page from the wrong offset shows. */
@@ -91,14 +91,14 @@ describe('warm hand-off between nodes with different page sizes', () => {
 
     // node-b alone owns every key and caches the object in 256 KiB pages.
     const b = await start('node-b', 256 * KiB, 1);
-    await until(() => b.cluster.node.ownsKey('bkt', key), 'node-b owns every key alone');
+    await waitFor(() => b.cluster.node.ownsKey('bkt', key), 20_000, 'node-b owns every key alone');
     const viaB = clientOf(b.url);
     expect((await getBytes(viaB, key)).equals(body)).toBe(true);
     viaB.destroy();
 
     // node-a joins with 64 KiB pages and owns the key: on a miss it asks node-b first.
     const a = await start('node-a', 64 * KiB);
-    await until(() => a.cluster.node.size === 2 && a.cluster.node.ownsKey('bkt', key), 'node-a owns the key in the view of both');
+    await waitFor(() => a.cluster.node.size === 2 && a.cluster.node.ownsKey('bkt', key), 20_000, 'node-a owns the key in the view of both');
     const viaA = clientOf(a.url);
     const got = await getBytes(viaA, key);
     viaA.destroy();
@@ -110,11 +110,3 @@ describe('warm hand-off between nodes with different page sizes', () => {
   });
 });
 
-/** Waits for `condition` (polled every 20 ms), failing after 20 s with `what`. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
