@@ -67,9 +67,20 @@ export function loadNodeTls(config: Pick<RingcacheConfig, 'server' | 'cluster'>)
   return { server, peers, mutual: clusterTls?.mutual === true };
 }
 
-/** Whether a node-to-node request came over a connection the cluster trusts (always, without mutual TLS). */
+/**
+ * Whether a node-to-node request came over a connection the cluster trusts (always, without mutual
+ * TLS): a client certificate was presented and verified against the cluster CA.
+ *
+ * `authorized` alone is not enough: on a resumed TLS 1.3 session Node reports `authorized: true`
+ * when the client presented no certificate at all (it takes the resumption for PSK
+ * authentication), so a client without a certificate could connect once, keep the session ticket
+ * and come back "authorized". A session resumed from one made with a certificate keeps that
+ * certificate, so requiring one present keeps resumption working for the nodes themselves.
+ */
 export function peerTransportTrusted(tls: Pick<NodeTls, 'mutual'>, request: IncomingMessage): boolean {
   if (!tls.mutual) return true;
   const socket = request.socket as Partial<TLSSocket>;
-  return socket.encrypted === true && socket.authorized === true;
+  if (socket.encrypted !== true || socket.authorized !== true || typeof socket.getPeerCertificate !== 'function') return false;
+  const certificate = socket.getPeerCertificate();
+  return certificate !== null && typeof certificate === 'object' && certificate.raw !== undefined && certificate.raw.length > 0;
 }

@@ -22,6 +22,7 @@ import { newRequestId } from './request-id';
 import { unsupportedHeader } from './unsupported-headers';
 import { objectAclAllows } from './acl/acl-access';
 import { corsResponseHeaders } from './cors/cors-response';
+import { hasHopMarker } from '../cluster/peer-auth';
 
 export interface HitPathOptions {
   resolver: RequestResolver;
@@ -47,7 +48,7 @@ export class HitPath {
     const headers = req.headers;
     if (req.url === undefined || req.url.startsWith(this.options.adminPrefix)) return false;
     if ((headers['content-length'] !== undefined && headers['content-length'] !== '0') || headers['transfer-encoding'] !== undefined) return false;
-    if (headers['x-ringcache-hop'] !== undefined) return false;
+    if (hasHopMarker(headers)) return false;
     const started = performance.now();
     const { resolver } = this.options;
     let identified;

@@ -10,12 +10,6 @@ import { HttpRequest } from '@smithy/protocol-http';
 import { NodeSha256 } from '../../src/s3/auth/sha256';
 import { ADMIN } from './gateway';
 
-export interface RawResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
 export interface RawRequestOptions {
   method: string;
   /** Path as sent, already encoded, e.g. "/bucket/%2e%2e/x". */
@@ -29,6 +23,16 @@ export interface RawRequestOptions {
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   /** Sends the request unsigned (headers as given, plus host). */
   unsigned?: boolean;
+  /** The agent to send it with (default: Node's global agent of the protocol). */
+  agent?: http.Agent;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  /** For https:// URLs: whether the connection resumed an earlier TLS session. */
+  tlsSessionReused?: boolean;
 }
 
 const encodeSegment = (segment: string): string =>
@@ -81,10 +85,12 @@ export async function rawRequest(url: string, opts: RawRequestOptions): Promise<
     : await signRequest(url, opts);
   const client = protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = client.request({ host: hostname, port, method: opts.method, path, headers, ...opts.tls }, (res) => {
+    const req = client.request({ host: hostname, port, method: opts.method, path, headers, ...opts.tls, ...(opts.agent ? { agent: opts.agent } : {}) }, (res) => {
       const chunks: Buffer[] = [];
+      const socket = res.socket as Partial<import('node:tls').TLSSocket>;
+      const tlsSessionReused = typeof socket.isSessionReused === 'function' ? socket.isSessionReused() : undefined;
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString(), tlsSessionReused }));
       res.on('error', reject);
     });
     req.on('error', reject);

@@ -7,6 +7,7 @@
  * client certificate of the cluster (none, or one from another CA), and accepted with one.
  */
 import { randomBytes } from 'node:crypto';
+import https from 'node:https';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -93,5 +94,31 @@ describe('three nodes over mutual TLS', () => {
     expect((await internal({ ca: certs.ca, cert: certs.cert, key: certs.key })).status).toBe(200);
     // A plain S3 client needs no certificate.
     expect((await rawRequest(c.url, { method: 'GET', path: `/${BUCKET}/${key}`, tls: { ca: certs.ca } })).status).toBe(200);
+  });
+
+  it('refuses a client without a certificate that resumes its TLS session', async () => {
+    if (!opensslHere) return console.warn('skipped: openssl is not installed');
+    // Node reports a resumed TLS 1.3 session as authorized even when the client never presented a
+    // certificate: connect once without one, then come back on the session ticket.
+    const c = cluster.nodes[2];
+    const signer = new HopSigner('node-a', CLUSTER_SECRET);
+    const rawUrl = '/_ringcache/cluster/jobs';
+    const agent = new https.Agent({ keepAlive: false, maxCachedSessions: 10 });
+    try {
+      const ask = () => rawRequest(c.url, { method: 'GET', path: rawUrl, headers: signer.headers('jobs', { method: 'GET', rawUrl, to: 'node-c' }), unsigned: true, tls: { ca: certs.ca }, agent });
+      const first = await ask();
+      expect(first.status).toBe(403);
+      const again = await ask();
+      expect(again.tlsSessionReused).toBe(true);
+      expect(again.status).toBe(403);
+      const key = ((): string => {
+        for (let i = 0; ; i++) if (ring.owner(ringKey(BUCKET, `obj-${i}`)) === 'node-c') return `obj-${i}`;
+      })();
+      const object = await rawRequest(c.url, { method: 'GET', path: `/${BUCKET}/${key}`, headers: signer.headers('forward', { method: 'GET', rawUrl: `/${BUCKET}/${key}`, to: 'node-c' }), tls: { ca: certs.ca }, agent });
+      expect(object.tlsSessionReused).toBe(true);
+      expect(object.status).toBe(403);
+    } finally {
+      agent.destroy();
+    }
   });
 });
