@@ -16,12 +16,14 @@ import { anonymousPayloadMode, payloadModeFor, type StreamingSigningContext } fr
 import { splitRawUrl, type RawQueryParam } from './raw-url';
 import type { AuthInput, AuthResult, SecretLookup } from './types';
 import { SigningKeys, verifySignature } from './verify-signature';
+import { PresignedVerdicts, type PresignedVerdict } from './presigned-verdicts';
 
 /**
  * Verifies SigV4 requests for one set of credentials. Synchronous: a signing key is derived once
  * per (credential, date, region, service) and kept (`SigningKeys`), so a request costs its
- * canonical request, one SHA-256 and one HMAC. One instance serves the S3 front door, the warm-hit
- * path and the admin routes.
+ * canonical request, one SHA-256 and one HMAC; a presigned GET or HEAD URL that verified before
+ * with the same inputs costs a map lookup (`PresignedVerdicts`). One instance serves the S3 front
+ * door, the warm-hit path and the admin routes.
  */
 export interface AuthenticatorOptions {
   /** Accept AWS Signature Version 2 (header and presigned URLs); refused with InvalidRequest when false. */
@@ -34,6 +36,8 @@ const SIGV2_REFUSED = 'The authorization mechanism you have provided is not supp
 
 export class Authenticator {
   private readonly keys = new SigningKeys();
+  /** Presigned GET/HEAD URLs that verified, by their exact inputs (see presigned-verdicts.ts). */
+  private readonly presigned = new PresignedVerdicts();
 
   constructor(
     private readonly lookupSecret: SecretLookup,
@@ -42,8 +46,12 @@ export class Authenticator {
 
   /** Throws an S3Error (403/400) when the request is not validly signed; anonymous requests pass as such. */
   authenticate(input: AuthInput): AuthResult {
-    const { rawPath, params } = input.target ?? splitRawUrl(input.rawUrl);
     const authorization = headerValue(input.headers, H_AUTHORIZATION);
+    if (authorization === undefined) {
+      const remembered = this.presigned.find(input.method, input.rawUrl, input.headers, input.now.getTime(), this.lookupSecret);
+      if (remembered) return rememberedResult(input, remembered);
+    }
+    const { rawPath, params } = input.target ?? splitRawUrl(input.rawUrl);
     const presigned = hasPresignedParams(params);
     const presignedV2 = hasSigV2Query(params);
     if ((authorization !== undefined && (presigned || presignedV2)) || (presigned && presignedV2)) {
@@ -116,8 +124,22 @@ export class Authenticator {
       stringToSign: buildStringToSign(auth.amzDate, scopeString(auth.scope), canonicalRequest),
       signature: auth.signature,
     });
+    if (payload.kind === 'unsigned' || payload.kind === 'sha256') {
+      const validFrom = auth.date.getTime() - MAX_CLOCK_SKEW_MS;
+      const validUntil = auth.date.getTime() + auth.expiresSeconds * 1000;
+      this.presigned.remember(input.method, input.rawUrl, input.headers, { accessKeyId: auth.accessKeyId, secretAccessKey, signedHeaders: auth.signedHeaders, payloadHash: auth.payloadHash, validFrom, validUntil });
+    }
     return { kind: 'signed', accessKeyId: auth.accessKeyId, payload };
   }
+}
+
+/** The result of a presigned URL verified before with these very inputs; its unsigned headers are checked again. */
+function rememberedResult(input: AuthInput, verdict: PresignedVerdict): AuthResult {
+  requireAmzHeadersSigned(input.headers, verdict.signedHeaders, UNSIGNED_ALLOWED_PRESIGNED);
+  const payload = payloadModeFor(verdict.payloadHash, () => {
+    throw new Error('a streaming payload is never remembered');
+  });
+  return { kind: 'signed', accessKeyId: verdict.accessKeyId, payload };
 }
 
 /** x-amz-date, else the Date header; AccessDenied when neither is a valid time. */
