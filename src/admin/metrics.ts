@@ -4,6 +4,7 @@
  */
 import { Transform } from 'node:stream';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CellHistogram, type HistogramSeries } from './cell-histogram';
 import { CounterCells } from './metric-cells';
 
 export class Metrics {
@@ -25,24 +26,25 @@ export class Metrics {
     collect: () => this.requestCells.flush(),
   });
 
-  readonly duration = new Histogram({
-    name: 'ringcache_s3_request_duration_seconds',
-    help: 'S3 request latency, from request to the end of the response',
-    labelNames: ['op'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [this.registry],
-  });
+  /** Request latency by operation; observed on every request, so a CellHistogram (no label hashing per call). */
+  readonly duration = new CellHistogram(
+    'ringcache_s3_request_duration_seconds',
+    'S3 request latency, from request to the end of the response',
+    'op',
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    this.registry,
+  );
 
-  private readonly durationChildren = new Map<string, { observe(value: number): void }>();
+  private readonly durationSeries = new Map<string, HistogramSeries>();
 
-  /** Observes one request's latency: the label child of `op` bound once (no label hashing per request). */
+  /** Observes one request's latency: the series of `op` bound once. */
   observeDuration(op: string, seconds: number): void {
-    let child = this.durationChildren.get(op);
-    if (child === undefined) {
-      child = this.duration.labels(op);
-      this.durationChildren.set(op, child);
+    let series = this.durationSeries.get(op);
+    if (series === undefined) {
+      series = this.duration.labels(op);
+      this.durationSeries.set(op, series);
     }
-    child.observe(seconds);
+    series.observe(seconds);
   }
 
   readonly bytes = new Counter({

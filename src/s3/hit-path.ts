@@ -16,6 +16,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline, type Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Metrics } from '../admin/metrics';
+import type { CounterCell } from '../admin/metric-cells';
 import { planRead, type ReadPlan } from './read-plan';
 import type { RequestResolver } from './resolve-request';
 import { newRequestId } from './request-id';
@@ -39,7 +40,18 @@ export interface HitPathOptions {
 }
 
 export class HitPath {
+  /** The request counter's cells by operation and status, bound once (no label string per request). */
+  private readonly requestCells = new Map<string, Map<number, CounterCell>>();
+
   constructor(private readonly options: HitPathOptions) {}
+
+  private requestCell(op: string, status: number): CounterCell {
+    let byStatus = this.requestCells.get(op);
+    if (byStatus === undefined) this.requestCells.set(op, (byStatus = new Map()));
+    let cell = byStatus.get(status);
+    if (cell === undefined) byStatus.set(status, (cell = this.options.metrics.requestCells.cell(op, String(status))));
+    return cell;
+  }
 
   /** Answers the request if it is a warm hit; false (nothing sent) hands it to fastify. */
   tryServe(req: IncomingMessage, res: ServerResponse): boolean {
@@ -117,7 +129,7 @@ export class HitPath {
 
   private done(id: string, op: string, status: number, started: number): void {
     const { metrics } = this.options;
-    metrics.requestCells.cell(op, String(status)).add();
+    this.requestCell(op, status).add();
     metrics.warmHitCells.cell(op).add();
     const ms = performance.now() - started;
     metrics.observeDuration(op, ms / 1000);

@@ -32,23 +32,29 @@ export interface PresignedVerdict {
 interface Entry extends PresignedVerdict {
   /** headerValue() of each signed header when the signature verified. */
   headerValues: (string | undefined)[];
+  /** Its key in the age order. */
+  orderKey: string;
 }
 
-const cacheable = (method: string): boolean => method === 'GET' || method === 'HEAD';
-
 export class PresignedVerdicts {
-  private readonly entries = new Map<string, Entry>();
+  /** By method, then raw target (no key string built per request). */
+  private readonly byMethod = new Map<string, Map<string, Entry>>([
+    ['GET', new Map()],
+    ['HEAD', new Map()],
+  ]);
+  /** Remembered targets, oldest first, across methods: [method, rawUrl]. */
+  private readonly order = new Map<string, [string, string]>();
 
   constructor(private readonly maxEntries = 4096) {}
 
   /** The remembered verdict for exactly this request at `now`, or undefined (verify it in full). */
   find(method: string, rawUrl: string, headers: HeaderRecord, now: number, secretOf: (accessKeyId: string) => string | undefined): PresignedVerdict | undefined {
-    if (!cacheable(method)) return undefined;
-    const key = `${method} ${rawUrl}`;
-    const entry = this.entries.get(key);
-    if (entry === undefined) return undefined;
+    const entries = this.byMethod.get(method);
+    const entry = entries?.get(rawUrl);
+    if (entries === undefined || entry === undefined) return undefined;
     if (now > entry.validUntil) {
-      this.entries.delete(key);
+      entries.delete(rawUrl);
+      this.order.delete(entry.orderKey);
       return undefined;
     }
     if (now < entry.validFrom) return undefined;
@@ -60,16 +66,22 @@ export class PresignedVerdicts {
 
   /** Keeps the verdict of a request whose signature has just verified in full. */
   remember(method: string, rawUrl: string, headers: HeaderRecord, verdict: PresignedVerdict): void {
-    if (!cacheable(method)) return;
-    const key = `${method} ${rawUrl}`;
-    if (this.entries.size >= this.maxEntries && !this.entries.has(key)) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
+    const entries = this.byMethod.get(method);
+    if (entries === undefined) return;
+    const orderKey = `${method} ${rawUrl}`;
+    if (!entries.has(rawUrl) && this.order.size >= this.maxEntries) {
+      const oldest = this.order.entries().next();
+      if (!oldest.done) {
+        const [key, [oldMethod, oldUrl]] = oldest.value;
+        this.order.delete(key);
+        this.byMethod.get(oldMethod)?.delete(oldUrl);
+      }
     }
-    this.entries.set(key, { ...verdict, headerValues: verdict.signedHeaders.map((name) => headerValue(headers, name)) });
+    entries.set(rawUrl, { ...verdict, orderKey, headerValues: verdict.signedHeaders.map((name) => headerValue(headers, name)) });
+    this.order.set(orderKey, [method, rawUrl]);
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.order.size;
   }
 }
