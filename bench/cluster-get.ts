@@ -30,7 +30,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { withRingAwareness } from '../src/client/ring-aware';
-import { ringKey, type RingView } from '../src/cluster/cluster-node';
+import { ringKey } from '../src/cluster/cluster-node';
 import { buildRing } from '../src/cluster/ring';
 import { fetchRingView } from './lib/ring-view';
 import { BenchError, busyPercent, Child, cpuTimes, fmt, freePort, killAllNow, median, metricSum, MiB, percentile, scrapeMetrics, stopAll, table, waitForHttp, which } from './cache-procs';

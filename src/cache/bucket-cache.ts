@@ -9,16 +9,16 @@
 import { LRUCache } from 'lru-cache';
 import type { ByteRange, ObjectInfo, UfsAdapter } from '../../ufs-adapters/types';
 import { isUfsError, ufsError } from '../../ufs-adapters/errors';
-import type { Metrics } from '../admin/metrics';
-import type { MetadataCache, MetadataEntry } from './metadata-cache';
+import { statWithPage, type FirstPageContext } from './first-page-fill';
+import type { MetadataEntry } from './metadata-cache';
 import { metaKeyOf, mountTagOf, objectIdOf } from './object-version';
-import type { PageStash } from './page-stash';
-import type { AdmissionGate, AdmissionRules } from './policy/admission-gate';
-import { loadPage, openRange, rangeBody, residentPage, type PageSource, type RangeBody } from './page-reader';
-import { pumpInto, type PageFills } from './page-fill';
+import type { AdmissionRules } from './policy/admission-gate';
+import { openRange, rangeBody, residentPage, type PageSource, type RangeBody } from './page-reader';
+import type { SharedCache } from './shared-cache';
 import { SingleFlight } from './single-flight';
 import { untilAborted } from '../util/until-aborted';
-import { pageKeyOf, type PageStore, type Placement } from './types';
+import { pageKeyOf, type Placement } from './types';
+import { loadMissingPages } from './warm-pages';
 
 export interface CacheSettings {
   /** The bucket this mount serves (the ring key is bucket + key). */
@@ -61,40 +61,6 @@ export interface Residency {
   disk: number;
 }
 
-/** Pages another node may hold: the key's previous owner, for a while after a ring change (warm hand-off). */
-export interface PeerPageSource {
-  /** Whether a previous owner of the key may hold its pages. */
-  mayHave(bucket: string, key: string): boolean;
-  /** The page from the previous owner; undefined when it does not have it. Never rejects. */
-  fetch(request: { bucket: string; key: string; pageKey: string; length: number }): Promise<Buffer | undefined>;
-}
-
-/**
- * In a cluster: whether this node may cache and serve a key's metadata (ownership by agreement,
- * cluster/cluster-node.ts). Absent for a node by itself, which owns every key.
- */
-export interface OwnershipOracle {
-  /** The ownership record an answer fetched now is kept under; undefined: do not keep it (not the settled owner now). */
-  recordSeq(bucket: string, key: string): number | undefined;
-  /** Whether an entry kept under record `seq` may be served now (this node owned the key without a break since). `memo` is the entry. */
-  trusts(bucket: string, key: string, seq: number | undefined, memo: { verifiedSeq?: number }): boolean;
-}
-
-export interface SharedCache {
-  pages: PageStore;
-  /** Set by the cluster when it runs: decides which cached metadata this node may trust. */
-  ownership?: OwnershipOracle;
-  /** Set by the cluster when it runs; consulted on a page miss before the store. */
-  peerPages?: PeerPageSource;
-  metadata: MetadataCache;
-  pageFills: PageFills;
-  /** Counts reads per object for the mounts' minUses rules (one per node). */
-  admission?: AdmissionGate;
-  /** First pages fetched with the metadata but refused by the admission rules, for the read that follows. */
-  unkept?: PageStash;
-  metrics: Metrics;
-}
-
 export interface StatOptions {
   signal?: AbortSignal;
   /**
@@ -121,6 +87,8 @@ export class BucketCache {
    * finished must not record what it saw (it may be the old version).
    */
   private readonly invalidations = new LRUCache<string, number>({ max: 100_000, ttl: 10 * 60_000 });
+  /** A metadata miss that brings the first page along (first-page-fill.ts). */
+  private readonly firstPage: FirstPageContext;
 
   constructor(
     /** The bucket's store (this cache reads it on misses; writes go to it directly). */
@@ -132,6 +100,13 @@ export class BucketCache {
   ) {
     this.mountTag = mountTagOf(mountId);
     this.statFlights = new SingleFlight(() => shared.metrics.singleFlightJoins.inc());
+    this.firstPage = {
+      store,
+      shared,
+      settings,
+      objectId: (key, info) => this.objectId(key, info),
+      admits: (objectId, size) => this.admits(objectId, size, false),
+    };
   }
 
   /**
@@ -223,7 +198,7 @@ export class BucketCache {
       if (keep && (this.invalidations.get(key) ?? 0) === generation) this.remember(metaKey, info, fetchedAt, seq);
     };
     try {
-      const info = firstByte !== undefined && this.store.readWithInfo ? await this.statWithPage(key, firstByte) : await this.store.stat(key);
+      const info = firstByte !== undefined && this.store.readWithInfo ? await statWithPage(this.firstPage, key, firstByte) : await this.store.stat(key);
       record(info);
       return info;
     } catch (err) {
@@ -233,52 +208,6 @@ export class BucketCache {
       }
       throw err;
     }
-  }
-
-  /**
-   * One store round trip: the object's metadata, and the page holding `firstByte` filling in the
-   * background as a PageFill the reader that asked joins (it streams the page as it arrives).
-   * Resolves as soon as the metadata is known.
-   */
-  private async statWithPage(key: string, firstByte: number): Promise<ObjectInfo> {
-    const pageSize = this.settings.pageSize;
-    const index = Math.floor(firstByte / pageSize);
-    const start = index * pageSize;
-    const timer = this.shared.metrics.ufsReadSeconds.labels(this.store.kind).startTimer();
-    this.shared.metrics.ufsReads.labels(this.store.kind).inc();
-    let info: ObjectInfo;
-    let body;
-    try {
-      ({ info, body } = await (this.store.readWithInfo as NonNullable<UfsAdapter['readWithInfo']>)(key, { start, end: start + pageSize - 1 }));
-    } catch (err) {
-      timer();
-      throw err;
-    }
-    const length = Math.max(0, Math.min(info.size, start + pageSize) - start);
-    const objectId = this.objectId(key, info);
-    const pageKey = pageKeyOf(objectId, index);
-    if (length === 0 || this.shared.pageFills.has(pageKey)) {
-      body.destroy();
-      timer();
-      return info;
-    }
-    this.shared.metrics.pageLookupCells.cell('miss').add();
-    const idleMs = this.settings.storeIdleTimeoutMs ?? 30_000;
-    // Asked now, before the read that follows counts itself (read() does): ask without counting.
-    const admitted = this.admits(objectId, info.size, false);
-    this.shared.pageFills.start(
-      pageKey,
-      length,
-      (fill) => pumpInto(fill, body, idleMs).finally(timer),
-      (fill) => {
-        // 'ahead': the read this page belongs to looks it up; that lookup is its first use, not a second.
-        if (admitted) this.shared.pages.put(pageKey, fill.data, 'ahead');
-        // Refused by the mount's rules: the read that follows joins this fill; if it came too late
-        // to join, it finds the page in the stash instead of reading it again.
-        else if (fill.joins === 0) this.shared.unkept?.put(pageKey, fill.data);
-      },
-    );
-    return info;
   }
 
   /** Stores an answer; drops the pages of the version it replaces. */
@@ -392,25 +321,7 @@ export class BucketCache {
     if (options.metadataOnly || info.size === 0 || (max !== undefined && info.size > max)) return result;
     // A forced reload reads the store itself, not a peer's copy.
     const source = this.pageSource(key, info, true, options.skipCached !== false, 'preload');
-    const pageCount = Math.ceil(info.size / source.pageSize);
-    const pageLength = (index: number): number => Math.min(info.size, (index + 1) * source.pageSize) - index * source.pageSize;
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < pageCount) {
-        options.signal?.throwIfAborted();
-        const index = next++;
-        if (this.shared.pages.has(pageKeyOf(source.objectId, index))) {
-          result.bytesSkipped += pageLength(index);
-          continue;
-        }
-        // The shared page read goes on for other readers; this caller stops waiting on abort.
-        const { tier } = await untilAborted(loadPage(source, index), options.signal);
-        if (tier === 'ufs' || tier === 'peer') result.bytesLoaded += pageLength(index);
-        else result.bytesSkipped += pageLength(index);
-      }
-    };
-    const workers = Math.min(pageCount, this.settings.readAheadPages + 1);
-    await Promise.all(Array.from({ length: workers }, worker));
+    await loadMissingPages(source, this.settings.readAheadPages + 1, result, options.signal);
     return result;
   }
 

@@ -14,7 +14,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { lmdbOpenOptions } from './disk-tier';
+import { lmdbOpenOptions } from './disk-lmdb';
 
 /**
  * Layout of the records this version writes. 2: page checksums cover the page key (page-checksum.ts).

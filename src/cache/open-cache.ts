@@ -5,7 +5,8 @@
 import type { UfsAdapter } from '../../ufs-adapters/types';
 import type { RingcacheConfig } from '../config/schema';
 import type { Metrics } from '../admin/metrics';
-import { BucketCache, type CacheSettings, type SharedCache } from './bucket-cache';
+import { BucketCache, type CacheSettings } from './bucket-cache';
+import type { SharedCache } from './shared-cache';
 import { MetadataCache } from './metadata-cache';
 import { PageFills } from './page-fill';
 import { PageStash } from './page-stash';

@@ -33,7 +33,8 @@ import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { NodeSha256 } from '../s3/auth/sha256';
 import type { FinalizeHandlerOutput, FinalizeRequestMiddleware } from '@smithy/types';
-import { ringKey, type RingView } from '../cluster/cluster-node';
+import { ringKey } from '../cluster/cluster-node';
+import type { RingView } from '../cluster/ring-view';
 import { buildRing, type Ring } from '../cluster/ring';
 
 export interface RingAwareOptions {

@@ -20,6 +20,10 @@ import { NO_VIEW, type AgreedView, type MemberInfo, type Membership } from './me
 import { OwnershipHistory } from './ownership-history';
 import { buildRing, hash32, type Ring } from './ring';
 import { RingShares } from './ring-shares';
+import type { RingView } from './ring-view';
+import { Suspects } from './suspects';
+import { ViewWaiters } from './view-waiters';
+import { abortableSleep } from '../util/abortable-sleep';
 
 export interface ClusterNodeOptions {
   self: MemberInfo;
@@ -41,34 +45,6 @@ export interface ClusterNodeOptions {
   solo?: boolean;
 }
 
-/** One member as the ring view (admin API, ring-aware clients) shows it. */
-export interface MemberView {
-  id: string;
-  url: string;
-  self: boolean;
-  /** Failed a forwarded request recently: skipped until `suspectUntil`. */
-  suspect: boolean;
-  /** Fraction of the key space it owns (sampled). */
-  share: number;
-}
-
-export interface RingView {
-  self: string;
-  /** The agreed view does not list this node: it forwards everything and owns nothing. */
-  detached: boolean;
-  /** The agreed ring version (epoch) as a string; every response carries it (x-ringcache-ring). */
-  version: string;
-  epoch: number;
-  /** This node holds its ownership lease (it may serve the keys it owns from its cache). */
-  lease: boolean;
-  /** Milliseconds the lease still holds without a new confirmation. */
-  leaseRemainingMs: number;
-  /** Milliseconds until every key this node owns is settled (writable and cached); 0 when settled. */
-  settlingMs: number;
-  changedAt: string;
-  members: MemberView[];
-}
-
 /** Where a key stands for this node now. Times are on the monotonic clock. */
 export type Ownership = { kind: 'none'; reason: 'no-lease' | 'not-owner' } | { kind: 'owner'; writableAt: number; cacheableAt: number };
 
@@ -87,8 +63,8 @@ export class ClusterNode {
   private ring: Ring;
   private byIdMap = new Map<string, MemberInfo>();
   private previous: { ring: Ring; until: number } | undefined;
-  private readonly suspects = new Map<string, number>();
-  private readonly viewWaiters = new Set<() => void>();
+  private readonly suspects: Suspects;
+  private readonly viewWaiters = new ViewWaiters();
   private readonly ringListeners = new Set<(changedAt: number) => void>();
   private changedAt: number;
   private shares: RingShares | undefined;
@@ -105,6 +81,7 @@ export class ClusterNode {
     this.self = options.self;
     this.now = options.now ?? Date.now;
     this.clock = options.clock ?? (() => performance.now());
+    this.suspects = new Suspects(options.self.id, options.suspectMs, this.now);
     this.changedAt = this.now();
     this.ring = buildRing([]);
     // Sequence numbers start from the wall clock: larger than any an earlier process gave out.
@@ -124,7 +101,7 @@ export class ClusterNode {
     this.unsubscribe?.();
     this.shares?.cancel();
     await this.options.membership.stop();
-    for (const wake of this.viewWaiters) wake();
+    this.viewWaiters.wakeAll();
   }
 
   /**
@@ -232,7 +209,7 @@ export class ClusterNode {
     for (;;) {
       const o = this.ownership(bucket, key);
       if (o.kind === 'none' && o.reason === 'no-lease' && this.clock() < leaseDeadline && this.agreed.members.some((m) => m.id === this.self.id)) {
-        await sleep(50, signal);
+        await abortableSleep(50, signal);
         continue;
       }
       if (o.kind === 'none') {
@@ -242,7 +219,7 @@ export class ClusterNode {
       const wait = o.writableAt - this.clock();
       if (wait <= 0) return;
       this.metrics.fenced('moved');
-      await sleep(Math.min(wait, 250), signal);
+      await abortableSleep(Math.min(wait, 250), signal);
     }
   }
 
@@ -253,18 +230,7 @@ export class ClusterNode {
     while (this.agreed.epoch <= epoch) {
       const left = deadline - this.clock();
       if (left <= 0 || signal.aborted) return false;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, left);
-        function done(): void {
-          clearTimeout(timer);
-          signal.removeEventListener('abort', done);
-          waiters.delete(done);
-          resolve();
-        }
-        const waiters = this.viewWaiters;
-        waiters.add(done);
-        signal.addEventListener('abort', done, { once: true });
-      });
+      await this.viewWaiters.next(left, signal);
     }
     return true;
   }
@@ -320,15 +286,11 @@ export class ClusterNode {
   }
 
   isSuspect(id: string): boolean {
-    const until = this.suspects.get(id);
-    if (until === undefined) return false;
-    if (this.now() < until) return true;
-    this.suspects.delete(id);
-    return false;
+    return this.suspects.has(id);
   }
 
   markSuspect(id: string): void {
-    if (id !== this.self.id) this.suspects.set(id, this.now() + this.options.suspectMs);
+    this.suspects.mark(id);
   }
 
   view(): RingView {
@@ -383,29 +345,14 @@ export class ClusterNode {
     if (this.options.solo || this.options.membership.lease.valid(at)) this.history.install(view.epoch, this.ring, at);
     else this.history.interrupt(at);
     if (notify) this.previous = { ring: old, until: this.changedAt + this.options.handoffWindowMs };
-    for (const id of this.suspects.keys()) if (!this.byIdMap.has(id)) this.suspects.delete(id);
+    this.suspects.retain((id) => this.byIdMap.has(id));
     this.shares?.cancel();
     this.shares = new RingShares(this.ring);
     this.options.metrics.clusterMembers.set(view.members.length);
-    for (const wake of [...this.viewWaiters]) wake();
+    this.viewWaiters.wakeAll();
     if (!notify) return;
     this.options.metrics.clusterRingChanges.inc();
     this.options.log.info({ epoch: view.epoch, members: view.members.map((m) => m.id) }, 'ring rebuilt');
     for (const listener of this.ringListeners) listener(this.changedAt);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

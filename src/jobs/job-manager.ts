@@ -25,25 +25,23 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RingcacheConfig } from '../config/schema';
 import type { BucketRegistry } from '../mounts/bucket-registry';
 import { s3Error } from '../s3/errors';
+import { ActiveJob } from './active-job';
 import { JobLeases, takeOver } from './job-leases';
-import { compareRecords, noSharing, type JobSharing } from './job-sharing';
+import { compareRecords, isJobRecord, noSharing, type JobSharing } from './job-sharing';
 import { JobStore, isExpired } from './job-store';
-import { isFinished, newJob, toView, type Job, type JobCounters, type JobSpec, type JobView } from './job-types';
+import { endJob, isFinished, newJob, toView, type Job, type JobCounters, type JobSpec, type JobView } from './job-types';
 import type { LoadDispatcher } from './load-dispatcher';
-import { LoadJobRunner, type RunOutcome } from './load-job';
+import { LoadJobRunner } from './load-job';
 
 export { RESTART_QUEUED_REASON, RESTART_REASON } from './job-leases';
 /** A finished job stays visible at least this long, so that whoever follows it sees how it ended. */
 export const MIN_RETAIN_SECONDS = 60;
 export const DEFAULT_MAX_QUEUED_PER_KEY = 16;
 
-const SAVE_INTERVAL_MS = 1000;
 /** Leases of held jobs are renewed at least this often (running ones are saved with their progress). */
 const MAX_HEARTBEAT_MS = 10_000;
 /** A lease not renewed for this long belongs to a process that is gone (jobs.leaseSeconds). */
 const DEFAULT_LEASE_MS = 60_000;
-/** The job records a node sends another at once (a sync). */
-const JOB_ID = /^j[0-9a-z]{1,40}$/;
 /** How long DELETE waits for a cancelled job to stop before answering. */
 const CANCEL_WAIT_MS = 5000;
 /** Runners stop within their grace period (4 s); close() waits this long at most. */
@@ -72,20 +70,8 @@ export interface JobManagerOptions {
   sharing?: JobSharing;
 }
 
-interface Active {
-  job: Job;
-  runner: LoadJobRunner;
-  done: Promise<void>;
-  saveTimer?: NodeJS.Timeout;
-  lastSaved: number;
-  /** The run has ended; the final record is being saved. */
-  finishing: boolean;
-  /** Another process took the job over: nothing more is saved. */
-  lost: boolean;
-}
-
 export class JobManager {
-  private readonly active = new Map<string, Active>();
+  private readonly active = new Map<string, ActiveJob>();
   private readonly queue: Job[] = [];
   private readonly leases: JobLeases;
   private readonly sweeper: NodeJS.Timeout;
@@ -131,7 +117,7 @@ export class JobManager {
    */
   async receive(records: readonly Job[]): Promise<void> {
     for (const record of records) {
-      if (!isRecord(record)) continue;
+      if (!isJobRecord(record)) continue;
       const held = this.active.get(record.id)?.job ?? this.queue.find((job) => job.id === record.id);
       const current = this.store.get(record.id);
       if (current && compareRecords(record, current) <= 0) continue;
@@ -202,7 +188,7 @@ export class JobManager {
     const queued = this.queue.findIndex((job) => job.id === id);
     if (queued !== -1) {
       const [job] = this.queue.splice(queued, 1);
-      this.end(job, 'cancelled', reason);
+      endJob(job, 'cancelled', reason, this.now());
       await this.leases.save(job);
       return this.view(job);
     }
@@ -217,7 +203,7 @@ export class JobManager {
     if (orphan && !isFinished(orphan.state) && this.lapsed(orphan) && !this.closed) {
       const job = structuredClone(orphan);
       takeOver(job, { resume: true, nodeId: this.options.nodeId, now: this.now() });
-      this.end(job, 'cancelled', reason);
+      endJob(job, 'cancelled', reason, this.now());
       job.progress.etaSeconds = null;
       job.checkpoint = undefined;
       if (await this.leases.claim(job)) return this.view(job);
@@ -255,12 +241,7 @@ export class JobManager {
     await this.sweeping; // it may still queue a job it claimed: released below
     for (const job of this.queue.splice(0)) void this.leases.save(job, { release: true });
     await Promise.race([Promise.all(running.map((a) => a.done)), sleep(CLOSE_WAIT_MS, undefined, { ref: false })]);
-    for (const active of this.active.values()) {
-      if (active.finishing || active.lost) continue;
-      active.finishing = true; // a runner that did not stop in time: keep what it has
-      this.capture(active);
-      void this.leases.save(active.job, { release: true });
-    }
+    for (const active of this.active.values()) active.saveUnfinished();
     await this.leases.settled();
     await this.store.close();
   }
@@ -317,71 +298,21 @@ export class JobManager {
     job.state = 'running';
     job.startedAt ??= new Date(this.now()).toISOString();
     const settings = { ...this.options.config, retryBaseMs: this.options.retryBaseMs, abortGraceMs: this.options.abortGraceMs };
-    const runner = new LoadJobRunner(job, { buckets: this.options.buckets, dispatcher: this.options.dispatcher, settings, onProgress: () => this.scheduleSave(job.id), onKeyFinished: this.options.onKeyFinished, now: this.now, log: this.options.log });
-    const active: Active = { job, runner, done: Promise.resolve(), lastSaved: this.now(), finishing: false, lost: false };
+    const runner = new LoadJobRunner(job, { buckets: this.options.buckets, dispatcher: this.options.dispatcher, settings, onProgress: () => this.active.get(job.id)?.scheduleSave(), onKeyFinished: this.options.onKeyFinished, now: this.now, log: this.options.log });
+    const active = new ActiveJob(job, runner, this.leases, this.now, this.options.log);
     this.active.set(job.id, active);
-    this.capture(active);
-    // Runs only once the record says so under our lease (a job claimed elsewhere meanwhile is lost, not run).
-    const run = (saved: boolean): Promise<RunOutcome> => (saved && !active.lost ? runner.run() : Promise.resolve({ state: 'interrupted' }));
-    active.done = this.leases.save(job).then(run).then(
-      (outcome) => this.finish(active, outcome),
-      (err: unknown) => this.finish(active, { state: 'failed', reason: `InternalError: ${(err as Error).message}` }),
-    );
-  }
-
-  /** Records how the run ended; the job stays in `active` (and get() shows it) until the record is saved. */
-  private async finish(active: Active, outcome: RunOutcome): Promise<void> {
-    const { job, runner } = active;
-    if (active.finishing) return; // close() gave up waiting and saved it already
-    active.finishing = true;
-    clearTimeout(active.saveTimer);
-    if (outcome.state === 'interrupted') {
-      this.capture(active);
-    } else {
-      this.end(job, outcome.state, outcome.state === 'completed' ? undefined : outcome.reason);
-      job.progress = runner.progress(Date.parse(job.finishedAt as string));
-      if (outcome.state !== 'completed') job.progress.etaSeconds = null;
-      job.checkpoint = undefined;
-      this.options.log.info({ op: 'LoadJob', job: job.id, bucket: job.spec.bucket, state: job.state, reason: job.reason }, 'load job finished');
-    }
-    if (!active.lost) await this.leases.save(job, { release: outcome.state === 'interrupted' });
-    this.active.delete(job.id);
-    this.pump();
-  }
-
-  private end(job: Job, state: 'completed' | 'failed' | 'cancelled', reason: string | undefined): void {
-    job.state = state;
-    job.reason = reason;
-    job.finishedAt = new Date(this.now()).toISOString();
-  }
-
-  /** Copies a running job's live progress and checkpoint into its record. */
-  private capture(active: Active): void {
-    active.job.progress = active.runner.progress();
-    active.job.checkpoint = active.runner.checkpoint();
-  }
-
-  /** Saves the progress and checkpoint of a running job (renewing its lease). */
-  private saveProgress(active: Active): void {
-    if (active.finishing || active.lost) return;
-    active.lastSaved = this.now();
-    this.capture(active);
-    void this.leases.save(active.job);
+    active.capture();
+    // The job stays in `active` (and get() shows it) until its final record is saved.
+    active.done = active.run().then((ended) => {
+      if (!ended) return;
+      this.active.delete(job.id);
+      this.pump();
+    });
   }
 
   private renewLeases(): void {
-    for (const active of this.active.values()) this.saveProgress(active);
+    for (const active of this.active.values()) active.saveProgress();
     for (const job of this.queue) void this.leases.save(job);
-  }
-
-  private scheduleSave(id: string): void {
-    const active = this.active.get(id);
-    if (!active || active.saveTimer || active.finishing) return;
-    active.saveTimer = setTimeout(() => {
-      active.saveTimer = undefined;
-      this.saveProgress(active);
-    }, Math.max(0, SAVE_INTERVAL_MS - (this.now() - active.lastSaved)));
-    active.saveTimer.unref();
   }
 
   /** Another process took the job over: stop running or queueing it here, and save nothing more. */
@@ -389,10 +320,7 @@ export class JobManager {
     const active = this.active.get(job.id);
     const queued = this.queue.indexOf(job);
     if (queued !== -1) this.queue.splice(queued, 1);
-    if (active && !active.lost) {
-      active.lost = true;
-      active.runner.abort({ kind: 'shutdown' });
-    }
+    active?.lose();
     this.options.log.warn({ op: 'LoadJob', job: job.id }, 'load job taken over by another process; stopped here');
   }
 
@@ -413,13 +341,4 @@ export class JobManager {
   private expired(job: Job): boolean {
     return isExpired(job, this.retainMs, this.now());
   }
-}
-
-/** The minimal shape of a job record received from another node. */
-function isRecord(value: unknown): value is Job {
-  const job = value as Partial<Job> | null;
-  return (
-    typeof job === 'object' && job !== null && typeof job.id === 'string' && JOB_ID.test(job.id) && typeof job.state === 'string' &&
-    typeof job.coordinator === 'string' && typeof job.spec === 'object' && job.spec !== null && typeof job.progress === 'object' && job.progress !== null
-  );
 }

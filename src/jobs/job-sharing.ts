@@ -34,3 +34,15 @@ export function compareRecords(a: Job, b: Job): number {
   if (a.coordinator !== b.coordinator) return a.coordinator < b.coordinator ? -1 : 1;
   return (a.seq ?? 0) - (b.seq ?? 0);
 }
+
+/** Ids this version gives jobs (job-types.ts newJob). */
+const JOB_ID = /^j[0-9a-z]{1,40}$/;
+
+/** The minimal shape of a job record received from another node. */
+export function isJobRecord(value: unknown): value is Job {
+  const job = value as Partial<Job> | null;
+  return (
+    typeof job === 'object' && job !== null && typeof job.id === 'string' && JOB_ID.test(job.id) && typeof job.state === 'string' &&
+    typeof job.coordinator === 'string' && typeof job.spec === 'object' && job.spec !== null && typeof job.progress === 'object' && job.progress !== null
+  );
+}

@@ -168,3 +168,10 @@ export function toView(job: Job): JobView {
   const { checkpoint: _checkpoint, lease: _lease, term: _term, seq: _seq, ...view } = job;
   return view;
 }
+
+/** Marks a job ended now, in `state`, with `reason` (cancellations and failures). */
+export function endJob(job: Job, state: 'completed' | 'failed' | 'cancelled', reason: string | undefined, now: number): void {
+  job.state = state;
+  job.reason = reason;
+  job.finishedAt = new Date(now).toISOString();
+}

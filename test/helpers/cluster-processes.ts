@@ -11,7 +11,7 @@ import path from 'node:path';
 import https from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { RingView } from '../../src/cluster/cluster-node';
+import type { RingView } from '../../src/cluster/ring-view';
 import { ADMIN } from './gateway';
 import { rawRequest } from './raw-request';
 import type { CertFiles } from './test-certs';

@@ -8,7 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { DiskTier, diskMapSize, type DiskIndexEntry, type DiskTierOptions } from '../../src/cache/disk-tier';
+import { diskMapSize, type DiskIndexEntry } from '../../src/cache/disk-lmdb';
+import { DiskTier, type DiskTierOptions } from '../../src/cache/disk-tier';
 import { decodePageRecord, encodePageRecord, pageChecksum } from '../../src/cache/page-checksum';
 import { pageKeyOf, type MetadataRecord, type MetadataStore } from '../../src/cache/types';
 import { closeLater, closeStore, invariantProblems, KiB, openStore, PAGE, pageOf, recordEvents, tempDir, usePageStoreFixture } from '../helpers/page-store-fixture';

@@ -31,9 +31,13 @@ import { createHdfsContext, type HdfsContext } from './hdfs-context';
 import { layoutFor } from './hdfs-layout';
 import { parseHdfsUri } from './hdfs-uri';
 import { listObjects } from './hdfs-list';
-import { abortUpload, cleanupAbandoned, completeUpload, createUpload, listParts, listUploads, loadUpload, uploadPart } from './hdfs-multipart';
+import { abortUpload, cleanupAbandoned, createUpload, listParts, listUploads, uploadPart } from './hdfs-multipart';
+import { completeUpload } from './hdfs-multipart-complete';
+import { loadUpload } from './hdfs-upload-folder';
 import { readObject, statObject } from './hdfs-object';
-import { copyObject, deleteObject, writeObject } from './hdfs-write';
+import { copyObject } from './hdfs-copy';
+import { deleteObject } from './hdfs-delete';
+import { writeObject } from './hdfs-write';
 import { WebHdfsClient } from './webhdfs-client';
 import { getBucketSetting, putBucketSetting } from './hdfs-bucket-settings';
 

@@ -27,19 +27,10 @@ import { parseS3Uri, resolveS3Config, type ResolvedS3Config, type S3AdapterConfi
 import { createS3Client, createS3Context } from './s3-context';
 import { copyObject } from './s3-copy';
 import { listObjects } from './s3-list';
-import {
-  abortUpload,
-  cleanupAbandoned,
-  completeUpload,
-  createUpload,
-  createUploadMemory,
-  getUpload,
-  listParts,
-  listUploads,
-  uploadPart,
-  type MultipartContext,
-} from './s3-multipart';
+import { abortUpload, cleanupAbandoned, completeUpload, createUpload, getUpload, listParts, listUploads } from './s3-multipart';
+import { uploadPart } from './s3-part-upload';
 import { readObject, readObjectWithInfo, statObject } from './s3-read';
+import { createUploadMemory, type MultipartContext } from './s3-upload-memory';
 import { writeObject } from './s3-write';
 import { getBucketSetting, putBucketSetting } from './s3-bucket-settings';
 
