@@ -60,7 +60,7 @@ test('PUT then GET and HEAD return the bytes, ETag = MD5, and every stored heade
 
 test('default content type is binary/octet-stream; empty objects work', async () => {
   const s3 = gw.client();
-  await s3.send(new PutObjectCommand({ Bucket, Key: 'empty', Body: '' }));
+  await s3.send(new PutObjectCommand({ Bucket, Key: 'empty', Body: '', ContentLength: 0 }));
   const get = await s3.send(new GetObjectCommand({ Bucket, Key: 'empty' }));
   expect(get.ContentLength).toBe(0);
   expect((await bodyBytes(get.Body)).length).toBe(0);
@@ -276,7 +276,7 @@ test('DeleteObjects with malformed XML is MalformedXML', async () => {
 
 test('folder markers are objects that list like S3', async () => {
   const s3 = gw.client();
-  await s3.send(new PutObjectCommand({ Bucket, Key: 'tree/', Body: '' }));
+  await s3.send(new PutObjectCommand({ Bucket, Key: 'tree/', Body: '', ContentLength: 0 }));
   await s3.send(new PutObjectCommand({ Bucket, Key: 'tree/leaf', Body: 'leaf' }));
   const listed = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'tree/' }));
   expect(listed.Contents?.map((c) => c.Key)).toEqual(['tree/', 'tree/leaf']);
