@@ -8,6 +8,8 @@ import type { Credential, RingcacheConfig } from '../config/schema';
 import type { Bucket, BucketRegistry } from '../mounts/bucket-registry';
 import { Authenticator, type AuthResult } from './auth';
 import { splitRawUrl } from './auth/raw-url';
+import { hasPresignedParams } from './auth/parse-presigned';
+import { applyHoistedHeaders } from './presigned-hoisted-headers';
 import { accessLevel, authorize } from './authorize';
 import { aclAccess, GRANTED, type Access } from './acl/acl-access';
 import { BucketSettings } from './bucket-settings';
@@ -107,6 +109,10 @@ export class RequestResolver {
     const method = req.method ?? 'GET';
     const endpoint = parseEndpoint({ method, rawUrl, host: req.headers.host, headers: req.headers, params: target.params }, this.config.server.baseDomain);
     const auth = this.authenticator.authenticate({ method, rawUrl, target, headers: req.headers, now: this.now() });
+    // A presigned write: the x-amz-* headers its presigner moved into the (signed) query apply.
+    if (auth.kind === 'signed' && method !== 'GET' && method !== 'HEAD' && req.headers.authorization === undefined && hasPresignedParams(target.params)) {
+      applyHoistedHeaders(target.params, req.headers);
+    }
     const identified: Identified = { endpoint, auth, credential: auth.kind === 'signed' ? this.credentials.get(auth.accessKeyId) : undefined };
     marked[IDENTIFIED] = identified;
     return identified;

@@ -62,6 +62,30 @@ test('metadata the signer signed as a header is accepted', async () => {
   expect(head.Metadata).toEqual({ role: 'reader' });
 });
 
+test('metadata the presigner moved into the query applies, as S3 applies it', async () => {
+  const url = await getSignedUrl(gw.client(), new PutObjectCommand({ Bucket, Key: 'hoisted-meta.txt', Metadata: { role: 'reader', team: 'data lake' } }), { expiresIn: 600 });
+  expect(new URL(url).searchParams.get('x-amz-meta-role')).toBe('reader');
+  const answer = await put(url, 'data', {});
+  expect(answer.status).toBe(200);
+  const head = await gw.client().send(new HeadObjectCommand({ Bucket, Key: 'hoisted-meta.txt' }));
+  expect(head.Metadata).toEqual({ role: 'reader', team: 'data lake' });
+  // Changing a hoisted value breaks the signature.
+  const changed = url.replace('x-amz-meta-role=reader', 'x-amz-meta-role=admin');
+  expect((await put(changed, 'data', {})).status).toBe(403);
+});
+
+test('a hoisted header Ringcache cannot honour is refused as the header is, and nothing is stored', async () => {
+  const url = await getSignedUrl(gw.client(), new PutObjectCommand({ Bucket, Key: 'hoisted-sse.txt', ServerSideEncryption: 'aws:kms' }), {
+    expiresIn: 600,
+    hoistableHeaders: new Set(['x-amz-server-side-encryption']),
+  });
+  expect(new URL(url).searchParams.get('x-amz-server-side-encryption')).toBe('aws:kms');
+  const answer = await put(url, 'data', {});
+  expect(answer.status).toBe(501);
+  expect(answer.body).toContain('NotImplemented');
+  expect(await errorCode(gw.client().send(new HeadObjectCommand({ Bucket, Key: 'hoisted-sse.txt' })))).toBe('NotFound');
+});
+
 test('an unsigned checksum header only constrains the body: a right one is accepted, a wrong one refused', async () => {
   const url = await presignedPut('checksummed.txt');
   const { crc32 } = await import('node:zlib');
