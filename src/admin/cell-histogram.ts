@@ -48,15 +48,17 @@ export class CellHistogram {
   private readonly series = new Map<string, Series>();
   private readonly bounds: readonly number[];
 
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly labelName: string,
-    buckets: readonly number[],
-    registry: Registry,
-  ) {
-    this.bounds = [...buckets].sort((a, b) => a - b);
-    registry.registerMetric(this as unknown as Metric);
+  readonly name: string;
+  readonly help: string;
+  private readonly labelName: string;
+
+  /** As prom-client's Histogram options, with one label. */
+  constructor(options: { name: string; help: string; labelName: string; buckets: readonly number[]; registry: Registry }) {
+    this.name = options.name;
+    this.help = options.help;
+    this.labelName = options.labelName;
+    this.bounds = [...options.buckets].sort((a, b) => a - b);
+    options.registry.registerMetric(this as unknown as Metric);
   }
 
   /** The series of one label value, created on first use (empty series are not exposed). */

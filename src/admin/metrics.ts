@@ -27,13 +27,13 @@ export class Metrics {
   });
 
   /** Request latency by operation; observed on every request, so a CellHistogram (no label hashing per call). */
-  readonly duration = new CellHistogram(
-    'ringcache_s3_request_duration_seconds',
-    'S3 request latency, from request to the end of the response',
-    'op',
-    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    this.registry,
-  );
+  readonly duration = new CellHistogram({
+    name: 'ringcache_s3_request_duration_seconds',
+    help: 'S3 request latency, from request to the end of the response',
+    labelName: 'op',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registry: this.registry,
+  });
 
   private readonly durationSeries = new Map<string, HistogramSeries>();
 

@@ -25,7 +25,7 @@ describe('CellHistogram', () => {
     const theirs = new Registry();
     const ours = new Registry();
     const reference = new Histogram({ name: 'ref_seconds', help: 'latency', labelNames: ['op'], buckets: BUCKETS, registers: [theirs] });
-    const cells = new CellHistogram('cell_seconds', 'latency', 'op', BUCKETS, ours);
+    const cells = new CellHistogram({ name: 'cell_seconds', help: 'latency', labelName: 'op', buckets: BUCKETS, registry: ours });
     const values = [0, 0.0005, 0.001, 0.002, 0.01, 0.05, 0.5, 1, 2, 100];
     for (const [i, v] of values.entries()) {
       const op = i % 3 === 0 ? 'GetObject' : 'HeadObject';
@@ -44,7 +44,7 @@ describe('CellHistogram', () => {
 
   it('leaves out series without observations, and reset empties it', async () => {
     const registry = new Registry();
-    const cells = new CellHistogram('h_seconds', 'h', 'op', BUCKETS, registry);
+    const cells = new CellHistogram({ name: 'h_seconds', help: 'h', labelName: 'op', buckets: BUCKETS, registry });
     cells.labels('GetObject');
     cells.labels('PutObject').observe(Number.NaN);
     expect(await registry.metrics()).not.toContain('h_seconds_count');

@@ -617,6 +617,23 @@ describeRendered('helm chart: cluster mode', () => {
     expect(podEnv(named).RINGCACHE_CONSUL_URL).toBe('http://consul.consul.svc:8500');
   });
 
+  it('etcd discovery: cluster.etcd in ringcache.json (a prefix per release), no static peers, no bootstrap quorum', () => {
+    const r = render({ ...CLUSTER_OF_3, replicaCount: 12, cluster: { enabled: true, discovery: 'etcd', etcd: { endpoints: ['http://etcd-0.etcd:2379', 'http://etcd-1.etcd:2379'], leaseSeconds: 6 } } });
+    expect(envEntry(r, 'RINGCACHE_PEERS')).toBeUndefined();
+    expect(envEntry(r, 'RINGCACHE_CONSUL_URL')).toBeUndefined();
+    expect(r.one('StatefulSet').spec.replicas).toBe(12); // not bounded by maxReplicas: no pod slots
+    const json = JSON.parse(configFile(r));
+    expect(json.cluster.etcd).toEqual({ endpoints: ['http://etcd-0.etcd:2379', 'http://etcd-1.etcd:2379'], prefix: '/ringcache/demo-ringcache-storage', leaseSeconds: 6, requestTimeoutMs: 2000 });
+    expect(json.cluster.quorum.bootstrap).toBeUndefined();
+    const env = podEnv(r, [], { name: 'demo-ringcache-4', hostIP: '10.0.0.7' });
+    const config = loadAsPod(configFile(r), env);
+    expect(config.cluster).toMatchObject({ nodeId: 'demo-ringcache-4', advertiseUrl: podUrl(4), peers: [] });
+    expect(config.cluster.etcd).toMatchObject({ endpoints: ['http://etcd-0.etcd:2379', 'http://etcd-1.etcd:2379'], prefix: '/ringcache/demo-ringcache-storage', leaseSeconds: 6 });
+    expect(r.notes).toContain('the pods holding a lease under /ringcache/demo-ringcache-storage in etcd at http://etcd-0.etcd:2379, http://etcd-1.etcd:2379');
+    const named = render({ ...CLUSTER_OF_3, cluster: { enabled: true, discovery: 'etcd', etcd: { endpoints: ['http://etcd:2379'], prefix: '/caches/eu' } } });
+    expect(JSON.parse(configFile(named)).cluster.etcd.prefix).toBe('/caches/eu');
+  });
+
   it('dataDir buckets: accepted with one cluster pod or with allowPerPodDataDir', () => {
     // One pod: its first ring needs only itself (cluster.quorum.bootstrap 1).
     const onePod = { cluster: { enabled: true, quorum: { bootstrap: 1 } } };
@@ -627,7 +644,9 @@ describeRendered('helm chart: cluster mode', () => {
 
   it.each([
     ['config.dataDir with several cluster replicas', { replicaCount: 3, cluster: { enabled: true } }, /config.dataDir with cluster.enabled and replicaCount > 1: .*cluster.allowPerPodDataDir/],
-    ['an unknown discovery', { cluster: { enabled: true, discovery: 'dns' } }, /cluster.discovery: "dns" is not static or consul/],
+    ['an unknown discovery', { cluster: { enabled: true, discovery: 'dns' } }, /cluster.discovery: "dns" is not static, consul or etcd/],
+    ['etcd discovery without endpoints', { cluster: { enabled: true, discovery: 'etcd' } }, /cluster.etcd.endpoints is required/],
+    ['an etcd prefix not starting with /', { cluster: { enabled: true, discovery: 'etcd', etcd: { endpoints: ['http://etcd:2379'], prefix: 'caches' } } }, /cluster.etcd.prefix must start with \//],
     ['a bootstrap quorum above the replica count', { replicaCount: 2, config: { dataDir: '' }, cluster: { enabled: true, quorum: { bootstrap: 3 } } }, /cluster.quorum.bootstrap 3 is more than replicaCount 2/],
     ['an unknown routing', { cluster: { enabled: true, routing: 'random' } }, /cluster.routing: "random" is not proxy or redirect/],
     ['a short cluster secret', { cluster: { enabled: true, secret: 'too-short' } }, /at least 16 characters/],

@@ -206,6 +206,20 @@ or {} without credentials. (list $ $mount)
 {{- if and .Values.cluster.enabled (eq (toString .Values.cluster.discovery) "consul") }}true{{ end }}
 {{- end }}
 
+{{/* "true" when cluster mode finds its members through etcd. */}}
+{{- define "ringcache.etcdDiscovery" -}}
+{{- if and .Values.cluster.enabled (eq (toString .Values.cluster.discovery) "etcd") }}true{{ end }}
+{{- end }}
+
+{{/* "true" when the members are discovered (Consul, etcd) rather than listed as static pod slots. */}}
+{{- define "ringcache.discoveredMembers" -}}
+{{- if or (include "ringcache.consulDiscovery" .) (include "ringcache.etcdDiscovery" .) }}true{{ end }}
+{{- end }}
+
+{{- define "ringcache.etcdPrefix" -}}
+{{- default (printf "/ringcache/%s-%s" (include "ringcache.fullname" .) .Release.Namespace) .Values.cluster.etcd.prefix }}
+{{- end }}
+
 {{- define "ringcache.consulServiceName" -}}
 {{- default (printf "%s-%s" (include "ringcache.fullname" .) .Release.Namespace | trunc 63 | trimSuffix "-") .Values.cluster.consul.serviceName }}
 {{- end }}
@@ -222,8 +236,8 @@ Fails the render on settings the gateway would reject, or that would silently do
 {{- fail "tls.mutual needs tls.enabled" }}
 {{- end }}
 {{- if $cluster.enabled }}
-{{- if not (or (eq (toString $cluster.discovery) "static") (eq (toString $cluster.discovery) "consul")) }}
-{{- fail (printf "cluster.discovery: %q is not static or consul" (toString $cluster.discovery)) }}
+{{- if not (or (eq (toString $cluster.discovery) "static") (eq (toString $cluster.discovery) "consul") (eq (toString $cluster.discovery) "etcd")) }}
+{{- fail (printf "cluster.discovery: %q is not static, consul or etcd" (toString $cluster.discovery)) }}
 {{- end }}
 {{- if not (or (eq (toString $cluster.routing) "proxy") (eq (toString $cluster.routing) "redirect")) }}
 {{- fail (printf "cluster.routing: %q is not proxy or redirect" (toString $cluster.routing)) }}
@@ -237,10 +251,16 @@ Fails the render on settings the gateway would reject, or that would silently do
 {{- if and (include "ringcache.consulDiscovery" .) (not $cluster.consul.url) }}
 {{- fail "cluster.consul.url is required with cluster.discovery: consul (e.g. http://$(HOST_IP):8500 for an agent on every node)" }}
 {{- end }}
-{{- if and (not (include "ringcache.consulDiscovery" .)) (gt (int .Values.replicaCount) (int $cluster.maxReplicas)) }}
+{{- if and (include "ringcache.etcdDiscovery" .) (not $cluster.etcd.endpoints) }}
+{{- fail "cluster.etcd.endpoints is required with cluster.discovery: etcd (e.g. [http://etcd.etcd.svc:2379])" }}
+{{- end }}
+{{- if and (include "ringcache.etcdDiscovery" .) (not (hasPrefix "/" (include "ringcache.etcdPrefix" .))) }}
+{{- fail "cluster.etcd.prefix must start with /" }}
+{{- end }}
+{{- if and (not (include "ringcache.discoveredMembers" .)) (gt (int .Values.replicaCount) (int $cluster.maxReplicas)) }}
 {{- fail (printf "replicaCount %v is more than cluster.maxReplicas %v: the static peer list names pod slots 0..maxReplicas-1; raise cluster.maxReplicas (this restarts every pod once)" .Values.replicaCount $cluster.maxReplicas) }}
 {{- end }}
-{{- if and (not (include "ringcache.consulDiscovery" .)) (gt (int $cluster.quorum.bootstrap) (int .Values.replicaCount)) }}
+{{- if and (not (include "ringcache.discoveredMembers" .)) (gt (int $cluster.quorum.bootstrap) (int .Values.replicaCount)) }}
 {{- fail (printf "cluster.quorum.bootstrap %v is more than replicaCount %v: the first ring could never form; lower it (keep it more than half of the pods you run)" $cluster.quorum.bootstrap .Values.replicaCount) }}
 {{- end }}
 {{- if and (gt (int .Values.replicaCount) 1) .Values.config.dataDir (not $cluster.allowPerPodDataDir) }}
@@ -418,7 +438,7 @@ environment. extraConfig is merged last.
 {{- $c := deepCopy .Values.cluster }}
 {{- $cluster := pick $c "routing" "forward" "health" "suspectSeconds" "handoff" "lease" }}
 {{- $quorum := dict "onLoss" $c.quorum.onLoss }}
-{{- if not (include "ringcache.consulDiscovery" .) }}
+{{- if not (include "ringcache.discoveredMembers" .) }}
 {{- $_ := set $quorum "bootstrap" (int $c.quorum.bootstrap) }}
 {{- end }}
 {{- $_ := set $cluster "quorum" $quorum }}
@@ -432,6 +452,9 @@ environment. extraConfig is merged last.
 {{- $_ := set $consul "token" . }}
 {{- end }}
 {{- $_ := set $cluster "consul" $consul }}
+{{- end }}
+{{- if include "ringcache.etcdDiscovery" . }}
+{{- $_ := set $cluster "etcd" (dict "endpoints" $c.etcd.endpoints "prefix" (include "ringcache.etcdPrefix" .) "leaseSeconds" (int $c.etcd.leaseSeconds) "requestTimeoutMs" (int $c.etcd.requestTimeoutMs)) }}
 {{- end }}
 {{- $_ := set $config "cluster" $cluster }}
 {{- end }}
