@@ -34,10 +34,19 @@ export interface TestGatewayOptions {
   keepDirs?: boolean;
 }
 
+/** Folders this helper made; a gateway restarted on one removes it when it closes for good. */
+const madeHere = new Set<string>();
+
+/** The folders to remove when a gateway on these data and cache folders closes without keepDirs. */
+function foldersOf(dataDir: string, cacheDir: string): string[] {
+  return [...madeHere].filter((base) => [dataDir, cacheDir].some((dir) => dir === base || dir.startsWith(`${base}${path.sep}`)));
+}
+
 export async function startTestGateway(overrides: Partial<ConfigInput> = {}, options: TestGatewayOptions = {}): Promise<TestGateway> {
-  const base = await mkdtemp(path.join(os.tmpdir(), 'ringcache-test-'));
-  const dataDir = options.dataDir ?? path.join(base, 'data');
-  const cacheDir = options.cacheDir ?? path.join(base, 'cache');
+  const base = options.dataDir !== undefined && options.cacheDir !== undefined ? undefined : await mkdtemp(path.join(os.tmpdir(), 'ringcache-test-'));
+  if (base !== undefined) madeHere.add(base);
+  const dataDir = options.dataDir ?? path.join(base as string, 'data');
+  const cacheDir = options.cacheDir ?? path.join(base as string, 'cache');
   await mkdir(dataDir, { recursive: true });
   const { cache, ...rest } = overrides;
   const config = parseConfig({
@@ -81,7 +90,11 @@ export async function startTestGateway(overrides: Partial<ConfigInput> = {}, opt
     async close() {
       for (const c of clients) c.destroy();
       await built.app.close();
-      if (!options.keepDirs) await rm(base, { recursive: true, force: true });
+      if (options.keepDirs) return;
+      for (const folder of foldersOf(dataDir, cacheDir)) {
+        madeHere.delete(folder);
+        await rm(folder, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -23,7 +23,10 @@ beforeAll(async () => {
   await gw.client().send(new CreateBucketCommand({ Bucket }));
   await gw.client().send(new PutObjectCommand({ Bucket, Key: 'secret.txt', Body: 'classified' }));
 });
-afterAll(() => gw.close());
+afterAll(async () => {
+  await gw.close();
+  await rm(publicRoot, { recursive: true, force: true });
+});
 
 const send = (target: string, method: string, headers: Record<string, string>, body: Buffer) =>
   new Promise<{ status: number; body: string }>((resolve, reject) => {

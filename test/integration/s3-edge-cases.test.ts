@@ -1,5 +1,5 @@
 /** Behaviours found in review that S3 clients depend on. */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -24,8 +24,9 @@ import { buildApp } from '../../src/app';
 
 let gw: TestGateway;
 const Bucket = 'edges';
+let publicRoot: string;
 beforeAll(async () => {
-  const publicRoot = await mkdtemp(path.join(os.tmpdir(), 'ringcache-pub-'));
+  publicRoot = await mkdtemp(path.join(os.tmpdir(), 'ringcache-pub-'));
   await writeFile(path.join(publicRoot, 'page.html'), '<script>alert(1)</script>');
   gw = await startTestGateway({
     server: { host: '127.0.0.1', port: 0, maxPutSize: 100_000 },
@@ -33,7 +34,10 @@ beforeAll(async () => {
   });
   await gw.client().send(new CreateBucketCommand({ Bucket }));
 });
-afterAll(() => gw.close());
+afterAll(async () => {
+  await gw.close();
+  await rm(publicRoot, { recursive: true, force: true });
+});
 
 test('DeleteObjects keeps keys byte-exact (trailing space is part of the key)', async () => {
   const s3 = gw.client();
@@ -167,7 +171,11 @@ test('nested local roots are refused at start', async () => {
     mounts: { outer: { uri: pathToFileURL(outer).href }, inner: { uri: pathToFileURL(path.join(outer, 'sub')).href } },
     credentials: [{ accessKeyId: 'abc', secretAccessKey: 'abcdefgh' }],
   });
-  await expect(buildApp({ config, logger: false })).rejects.toThrow(/must not nest/);
+  try {
+    await expect(buildApp({ config, logger: false })).rejects.toThrow(/must not nest/);
+  } finally {
+    await rm(outer, { recursive: true, force: true });
+  }
 });
 
 test('listing still works after all of the above', async () => {

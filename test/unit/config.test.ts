@@ -26,6 +26,7 @@ describe('config', () => {
       }),
     );
     const config = loadConfig({ file, env: { RINGCACHE_PORT: '9200', RINGCACHE_BASE_DOMAIN: 's3.local' }, cwd: dir });
+    rmSync(dir, { recursive: true, force: true });
     expect(config.server.port).toBe(9200);
     expect(config.server.baseDomain).toBe('s3.local');
     expect(config.mounts.archive).toEqual({ uri: 'file:///srv/nfs/archive', anonymousRead: false, options: {}, timeoutMs: 30_000, maxConcurrency: 64, cache: { minUses: 1 } });
@@ -62,7 +63,11 @@ describe('config', () => {
   test('a config file that is not JSON is refused clearly', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'rc-config-'));
     writeFileSync(path.join(dir, 'bad.json'), '{ nope');
-    expect(() => loadConfig({ file: 'bad.json', cwd: dir, env: {} })).toThrow(/not valid JSON/);
+    try {
+      expect(() => loadConfig({ file: 'bad.json', cwd: dir, env: {} })).toThrow(/not valid JSON/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
