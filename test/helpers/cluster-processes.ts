@@ -119,10 +119,16 @@ export async function startTestCluster(count: number, options: TestClusterOption
       const config = {
         dataDir,
         credentials: [{ ...ADMIN, grants: { '*': 'write' } }],
-        cache: { disk: { path: node.cacheDir, maxBytes: 256 * 1024 * 1024 }, memory: { maxBytes: 64 * 1024 * 1024 } },
-        jobs: { stateDir: path.join(base, `jobs-${node.id}`) },
         log: { level: 'warn' },
         ...options.config,
+        // A test's cache and jobs settings add to these: the folders stay under the test's base
+        // (never ./cache or ./jobs of the working directory).
+        cache: {
+          ...(options.config?.cache as object | undefined),
+          disk: { path: node.cacheDir, maxBytes: 256 * 1024 * 1024, ...(options.config?.cache as { disk?: object } | undefined)?.disk },
+          memory: { maxBytes: 64 * 1024 * 1024, ...(options.config?.cache as { memory?: object } | undefined)?.memory },
+        },
+        jobs: { stateDir: path.join(base, `jobs-${node.id}`), ...(options.config?.jobs as object | undefined) },
         server: {
           host: node.lab ? node.lab.ip : '127.0.0.1',
           port: node.port,
@@ -148,7 +154,7 @@ export async function startTestCluster(count: number, options: TestClusterOption
       await writeFile(configFile, JSON.stringify(config, null, 2));
       const argv = [process.execPath, CLI, 'serve', '--config', configFile];
       const [command, ...args] = node.lab && options.net ? options.net.wrap(node.lab, argv) : argv;
-      const child = spawn(command, args, { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(command, args, { cwd: base, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
       node.child = child;
       node.output = '';
       child.stdout?.on('data', (d: Buffer) => (node.output += d.toString()));

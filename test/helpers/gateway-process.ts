@@ -55,6 +55,8 @@ export async function gatewayProcess(configFile: string, config: Record<string, 
     output: '',
     async start() {
       const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile], {
+        // Defaults (./cache, ./jobs) land beside the config file, never in the working tree.
+        cwd: path.dirname(configFile),
         env: { PATH: process.env.PATH, ...options.env },
         stdio: ['ignore', 'pipe', 'pipe'],
         uid: options.uid,
