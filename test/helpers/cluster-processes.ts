@@ -4,6 +4,7 @@
  * be), each with its own cache folder. Tests kill, restart and add nodes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -50,16 +51,49 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A port for a gateway that starts later (its URL goes into peers' lists first). Taken below the
+ * kernel's ephemeral range: a port from there (listen on 0) can be handed to an outgoing
+ * connection or another test's listener before the gateway binds it, which made a node that
+ * joins late fail with "port already in use" on a busy machine. Never the same one twice in a
+ * process; checked free by listening on it.
+ */
+const handedOut = new Set<number>();
+
+function ephemeralStart(): number {
+  try {
+    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(first) && first > 20_100 ? first : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+const listensOn = (port: number): Promise<number | undefined> =>
+  new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.once('error', () => resolve(undefined));
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
+      const bound = typeof address === 'object' && address ? address.port : undefined;
+      server.close(() => resolve(bound));
     });
   });
+
+export async function freePort(): Promise<number> {
+  const low = 20_000;
+  const high = ephemeralStart() - 1;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (handedOut.has(port)) continue;
+    if ((await listensOn(port)) === port) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  const any = await listensOn(0);
+  if (any === undefined) throw new Error('no free port');
+  return any;
 }
 
 /** Sum of a Prometheus counter over the label sets matching `labels`. */
