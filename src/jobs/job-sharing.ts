@@ -5,7 +5,7 @@
  * job whose coordinator stops renewing its lease is taken over by one other node, the successor
  * the ring names for the job's id.
  */
-import type { Job } from './job-types';
+import { isFinished, type Job } from './job-types';
 
 export interface JobSharing {
   /** The other nodes' records have been received (or could not be): leases may be judged. */
@@ -24,13 +24,20 @@ export const noSharing = (nodeId: string): JobSharing => ({
 });
 
 /**
- * Which of two records of one job is newer: the one of the later claim (`term`), then of the
- * greater claimant node id (two claims of one term: the same winner on every node), then the
- * later save (`seq`). Records without these fields (before job sharing) count as 0.
+ * Which of two records of one job is newer: the one of the later claim (`term`), then, of two
+ * claims of one term, a finished record over an unfinished one, then the greater claimant node id
+ * (the same winner on every node), then the later save (`seq`). Records without these fields
+ * (before job sharing) count as 0.
+ *
+ * Two claims of one term happen when a node cancels a job whose coordinator is gone while the
+ * successor takes it over: the cancel was acknowledged to its client, so it must win wherever
+ * the two records meet (the successor then loses the job and stops it), not the node id.
  */
 export function compareRecords(a: Job, b: Job): number {
   const term = (a.term ?? 0) - (b.term ?? 0);
   if (term !== 0) return term;
+  const finished = Number(isFinished(a.state)) - Number(isFinished(b.state));
+  if (finished !== 0) return finished;
   if (a.coordinator !== b.coordinator) return a.coordinator < b.coordinator ? -1 : 1;
   return (a.seq ?? 0) - (b.seq ?? 0);
 }
