@@ -170,6 +170,9 @@ test('nested local roots are refused at start', async () => {
   const config = parseConfig({
     mounts: { outer: { uri: pathToFileURL(outer).href }, inner: { uri: pathToFileURL(path.join(outer, 'sub')).href } },
     credentials: [{ accessKeyId: 'abc', secretAccessKey: 'abcdefgh' }],
+    // Never ./cache or ./jobs of the working tree.
+    cache: { disk: { path: path.join(outer, 'cache') } },
+    jobs: { stateDir: path.join(outer, 'jobs') },
   });
   try {
     await expect(buildApp({ config, logger: false })).rejects.toThrow(/must not nest/);
