@@ -4,7 +4,7 @@
  */
 import { Transform } from 'node:stream';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { CellHistogram, type HistogramSeries } from './cell-histogram';
+import { CellHistogram } from './cell-histogram';
 import { CounterCells } from './metric-cells';
 
 export class Metrics {
@@ -35,16 +35,9 @@ export class Metrics {
     registry: this.registry,
   });
 
-  private readonly durationSeries = new Map<string, HistogramSeries>();
-
-  /** Observes one request's latency: the series of `op` bound once. */
+  /** Observes one request's latency (the histogram keeps each op's series bound). */
   observeDuration(op: string, seconds: number): void {
-    let series = this.durationSeries.get(op);
-    if (series === undefined) {
-      series = this.duration.labels(op);
-      this.durationSeries.set(op, series);
-    }
-    series.observe(seconds);
+    this.duration.labels(op).observe(seconds);
   }
 
   readonly bytes = new Counter({
