@@ -229,6 +229,17 @@ export class BucketRegistry {
     return bucket;
   }
 
+  /**
+   * Whether a data-dir bucket's folder is gone (a DeleteBucket raced the request): its store then
+   * reports its root missing as Unavailable, which for this bucket means NoSuchBucket. Always
+   * false for a configured mount, whose missing root is an outage.
+   */
+  async vanished(bucket: Bucket): Promise<boolean> {
+    if (bucket.origin !== 'dataDir') return false;
+    this.forget(bucket.name);
+    return (await this.dataDirBucket(bucket.name)) !== bucket;
+  }
+
   /** Drops what this node knows of a data-dir bucket: the next request looks at its folder again. */
   forget(name: string): void {
     this.seenAt.delete(name);

@@ -11,6 +11,7 @@ import type { Placement } from '../cluster/request-router';
 import { Forwarder } from '../cluster/forwarder';
 import { hasHopMarker } from '../cluster/peer-auth';
 import { s3Error } from './errors';
+import { isUfsError } from '../../ufs-adapters/errors';
 import { sendS3Error } from './error-reply';
 import type { RequestResolver } from './resolve-request';
 import { unsupportedHeader } from './unsupported-headers';
@@ -65,6 +66,10 @@ export async function s3Plugin(app: FastifyInstance, options: S3PluginOptions): 
     if (placement.kind === 'handled') return;
     try {
       await dispatch({ ...identified, bucket, access, request, reply, services, signal: controller.signal, placement } as Parameters<typeof dispatch>[0]);
+    } catch (err) {
+      // A data-dir bucket deleted while this request ran: its folder is gone, so is the bucket.
+      if (bucket && isUfsError(err, 'Unavailable') && (await services.buckets.vanished(bucket))) throw s3Error('NoSuchBucket', undefined, err);
+      throw err;
     } finally {
       const isWrite = request.method !== 'GET' && request.method !== 'HEAD';
       if (isWrite && placement.kind !== 'owner' && 'key' in endpoint && endpoint.key !== undefined && endpoint.bucket !== undefined) {

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { errorCode, startTestGateway, type TestGateway } from '../helpers/gateway';
@@ -94,4 +94,21 @@ test('the reserved .ringcache folder never shows in listings', async () => {
   const keys = (listing.Contents ?? []).map((c) => c.Key);
   expect(keys).toContain('visible/file.txt');
   expect(keys.some((k) => k?.startsWith('.ringcache'))).toBe(false);
+});
+
+test('requests racing the removal of a data-dir bucket folder answer NoSuchBucket, not 503', async () => {
+  const client = gw.client();
+  await client.send(new CreateBucketCommand({ Bucket: 'vanishing' }));
+  const put = await rawRequest(gw.url, { method: 'PUT', path: '/vanishing/k', body: 'v' });
+  expect(put.status).toBe(200);
+  // The folder goes the way a concurrent DeleteBucket moves it aside, while this node still
+  // knows the bucket (it was seen a moment ago and is not stat-ed again for a second).
+  await rm(path.join(gw.dataDir, 'vanishing'), { recursive: true, force: true });
+  for (const request of [
+    { method: 'DELETE', path: '/vanishing/k' },
+    { method: 'PUT', path: '/vanishing/k2', body: 'w' },
+  ] as RawRequestOptions[]) {
+    const res = await rawRequest(gw.url, request);
+    expect([request.method, res.status, res.body]).toEqual([request.method, 404, expect.stringContaining('<Code>NoSuchBucket</Code>')]);
+  }
 });
