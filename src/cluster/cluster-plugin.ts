@@ -27,7 +27,7 @@ import { loadLocally } from '../jobs/load-locally';
 import type { Job } from '../jobs/job-types';
 import type { BucketRegistry } from '../mounts/bucket-registry';
 import type { Authenticator } from '../s3/auth';
-import { S3Error, toS3Error } from '../s3/errors';
+import { toS3Error } from '../s3/errors';
 import type { ClusterNode } from './cluster-node';
 import type { NodeTls } from './node-tls';
 import { peerTransportTrusted } from './node-tls';
@@ -131,7 +131,7 @@ export async function clusterPlugin(app: FastifyInstance, opts: ClusterPluginOpt
       if (!isAdminCredential(credential)) return reply.code(403).send({ error: 'AccessDenied', message: `Access key ${auth.accessKeyId} is not an admin key ("*": "write"): it may not see the ring.` });
       return opts.node.view();
     } catch (err) {
-      const s3 = err instanceof S3Error ? err : toS3Error(err);
+      const s3 = toS3Error(err);
       return reply.code(s3.status).send({ error: s3.code, message: s3.message });
     }
   });

@@ -19,7 +19,7 @@ import type { Credential } from '../config/schema';
 import type { AuthResult, Authenticator } from '../s3/auth';
 import { accessLevel, authorize } from '../s3/authorize';
 import { errorLogLevel } from '../s3/error-log-level';
-import { S3Error, s3Error, toS3Error } from '../s3/errors';
+import { s3Error, toS3Error } from '../s3/errors';
 import type { JobManager } from './job-manager';
 import { JobOptionsError, parseSubmission, type JobDefaults } from './job-options';
 import type { JobView } from './job-types';
@@ -195,7 +195,7 @@ async function answer(request: FastifyRequest, reply: FastifyReply, handle: () =
     return await handle();
   } catch (err) {
     if (err instanceof JobsApiError) return reply.code(err.status).send({ error: err.code, message: err.message });
-    const s3 = err instanceof JobOptionsError ? s3Error('InvalidArgument', err.message) : err instanceof S3Error ? err : toS3Error(err);
+    const s3 = err instanceof JobOptionsError ? s3Error('InvalidArgument', err.message) : toS3Error(err);
     const level = errorLogLevel(s3);
     if (level !== 'debug') request.log[level]({ err }, 'jobs API error');
     return reply.code(s3.status).send({ error: s3.code, message: s3.message });
