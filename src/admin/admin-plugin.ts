@@ -16,6 +16,7 @@ import { NodeStats } from './node-stats';
 import { registerPurgeRoute } from './purge-route';
 import { registerResidencyRoute } from './residency-route';
 import { registerUiRoutes } from './ui-routes';
+import { jsonErrorHandler } from './json-error';
 
 export const ADMIN_PREFIX = '/_ringcache';
 
@@ -43,10 +44,7 @@ export interface AdminOptions {
 }
 
 export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Promise<void> {
-  app.setErrorHandler((err: Error & { statusCode?: number }, _request, reply) => {
-    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
-    void reply.code(status).send({ error: status === 500 ? 'internal error' : err.message });
-  });
+  app.setErrorHandler(jsonErrorHandler('admin request'));
 
   if (opts.quotas) {
     opts.metrics.cacheQuotaBytes.labels('memory').set(opts.quotas.memory);

@@ -11,12 +11,11 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { MemberFanout } from '../cluster/member-fanout';
-import { errorLogLevel } from '../s3/error-log-level';
-import { toS3Error } from '../s3/errors';
 import type { AdminGate } from './admin-access';
 import type { BucketOverview } from './bucket-overview';
 import type { NodeStats } from './node-stats';
 import { softwareVersion } from './software-version';
+import { sendJsonError } from './json-error';
 
 export interface DashboardRoutesOptions {
   gate: AdminGate;
@@ -76,9 +75,6 @@ async function answer(request: FastifyRequest, reply: FastifyReply, handle: () =
   try {
     return await handle();
   } catch (err) {
-    const s3 = toS3Error(err);
-    const level = errorLogLevel(s3);
-    if (level !== 'debug') request.log[level]({ err }, 'dashboard API error');
-    return reply.code(s3.status).send({ error: s3.code, message: s3.message });
+    return sendJsonError(request, reply, err, 'dashboard API request');
   }
 }

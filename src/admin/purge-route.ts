@@ -8,8 +8,7 @@ import type { Credential } from '../config/schema';
 import type { BucketRegistry } from '../mounts/bucket-registry';
 import type { Authenticator } from '../s3/auth';
 import { authorize } from '../s3/authorize';
-import { errorLogLevel } from '../s3/error-log-level';
-import { toS3Error } from '../s3/errors';
+import { sendJsonError } from './json-error';
 
 export function registerPurgeRoute(app: FastifyInstance, opts: { buckets: BucketRegistry; credentials: readonly Credential[]; authenticator: Authenticator }): void {
   const byKey = new Map(opts.credentials.map((c) => [c.accessKeyId, c]));
@@ -29,10 +28,7 @@ export function registerPurgeRoute(app: FastifyInstance, opts: { buckets: Bucket
       const purged = await bucket.cache.purge(query.key !== undefined ? { key: query.key } : { prefix: query.prefix as string });
       return reply.send({ purged });
     } catch (err) {
-      const s3 = toS3Error(err);
-      const level = errorLogLevel(s3);
-      if (level !== 'debug') request.log[level]({ err }, 'purge failed');
-      return reply.code(s3.status).send({ error: s3.code, message: s3.message });
+      return sendJsonError(request, reply, err, 'purge');
     }
   });
 }

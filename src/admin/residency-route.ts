@@ -10,7 +10,7 @@ import type { Credential } from '../config/schema';
 import type { BucketRegistry } from '../mounts/bucket-registry';
 import type { Authenticator } from '../s3/auth';
 import { authorize } from '../s3/authorize';
-import { toS3Error } from '../s3/errors';
+import { sendJsonError } from './json-error';
 
 export function registerResidencyRoute(app: FastifyInstance, opts: { buckets: BucketRegistry; credentials: readonly Credential[]; authenticator: Authenticator; nodeId: () => string }): void {
   const byKey = new Map(opts.credentials.map((c) => [c.accessKeyId, c]));
@@ -26,8 +26,7 @@ export function registerResidencyRoute(app: FastifyInstance, opts: { buckets: Bu
       const residency = bucket.cache?.residency(key);
       return reply.send(residency ? { node: opts.nodeId(), cached: true, ...residency } : { node: opts.nodeId(), cached: false });
     } catch (err) {
-      const s3 = toS3Error(err);
-      return reply.code(s3.status).send({ error: s3.code, message: s3.message });
+      return sendJsonError(request, reply, err, 'residency lookup');
     }
   });
 }

@@ -27,7 +27,6 @@ import { loadLocally } from '../jobs/load-locally';
 import type { Job } from '../jobs/job-types';
 import type { BucketRegistry } from '../mounts/bucket-registry';
 import type { Authenticator } from '../s3/auth';
-import { toS3Error } from '../s3/errors';
 import type { ClusterNode } from './cluster-node';
 import type { NodeTls } from './node-tls';
 import { peerTransportTrusted } from './node-tls';
@@ -42,6 +41,7 @@ export interface JobRecords {
 import type { AgreementEndpoint, StaticMembership } from './static-membership';
 import { s3Error } from '../s3/errors';
 import { registerPeersRoute } from './peers-route';
+import { sendJsonError } from '../admin/json-error';
 
 export interface ClusterPluginOptions {
   node: ClusterNode;
@@ -131,8 +131,7 @@ export async function clusterPlugin(app: FastifyInstance, opts: ClusterPluginOpt
       if (!isAdminCredential(credential)) return reply.code(403).send({ error: 'AccessDenied', message: `Access key ${auth.accessKeyId} is not an admin key ("*": "write"): it may not see the ring.` });
       return opts.node.view();
     } catch (err) {
-      const s3 = toS3Error(err);
-      return reply.code(s3.status).send({ error: s3.code, message: s3.message });
+      return sendJsonError(request, reply, err, 'cluster request');
     }
   });
 
@@ -173,8 +172,7 @@ export async function clusterPlugin(app: FastifyInstance, opts: ClusterPluginOpt
     try {
       return await loadLocally(opts.buckets, bucket, items, options, controller.signal);
     } catch (err) {
-      const s3 = toS3Error(err);
-      return reply.code(s3.status).send({ error: s3.code, message: s3.message });
+      return sendJsonError(request, reply, err, 'cluster request');
     }
   });
 

@@ -14,8 +14,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Credential } from '../config/schema';
 import type { Authenticator } from '../s3/auth';
-import { s3Error, toS3Error } from '../s3/errors';
+import { s3Error } from '../s3/errors';
 import type { StaticMembership } from './static-membership';
+import { sendJsonError } from '../admin/json-error';
 
 const body = z.object({ peers: z.array(z.object({ id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/), url: z.string().url() }).strict()).min(1).max(10_000) }).strict();
 
@@ -39,8 +40,7 @@ export function registerPeersRoute(
       if (!opts.membership) return reply.code(409).send({ error: 'NotStaticMembership', message: 'this cluster does not use static peers (Consul, etcd, or a node by itself)' });
       return reply.send(work(opts.membership, request));
     } catch (err) {
-      const s3 = toS3Error(err);
-      return reply.code(s3.status).send({ error: s3.code, message: s3.message });
+      return sendJsonError(request, reply, err, 'peers request');
     }
   };
   app.get('/peers', handle((membership) => answer(membership)));

@@ -18,11 +18,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Credential } from '../config/schema';
 import type { AuthResult, Authenticator } from '../s3/auth';
 import { accessLevel, authorize } from '../s3/authorize';
-import { errorLogLevel } from '../s3/error-log-level';
-import { s3Error, toS3Error } from '../s3/errors';
+import { s3Error } from '../s3/errors';
 import type { JobManager } from './job-manager';
 import { JobOptionsError, parseSubmission, type JobDefaults } from './job-options';
 import type { JobView } from './job-types';
+import { jsonErrorHandler, sendJsonError } from '../admin/json-error';
 
 export const MAX_JOB_BODY_BYTES = 64 * 1024;
 /** Job ids as the manager makes them (anything else is unknown without touching the store). */
@@ -76,13 +76,11 @@ export async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions):
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: MAX_JOB_BODY_BYTES }, (_request, body, done) => done(null, body));
 
   // Errors raised before a handler runs: body too large, no or another content type.
-  app.setErrorHandler((err: Error & { statusCode?: number }, request, reply) => {
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) request.log.error({ err }, 'jobs API error');
-    const code = status === 413 ? 'EntityTooLarge' : status === 500 ? 'InternalError' : 'InvalidArgument';
-    const message = status === 413 ? `the job description is larger than ${MAX_JOB_BODY_BYTES} bytes` : status === 415 ? 'send the job as JSON (content-type: application/json)' : status === 500 ? 'internal error' : err.message;
-    void reply.code(status).send({ error: code, message });
-  });
+  app.setErrorHandler(
+    jsonErrorHandler('jobs API request', (status, err) =>
+      status === 413 ? `the job description is larger than ${MAX_JOB_BODY_BYTES} bytes` : status === 415 ? 'send the job as JSON (content-type: application/json)' : err.message,
+    ),
+  );
 
   const identify = (request: FastifyRequest): Caller => {
     const auth = opts.authenticator.authenticate({ method: request.method, rawUrl: request.raw.url ?? '/', headers: request.headers, now: new Date() });
@@ -195,9 +193,6 @@ async function answer(request: FastifyRequest, reply: FastifyReply, handle: () =
     return await handle();
   } catch (err) {
     if (err instanceof JobsApiError) return reply.code(err.status).send({ error: err.code, message: err.message });
-    const s3 = err instanceof JobOptionsError ? s3Error('InvalidArgument', err.message) : toS3Error(err);
-    const level = errorLogLevel(s3);
-    if (level !== 'debug') request.log[level]({ err }, 'jobs API error');
-    return reply.code(s3.status).send({ error: s3.code, message: s3.message });
+    return sendJsonError(request, reply, err instanceof JobOptionsError ? s3Error('InvalidArgument', err.message, err) : err, 'jobs API request');
   }
 }

@@ -47,7 +47,7 @@ test('data-dir buckets: bad names, a second create, a delete of a bucket that ho
     await registry.create('bkt-one');
     expect(await refusal(registry.create('bkt-one'))).toEqual({ kind: 'BucketAlreadyOwnedByYou', code: 'BucketAlreadyOwnedByYou', status: 409 });
     const bucket = await registry.get('bkt-one');
-    await bucket.store.write({ key: 'k', body: Readable.from([Buffer.from('v')]), metadata: {} });
+    await bucket.store.write({ key: 'k', body: Readable.from([Buffer.from('v')]), metadata: { userMetadata: {} } });
     expect(await refusal(registry.delete('bkt-one'))).toEqual({ kind: 'BucketNotEmpty', code: 'BucketNotEmpty', status: 409 });
   } finally {
     await registry.close();
