@@ -15,14 +15,13 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Credential } from '../config/schema';
-import type { AuthResult, Authenticator } from '../s3/auth';
 import { accessLevel, authorize } from '../s3/authorize';
 import { s3Error } from '../s3/errors';
 import type { JobManager } from './job-manager';
 import { JobOptionsError, parseSubmission, type JobDefaults } from './job-options';
 import type { JobView } from './job-types';
 import { jsonErrorHandler, sendJsonError } from '../admin/json-error';
+import type { Callers, SignedCaller } from '../admin/admin-access';
 
 export const MAX_JOB_BODY_BYTES = 64 * 1024;
 /** Job ids as the manager makes them (anything else is unknown without touching the store). */
@@ -42,8 +41,8 @@ export interface JobsElsewhere {
 
 export interface JobsPluginOptions {
   manager: JobManager;
-  credentials: readonly Credential[];
-  authenticator: Authenticator;
+  /** Who is calling (src/admin/admin-access.ts). */
+  callers: Callers;
   defaults: JobDefaults;
   /** Absent on a node by itself. */
   elsewhere?: JobsElsewhere;
@@ -63,14 +62,9 @@ class JobsApiError extends Error {
   }
 }
 
-interface Caller {
-  auth: Extract<AuthResult, { kind: 'signed' }>;
-  credential: Credential | undefined;
-}
+type Caller = SignedCaller;
 
 export async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions): Promise<void> {
-  const byKey = new Map(opts.credentials.map((c) => [c.accessKeyId, c]));
-
   // Only JSON, only this much: any other body is refused (415) before it is read.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: MAX_JOB_BODY_BYTES }, (_request, body, done) => done(null, body));
@@ -82,11 +76,7 @@ export async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions):
     ),
   );
 
-  const identify = (request: FastifyRequest): Caller => {
-    const auth = opts.authenticator.authenticate({ method: request.method, rawUrl: request.raw.url ?? '/', headers: request.headers, now: new Date() });
-    if (auth.kind !== 'signed') throw s3Error('AccessDenied', 'Job requests must be signed (AWS Signature Version 4).');
-    return { auth, credential: byKey.get(auth.accessKeyId) };
-  };
+  const identify = (request: FastifyRequest): Caller => opts.callers.signed(request, 'Job requests');
   // Who is asking is settled before the body is parsed: an unsigned or badly signed request is
   // refused (403) whatever its content type or size, never told how to shape its body (415, 413).
   const callers = new WeakMap<FastifyRequest, Caller>();
