@@ -44,7 +44,7 @@ export class InvalidationRelay {
   ) {}
 
   /** Queues `keys` of `bucket` for each owner in `ownerIds` other than this node. */
-  relay(bucket: string, keys: readonly string[], ownerIds: readonly string[]): void {
+  tellLater(bucket: string, keys: readonly string[], ownerIds: readonly string[]): void {
     for (const id of ownerIds) {
       if (id === this.node.self.id) continue;
       let entry = this.pending.get(id);
@@ -74,7 +74,7 @@ export class InvalidationRelay {
    * acknowledge its client afterwards; an owner that does not answer in time gets the keys
    * through the queue instead.
    */
-  async deliver(bucket: string, keys: readonly string[], ownerIds: readonly string[], deadlineMs = 1000): Promise<void> {
+  async tellNow(bucket: string, keys: readonly string[], ownerIds: readonly string[], deadlineMs = 1000): Promise<void> {
     await Promise.all(
       ownerIds
         .filter((id) => id !== this.node.self.id)
@@ -85,7 +85,7 @@ export class InvalidationRelay {
             await this.peers.postJson(member, 'invalidate', '/invalidate', { keys: { [bucket]: [...keys] } } satisfies InvalidateRequest, undefined, deadlineMs);
             this.metrics.clusterInvalidationsSent.labels('sent').inc(keys.length);
           } catch {
-            this.relay(bucket, keys, [id]);
+            this.tellLater(bucket, keys, [id]);
           }
         }),
     );
@@ -163,7 +163,7 @@ export class InvalidationRelay {
       this.pending.set(id, entry);
       if (newer) {
         if (newer.all) entry.all = true;
-        for (const [bucket, keys] of newer.keys) this.relay(bucket, [...keys], [id]);
+        for (const [bucket, keys] of newer.keys) this.tellLater(bucket, [...keys], [id]);
       }
     }
   }

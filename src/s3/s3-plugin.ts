@@ -72,10 +72,8 @@ export async function s3Plugin(app: FastifyInstance, options: S3PluginOptions): 
       throw err;
     } finally {
       const isWrite = request.method !== 'GET' && request.method !== 'HEAD';
-      if (isWrite && placement.kind !== 'owner' && 'key' in endpoint && endpoint.key !== undefined && endpoint.bucket !== undefined) {
-        // A write served for owners that were down: they must not keep the old metadata.
-        services.cluster?.relay.relay(endpoint.bucket, [endpoint.key], placement.ownersAhead.map((m) => m.id));
-      }
+      // A write served for owners that were down: they must not keep the old metadata.
+      if (isWrite && 'key' in endpoint && endpoint.key !== undefined && endpoint.bucket !== undefined) services.cluster?.wroteInPlaceOfOwners(placement, endpoint.bucket, endpoint.key);
     }
   };
 
