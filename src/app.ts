@@ -163,7 +163,7 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
     members: cluster.members,
   } });
   await app.register(clusterPlugin, { prefix: `${ADMIN_PREFIX}/cluster`, node: cluster.node, verifier: cluster.verifier, signer: cluster.signer, tls: cluster.tls, buckets, cache, callers, jobs: cluster.jobs, agreement: cluster.agreement });
-  await app.register(jobsPlugin, { prefix: ADMIN_PREFIX, manager: jobs, callers, defaults: config.jobs, elsewhere: cluster.jobsElsewhere });
+  await app.register(jobsPlugin, { prefix: ADMIN_PREFIX, manager: jobs, callers, defaults: config.jobs, peers: cluster.jobPeers });
   await app.register(s3Plugin, { config, buckets, metrics, cluster, resolver });
 
   const stopSweeper = startMultipartSweeper(buckets, config.multipart, metrics, app.log);

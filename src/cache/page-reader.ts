@@ -26,7 +26,7 @@ export interface LoadedPage {
 export interface PageSource {
   /** false: pages read from the store are served but not kept (reads for owners that are away, admission rules). */
   keep: boolean;
-  /** How pages read here are offered to the store (default 'read'; a preload's are 'preload'). */
+  /** How pages read here are offered to the page store (default 'read'; a preload's are 'preload'). */
   placement?: Placement;
   /** The store read of a page fails when no byte arrives for this long. */
   idleTimeoutMs: number;

@@ -18,7 +18,7 @@ import { ClusterLoadDispatcher } from './cluster-dispatcher';
 import { ClusterNode } from './cluster-node';
 import { Forwarder } from './forwarder';
 import { InvalidationRelay } from './invalidation-relay';
-import { JobPeers } from './job-peers';
+import { ClusterJobPeers } from './job-peers';
 import { JobReplication } from './job-replication';
 import { MemberFanout } from './member-fanout';
 import type { MemberInfo, Membership } from './membership';
@@ -45,7 +45,7 @@ export interface Cluster {
   /** A write this node served in place of owners that were down (`placement`): they are told, in the background, to forget the key. */
   wroteInPlaceOfOwners(placement: Placement, bucket: string, key: string): void;
   /** Jobs coordinated by other nodes (absent on a node by itself). */
-  jobsElsewhere?: JobPeers;
+  jobPeers?: ClusterJobPeers;
   /** Asks every other member the same signed admin request (absent on a node by itself). */
   members?: MemberFanout;
   /** False until start() completed in a multi-node setup: health checks answer 503 meanwhile. */
@@ -221,7 +221,7 @@ export function createCluster(deps: { config: RingcacheConfig; metrics: Metrics;
     ready: () => !clustered || started,
     membership,
     agreement: membership instanceof StaticMembership ? membership : undefined,
-    jobsElsewhere: clustered ? new JobPeers(node, peers) : undefined,
+    jobPeers: clustered ? new ClusterJobPeers(node, peers) : undefined,
     members: clustered ? new MemberFanout(node, peers) : undefined,
     async start() {
       await node.start();

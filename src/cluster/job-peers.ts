@@ -5,6 +5,7 @@
  * for itself only) and its signature is verified there again.
  */
 import type { FastifyRequest } from 'fastify';
+import type { JobPeers } from '../jobs/jobs-plugin';
 import type { ClusterNode } from './cluster-node';
 import type { MemberInfo } from './membership';
 import type { PeerClient } from './peer-client';
@@ -18,7 +19,7 @@ const ASK_TIMEOUT_MS = 5000;
 /** Headers of the client's request passed on: what its signature covers. */
 const PASSED = /^(host|authorization|x-amz-.*|content-type)$/;
 
-export class JobPeers {
+export class ClusterJobPeers implements JobPeers {
   constructor(
     private readonly node: ClusterNode,
     private readonly peers: PeerClient,

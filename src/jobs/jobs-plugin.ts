@@ -32,7 +32,7 @@ const JOB_ID = /^j[0-9a-z]{1,40}$/;
  * (src/cluster/job-replication.ts), so reads are answered here; a cancel goes to the node that
  * runs the job, and a job not known here yet (its record on the way) is asked of the others.
  */
-export interface JobsElsewhere {
+export interface JobPeers {
   /** The answer of the node that has the job named in this request (GET or DELETE), if any. */
   find(request: FastifyRequest): Promise<{ status: number; body: unknown } | undefined>;
   /** The answer of node `nodeId` to this request; undefined when it cannot be reached. */
@@ -45,7 +45,7 @@ export interface JobsPluginOptions {
   callers: Callers;
   defaults: JobDefaults;
   /** Absent on a node by itself. */
-  elsewhere?: JobsElsewhere;
+  peers?: JobPeers;
 }
 
 /** A request another node passed on: answer for this node only. */
@@ -123,8 +123,8 @@ export async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions):
 
   /** For a job this node does not know: the answer of the node that coordinates it, if any. */
   const askElsewhere = async (request: FastifyRequest, reply: FastifyReply, id: string): Promise<unknown> => {
-    if (!opts.elsewhere || fromPeer(request) || !JOB_ID.test(id) || opts.manager.get(id)) return undefined;
-    const found = await opts.elsewhere.find(request);
+    if (!opts.peers || fromPeer(request) || !JOB_ID.test(id) || opts.manager.get(id)) return undefined;
+    const found = await opts.peers.find(request);
     if (!found) return undefined;
     void reply.code(found.status);
     return found.body;
@@ -151,8 +151,8 @@ export async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions):
       if (c.auth.accessKeyId !== job.submittedBy) mayWrite(c, job.spec.bucket, `Cancelling a job submitted by another access key (${job.submittedBy})`);
       // The node that runs the job stops it; a job whose coordinator is gone is ended here.
       const holder = opts.manager.holderElsewhere(request.params.id);
-      if (holder !== undefined && opts.elsewhere && !fromPeer(request)) {
-        const answered = await opts.elsewhere.askNode(request, holder);
+      if (holder !== undefined && opts.peers && !fromPeer(request)) {
+        const answered = await opts.peers.askNode(request, holder);
         if (!answered) throw s3Error('ServiceUnavailable', `The node that runs job ${request.params.id} (${holder}) did not answer; retry.`);
         void reply.code(answered.status);
         return answered.body;
