@@ -61,6 +61,7 @@ type ParamsOf<Op extends ObjectOp> = Op extends keyof ObjectParams ? ObjectParam
 type BucketEndpoint = { [Op in BucketOp]: { op: Op; bucket: string; query: Query } }[BucketOp];
 type ObjectEndpoint = { [Op in ObjectOp]: { op: Op; bucket: string; key: string; query: Query } & ParamsOf<Op> }[ObjectOp];
 
+/** What a request asks for, parsed once. Each variant's handler: one switch in `dispatch.ts`. */
 export type Endpoint =
   | { op: 'ListBuckets'; query: Query }
   | BucketEndpoint
