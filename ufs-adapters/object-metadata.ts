@@ -1,7 +1,7 @@
 /**
  * Small metadata helpers every adapter needs, in one place.
  */
-import type { ObjectMetadata } from './types';
+import type { CopyRequest, ObjectMetadata } from './types';
 
 /** An ETag without its surrounding quotes (and surrounding white space). */
 export const unquoteEtag = (etag: string): string => etag.trim().replace(/^"(.*)"$/, '$1');
@@ -15,4 +15,14 @@ export function mergeMetadata(base: ObjectMetadata, late: Partial<ObjectMetadata
     userMetadata: { ...base.userMetadata, ...late.userMetadata },
     checksums: base.checksums || late.checksums ? { ...base.checksums, ...late.checksums } : undefined,
   };
+}
+
+/**
+ * The metadata of a copy's destination: the source's (COPY), or the request's (REPLACE), which
+ * keeps the source's checksums (and with them its part checksums) unless it names others.
+ */
+export function copyDestinationMetadata(request: CopyRequest, source: ObjectMetadata): ObjectMetadata {
+  if (!request.metadata) return source;
+  const own = request.metadata.checksums !== undefined;
+  return { ...request.metadata, checksums: own ? request.metadata.checksums : source.checksums, partChecksums: own ? request.metadata.partChecksums : source.partChecksums };
 }

@@ -30,6 +30,14 @@ export interface ObjectMetadata extends ObjectHttpMetadata {
    */
   checksums?: ChecksumMap;
   /**
+   * Multipart objects with a COMPOSITE checksum: each part's checksum (base64, in the algorithm
+   * of `checksums`), in part order, as the S3 layer hands them over at completion (`late`).
+   * Stores keep them beside `partSizes` where they have room; absent means "not known" (objects
+   * stored before, or a list too large for the store's metadata), and GetObjectAttributes then
+   * lists no parts.
+   */
+  partChecksums?: string[];
+  /**
    * The object's access control list, encoded by the S3 layer (ASCII text). Opaque to stores: kept
    * with the rest of the metadata, written atomically with the object, returned by stat.
    */

@@ -59,5 +59,6 @@ export function metadataEntryHeapBytes(metaKey: string, entry: MetadataEntry): n
     for (const name in pairs) bytes += PAIR_HEAP_BYTES + stringHeapBytes(pairs[name] ?? '');
   }
   if (info.partSizes !== undefined) bytes += 16 + 8 * info.partSizes.length;
+  if (info.partChecksums !== undefined) for (const sum of info.partChecksums) bytes += 8 + stringHeapBytes(sum);
   return bytes;
 }

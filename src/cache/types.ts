@@ -96,6 +96,7 @@ export interface SerializedObjectInfo {
   userMetadata: Record<string, string>;
   checksums?: Record<string, string>;
   partSizes?: number[];
+  partChecksums?: string[];
 }
 
 /** Persistence of metadata records next to the pages (same LMDB environment). */

@@ -191,6 +191,23 @@ export async function completionChecksum(
 }
 
 /**
+ * The part checksums a COMPOSITE object keeps for GetObjectAttributes: each listed part's stored
+ * checksum in the upload's algorithm, in the order of the completion. Undefined for other uploads,
+ * or when a listed part has none (then the object's checksum is unknown too).
+ */
+export function compositePartChecksums(upload: UploadChecksum | undefined, requested: readonly CompletedPartChecksums[], stored: readonly StoredPart[]): string[] | undefined {
+  if (upload?.type !== 'COMPOSITE') return undefined;
+  const byNumber = new Map(stored.map((p) => [p.partNumber, p]));
+  const out: string[] = [];
+  for (const part of requested) {
+    const value = byNumber.get(part.partNumber)?.checksums?.[upload.algorithm];
+    if (value === undefined) return undefined;
+    out.push(value);
+  }
+  return out;
+}
+
+/**
  * The whole-object checksum headers of a CompleteMultipartUpload (x-amz-checksum-<alg>,
  * x-amz-checksum-type), checked against the upload: another algorithm or type is InvalidRequest,
  * another value BadDigest.

@@ -12,6 +12,7 @@ import type { CopyRequest, WriteResult } from '../types';
 import type { GcsContext } from './gcs-context';
 import { httpStatusOf, mapGcsError, throwIfAborted } from './gcs-errors';
 import { etagOf, internalEntries, objectInfoOf, toResource } from './gcs-metadata';
+import { copyDestinationMetadata } from '../object-metadata';
 import { rewriteObject } from './gcs-requests';
 import { getResource } from './gcs-read';
 
@@ -31,7 +32,7 @@ export async function copyObject(ctx: GcsContext, request: CopyRequest): Promise
       }
       const source = await getResource(ctx, sourceName, 'copy object');
       const sourceInfo = objectInfoOf(request.sourceKey, source);
-      const metadata = { ...request.metadata, checksums: request.metadata.checksums ?? sourceInfo.checksums };
+      const metadata = copyDestinationMetadata(request, sourceInfo);
       const resource = toResource(metadata, internalEntries(source), { explicitNulls: true, previous: source });
       result = await rewriteObject(ctx, sourceName, destinationName, { sourceGeneration: String(source.generation), resource, signal });
     } catch (err) {

@@ -17,7 +17,8 @@ import { composeTree } from './compose-tree';
 import { deleteQuietly, mapLimit, type GcsContext } from './gcs-context';
 import { httpStatusOf, mapGcsError, throwIfAborted } from './gcs-errors';
 import { listAllObjects, listPage } from './gcs-list';
-import { ETAG_KEY, PART_SIZES_KEY, encodePartSizes, md5Etag, toResource } from './gcs-metadata';
+import { ETAG_KEY, MAX_PART_SIZES_CHARS, PART_SIZES_KEY, md5Etag, toResource } from './gcs-metadata';
+import { encodePartSizes } from '../part-list';
 import { isValidUploadId, newUploadId } from './gcs-names';
 import { downloadHandle } from './gcs-read';
 import { putObject } from './gcs-upload';
@@ -216,7 +217,7 @@ export async function completeUpload(
   const partSizes = valid.map((part) => part.size);
   const internal: Record<string, string> = { [ETAG_KEY]: etag };
   const encodedSizes = encodePartSizes(partSizes);
-  if (encodedSizes !== undefined) internal[PART_SIZES_KEY] = encodedSizes;
+  if (encodedSizes.length <= MAX_PART_SIZES_CHARS) internal[PART_SIZES_KEY] = encodedSizes;
   let intermediates: string[] = [];
   let final: FileMetadata;
   try {

@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { ufsError } from '../errors';
 import type { ChecksumMap, ObjectHttpMetadata, ObjectInfo, ObjectMetadata } from '../types';
 import type { FileStatus } from './webhdfs-client';
+import { validPartChecksums } from '../part-list';
 
 export const META_XATTR = 'user.ringcache.meta';
 export const PART_XATTR = 'user.ringcache.part';
@@ -39,6 +40,8 @@ export interface ObjectRecord extends ObjectHttpMetadata {
   checksums?: ChecksumMap;
   /** Part sizes of a multipart object, run-length encoded: [[size, count], ...]. */
   parts?: Array<[number, number]>;
+  /** Part checksums of a COMPOSITE multipart object (absent in records written before them). */
+  partChecksums?: string[];
   acl?: string;
   checksumAlgorithm?: string;
 }
@@ -57,6 +60,8 @@ export function parseMetadata(raw: unknown): ObjectMetadata {
     if (typeof value === 'string') metadata[field] = value;
   }
   if (isRecord(source.checksums) && Object.keys(source.checksums).length > 0) metadata.checksums = stringEntries(source.checksums) as ChecksumMap;
+  const partChecksums = validPartChecksums(source.partChecksums);
+  if (partChecksums) metadata.partChecksums = partChecksums;
   return metadata;
 }
 
@@ -80,15 +85,17 @@ export function buildRecord(metadata: ObjectMetadata, facts: { etag: string; siz
 }
 
 /**
- * The xattr value of a record. Part sizes are dropped if the record would exceed the
- * NameNode's xattr size limit (GET ?partNumber then sees one part); anything else that
- * large is refused.
+ * The xattr value of a record. If the record would exceed the NameNode's xattr size limit, part
+ * checksums are dropped first (GetObjectAttributes then lists no parts), then part sizes (GET
+ * ?partNumber then sees one part); anything else that large is refused.
  */
 export function encodeRecord(record: object): Buffer {
   let json = Buffer.from(JSON.stringify(record), 'utf8');
-  if (json.length > MAX_RECORD_BYTES && 'parts' in record) {
-    const { parts: _parts, ...rest } = record as { parts?: unknown };
-    json = Buffer.from(JSON.stringify(rest), 'utf8');
+  for (const field of ['partChecksums', 'parts'] as const) {
+    if (json.length <= MAX_RECORD_BYTES || !(field in record)) continue;
+    const { [field]: _dropped, ...rest } = record as Record<string, unknown>;
+    record = rest;
+    json = Buffer.from(JSON.stringify(record), 'utf8');
   }
   if (json.length > MAX_RECORD_BYTES) throw ufsError('Unavailable', 'the object metadata is too large for an HDFS extended attribute');
   return json;
@@ -126,6 +133,7 @@ export function metadataOf(record: ObjectRecord): ObjectMetadata {
     if (value !== undefined) metadata[field] = value;
   }
   if (record.checksums) metadata.checksums = { ...record.checksums };
+  if (record.partChecksums) metadata.partChecksums = [...record.partChecksums];
   return metadata;
 }
 

@@ -8,7 +8,8 @@ import { copyFile, open, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { Readable } from 'node:stream';
 import { ufsError } from '../errors';
-import type { CopyRequest, ObjectInfo, ObjectMetadata, WriteResult } from '../types';
+import { copyDestinationMetadata } from '../object-metadata';
+import type { CopyRequest, ObjectMetadata, WriteResult } from '../types';
 import { commitFile } from './commit-object';
 import { mapFsError, throwIfAborted } from './fs-errors';
 import { assertValidKey, isFolderKey } from './key-path';
@@ -57,8 +58,7 @@ async function copyEmptyObject(ctx: LocalContext, request: CopyRequest, source: 
 }
 
 /** Metadata for the destination: the replacement if given (keeping content checksums), else the source's. */
-const destinationMetadata = (request: CopyRequest, source: ObjectInfo): ObjectMetadata =>
-  request.metadata ? { ...request.metadata, checksums: request.metadata.checksums ?? source.checksums } : source;
+const destinationMetadata = copyDestinationMetadata;
 
 export async function copyObject(ctx: LocalContext, request: CopyRequest): Promise<WriteResult> {
   const { sourceKey, destinationKey, signal } = request;

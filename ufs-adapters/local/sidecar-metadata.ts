@@ -17,6 +17,7 @@ import { isFolderKey, keySegments } from './key-path';
 import { isInside, type LocalLayout } from './local-layout';
 import { writeJsonAtomic } from './temp-files';
 import { utf8Length } from '../utf8-order';
+import { validPartChecksums } from '../part-list';
 
 export const SIDECAR_SUFFIX = '.meta.json';
 
@@ -30,6 +31,8 @@ export interface SidecarRecord extends ObjectHttpMetadata {
   userMetadata: Record<string, string>;
   checksums?: ChecksumMap;
   partSizes?: number[];
+  /** Part checksums of a COMPOSITE multipart object (absent in sidecars written before them). */
+  partChecksums?: string[];
   acl?: string;
   checksumAlgorithm?: string;
 }
@@ -74,6 +77,7 @@ export function buildSidecar(
     if (value !== undefined) record[field] = value;
   }
   if (metadata.checksums && Object.keys(metadata.checksums).length > 0) record.checksums = { ...metadata.checksums };
+  if (metadata.partChecksums) record.partChecksums = [...metadata.partChecksums];
   if (facts.partSizes) record.partSizes = [...facts.partSizes];
   return record;
 }
@@ -86,6 +90,7 @@ export function metadataOf(record: SidecarRecord): ObjectMetadata {
     if (value !== undefined) metadata[field] = value;
   }
   if (record.checksums) metadata.checksums = { ...record.checksums };
+  if (record.partChecksums) metadata.partChecksums = [...record.partChecksums];
   return metadata;
 }
 
@@ -106,6 +111,8 @@ export function parseMetadata(raw: unknown): ObjectMetadata {
     if (typeof value === 'string') metadata[field] = value;
   }
   if (isRecord(source.checksums)) metadata.checksums = stringEntries(source.checksums) as ChecksumMap;
+  const partChecksums = validPartChecksums(source.partChecksums);
+  if (partChecksums) metadata.partChecksums = partChecksums;
   return metadata;
 }
 
