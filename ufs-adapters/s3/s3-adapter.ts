@@ -108,8 +108,8 @@ export class S3Adapter implements UfsAdapter {
     return listParts(this.ctx, key, uploadId, signal);
   }
 
-  completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal): Promise<WriteResult> {
-    return completeUpload(this.ctx, key, uploadId, parts, signal);
+  completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal, late?: Partial<ObjectMetadata>): Promise<WriteResult> {
+    return completeUpload(this.ctx, key, uploadId, parts, signal, late);
   }
 
   abortMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<void> {
