@@ -15,7 +15,8 @@ import { MAX_PART_NUMBER, type ChecksumMap, type CompletedPart, type MultipartUp
 import { compareUtf8 } from '../utf8-order';
 import { composeTree } from './compose-tree';
 import { deleteQuietly, mapLimit, type GcsContext } from './gcs-context';
-import { httpStatusOf, mapGcsError, throwIfAborted } from './gcs-errors';
+import { httpStatusOf, mapGcsError } from './gcs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { listAllObjects, listPage } from './gcs-list';
 import { ETAG_KEY, PART_SIZES_KEY, encodePartSizes, md5Etag, toResource } from './gcs-metadata';
 import { isValidUploadId, newUploadId } from './gcs-names';

@@ -92,6 +92,3 @@ export function hdfsError(err: unknown, action: string, overrides: Partial<Recor
   return ufsError('Unavailable', `${action}: HDFS is unreachable${code ? ` (${code})` : ''}`, err);
 }
 
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw ufsError('Aborted', 'operation aborted', signal.reason);
-}

@@ -9,10 +9,11 @@
  */
 import type { ListEntry, ListOptions } from '../types';
 import { isAfter, compareUtf8 } from '../utf8-order';
-import { mapAhead } from '../local/ordered-prefetch';
-import { splitListPrefix } from '../local/key-path';
+import { mapAhead } from '../shared/ordered-prefetch';
+import { splitListPrefix } from '../shared/key-path';
 import type { HdfsContext } from './hdfs-context';
-import { hdfsError, isRemote, throwIfAborted } from './hdfs-errors';
+import { hdfsError, isRemote } from './hdfs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { dirPathOf, isListableName, isValidDirKey, joinPath } from './hdfs-layout';
 import { META_XATTR, decodeObjectRecord, fileObjectInfo } from './hdfs-metadata';
 import { isMissing, lookup, recordOf, statusOf, xattrsOf } from './hdfs-object';

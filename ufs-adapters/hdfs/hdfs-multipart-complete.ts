@@ -11,10 +11,11 @@
 import { Readable } from 'node:stream';
 import { ufsError } from '../errors';
 import { MIN_PART_SIZE, type CompletedPart, type ObjectMetadata, type WriteResult } from '../types';
-import { mapAhead } from '../local/ordered-prefetch';
+import { mapAhead } from '../shared/ordered-prefetch';
 import { commitFile, conflict, ensureParent, setRecord } from './hdfs-commit';
 import type { HdfsContext } from './hdfs-context';
-import { WebHdfsError, hdfsError, throwIfAborted } from './hdfs-errors';
+import { WebHdfsError, hdfsError } from './hdfs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { pathOfKey } from './hdfs-layout';
 import { ASSEMBLY_XATTR, PART_XATTR, buildRecord, encodeRecord, mergeMetadata, multipartEtag, stripQuotes } from './hdfs-metadata';
 import { recordOf, statusOf } from './hdfs-object';

@@ -7,11 +7,12 @@
 import { randomBytes } from 'node:crypto';
 import { ufsError } from '../errors';
 import { MAX_PART_NUMBER, type ChecksumMap, type MultipartUpload, type ObjectMetadata, type PartInfo, type UploadPartRequest } from '../types';
-import { mapAhead } from '../local/ordered-prefetch';
+import { mapAhead } from '../shared/ordered-prefetch';
 import { compareUtf8 } from '../utf8-order';
 import { newUploadId } from '../upload-id';
 import type { HdfsContext } from './hdfs-context';
-import { WebHdfsError, hdfsError, throwIfAborted } from './hdfs-errors';
+import { WebHdfsError, hdfsError } from './hdfs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { assertValidHdfsKey, isFolderKey } from './hdfs-layout';
 import { directoryEntries } from './hdfs-list';
 import { PART_XATTR, UPLOAD_XATTR, encodeRecord, parseMetadata, quotedEtag } from './hdfs-metadata';

@@ -8,7 +8,7 @@
  */
 import { ufsError } from '../errors';
 import type { ChecksumMap, MultipartUpload, ObjectMetadata } from '../types';
-import { mapAhead } from '../local/ordered-prefetch';
+import { mapAhead } from '../shared/ordered-prefetch';
 import { isUploadId } from '../upload-id';
 import type { HdfsContext } from './hdfs-context';
 import { hdfsError } from './hdfs-errors';

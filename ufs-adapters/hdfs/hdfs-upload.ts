@@ -8,7 +8,8 @@ import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isUfsError, ufsError, type UfsErrorKind } from '../errors';
 import type { HdfsContext } from './hdfs-context';
-import { hdfsError, isAbortError, throwIfAborted } from './hdfs-errors';
+import { hdfsError, isAbortError } from './hdfs-errors';
+import { throwIfAborted } from '../shared/abort';
 import type { FileStatus } from './webhdfs-client';
 
 export const newTempPath = (ctx: HdfsContext): string => `${ctx.layout.tmpDir}/${randomUUID()}`;

@@ -7,7 +7,8 @@
 import type { WriteRequest, WriteResult } from '../types';
 import { commitFile, commitFolderMarker, setRecord } from './hdfs-commit';
 import type { HdfsContext } from './hdfs-context';
-import { hdfsError, throwIfAborted } from './hdfs-errors';
+import { hdfsError } from './hdfs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { assertValidHdfsKey, isFolderKey } from './hdfs-layout';
 import { buildRecord, mergeMetadata, quotedEtag } from './hdfs-metadata';
 import { deleteQuietly, newTempPath, receiveEmptyBody, uploadBody, writtenStatus } from './hdfs-upload';

@@ -44,6 +44,3 @@ export function mapFsError(err: unknown, action: string, missingAs: UfsErrorKind
   return ufsError('Unavailable', `${action}: file system error${code ? ` (${code})` : ''}`, err);
 }
 
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw ufsError('Aborted', 'operation aborted', signal.reason);
-}

@@ -9,10 +9,10 @@ import path from 'node:path';
 import type { ListEntry, ListOptions } from '../types';
 import { isPlainDirectory } from './containment';
 import { isMissing, mapFsError } from './fs-errors';
-import { keySegments, splitListPrefix } from './key-path';
+import { keySegments, splitListPrefix } from '../shared/key-path';
 import type { LocalContext } from './local-context';
 import { fileObjectInfo, readSidecar } from './sidecar-metadata';
-import { mapAhead } from './ordered-prefetch';
+import { mapAhead } from '../shared/ordered-prefetch';
 import { walkSorted, type WalkItem } from './sorted-walk';
 import { isAfter } from '../utf8-order';
 

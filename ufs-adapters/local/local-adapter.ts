@@ -25,7 +25,7 @@ import { cleanupAbandonedUploads } from './abandoned-cleanup';
 import { getBucketSetting, putBucketSetting } from './bucket-settings';
 import { copyObject } from './copy-object';
 import { deleteObject } from './delete-object';
-import { throwIfAborted } from './fs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { listObjects } from './list-objects';
 import { createLocalContext, type LocalContext } from './local-context';
 import { abortUpload, createUpload, listParts, listUploads, loadUpload, uploadPart } from './local-multipart';

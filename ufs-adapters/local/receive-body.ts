@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isUfsError, ufsError, type UfsErrorKind } from '../errors';
-import { errnoCode, isAbortError, mapFsError, throwIfAborted } from './fs-errors';
+import { errnoCode, isAbortError, mapFsError } from './fs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { isSinkFailure, writeNewFile, type NewFileResult } from './file-sink';
 
 export interface ReceivedBody extends NewFileResult {

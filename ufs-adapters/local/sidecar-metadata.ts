@@ -13,7 +13,7 @@ import type { Stats } from 'node:fs';
 import { ufsError } from '../errors';
 import type { ChecksumMap, ObjectHttpMetadata, ObjectInfo, ObjectMetadata } from '../types';
 import { errnoCode, isConflict, mapFsError } from './fs-errors';
-import { isFolderKey, keySegments } from './key-path';
+import { isFolderKey, keySegments } from '../shared/key-path';
 import { isInside, type LocalLayout } from './local-layout';
 import { writeJsonAtomic } from './temp-files';
 import { utf8Length } from '../utf8-order';
