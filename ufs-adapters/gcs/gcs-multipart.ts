@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import type { FileMetadata } from '@google-cloud/storage';
 import { ufsError } from '../errors';
-import { MAX_PART_NUMBER, type ChecksumMap, type CompletedPart, type MultipartUpload, type ObjectMetadata, type PartInfo, type UploadPartRequest, type WriteResult } from '../types';
+import { MAX_PART_NUMBER, isChecksumAlgorithm, type ChecksumMap, type CompletedPart, type MultipartUpload, type ObjectMetadata, type PartInfo, type UploadPartRequest, type WriteResult } from '../types';
 import { compareUtf8 } from '../utf8-order';
 import { composeTree } from './compose-tree';
 import { deleteQuietly, mapLimit, type GcsContext } from './gcs-context';
@@ -47,7 +47,7 @@ function partChecksumsOf(metadata: Record<string, unknown> | undefined): Checksu
   const out: ChecksumMap = {};
   for (const [name, value] of Object.entries(metadata ?? {})) {
     const alg = name.startsWith('ringcache-checksum-') ? name.slice('ringcache-checksum-'.length).toUpperCase() : '';
-    if (['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'].includes(alg) && typeof value === 'string') out[alg as keyof ChecksumMap] = value;
+    if (isChecksumAlgorithm(alg) && typeof value === 'string') out[alg] = value;
   }
   return Object.keys(out).length > 0 ? out : undefined;
 }

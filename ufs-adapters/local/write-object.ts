@@ -15,7 +15,8 @@ import { throwIfAborted } from '../shared/abort';
 import { assertValidKey, isFolderKey } from '../shared/key-path';
 import { keyToPath } from './local-layout';
 import type { LocalContext } from './local-context';
-import { quotedEtag, receiveBody, receiveEmptyBody } from './receive-body';
+import { classifyBodyError, quotedEtag, receiveBody } from './receive-body';
+import { receiveEmptyBody } from '../shared/empty-body';
 import { buildSidecar, mergeMetadata, removeSidecar, writeSidecar } from './sidecar-metadata';
 import { newTempPath, removeQuietly } from './temp-files';
 import { mkdirBelowRoot } from './mount-root';
@@ -47,7 +48,7 @@ export async function commitFolderMarker(ctx: LocalContext, key: string, metadat
 }
 
 async function writeFolderMarker(ctx: LocalContext, request: WriteRequest): Promise<WriteResult> {
-  await receiveEmptyBody(request.body, request.signal);
+  await receiveEmptyBody(request.body, request.signal, (err) => classifyBodyError(err, request.signal, 'Unavailable'));
   const metadata = mergeMetadata(request.metadata, await request.beforeCommit?.());
   throwIfAborted(request.signal);
   return commitFolderMarker(ctx, request.key, metadata);
