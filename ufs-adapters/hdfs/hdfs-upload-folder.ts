@@ -13,7 +13,8 @@ import { isUploadId } from '../upload-id';
 import type { HdfsContext } from './hdfs-context';
 import { hdfsError } from './hdfs-errors';
 import { directoryEntries } from './hdfs-list';
-import { ASSEMBLY_XATTR, PART_XATTR, UPLOAD_XATTR, decodeJson, parseMetadata } from './hdfs-metadata';
+import { ASSEMBLY_XATTR, PART_XATTR, UPLOAD_XATTR, decodeJson } from './hdfs-metadata';
+import { parseMetadata } from '../shared/stored-metadata';
 import { statusOf, xattrsOf } from './hdfs-object';
 import type { FileStatus } from './webhdfs-client';
 
