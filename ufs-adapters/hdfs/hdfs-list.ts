@@ -60,7 +60,7 @@ export async function* directoryEntries(ctx: HdfsContext, dirPath: string, signa
   }
 }
 
-export interface Child {
+interface Child {
   name: string;
   status: FileStatus;
   isDir: boolean;

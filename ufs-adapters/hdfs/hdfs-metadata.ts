@@ -9,7 +9,6 @@
  * recorded (an APPEND or TRUNCATE by an HDFS user keeps the inode and its xattrs). Files
  * without a valid record get a synthetic ETag: quoted md5 of "<length>-<mtime>-<fileId>".
  */
-import { createHash } from 'node:crypto';
 import { ufsError } from '../errors';
 import type { ChecksumMap, ObjectHttpMetadata, ObjectInfo, ObjectMetadata } from '../types';
 import { fileObjectInfo as storedFileInfo, isRecord, markerObjectInfo as storedMarkerInfo, parseMetadata } from '../shared/stored-metadata';
@@ -23,8 +22,6 @@ export const ASSEMBLY_XATTR = 'user.ringcache.assembly';
 /** dfs.namenode.fs-limits.max-xattr-size (16384) counts the name without "user." plus the value. */
 const MAX_XATTR_BYTES = 16384;
 export const MAX_RECORD_BYTES = MAX_XATTR_BYTES - 'ringcache.assembly'.length;
-
-export const EMPTY_MD5_ETAG = `"${createHash('md5').digest('hex')}"`;
 
 export interface ObjectRecord extends ObjectHttpMetadata {
   v: 1;
@@ -113,6 +110,5 @@ export function fileObjectInfo(key: string, status: FileStatus, record: ObjectRe
 
 export const markerObjectInfo = (key: string, record: ObjectRecord): ObjectInfo => storedMarkerInfo(key, record, record.mtime);
 
-export const quotedEtag = (hex: string): string => `"${hex}"`;
 import { unquoteEtag as stripQuotes } from '../object-metadata';
 export { stripQuotes };

@@ -11,14 +11,13 @@ import type { HdfsContext } from './hdfs-context';
 import { hdfsError, isAbortError } from './hdfs-errors';
 import { throwIfAborted } from '../shared/abort';
 import type { FileStatus } from './webhdfs-client';
+import { errorCode } from '../shared/error-code';
 
 export const newTempPath = (ctx: HdfsContext): string => `${ctx.layout.tmpDir}/${randomUUID()}`;
 
 export async function deleteQuietly(ctx: HdfsContext, hdfsPath: string): Promise<void> {
   await ctx.client.delete(hdfsPath, true).catch(() => undefined);
 }
-
-const errorCode = (err: unknown): string | undefined => (typeof err === 'object' && err !== null ? (err as { code?: string }).code : undefined);
 
 export interface Received {
   size: number;

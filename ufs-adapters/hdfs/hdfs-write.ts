@@ -10,7 +10,8 @@ import type { HdfsContext } from './hdfs-context';
 import { hdfsError } from './hdfs-errors';
 import { throwIfAborted } from '../shared/abort';
 import { assertValidHdfsKey, isFolderKey } from './hdfs-layout';
-import { buildRecord, mergeMetadata, quotedEtag } from './hdfs-metadata';
+import { buildRecord, mergeMetadata } from './hdfs-metadata';
+import { quotedEtag } from '../object-metadata';
 import { classifyBodyError, deleteQuietly, newTempPath, uploadBody, writtenStatus } from './hdfs-upload';
 import { receiveEmptyBody } from '../shared/empty-body';
 

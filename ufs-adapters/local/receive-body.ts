@@ -53,7 +53,6 @@ export async function receiveBody(
   }
 }
 
-export const quotedEtag = (hex: string): string => `"${hex}"`;
 /** ETag without its surrounding quotes (XML entities are the S3 layer's job, not ours). */
 import { unquoteEtag as stripQuotes } from '../object-metadata';
 export { stripQuotes };

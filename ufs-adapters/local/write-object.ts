@@ -3,7 +3,6 @@
  * atomically (commit-object.ts). Folder keys ("dir/") take an empty body and become a
  * directory plus a marker sidecar.
  */
-import { createHash } from 'node:crypto';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { ufsError } from '../errors';
@@ -15,13 +14,13 @@ import { throwIfAborted } from '../shared/abort';
 import { assertValidKey, isFolderKey } from '../shared/key-path';
 import { keyToPath } from './local-layout';
 import type { LocalContext } from './local-context';
-import { classifyBodyError, quotedEtag, receiveBody } from './receive-body';
+import { classifyBodyError, receiveBody } from './receive-body';
+import { EMPTY_MD5_ETAG, quotedEtag } from '../object-metadata';
 import { receiveEmptyBody } from '../shared/empty-body';
 import { buildSidecar, mergeMetadata, removeSidecar, writeSidecar } from './sidecar-metadata';
 import { newTempPath, removeQuietly } from './temp-files';
 import { mkdirBelowRoot } from './mount-root';
 
-export const EMPTY_MD5_ETAG = quotedEtag(createHash('md5').digest('hex'));
 
 /** Creates (or re-marks) the folder `key` ("dir/") with `metadata`. */
 export async function commitFolderMarker(ctx: LocalContext, key: string, metadata: ObjectMetadata): Promise<WriteResult> {

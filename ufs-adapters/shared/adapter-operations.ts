@@ -10,7 +10,7 @@ type Call = Exclude<keyof UfsAdapter, 'kind' | 'capabilities' | 'close'>;
 /** The calls every adapter has. */
 type RequiredCall = { [K in Call]-?: undefined extends UfsAdapter[K] ? never : K }[Call];
 /** The calls an adapter may offer. */
-export type OptionalCall = Exclude<Call, RequiredCall>;
+type OptionalCall = Exclude<Call, RequiredCall>;
 
 /** A UfsAdapter call written as a function of the adapter's context `C`. */
 type WithContext<C, F> = F extends (...args: infer A) => infer R ? (ctx: C, ...args: A) => R : never;

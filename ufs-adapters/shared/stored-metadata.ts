@@ -33,7 +33,7 @@ export function parseMetadata(raw: unknown): ObjectMetadata {
 }
 
 /** The client-visible metadata of a record (a copy). */
-export function metadataOf(record: ObjectMetadata): ObjectMetadata {
+function metadataOf(record: ObjectMetadata): ObjectMetadata {
   const metadata: ObjectMetadata = { userMetadata: { ...record.userMetadata } };
   for (const field of STRING_FIELDS) {
     const value = record[field];
@@ -55,7 +55,7 @@ export interface FileFacts {
  * ETag of a file without a valid record: NOT a content MD5, but it changes whenever the
  * file's size, mtime or inode changes, which is what caches need.
  */
-export const syntheticEtag = (file: FileFacts): string => `"${createHash('md5').update(`${file.size}-${file.mtimeMs}-${file.id ?? ''}`).digest('hex')}"`;
+const syntheticEtag = (file: FileFacts): string => `"${createHash('md5').update(`${file.size}-${file.mtimeMs}-${file.id ?? ''}`).digest('hex')}"`;
 
 /** ObjectInfo of a data file; `record` only when it is valid for the file as it is now. */
 export function fileObjectInfo(key: string, file: FileFacts, record: (StoredMetadata & { partSizes?: number[] }) | undefined): ObjectInfo {
