@@ -1,7 +1,14 @@
 /**
  * Small metadata helpers every adapter needs, in one place.
  */
+import { createHash } from 'node:crypto';
 import type { CopyRequest, ObjectMetadata } from './types';
+
+/** The ETag S3 gives a body whose MD5 is `hex`: the hex digest in quotes. */
+export const quotedEtag = (hex: string): string => `"${hex}"`;
+
+/** The ETag of an empty object (a folder marker). */
+export const EMPTY_MD5_ETAG = quotedEtag(createHash('md5').digest('hex'));
 
 /** An ETag without its surrounding quotes (and surrounding white space). */
 export const unquoteEtag = (etag: string): string => etag.trim().replace(/^"(.*)"$/, '$1');

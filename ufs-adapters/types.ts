@@ -5,7 +5,12 @@
  */
 import type { Readable } from 'node:stream';
 
-export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
+/** The checksum algorithms S3 defines (x-amz-checksum-*), the one list of them. */
+export const CHECKSUM_ALGORITHMS = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'] as const;
+
+export type ChecksumAlgorithm = (typeof CHECKSUM_ALGORITHMS)[number];
+
+export const isChecksumAlgorithm = (name: string): name is ChecksumAlgorithm => (CHECKSUM_ALGORITHMS as readonly string[]).includes(name);
 
 /** Base64 checksum values keyed by algorithm, as S3 returns them in x-amz-checksum-*. */
 export type ChecksumMap = Partial<Record<ChecksumAlgorithm, string>>;

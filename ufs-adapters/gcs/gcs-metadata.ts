@@ -15,8 +15,8 @@
  *     ringcache-acl           the object's ACL, as the S3 layer encodes it
  */
 import type { FileMetadata } from '@google-cloud/storage';
-import type { ChecksumAlgorithm, ChecksumMap, ObjectInfo, ObjectMetadata } from '../types';
-import { decodePartChecksums, decodePartSizes, encodePartChecksums } from '../part-list';
+import { isChecksumAlgorithm, type ChecksumMap, type ObjectInfo, type ObjectMetadata } from '../types';
+import { decodePartChecksums, decodePartSizes, encodePartChecksums } from '../part-list-encoding';
 
 const INTERNAL_PREFIX = 'ringcache-';
 const USER_ESCAPE = 'ringcache-u-';
@@ -25,7 +25,6 @@ export const PART_SIZES_KEY = 'ringcache-part-sizes';
 const EXPIRES_KEY = 'ringcache-expires';
 const ACL_KEY = 'ringcache-acl';
 const CHECKSUM_PREFIX = 'ringcache-checksum-';
-const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'];
 /** Longest RLE part-size list stored (GCS allows 8 KiB of custom metadata in total). */
 export const MAX_PART_SIZES_CHARS = 4096;
 const PART_CHECKSUMS_KEY = 'ringcache-part-checksums';
@@ -131,8 +130,8 @@ export function objectInfoOf(key: string, resource: FileMetadata): ObjectInfo {
     else if (name === ACL_KEY) acl = text;
     else if (name === PART_CHECKSUMS_KEY) partChecksums = decodePartChecksums(text);
     else if (name.startsWith(CHECKSUM_PREFIX)) {
-      const alg = name.slice(CHECKSUM_PREFIX.length).toUpperCase() as ChecksumAlgorithm;
-      if (CHECKSUM_ALGORITHMS.includes(alg)) checksums[alg] = text;
+      const alg = name.slice(CHECKSUM_PREFIX.length).toUpperCase();
+      if (isChecksumAlgorithm(alg)) checksums[alg] = text;
     } else if (!name.startsWith(INTERNAL_PREFIX)) userMetadata[name] = text;
   }
   const info: ObjectInfo = {

@@ -10,7 +10,8 @@ import type { File, FileMetadata } from '@google-cloud/storage';
 import { ufsError } from '../errors';
 import type { ByteRange, ObjectInfo, ReadOptions } from '../types';
 import type { GcsContext } from './gcs-context';
-import { isAbortError, mapGcsError, throwIfAborted, type StatusOverrides } from './gcs-errors';
+import { isAbortError, mapGcsError, type StatusOverrides } from './gcs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { etagOf, objectInfoOf } from './gcs-metadata';
 
 import { unquoteEtag as unquote } from '../object-metadata';

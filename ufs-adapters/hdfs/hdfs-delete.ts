@@ -1,6 +1,7 @@
 /** DELETE, and the empty folders a removed object leaves behind (S3 has no folders to keep). */
 import type { HdfsContext } from './hdfs-context';
-import { hdfsError, isRemote, throwIfAborted } from './hdfs-errors';
+import { hdfsError, isRemote } from './hdfs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { isFolderKey, parentOf, pathOfKey } from './hdfs-layout';
 import { META_XATTR } from './hdfs-metadata';
 import { isMissing, recordOf, statusOf, xattrsOf } from './hdfs-object';

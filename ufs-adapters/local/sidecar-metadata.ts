@@ -13,11 +13,11 @@ import type { Stats } from 'node:fs';
 import { ufsError } from '../errors';
 import type { ChecksumMap, ObjectHttpMetadata, ObjectInfo, ObjectMetadata } from '../types';
 import { errnoCode, isConflict, mapFsError } from './fs-errors';
-import { isFolderKey, keySegments } from './key-path';
+import { isFolderKey, keySegments } from '../shared/key-path';
 import { isInside, type LocalLayout } from './local-layout';
 import { writeJsonAtomic } from './temp-files';
 import { utf8Length } from '../utf8-order';
-import { validPartChecksums } from '../part-list';
+import { STRING_FIELDS, fileObjectInfo as storedFileInfo, isRecord, markerObjectInfo as storedMarkerInfo, parseMetadata } from '../shared/stored-metadata';
 
 export const SIDECAR_SUFFIX = '.meta.json';
 
@@ -36,9 +36,6 @@ export interface SidecarRecord extends ObjectHttpMetadata {
   acl?: string;
   checksumAlgorithm?: string;
 }
-
-/** The string fields of the metadata: HTTP metadata, and the object's encoded ACL. */
-const HTTP_FIELDS = ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires', 'acl', 'checksumAlgorithm'] as const;
 
 /** Suffix of sidecars whose name would exceed NAME_MAX: the name is hashed instead. */
 export const LONG_SIDECAR_SUFFIX = '.long.json';
@@ -72,7 +69,7 @@ export function buildSidecar(
     mtimeMs: facts.mtimeMs,
     userMetadata: { ...metadata.userMetadata },
   };
-  for (const field of HTTP_FIELDS) {
+  for (const field of STRING_FIELDS) {
     const value = metadata[field];
     if (value !== undefined) record[field] = value;
   }
@@ -82,39 +79,7 @@ export function buildSidecar(
   return record;
 }
 
-/** The client-visible metadata stored in a sidecar. */
-export function metadataOf(record: SidecarRecord): ObjectMetadata {
-  const metadata: ObjectMetadata = { userMetadata: { ...record.userMetadata } };
-  for (const field of HTTP_FIELDS) {
-    const value = record[field];
-    if (value !== undefined) metadata[field] = value;
-  }
-  if (record.checksums) metadata.checksums = { ...record.checksums };
-  if (record.partChecksums) metadata.partChecksums = [...record.partChecksums];
-  return metadata;
-}
-
 export { mergeMetadata } from '../object-metadata';
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
-const stringEntries = (value: unknown): Record<string, string> =>
-  isRecord(value) ? Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string')) : {};
-
-/** Client-visible metadata from untrusted JSON, keeping only well-typed known fields. */
-export function parseMetadata(raw: unknown): ObjectMetadata {
-  const source = isRecord(raw) ? raw : {};
-  const metadata: ObjectMetadata = { userMetadata: stringEntries(source.userMetadata) };
-  for (const field of HTTP_FIELDS) {
-    const value = source[field];
-    if (typeof value === 'string') metadata[field] = value;
-  }
-  if (isRecord(source.checksums)) metadata.checksums = stringEntries(source.checksums) as ChecksumMap;
-  const partChecksums = validPartChecksums(source.partChecksums);
-  if (partChecksums) metadata.partChecksums = partChecksums;
-  return metadata;
-}
 
 function parseSidecar(raw: unknown): SidecarRecord | undefined {
   if (!isRecord(raw) || typeof raw.etag !== 'string' || typeof raw.size !== 'number' || typeof raw.mtimeMs !== 'number') {
@@ -166,28 +131,11 @@ export async function removeSidecar(layout: LocalLayout, key: string): Promise<v
 export const sidecarMatches = (record: SidecarRecord, stats: Stats): boolean =>
   record.size === stats.size && record.mtimeMs === stats.mtimeMs;
 
-/**
- * ETag for files without a valid sidecar (written by NFS users). NOT a content MD5: it
- * changes whenever the file's size, mtime or inode changes, which is what caches need.
- */
-export const syntheticEtag = (stats: Stats): string =>
-  `"${createHash('md5').update(`${stats.size}-${stats.mtimeMs}-${stats.ino}`).digest('hex')}"`;
-
 /** ObjectInfo of a data file, from its sidecar when valid, else synthetic. */
 export function fileObjectInfo(key: string, stats: Stats, record: SidecarRecord | undefined): ObjectInfo {
   const valid = record !== undefined && sidecarMatches(record, stats);
-  const info: ObjectInfo = {
-    key,
-    size: stats.size,
-    etag: valid ? record.etag : syntheticEtag(stats),
-    lastModified: new Date(stats.mtimeMs),
-    ...(valid ? metadataOf(record) : { userMetadata: {} }),
-  };
-  if (valid && record.partSizes) info.partSizes = [...record.partSizes];
-  return info;
+  return storedFileInfo(key, { size: stats.size, mtimeMs: stats.mtimeMs, id: stats.ino }, valid ? record : undefined);
 }
 
 /** ObjectInfo of a folder marker (always empty). */
-export function markerObjectInfo(key: string, record: SidecarRecord): ObjectInfo {
-  return { key, size: 0, etag: record.etag, lastModified: new Date(record.mtimeMs), ...metadataOf(record) };
-}
+export const markerObjectInfo = (key: string, record: SidecarRecord): ObjectInfo => storedMarkerInfo(key, record, record.mtimeMs);

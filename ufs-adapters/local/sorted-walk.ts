@@ -11,8 +11,9 @@
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { isMissing, mapFsError, throwIfAborted } from './fs-errors';
-import { MAX_KEY_BYTES, segmentProblem } from './key-path';
+import { isMissing, mapFsError } from './fs-errors';
+import { throwIfAborted } from '../shared/abort';
+import { MAX_KEY_BYTES, segmentProblem } from '../shared/key-path';
 import { compareUtf8, isAfter, utf8Length } from '../utf8-order';
 
 export type WalkItem =

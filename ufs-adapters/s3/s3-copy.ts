@@ -15,7 +15,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { isUfsError, ufsError, type UfsError } from '../errors';
 import { MAX_PART_NUMBER, type CopyRequest, type ObjectMetadata, type WriteResult } from '../types';
-import { quoteEtag, sameEtag, throwIfAborted, type S3Context } from './s3-context';
+import { quoteEtag, sameEtag, type S3Context } from './s3-context';
+import { throwIfAborted } from '../shared/abort';
 import { metadataFromHead, metadataParams, partSizesFromHead, withHeader, withRawExpires } from './s3-metadata';
 import { copyDestinationMetadata } from '../object-metadata';
 import { committedVersion, headObject, knownEtag } from './s3-read';

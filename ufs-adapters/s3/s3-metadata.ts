@@ -4,7 +4,7 @@
 import type { HeadObjectCommandOutput } from '@aws-sdk/client-s3';
 import { HttpRequest } from '@smithy/protocol-http';
 import type { ChecksumAlgorithm, ChecksumMap, ObjectInfo, ObjectMetadata } from '../types';
-import { decodePartChecksums, decodePartSizes, encodePartChecksums, encodePartSizes } from '../part-list';
+import { decodePartChecksums, decodePartSizes, encodePartChecksums, encodePartSizes } from '../part-list-encoding';
 import { quoteEtag } from './s3-context';
 
 /** The request fields PutObject, CreateMultipartUpload and CopyObject (REPLACE) share. */

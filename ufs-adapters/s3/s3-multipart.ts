@@ -15,7 +15,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { isUfsError, ufsError } from '../errors';
 import { MIN_PART_SIZE, type CompletedPart, type MultipartUpload, type ObjectMetadata, type PartInfo, type WriteResult } from '../types';
-import { decodeListedKey, quoteEtag, sameEtag, stripQuotes, throwIfAborted, type S3Context } from './s3-context';
+import { decodeListedKey, quoteEtag, sameEtag, stripQuotes, type S3Context } from './s3-context';
+import { throwIfAborted } from '../shared/abort';
 import { metadataParams, withRawExpires } from './s3-metadata';
 import { removeStaleTempParts } from './s3-part-upload';
 import { committedVersion } from './s3-read';

@@ -22,7 +22,8 @@ import {
 import type { Readable } from 'node:stream';
 import { isUfsError, ufsError, type UfsError } from '../errors';
 import { MAX_PART_NUMBER, type ObjectMetadata, type WriteRequest, type WriteResult } from '../types';
-import { quoteEtag, throwIfAborted, type S3Context } from './s3-context';
+import { quoteEtag, type S3Context } from './s3-context';
+import { throwIfAborted } from '../shared/abort';
 import { isAbortLike } from './s3-errors';
 import { mergeMetadata, metadataParams, withRawExpires } from './s3-metadata';
 import { committedVersion } from './s3-read';

@@ -1,11 +1,11 @@
 /**
- * The part lists stores keep in text metadata (ufs-adapters/part-list.ts), and the S3 adapter's
+ * The part lists stores keep in text metadata (ufs-adapters/part-list-encoding.ts), and the S3 adapter's
  * reserved user metadata (ufs-adapters/s3/s3-metadata.ts): round trips, untrusted text refused,
  * the part lists left out past S3's 2 KB of user metadata, reserved names never shown as user
  * metadata.
  */
 import { createHash } from 'node:crypto';
-import { decodePartChecksums, decodePartSizes, encodePartChecksums, encodePartSizes, validPartChecksums } from '../../ufs-adapters/part-list';
+import { decodePartChecksums, decodePartSizes, encodePartChecksums, encodePartSizes, validPartChecksums } from '../../ufs-adapters/part-list-encoding';
 import { metadataFromHead, metadataParams, partSizesFromHead } from '../../ufs-adapters/s3/s3-metadata';
 
 const sha = (n: number): string => createHash('sha256').update(String(n)).digest('base64');
