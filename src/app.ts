@@ -33,7 +33,7 @@ import { clusterPlugin } from './cluster/cluster-plugin';
 import { hopRequestId } from './cluster/hop-request-id';
 import { loadNodeTls } from './cluster/node-tls';
 
-export interface AppOptions {
+interface AppOptions {
   config: RingcacheConfig;
   /** Tests may wrap adapters (for example to count UFS calls). */
   adapterFactory?: AdapterFactory;

@@ -9,7 +9,7 @@ import type { Credential } from '../config/schema';
 import type { Authenticator } from '../s3/auth';
 import { s3Error } from '../s3/errors';
 
-export function isAdminCredential(credential: Credential | undefined): boolean {
+function isAdminCredential(credential: Credential | undefined): boolean {
   return credential !== undefined && Object.hasOwn(credential.grants, '*') && credential.grants['*'] === 'write';
 }
 

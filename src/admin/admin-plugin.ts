@@ -19,7 +19,7 @@ import { registerUiRoutes } from './ui-routes';
 
 export const ADMIN_PREFIX = '/_ringcache';
 
-export interface AdminOptions {
+interface AdminOptions {
   metrics: Metrics;
   buckets: BucketRegistry;
   credentials: readonly Credential[];

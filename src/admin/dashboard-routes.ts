@@ -18,7 +18,7 @@ import type { BucketOverview } from './bucket-overview';
 import type { NodeStats } from './node-stats';
 import { softwareVersion } from './software-version';
 
-export interface DashboardRoutesOptions {
+interface DashboardRoutesOptions {
   gate: AdminGate;
   stats: NodeStats;
   buckets: () => Promise<BucketOverview[]>;

@@ -43,7 +43,7 @@ import type { AgreementEndpoint, StaticMembership } from './static-membership';
 import { s3Error } from '../s3/errors';
 import { registerPeersRoute } from './peers-route';
 
-export interface ClusterPluginOptions {
+interface ClusterPluginOptions {
   node: ClusterNode;
   verifier: HopVerifier;
   /** Signs answers (pages); undefined without a cluster secret. */
@@ -90,7 +90,7 @@ function parseJsonBody(body: unknown): unknown {
 }
 
 /** A key that may read everything and write everything: the admin of this gateway. */
-export const isAdminCredential = (credential: Credential | undefined): boolean =>
+const isAdminCredential = (credential: Credential | undefined): boolean =>
   credential !== undefined && Object.hasOwn(credential.grants, '*') && credential.grants['*'] === 'write';
 
 export async function clusterPlugin(app: FastifyInstance, opts: ClusterPluginOptions): Promise<void> {

@@ -8,7 +8,7 @@ import type { UfsAdapter } from '../../ufs-adapters/types';
 import { toS3Error } from '../s3/errors';
 
 /** Errors worth another attempt, for listings and keys alike. */
-export const RETRYABLE_CODES: ReadonlySet<string> = new Set(['ServiceUnavailable', 'SlowDown', 'InternalError', 'RequestTimeout']);
+const RETRYABLE_CODES: ReadonlySet<string> = new Set(['ServiceUnavailable', 'SlowDown', 'InternalError', 'RequestTimeout']);
 
 const MAX_BACKOFF_MS = 5_000;
 
@@ -22,7 +22,7 @@ export class ListingError extends Error {
   override name = 'ListingError';
 }
 
-export interface ListingOptions {
+interface ListingOptions {
   prefix: string;
   /** Start after this key (a resumed job: its checkpoint). */
   startAfter: string | undefined;

@@ -24,7 +24,7 @@ import type { JobManager } from './job-manager';
 import { JobOptionsError, parseSubmission, type JobDefaults } from './job-options';
 import type { JobView } from './job-types';
 
-export const MAX_JOB_BODY_BYTES = 64 * 1024;
+const MAX_JOB_BODY_BYTES = 64 * 1024;
 /** Job ids as the manager makes them (anything else is unknown without touching the store). */
 const JOB_ID = /^j[0-9a-z]{1,40}$/;
 
@@ -33,14 +33,14 @@ const JOB_ID = /^j[0-9a-z]{1,40}$/;
  * (src/cluster/job-replication.ts), so reads are answered here; a cancel goes to the node that
  * runs the job, and a job not known here yet (its record on the way) is asked of the others.
  */
-export interface JobsElsewhere {
+interface JobsElsewhere {
   /** The answer of the node that has the job named in this request (GET or DELETE), if any. */
   find(request: FastifyRequest): Promise<{ status: number; body: unknown } | undefined>;
   /** The answer of node `nodeId` to this request; undefined when it cannot be reached. */
   askNode(request: FastifyRequest, nodeId: string): Promise<{ status: number; body: unknown } | undefined>;
 }
 
-export interface JobsPluginOptions {
+interface JobsPluginOptions {
   manager: JobManager;
   credentials: readonly Credential[];
   authenticator: Authenticator;

@@ -121,7 +121,7 @@ export function encodePartSizes(sizes: number[]): string | undefined {
   return text.length <= MAX_PART_SIZES_CHARS ? text : undefined;
 }
 
-export function decodePartSizes(text: unknown): number[] | undefined {
+function decodePartSizes(text: unknown): number[] | undefined {
   if (typeof text !== 'string' || !/^\d+(\*\d+)?(,\d+(\*\d+)?)*$/.test(text)) return undefined;
   const sizes: number[] = [];
   for (const run of text.split(',')) {

@@ -24,7 +24,7 @@ import { putObject } from './gcs-upload';
 
 const PART_OBJECT = /\/part-([1-9][0-9]{0,4})$/;
 
-export interface StoredUpload extends MultipartUpload {
+interface StoredUpload extends MultipartUpload {
   metadata: ObjectMetadata;
 }
 
@@ -194,7 +194,7 @@ function validateParts(ctx: GcsContext, requested: CompletedPart[], stored: Stor
   return valid;
 }
 
-export const multipartEtag = (md5s: Buffer[]): string =>
+const multipartEtag = (md5s: Buffer[]): string =>
   `"${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${md5s.length}"`;
 
 export async function completeUpload(

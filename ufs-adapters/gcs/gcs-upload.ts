@@ -34,7 +34,7 @@ import { httpStatusOf, isAbortError, mapGcsError, throwIfAborted } from './gcs-e
 import { DEFAULT_GCS_CONTENT_TYPE, type GcsResource } from './gcs-metadata';
 import { rewriteObject } from './gcs-requests';
 
-export interface PutRequest {
+interface PutRequest {
   /** Full object name. */
   name: string;
   body: Readable;
@@ -45,7 +45,7 @@ export interface PutRequest {
   action: string;
 }
 
-export interface PutResult {
+interface PutResult {
   md5: Buffer;
   size: number;
   resource: FileMetadata;

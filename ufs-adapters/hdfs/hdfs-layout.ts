@@ -12,7 +12,7 @@ import { ufsError } from '../errors';
 import { assertValidKey, isFolderKey, keySegments, segmentProblem, MAX_KEY_BYTES } from '../local/key-path';
 import { utf8Length } from '../utf8-order';
 
-export const RESERVED_DIR = '.ringcache';
+const RESERVED_DIR = '.ringcache';
 
 export interface HdfsLayout {
   /** Absolute, normalised HDFS path of the mount root ("/" or "/a/b", no trailing slash). */

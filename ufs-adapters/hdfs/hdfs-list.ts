@@ -58,7 +58,7 @@ export async function* directoryEntries(ctx: HdfsContext, dirPath: string, signa
   }
 }
 
-export interface Child {
+interface Child {
   name: string;
   status: FileStatus;
   isDir: boolean;
@@ -72,7 +72,7 @@ export interface Child {
  * Children of `dirPath` (key `dirKey`) whose names start with `namePrefix` and that hold a
  * key after `startAfter` (relative to the folder), lazily and in S3 order.
  */
-export async function* sortedChildren(
+async function* sortedChildren(
   ctx: HdfsContext,
   dirPath: string,
   dirKey: string,

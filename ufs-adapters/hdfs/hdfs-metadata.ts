@@ -21,7 +21,7 @@ export const ASSEMBLY_XATTR = 'user.ringcache.assembly';
 
 /** dfs.namenode.fs-limits.max-xattr-size (16384) counts the name without "user." plus the value. */
 const MAX_XATTR_BYTES = 16384;
-export const MAX_RECORD_BYTES = MAX_XATTR_BYTES - 'ringcache.assembly'.length;
+const MAX_RECORD_BYTES = MAX_XATTR_BYTES - 'ringcache.assembly'.length;
 
 export const EMPTY_MD5_ETAG = `"${createHash('md5').digest('hex')}"`;
 
@@ -114,12 +114,12 @@ export function decodeObjectRecord(value: Buffer | undefined): ObjectRecord | un
   return record;
 }
 
-export function partSizesOf(record: ObjectRecord): number[] | undefined {
+function partSizesOf(record: ObjectRecord): number[] | undefined {
   if (!record.parts) return undefined;
   return record.parts.flatMap(([size, count]) => Array.from({ length: count }, () => size));
 }
 
-export function metadataOf(record: ObjectRecord): ObjectMetadata {
+function metadataOf(record: ObjectRecord): ObjectMetadata {
   const metadata: ObjectMetadata = { userMetadata: { ...record.userMetadata } };
   for (const field of HTTP_FIELDS) {
     const value = record[field];
@@ -130,14 +130,14 @@ export function metadataOf(record: ObjectRecord): ObjectMetadata {
 }
 
 /** A record is valid only for the file state it was written for. */
-export const recordMatches = (record: ObjectRecord, status: FileStatus): boolean =>
+const recordMatches = (record: ObjectRecord, status: FileStatus): boolean =>
   record.size === status.length && record.mtime === status.modificationTime;
 
 /**
  * ETag of files without a valid record (written by HDFS users): NOT a content MD5, but it
  * changes whenever the length, modificationTime or inode (fileId) changes.
  */
-export const syntheticEtag = (status: FileStatus): string =>
+const syntheticEtag = (status: FileStatus): string =>
   `"${createHash('md5').update(`${status.length}-${status.modificationTime}-${status.fileId ?? ''}`).digest('hex')}"`;
 
 export function fileObjectInfo(key: string, status: FileStatus, record: ObjectRecord | undefined): ObjectInfo {

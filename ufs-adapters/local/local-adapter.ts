@@ -53,11 +53,6 @@ export class LocalAdapter implements UfsAdapter {
     this.ctx = createLocalContext(options.root);
   }
 
-  /** The normalised mount root. */
-  get root(): string {
-    return this.ctx.layout.root;
-  }
-
   stat(key: string, signal?: AbortSignal): Promise<ObjectInfo> {
     return statObject(this.ctx, key, signal);
   }

@@ -54,7 +54,7 @@ async function* concatenated(parts: ValidPart[]): AsyncGenerator<Buffer> {
   for (const part of parts) yield* createReadStream(part.path) as AsyncIterable<Buffer>;
 }
 
-export const multipartEtag = (md5s: Buffer[]): string =>
+const multipartEtag = (md5s: Buffer[]): string =>
   `"${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${md5s.length}"`;
 
 export async function completeUpload(

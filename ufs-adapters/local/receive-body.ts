@@ -13,7 +13,7 @@ import { isUfsError, ufsError, type UfsErrorKind } from '../errors';
 import { errnoCode, isAbortError, mapFsError, throwIfAborted } from './fs-errors';
 import { isSinkFailure, writeNewFile, type NewFileResult } from './file-sink';
 
-export interface ReceivedBody extends NewFileResult {
+interface ReceivedBody extends NewFileResult {
   /** Binary MD5 of the bytes received. */
   md5: Buffer;
 }

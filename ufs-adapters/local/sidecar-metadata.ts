@@ -18,7 +18,7 @@ import { isInside, type LocalLayout } from './local-layout';
 import { writeJsonAtomic } from './temp-files';
 import { utf8Length } from '../utf8-order';
 
-export const SIDECAR_SUFFIX = '.meta.json';
+const SIDECAR_SUFFIX = '.meta.json';
 
 export interface SidecarRecord extends ObjectHttpMetadata {
   version: 1;
@@ -38,7 +38,7 @@ export interface SidecarRecord extends ObjectHttpMetadata {
 const HTTP_FIELDS = ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires', 'acl', 'checksumAlgorithm'] as const;
 
 /** Suffix of sidecars whose name would exceed NAME_MAX: the name is hashed instead. */
-export const LONG_SIDECAR_SUFFIX = '.long.json';
+const LONG_SIDECAR_SUFFIX = '.long.json';
 const MAX_NAME_BYTES = 255;
 
 /** Sidecar file name for the last key segment `name` (a name ending in .long.json never ends in .meta.json). */
@@ -48,7 +48,7 @@ function sidecarName(name: string): string {
   return createHash('sha256').update(name, 'utf8').digest('hex') + LONG_SIDECAR_SUFFIX;
 }
 
-export function sidecarPath(layout: LocalLayout, key: string): string {
+function sidecarPath(layout: LocalLayout, key: string): string {
   const segments = keySegments(key);
   const file = isFolderKey(key)
     ? path.join(layout.metaDir, ...segments, SIDECAR_SUFFIX)
@@ -79,7 +79,7 @@ export function buildSidecar(
 }
 
 /** The client-visible metadata stored in a sidecar. */
-export function metadataOf(record: SidecarRecord): ObjectMetadata {
+function metadataOf(record: SidecarRecord): ObjectMetadata {
   const metadata: ObjectMetadata = { userMetadata: { ...record.userMetadata } };
   for (const field of HTTP_FIELDS) {
     const value = record[field];
@@ -156,14 +156,14 @@ export async function removeSidecar(layout: LocalLayout, key: string): Promise<v
 }
 
 /** A file sidecar is valid only while the data file has the size and mtime it recorded. */
-export const sidecarMatches = (record: SidecarRecord, stats: Stats): boolean =>
+const sidecarMatches = (record: SidecarRecord, stats: Stats): boolean =>
   record.size === stats.size && record.mtimeMs === stats.mtimeMs;
 
 /**
  * ETag for files without a valid sidecar (written by NFS users). NOT a content MD5: it
  * changes whenever the file's size, mtime or inode changes, which is what caches need.
  */
-export const syntheticEtag = (stats: Stats): string =>
+const syntheticEtag = (stats: Stats): string =>
   `"${createHash('md5').update(`${stats.size}-${stats.mtimeMs}-${stats.ino}`).digest('hex')}"`;
 
 /** ObjectInfo of a data file, from its sidecar when valid, else synthetic. */

@@ -18,10 +18,10 @@ import { buildSidecar, mergeMetadata, removeSidecar, writeSidecar } from './side
 import { newTempPath, removeQuietly } from './temp-files';
 import { mkdirBelowRoot } from './mount-root';
 
-export const EMPTY_MD5_ETAG = quotedEtag(createHash('md5').digest('hex'));
+const EMPTY_MD5_ETAG = quotedEtag(createHash('md5').digest('hex'));
 
 /** Creates (or re-marks) the folder `key` ("dir/") with `metadata`. */
-export async function commitFolderMarker(ctx: LocalContext, key: string, metadata: ObjectMetadata): Promise<WriteResult> {
+async function commitFolderMarker(ctx: LocalContext, key: string, metadata: ObjectMetadata): Promise<WriteResult> {
   const dir = keyToPath(ctx.layout.root, key);
   const lastModified = new Date();
   await ctx.locks.run(key, async () => {

@@ -57,11 +57,6 @@ export class S3Adapter implements UfsAdapter {
     return this.config.bucket;
   }
 
-  /** "" or "<prefix>/". */
-  get keyPrefix(): string {
-    return this.config.keyPrefix;
-  }
-
   stat(key: string, signal?: AbortSignal): Promise<ObjectInfo> {
     return statObject(this.ctx, key, signal);
   }
@@ -150,4 +145,4 @@ export function createS3AdapterFromUri(uri: string, options: S3AdapterOptions = 
 }
 
 export { parseS3Uri } from './s3-config';
-export type { S3AdapterConfig, S3AdapterOptions, S3Credentials } from './s3-config';
+export type { S3AdapterOptions } from './s3-config';
