@@ -34,7 +34,7 @@ import { hopRequestId } from './cluster/hop-request-id';
 import { loadNodeTls } from './cluster/node-tls';
 import { Callers } from './admin/admin-access';
 
-export interface AppOptions {
+interface AppOptions {
   config: RingcacheConfig;
   /** Tests may wrap adapters (for example to count UFS calls). */
   adapterFactory?: AdapterFactory;

@@ -174,7 +174,7 @@ export interface UfsAdapter {
   readonly kind: string;
   readonly capabilities: UfsCapabilities;
 
-  /** Throws UfsNotFoundError for a missing key. */
+  /** Throws a NotFound UfsError for a missing key. */
   stat(key: string, signal?: AbortSignal): Promise<ObjectInfo>;
   /** Streams the bytes of `range` (or the whole object). The stream is destroyed on abort. */
   read(key: string, range: ByteRange | undefined, options?: ReadOptions): Promise<Readable>;
@@ -200,7 +200,7 @@ export interface UfsAdapter {
 
   createMultipartUpload(key: string, metadata: ObjectMetadata, signal?: AbortSignal): Promise<MultipartUpload>;
   uploadPart(request: UploadPartRequest): Promise<PartInfo>;
-  /** Parts in ascending part number order, after `partNumberMarker`. */
+  /** All parts uploaded so far, in ascending part number order. */
   listParts(key: string, uploadId: string, signal?: AbortSignal): Promise<PartInfo[]>;
   /**
    * Validates the part list (InvalidPart, InvalidPartOrder, EntityTooSmall) and commits atomically.
@@ -210,7 +210,7 @@ export interface UfsAdapter {
   abortMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<void>;
   /** In-progress uploads, ordered by key then initiation time. */
   listMultipartUploads(prefix: string, signal?: AbortSignal): AsyncIterable<MultipartUpload>;
-  /** Returns the metadata given at CreateMultipartUpload. Throws UfsNoSuchUploadError. */
+  /** Returns the metadata given at CreateMultipartUpload. Throws a NoSuchUpload UfsError for an unknown upload. */
   getMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<MultipartUpload & { metadata: ObjectMetadata }>;
 
   /**

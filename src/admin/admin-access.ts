@@ -10,11 +10,11 @@ import type { Credential } from '../config/schema';
 import type { AuthResult, Authenticator } from '../s3/auth';
 import { s3Error } from '../s3/errors';
 
-export function isAdminCredential(credential: Credential | undefined): boolean {
+function isAdminCredential(credential: Credential | undefined): boolean {
   return credential !== undefined && Object.hasOwn(credential.grants, '*') && credential.grants['*'] === 'write';
 }
 
-export interface Caller {
+interface Caller {
   auth: AuthResult;
   /** The configured credential of a signed request. */
   credential: Credential | undefined;

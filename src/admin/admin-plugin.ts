@@ -18,7 +18,7 @@ import { jsonErrorHandler } from './json-error';
 
 export const ADMIN_PREFIX = '/_ringcache';
 
-export interface AdminOptions {
+interface AdminOptions {
   metrics: Metrics;
   buckets: BucketRegistry;
   /** Who is calling (admin-access.ts). */

@@ -17,7 +17,7 @@ import type { NodeStats } from './node-stats';
 import { softwareVersion } from './software-version';
 import { sendJsonError } from './json-error';
 
-export interface DashboardRoutesOptions {
+interface DashboardRoutesOptions {
   callers: Callers;
   stats: NodeStats;
   buckets: () => Promise<BucketOverview[]>;

@@ -42,7 +42,7 @@ import { registerPeersRoute } from './peers-route';
 import { sendJsonError } from '../admin/json-error';
 import type { Callers } from '../admin/admin-access';
 
-export interface ClusterPluginOptions {
+interface ClusterPluginOptions {
   node: ClusterNode;
   verifier: HopVerifier;
   /** Signs answers (pages); undefined without a cluster secret. */

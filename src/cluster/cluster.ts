@@ -6,7 +6,6 @@
  * local and nothing is forwarded.
  */
 import os from 'node:os';
-import { Agent } from 'undici';
 import type { Metrics } from '../admin/metrics';
 import type { NodeCache } from '../cache/open-cache';
 import { ConfigError } from '../config/load-config';
@@ -63,7 +62,7 @@ interface Log {
 }
 
 /** This node's id and URL: configured, or derived from the host name and the listening port. */
-export function selfMember(config: RingcacheConfig, port = config.server.port): MemberInfo {
+function selfMember(config: RingcacheConfig, port = config.server.port): MemberInfo {
   const { host } = config.server;
   const advertisedHost = host === '0.0.0.0' || host === '::' ? os.hostname() : host.includes(':') ? `[${host}]` : host;
   const scheme = config.server.tls ? 'https' : 'http';

@@ -10,7 +10,7 @@ import type { ClusterNode } from './cluster-node';
 import type { PeerClient } from './peer-client';
 
 /** What an owner receives on /_ringcache/cluster/invalidate. */
-export interface InvalidateRequest {
+interface InvalidateRequest {
   /** Bucket -> keys whose metadata must be dropped. */
   keys: Record<string, string[]>;
   /** Expire every metadata record fetched before now (the relay lost track of keys). */
@@ -106,13 +106,6 @@ export class InvalidationRelay {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.schedule(0);
-  }
-
-  /** Resolves when nothing is pending (tests) or after `timeoutMs`. */
-  async drain(timeoutMs = 5000): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    return this.pending.size === 0;
   }
 
   stop(): void {

@@ -19,7 +19,7 @@ export class ListingError extends Error {
   override name = 'ListingError';
 }
 
-export interface ListingOptions {
+interface ListingOptions {
   prefix: string;
   /** Start after this key (a resumed job: its checkpoint). */
   startAfter: string | undefined;

@@ -23,7 +23,7 @@ import type { JobView } from './job-types';
 import { jsonErrorHandler, sendJsonError } from '../admin/json-error';
 import type { Callers, SignedCaller } from '../admin/admin-access';
 
-export const MAX_JOB_BODY_BYTES = 64 * 1024;
+const MAX_JOB_BODY_BYTES = 64 * 1024;
 /** Job ids as the manager makes them (anything else is unknown without touching the store). */
 const JOB_ID = /^j[0-9a-z]{1,40}$/;
 
@@ -39,7 +39,7 @@ export interface JobPeers {
   askNode(request: FastifyRequest, nodeId: string): Promise<{ status: number; body: unknown } | undefined>;
 }
 
-export interface JobsPluginOptions {
+interface JobsPluginOptions {
   manager: JobManager;
   /** Who is calling (src/admin/admin-access.ts). */
   callers: Callers;

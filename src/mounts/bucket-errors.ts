@@ -13,7 +13,7 @@ export type BucketErrorKind =
   /** DeleteBucket of a configured mount. */
   | 'MountedBucket';
 
-export class BucketError extends Error {
+class BucketError extends Error {
   constructor(
     readonly kind: BucketErrorKind,
     message?: string,

@@ -40,7 +40,7 @@ export type BucketChange = 'created' | 'deleted';
 export type AdapterFactory = (uri: string, options?: Readonly<Record<string, unknown>>) => UfsAdapter;
 
 /** The cache a bucket over `store` gets (none when the cache is disabled). `mountId` is stable across restarts; `admission`: the mount's cache rules. */
-export type CacheFactory = (
+type CacheFactory = (
   store: UfsAdapter,
   mountId: string,
   metadataTtlSeconds: number | undefined,

@@ -135,7 +135,7 @@ const UNSUPPORTED_SUBRESOURCES = [
   'select', 'torrent', 'website', 'renameObject',
 ];
 
-export interface RequestTarget {
+interface RequestTarget {
   method: string;
   /** The request target as received, e.g. "/bucket/a%20b?uploads". */
   rawUrl: string;
@@ -315,7 +315,7 @@ export function parseQuery(rawQuery: string): Map<string, string> {
 }
 
 /** The query of already split parameters (their percent-decoding is reused where no "+" changes it). */
-export function queryOf(params: readonly RawQueryParam[]): Map<string, string> {
+function queryOf(params: readonly RawQueryParam[]): Map<string, string> {
   const query = new Map<string, string>();
   for (const p of params) {
     const name = p.name !== undefined && !p.rawName.includes('+') ? p.name : decodeForm(p.rawName);

@@ -29,7 +29,7 @@ declare module 'fastify' {
 const METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS'] as const;
 const OWNER: Placement = { kind: 'owner' };
 
-export interface S3PluginOptions extends Omit<S3Services, 'settings' | 'isKnownKey' | 'credentialOf'> {
+interface S3PluginOptions extends Omit<S3Services, 'settings' | 'isKnownKey' | 'credentialOf'> {
   resolver: RequestResolver;
 }
 

@@ -10,12 +10,12 @@ import type { ListEntry, ObjectMetadata, UfsAdapter } from '../../ufs-adapters/t
 import { MIN_PART_SIZE } from '../../ufs-adapters/types';
 import { compareUtf8 } from '../../ufs-adapters/utf8-order';
 
-export interface ContractSetup {
+interface ContractSetup {
   adapter: UfsAdapter;
   cleanup: () => Promise<void>;
 }
 
-export interface ContractOptions {
+interface ContractOptions {
   /** Test title -> reason it cannot pass for this adapter. */
   skip?: Record<string, string>;
 }

@@ -25,7 +25,7 @@ interface ListPage {
   nextPageToken?: string;
 }
 
-export interface ListQuery {
+interface ListQuery {
   prefix: string;
   delimiter?: string;
   startOffset?: string;

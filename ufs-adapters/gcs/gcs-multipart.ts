@@ -27,7 +27,7 @@ import { assertPartNumber, checkPartOrder, checkPartSizes, matchPart, multipartE
 
 const PART_OBJECT = /\/part-([1-9][0-9]{0,4})$/;
 
-export interface StoredUpload extends MultipartUpload {
+interface StoredUpload extends MultipartUpload {
   metadata: ObjectMetadata;
 }
 

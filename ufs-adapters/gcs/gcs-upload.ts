@@ -35,7 +35,7 @@ import { throwIfAborted } from '../shared/abort';
 import { DEFAULT_GCS_CONTENT_TYPE, type GcsResource } from './gcs-metadata';
 import { rewriteObject } from './gcs-requests';
 
-export interface PutRequest {
+interface PutRequest {
   /** Full object name. */
   name: string;
   body: Readable;
@@ -46,7 +46,7 @@ export interface PutRequest {
   action: string;
 }
 
-export interface PutResult {
+interface PutResult {
   md5: Buffer;
   size: number;
   resource: FileMetadata;

@@ -12,7 +12,7 @@ const isStrictlyInside = (root: string, hdfsPath: string): boolean => hdfsPath !
  * Removes empty folders from `dir` up to (not including) the root, stopping at the first
  * non-empty folder or folder marker (S3 has no folders to keep).
  */
-export async function pruneEmptyFolders(ctx: HdfsContext, dir: string, signal?: AbortSignal): Promise<void> {
+async function pruneEmptyFolders(ctx: HdfsContext, dir: string, signal?: AbortSignal): Promise<void> {
   for (let current = dir; isStrictlyInside(ctx.layout.root, current); current = parentOf(current)) {
     const removed = await ctx.locks
       .run(`dir:${current}`, async () => {

@@ -22,7 +22,7 @@ export const ASSEMBLY_XATTR = 'user.ringcache.assembly';
 
 /** dfs.namenode.fs-limits.max-xattr-size (16384) counts the name without "user." plus the value. */
 const MAX_XATTR_BYTES = 16384;
-export const MAX_RECORD_BYTES = MAX_XATTR_BYTES - 'ringcache.assembly'.length;
+const MAX_RECORD_BYTES = MAX_XATTR_BYTES - 'ringcache.assembly'.length;
 
 export interface ObjectRecord extends ObjectHttpMetadata {
   v: 1;
@@ -97,13 +97,13 @@ export function decodeObjectRecord(value: Buffer | undefined): ObjectRecord | un
   return record;
 }
 
-export function partSizesOf(record: ObjectRecord): number[] | undefined {
+function partSizesOf(record: ObjectRecord): number[] | undefined {
   if (!record.parts) return undefined;
   return record.parts.flatMap(([size, count]) => Array.from({ length: count }, () => size));
 }
 
 /** A record is valid only for the file state it was written for. */
-export const recordMatches = (record: ObjectRecord, status: FileStatus): boolean =>
+const recordMatches = (record: ObjectRecord, status: FileStatus): boolean =>
   record.size === status.length && record.mtime === status.modificationTime;
 
 /** ObjectInfo of a data file, from its record when valid, else synthetic. */

@@ -50,7 +50,7 @@ export async function recordOf(ctx: HdfsContext, hdfsPath: string, signal?: Abor
   return decodeObjectRecord((await xattrsOf(ctx, hdfsPath, signal))?.get(META_XATTR));
 }
 
-export interface Lookup {
+interface Lookup {
   path: string;
   status: FileStatus;
   record: ObjectRecord | undefined;

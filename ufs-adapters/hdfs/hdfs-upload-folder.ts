@@ -55,7 +55,7 @@ export async function* fromArray<T>(items: T[]): AsyncGenerator<T> {
   yield* items;
 }
 
-export const noSuchUpload = (cause?: unknown) => ufsError('NoSuchUpload', 'the multipart upload does not exist', cause);
+const noSuchUpload = (cause?: unknown) => ufsError('NoSuchUpload', 'the multipart upload does not exist', cause);
 export const NO_SUCH_UPLOAD = { FileNotFoundException: 'NoSuchUpload', ParentNotDirectoryException: 'NoSuchUpload' } as const;
 
 export function uploadDirOf(ctx: HdfsContext, uploadId: string): string {

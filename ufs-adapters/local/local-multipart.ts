@@ -26,7 +26,7 @@ import { assertPartNumber } from '../shared/multipart-parts';
 
 const PART_FILE = /^part-([1-9][0-9]{0,4})$/;
 
-export interface StoredUpload extends MultipartUpload {
+interface StoredUpload extends MultipartUpload {
   metadata: ObjectMetadata;
   /** Absolute path of the upload's folder. */
   dir: string;
@@ -48,7 +48,7 @@ export function uploadDirOf(layout: LocalLayout, uploadId: string): string {
   return path.join(layout.uploadsDir, uploadId);
 }
 
-export const partPath = (dir: string, partNumber: number): string => path.join(dir, `part-${partNumber}`);
+const partPath = (dir: string, partNumber: number): string => path.join(dir, `part-${partNumber}`);
 const partJsonPath = (dir: string, partNumber: number): string => `${partPath(dir, partNumber)}.json`;
 
 /** Reads upload.json of any upload; undefined when missing or unreadable. */

@@ -32,7 +32,7 @@ const emptyStream = (): Readable =>
     },
   });
 
-export interface ResolvedFile {
+interface ResolvedFile {
   realPath: string;
   stats: Stats;
 }
@@ -52,7 +52,7 @@ export async function resolveDataFile(ctx: LocalContext, key: string): Promise<R
 }
 
 /** The sidecar of a folder marker whose directory exists (not via a symlink). */
-export async function resolveFolderMarker(ctx: LocalContext, key: string): Promise<SidecarRecord | undefined> {
+async function resolveFolderMarker(ctx: LocalContext, key: string): Promise<SidecarRecord | undefined> {
   const dir = keyToPath(ctx.layout.root, key);
   try {
     if (!(await lstat(dir)).isDirectory()) return undefined;

@@ -13,7 +13,7 @@ import { errnoCode, isAbortError, mapFsError } from './fs-errors';
 import { throwIfAborted } from '../shared/abort';
 import { isSinkFailure, writeNewFile, type NewFileResult } from './file-sink';
 
-export interface ReceivedBody extends NewFileResult {
+interface ReceivedBody extends NewFileResult {
   /** Binary MD5 of the bytes received. */
   md5: Buffer;
 }

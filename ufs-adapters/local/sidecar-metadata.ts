@@ -19,7 +19,7 @@ import { writeJsonAtomic } from './temp-files';
 import { utf8Length } from '../utf8-order';
 import { STRING_FIELDS, fileObjectInfo as storedFileInfo, isRecord, markerObjectInfo as storedMarkerInfo, parseMetadata } from '../shared/stored-metadata';
 
-export const SIDECAR_SUFFIX = '.meta.json';
+const SIDECAR_SUFFIX = '.meta.json';
 
 export interface SidecarRecord extends ObjectHttpMetadata {
   version: 1;
@@ -38,7 +38,7 @@ export interface SidecarRecord extends ObjectHttpMetadata {
 }
 
 /** Suffix of sidecars whose name would exceed NAME_MAX: the name is hashed instead. */
-export const LONG_SIDECAR_SUFFIX = '.long.json';
+const LONG_SIDECAR_SUFFIX = '.long.json';
 const MAX_NAME_BYTES = 255;
 
 /** Sidecar file name for the last key segment `name` (a name ending in .long.json never ends in .meta.json). */
@@ -48,7 +48,7 @@ function sidecarName(name: string): string {
   return createHash('sha256').update(name, 'utf8').digest('hex') + LONG_SIDECAR_SUFFIX;
 }
 
-export function sidecarPath(layout: LocalLayout, key: string): string {
+function sidecarPath(layout: LocalLayout, key: string): string {
   const segments = keySegments(key);
   const file = isFolderKey(key)
     ? path.join(layout.metaDir, ...segments, SIDECAR_SUFFIX)
@@ -128,7 +128,7 @@ export async function removeSidecar(layout: LocalLayout, key: string): Promise<v
 }
 
 /** A file sidecar is valid only while the data file has the size and mtime it recorded. */
-export const sidecarMatches = (record: SidecarRecord, stats: Stats): boolean =>
+const sidecarMatches = (record: SidecarRecord, stats: Stats): boolean =>
   record.size === stats.size && record.mtimeMs === stats.mtimeMs;
 
 /** ObjectInfo of a data file, from its sidecar when valid, else synthetic. */

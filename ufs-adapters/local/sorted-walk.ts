@@ -22,7 +22,7 @@ export type WalkItem =
   /** A directory, key ending in "/": maybe a folder marker, maybe a common prefix. */
   | { type: 'folder'; key: string; path: string };
 
-export interface WalkOptions {
+interface WalkOptions {
   /** Only items whose key sorts strictly after this (subtrees entirely before it are not entered). */
   startAfter?: string;
   signal?: AbortSignal;

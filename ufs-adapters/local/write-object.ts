@@ -23,7 +23,7 @@ import { mkdirBelowRoot } from './mount-root';
 
 
 /** Creates (or re-marks) the folder `key` ("dir/") with `metadata`. */
-export async function commitFolderMarker(ctx: LocalContext, key: string, metadata: ObjectMetadata): Promise<WriteResult> {
+async function commitFolderMarker(ctx: LocalContext, key: string, metadata: ObjectMetadata): Promise<WriteResult> {
   const dir = keyToPath(ctx.layout.root, key);
   const lastModified = new Date();
   await ctx.locks.run(key, async () => {

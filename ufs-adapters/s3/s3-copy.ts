@@ -23,7 +23,7 @@ import { committedVersion, headObject, knownEtag } from './s3-read';
 import { abortUploadQuietly } from './s3-write';
 
 /** x-amz-copy-source: bucket/key, percent-encoded except "/" (what S3, MinIO and Ceph decode). */
-export const copySourceOf = (bucket: string, storeKey: string): string =>
+const copySourceOf = (bucket: string, storeKey: string): string =>
   `${bucket}/${storeKey.split('/').map(encodeURIComponent).join('/')}`;
 
 /** CopySourceIfMatch for `etag`, sent under both names (see the header comment). */

@@ -8,7 +8,7 @@ import { decodePartChecksums, decodePartSizes, encodePartChecksums, encodePartSi
 import { quoteEtag } from './s3-context';
 
 /** The request fields PutObject, CreateMultipartUpload and CopyObject (REPLACE) share. */
-export interface S3MetadataParams {
+interface S3MetadataParams {
   ContentType?: string;
   ContentEncoding?: string;
   ContentDisposition?: string;

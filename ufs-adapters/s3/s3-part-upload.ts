@@ -21,7 +21,7 @@ import { knownEtag } from './s3-read';
 import { assertUploadId, uploadCall } from './s3-upload-calls';
 import { rememberPartChecksums, type MultipartContext } from './s3-upload-memory';
 
-export const TEMP_PART_PREFIX = 'part-';
+const TEMP_PART_PREFIX = 'part-';
 
 function assertPartNumber(partNumber: number): void {
   if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {

@@ -20,7 +20,7 @@ export async function statObject(ctx: S3Context, key: string, signal?: AbortSign
 }
 
 /** What a commit produced: the version's ETag (quoted) and Last-Modified. */
-export interface CommittedVersion {
+interface CommittedVersion {
   etag: string;
   lastModified: Date;
 }

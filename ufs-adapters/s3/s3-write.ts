@@ -46,7 +46,7 @@ function toBuffer(chunk: unknown): Buffer {
  * arrived (so the caller knows whether more follows); the remainder is yielded with
  * `last: true` after the body ended. Small bodies never allocate a whole part.
  */
-export async function* splitIntoParts(body: AsyncIterable<unknown>, partSize: number): AsyncGenerator<BodyPart> {
+async function* splitIntoParts(body: AsyncIterable<unknown>, partSize: number): AsyncGenerator<BodyPart> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   for await (const raw of body) {

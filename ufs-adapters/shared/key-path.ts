@@ -10,7 +10,7 @@ import { utf8Length } from '../utf8-order';
 export const RESERVED_DIR = '.ringcache';
 
 export const MAX_KEY_BYTES = 1024;
-export const MAX_SEGMENT_BYTES = 255;
+const MAX_SEGMENT_BYTES = 255;
 
 /** "photos/" is a folder marker: an empty object stored as a directory. */
 export const isFolderKey = (key: string): boolean => key.endsWith('/');
@@ -47,7 +47,7 @@ function keyProblem(key: string): string | undefined {
   return undefined;
 }
 
-export const isValidKey = (key: string): boolean => keyProblem(key) === undefined;
+const isValidKey = (key: string): boolean => keyProblem(key) === undefined;
 
 export function assertValidKey(key: string): void {
   const problem = keyProblem(key);

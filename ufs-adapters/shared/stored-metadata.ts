@@ -12,7 +12,7 @@ import { validPartChecksums } from '../part-list-encoding';
 export const STRING_FIELDS = ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires', 'acl', 'checksumAlgorithm'] as const;
 
 /** A stored record: the object's metadata and its quoted ETag (the rest is each adapter's). */
-export interface StoredMetadata extends ObjectMetadata {
+interface StoredMetadata extends ObjectMetadata {
   etag: string;
 }
 
@@ -48,7 +48,7 @@ function metadataOf(record: ObjectMetadata): ObjectMetadata {
 }
 
 /** What the file system says of a data file. */
-export interface FileFacts {
+interface FileFacts {
   size: number;
   mtimeMs: number;
   /** The inode (local) or file id (HDFS): a file replaced by another gets a new one. */
