@@ -5,6 +5,7 @@
  * error mapping, and that nothing but the emulator is ever contacted (no token fetch).
  */
 import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import { isUfsError, type UfsErrorKind } from '../../ufs-adapters/errors';
@@ -65,6 +66,14 @@ async function expectKind(promise: Promise<unknown>, kind: UfsErrorKind): Promis
   const err = await errorOf(promise);
   if (!isUfsError(err, kind)) throw new Error(`expected UfsError ${kind}, got ${(err as Error)?.name}: ${(err as Error)?.message}`);
   return err;
+}
+
+/** Client sockets to `endpoint` that are open and not idle in the global agent's keep-alive pool. */
+function busySocketsTo(endpoint: string): number {
+  const port = Number(new URL(endpoint).port);
+  const idle = new Set(Object.values(http.globalAgent.freeSockets).flat());
+  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+  return handles.filter((h): h is net.Socket => h instanceof net.Socket && h.remotePort === port && !h.destroyed && !idle.has(h)).length;
 }
 
 async function waitUntil(condition: () => boolean, what: string): Promise<void> {
@@ -259,13 +268,19 @@ describe('reads', () => {
     expect(since(mark).find((r) => r.query.alt === 'media')?.status).toBe(200);
   });
 
-  it('destroying a read stream early stops the download', async () => {
-    const stream = await adapter.read('r/big', undefined);
+  it('destroying a read stream early stops the download and gives its connection up', async () => {
+    const large = randomBytes(24 * MiB);
+    emulator.putObject(BUCKET, objectName('r/abandoned'), large);
+    const stream = await adapter.read('r/abandoned', undefined);
     const first = await new Promise<Buffer>((resolve) => stream.once('data', resolve));
     expect(first.length).toBeGreaterThan(0);
     stream.destroy();
     await new Promise((resolve) => stream.once('close', resolve));
-  });
+    // No connection to the store is left busy: the abandoned response, paused with the rest of
+    // its body unread, would otherwise hold its socket for good (one per cancelled download).
+    // Idle keep-alive sockets in the agent's pool are fine.
+    await waitUntil(() => busySocketsTo(emulator.endpoint) === 0, 'the abandoned download to give its socket up');
+  }, 20_000);
 
   it('maps stat errors and retries transient ones with the library before giving up', async () => {
     const fastRetry = newAdapter({ retryOptions: { maxRetries: 2, retryDelayMultiplier: 1.01, maxRetryDelay: 0.02, totalTimeout: 5 } });

@@ -253,7 +253,6 @@ export class GcsAdapter implements UfsAdapter {
     return cleanupAbandoned(this.ctx, olderThanMs);
   }
 
-  /** The client holds no timers; its pooled keep-alive sockets close on their own when idle. */
   getBucketSetting(name: BucketSettingName, signal?: AbortSignal): Promise<unknown> {
     return getBucketSetting(this.ctx, name, signal);
   }
@@ -262,6 +261,7 @@ export class GcsAdapter implements UfsAdapter {
     return putBucketSetting(this.ctx, name, value, signal);
   }
 
+  /** The client holds no timers; its pooled keep-alive sockets close on their own when idle. */
   async close(): Promise<void> {
     this.closed = true;
   }

@@ -82,6 +82,19 @@ function withinIdleTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => 
 }
 
 /**
+ * A download stopped early must give its connection back. The library's HTTP layer (node-fetch
+ * 2) hands over a PassThrough piped from the HTTP response; destroying the download destroys
+ * that PassThrough, which only unpipes the response: paused, with bytes still to come, it would
+ * hold its socket open for good (an idle server closing it is never noticed by a socket that is
+ * not read). So the response is destroyed when it is unpiped before its end, closing the socket.
+ */
+function releaseSocketOnUnpipe(body: Partial<Pick<Readable, 'once'>> | undefined): void {
+  body?.once?.('unpipe', (response: Readable) => {
+    if (!response.readableEnded) response.destroy();
+  });
+}
+
+/**
  * Returns a byte stream that starts with `source`'s first chunk, which has already arrived:
  * errors before it are thrown here, errors after it are mapped and emitted by the stream.
  * A stall longer than `guard.idleTimeoutMs` or a body shorter than expected is Unavailable.
@@ -99,7 +112,8 @@ async function openAfterFirstChunk(
   // cut out of the full body here.
   let skip = 0;
   let cut: number | undefined;
-  source.once('response', (response: { statusCode?: number; headers?: Record<string, unknown> }) => {
+  source.once('response', (response: { statusCode?: number; headers?: Record<string, unknown> } & Partial<Pick<Readable, 'once'>>) => {
+    releaseSocketOnUnpipe(response);
     if (range && response?.statusCode === 200) {
       skip = range.start;
       cut = expected;
