@@ -20,14 +20,14 @@ import { isClusterError } from './cluster-errors';
 /**
  * Where this node serves a request it did not hand on:
  * - owner: it owns the key;
- * - failover: the owners before it in ring order are down, or did not answer the node that
+ * - successor: the owners before it in ring order are down, or did not answer the node that
  *   forwarded the request here; it serves as their successor;
- * - uncached: no owner could be reached; reads go to the store.
+ * - noOwner: no owner could be reached; reads go to the store.
  * Outside "owner", reads keep nothing (no pages, no metadata: the owner may return any
  * moment and change the object without telling this node) and writes are relayed to the
  * owners ahead as invalidations.
  */
-export type Placement = { kind: 'owner' } | { kind: 'failover'; ownersAhead: MemberInfo[] } | { kind: 'uncached'; ownersAhead: MemberInfo[] };
+export type Placement = { kind: 'owner' } | { kind: 'successor'; ownersAhead: MemberInfo[] } | { kind: 'noOwner'; ownersAhead: MemberInfo[] };
 
 type RouteDecision = { kind: 'handled' } | Placement;
 
@@ -49,7 +49,7 @@ interface RouterOptions {
 
 /** How long a peer's request waits for this node to learn the newer ring version it was stamped with. */
 const CATCH_UP_MS = 2000;
-const UNCACHED: Placement = { kind: 'uncached', ownersAhead: [] };
+const NO_OWNER: Placement = { kind: 'noOwner', ownersAhead: [] };
 
 const OWNER: Placement = { kind: 'owner' };
 
@@ -90,7 +90,7 @@ export class RequestRouter {
       // Never forwarded again; but a node that is not the owner in its own view stands in.
       const owners = this.node.owners(endpoint.bucket as string, endpoint.key as string, this.options.ownersTried);
       const at = owners.findIndex((m) => m.id === this.node.self.id);
-      const placement: Placement = at === 0 ? OWNER : at > 0 ? { kind: 'failover', ownersAhead: owners.slice(0, at) } : { kind: 'uncached', ownersAhead: owners };
+      const placement: Placement = at === 0 ? OWNER : at > 0 ? { kind: 'successor', ownersAhead: owners.slice(0, at) } : { kind: 'noOwner', ownersAhead: owners };
       return this.settle(request.method, endpoint.bucket as string, endpoint.key as string, placement, signal);
     }
     if (!isObject) return OWNER;
@@ -123,14 +123,14 @@ export class RequestRouter {
   private async routeObject(request: FastifyRequest, reply: FastifyReply, endpoint: Endpoint & { bucket: string; key: string }, signal: AbortSignal): Promise<RouteDecision> {
     const owners = this.node.owners(endpoint.bucket, endpoint.key, this.options.ownersTried);
     const self = this.node.self.id;
-    if (owners.length === 0) return UNCACHED;
+    if (owners.length === 0) return NO_OWNER;
     if (owners[0].id === self) {
       this.metrics.clusterRouted.labels('local').inc();
       return OWNER;
     }
     if (this.options.mode === 'redirect' && isRead(request.method)) {
       const target = owners.find((m) => !this.node.isSuspect(m.id)) ?? owners[0];
-      if (target.id === self) return this.failover(owners, owners.indexOf(target));
+      if (target.id === self) return this.asSuccessor(owners, owners.indexOf(target));
       this.metrics.clusterRouted.labels('redirected').inc();
       await reply.code(307).header('location', redirectLocation(target, endpoint.bucket, endpoint.key, request.raw.url ?? '/')).send();
       return { kind: 'handled' };
@@ -139,7 +139,7 @@ export class RequestRouter {
     const candidates = isRead(request.method) ? owners : owners.slice(0, 1);
     for (let i = 0; i < candidates.length; i++) {
       const candidate = candidates[i];
-      if (candidate.id === self) return this.failover(owners, i);
+      if (candidate.id === self) return this.asSuccessor(owners, i);
       // A suspect owner (reads go on to the next), or one that has not yet heard of writes served
       // for it while it was away.
       if ((this.node.isSuspect(candidate.id) && isRead(request.method)) || this.options.owesInvalidations(candidate.id)) continue;
@@ -160,7 +160,7 @@ export class RequestRouter {
       request.log.warn({ peer: candidate.id, reason: outcome.reason, suspect: outcome.suspect }, 'owner did not take the request; trying the next owner');
     }
     this.metrics.clusterRouted.labels('uncached').inc();
-    return { kind: 'uncached', ownersAhead: owners.filter((m) => m.id !== self) };
+    return { kind: 'noOwner', ownersAhead: owners.filter((m) => m.id !== self) };
   }
 
   /**
@@ -176,7 +176,7 @@ export class RequestRouter {
         this.node.fenced('no-lease');
         throw s3Error('ServiceUnavailable', 'This node cannot reach a quorum of its cluster; retry, or use another node.');
       }
-      return UNCACHED;
+      return NO_OWNER;
     }
     if (placement.kind !== 'owner') {
       this.node.fenced('stand-in');
@@ -201,8 +201,8 @@ export class RequestRouter {
     if (verdict === 'behind') throw s3Error('ServiceUnavailable', 'The request names a newer ring version than this node could learn; retry.');
   }
 
-  private failover(owners: MemberInfo[], selfIndex: number): Placement {
+  private asSuccessor(owners: MemberInfo[], selfIndex: number): Placement {
     this.metrics.clusterRouted.labels('failover').inc();
-    return { kind: 'failover', ownersAhead: owners.slice(0, selfIndex) };
+    return { kind: 'successor', ownersAhead: owners.slice(0, selfIndex) };
   }
 }

@@ -65,7 +65,7 @@ export async function resolveCopySource(ctx: S3Context): Promise<CopySource> {
     access = { kind: 'object-acl', permission: 'READ', requester: requesterOf(ctx.auth), canList: false };
   }
   // A source this node does not own is read past its cache: its owner sees the writes, not us.
-  const reader = readerFor(bucket, ownedElsewhere(ctx.services.cluster, bucket.name, key) ? { kind: 'uncached', ownersAhead: [] } : { kind: 'owner' });
+  const reader = readerFor(bucket, ownedElsewhere(ctx.services.cluster, bucket.name, key) ? { kind: 'noOwner', ownersAhead: [] } : { kind: 'owner' });
   const info = await lookedUp(access, () => reader.stat(key, ctx.signal));
   checkCopySourceConditions(
     {
