@@ -32,8 +32,9 @@ import { createCluster, type Cluster } from './cluster/cluster';
 import { clusterPlugin } from './cluster/cluster-plugin';
 import { hopRequestId } from './cluster/hop-request-id';
 import { loadNodeTls } from './cluster/node-tls';
+import { Callers } from './admin/admin-access';
 
-export interface AppOptions {
+interface AppOptions {
   config: RingcacheConfig;
   /** Tests may wrap adapters (for example to count UFS calls). */
   adapterFactory?: AdapterFactory;
@@ -153,14 +154,16 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
     request.log.debug({ op, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
-  await app.register(adminPlugin, { prefix: ADMIN_PREFIX, metrics, buckets, credentials: config.credentials, authenticator: resolver.authenticator, cache, quotas: cache ? { memory: config.cache.memory.maxBytes, disk: config.cache.disk.maxBytes } : undefined, nodeId: () => cluster.node.self.id, beforeScrape: () => updateJobMetrics(metrics, jobs.coordinated()), ready: () => cluster.ready(), dashboard: {
+  // One authenticator and one credential table for the admin, jobs and cluster routes.
+  const callers = new Callers(resolver.authenticator, config.credentials);
+  await app.register(adminPlugin, { prefix: ADMIN_PREFIX, metrics, buckets, callers, cache, quotas: cache ? { memory: config.cache.memory.maxBytes, disk: config.cache.disk.maxBytes } : undefined, nodeId: () => cluster.node.self.id, beforeScrape: () => updateJobMetrics(metrics, jobs.coordinated()), ready: () => cluster.ready(), dashboard: {
     self: () => cluster.node.self,
     ringVersion: () => cluster.node.version,
     buckets: () => bucketOverview(config, buckets, (uri) => storeHealth.get(uri)?.view()),
     members: cluster.members,
   } });
-  await app.register(clusterPlugin, { prefix: `${ADMIN_PREFIX}/cluster`, node: cluster.node, verifier: cluster.verifier, signer: cluster.signer, tls: cluster.tls, buckets, cache, authenticator: resolver.authenticator, credentials: config.credentials, jobs: cluster.jobs, agreement: cluster.agreement });
-  await app.register(jobsPlugin, { prefix: ADMIN_PREFIX, manager: jobs, credentials: config.credentials, authenticator: resolver.authenticator, defaults: config.jobs, elsewhere: cluster.jobsElsewhere });
+  await app.register(clusterPlugin, { prefix: `${ADMIN_PREFIX}/cluster`, node: cluster.node, verifier: cluster.verifier, signer: cluster.signer, tls: cluster.tls, buckets, cache, callers, jobs: cluster.jobs, agreement: cluster.agreement });
+  await app.register(jobsPlugin, { prefix: ADMIN_PREFIX, manager: jobs, callers, defaults: config.jobs, peers: cluster.jobPeers });
   await app.register(s3Plugin, { config, buckets, metrics, cluster, resolver });
 
   const stopSweeper = startMultipartSweeper(buckets, config.multipart, metrics, app.log);

@@ -6,7 +6,7 @@ import { buildApp } from './app';
 import { EMBEDDED_DEFAULT } from './config/load-config';
 import { assertMountRootsExist } from './mounts/mount-roots';
 
-export interface RunningGateway {
+interface RunningGateway {
   url: string;
   close(): Promise<void>;
 }

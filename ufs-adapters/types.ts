@@ -5,7 +5,12 @@
  */
 import type { Readable } from 'node:stream';
 
-export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
+/** The checksum algorithms S3 defines (x-amz-checksum-*), the one list of them. */
+export const CHECKSUM_ALGORITHMS = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'] as const;
+
+export type ChecksumAlgorithm = (typeof CHECKSUM_ALGORITHMS)[number];
+
+export const isChecksumAlgorithm = (name: string): name is ChecksumAlgorithm => (CHECKSUM_ALGORITHMS as readonly string[]).includes(name);
 
 /** Base64 checksum values keyed by algorithm, as S3 returns them in x-amz-checksum-*. */
 export type ChecksumMap = Partial<Record<ChecksumAlgorithm, string>>;
@@ -29,6 +34,14 @@ export interface ObjectMetadata extends ObjectHttpMetadata {
    * multipart object of N parts (the checksum of the parts' checksums), any other a full-object one.
    */
   checksums?: ChecksumMap;
+  /**
+   * Multipart objects with a COMPOSITE checksum: each part's checksum (base64, in the algorithm
+   * of `checksums`), in part order, as the S3 layer hands them over at completion (`late`).
+   * Stores keep them beside `partSizes` where they have room; absent means "not known" (objects
+   * stored before, or a list too large for the store's metadata), and GetObjectAttributes then
+   * lists no parts.
+   */
+  partChecksums?: string[];
   /**
    * The object's access control list, encoded by the S3 layer (ASCII text). Opaque to stores: kept
    * with the rest of the metadata, written atomically with the object, returned by stat.
@@ -161,7 +174,7 @@ export interface UfsAdapter {
   readonly kind: string;
   readonly capabilities: UfsCapabilities;
 
-  /** Throws UfsNotFoundError for a missing key. */
+  /** Throws a NotFound UfsError for a missing key. */
   stat(key: string, signal?: AbortSignal): Promise<ObjectInfo>;
   /** Streams the bytes of `range` (or the whole object). The stream is destroyed on abort. */
   read(key: string, range: ByteRange | undefined, options?: ReadOptions): Promise<Readable>;
@@ -187,7 +200,7 @@ export interface UfsAdapter {
 
   createMultipartUpload(key: string, metadata: ObjectMetadata, signal?: AbortSignal): Promise<MultipartUpload>;
   uploadPart(request: UploadPartRequest): Promise<PartInfo>;
-  /** Parts in ascending part number order, after `partNumberMarker`. */
+  /** All parts uploaded so far, in ascending part number order. */
   listParts(key: string, uploadId: string, signal?: AbortSignal): Promise<PartInfo[]>;
   /**
    * Validates the part list (InvalidPart, InvalidPartOrder, EntityTooSmall) and commits atomically.
@@ -197,7 +210,7 @@ export interface UfsAdapter {
   abortMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<void>;
   /** In-progress uploads, ordered by key then initiation time. */
   listMultipartUploads(prefix: string, signal?: AbortSignal): AsyncIterable<MultipartUpload>;
-  /** Returns the metadata given at CreateMultipartUpload. Throws UfsNoSuchUploadError. */
+  /** Returns the metadata given at CreateMultipartUpload. Throws a NoSuchUpload UfsError for an unknown upload. */
   getMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<MultipartUpload & { metadata: ObjectMetadata }>;
 
   /**

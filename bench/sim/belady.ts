@@ -12,7 +12,7 @@
  */
 import type { PageTrace } from '../traces/pages';
 
-export interface BeladyResult {
+interface BeladyResult {
   /** Per page request: 1 on a hit. */
   hits: Uint8Array;
 }

@@ -21,7 +21,7 @@ import type { EvictionPolicy } from '../../src/cache/policy/types';
 import { Prng, ZipfSampler } from '../traces/prng';
 import { LruPolicy } from './lru';
 
-export interface CostOptions {
+interface CostOptions {
   /** Distinct page keys. */
   keys: number;
   /** Cache capacity as a share of the keys. */
@@ -32,7 +32,7 @@ export interface CostOptions {
   seed: number;
 }
 
-export interface CostRow {
+interface CostRow {
   name: string;
   /** Fastest round's ns per lookup-or-fill (the least disturbed by other load). */
   nsPerOp: number;
@@ -64,7 +64,7 @@ interface Subject {
   make(maxBytes: number): Cache;
 }
 
-export const SUBJECTS: Subject[] = [
+const SUBJECTS: Subject[] = [
   {
     name: 'S3Fifo (src/cache/policy)',
     make: (maxBytes) => policySubject(new S3Fifo<string>({ maxBytes })),
@@ -99,7 +99,7 @@ function policySubject(policy: EvictionPolicy<string>): Cache {
   };
 }
 
-export function pageKeys(count: number, prng: Prng): string[] {
+function pageKeys(count: number, prng: Prng): string[] {
   const keys: string[] = [];
   let objectId = '';
   for (let i = 0; i < count; i++) {

@@ -10,7 +10,7 @@ import type { EvictionPolicy } from '../../src/cache/policy/types';
 
 export const MISS = 0;
 export const MEMORY = 1;
-export const DISK = 2;
+const DISK = 2;
 export type Served = typeof MISS | typeof MEMORY | typeof DISK;
 
 export interface SimCache {
@@ -85,7 +85,7 @@ export class InclusiveTiers implements SimCache {
   }
 }
 
-export interface PromotingPolicy<K> extends EvictionPolicy<K> {
+interface PromotingPolicy<K> extends EvictionPolicy<K> {
   /** Admits a key known to be worth keeping (S3Fifo.restore: straight to main). */
   restore?(key: K, size: number, evicted?: K[]): boolean;
 }

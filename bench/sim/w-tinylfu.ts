@@ -23,7 +23,7 @@ import { defaultKeyHash } from '../../src/cache/policy/key-hash';
 import type { EvictionPolicy, KeyHash } from '../../src/cache/policy/types';
 import { LinkedList, newNode, type ListNode } from './linked-list';
 
-export class FrequencySketch {
+class FrequencySketch {
   private readonly table: Uint8Array;
   private readonly door: Uint32Array;
   private readonly mask: number;
@@ -93,7 +93,7 @@ export class FrequencySketch {
 
 const SEEDS = [0x97cb3127, 0x8f3a5c11, 0x2b6f1d7e, 0x5e0a9c43];
 
-export interface WTinyLfuOptions<K> {
+interface WTinyLfuOptions<K> {
   maxBytes: number;
   /** Keys the cache is expected to hold (sizes the sketch): maxBytes / typical entry size. */
   expectedEntries: number;

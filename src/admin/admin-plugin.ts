@@ -5,25 +5,24 @@
 import type { FastifyInstance } from 'fastify';
 import type { Metrics } from './metrics';
 import type { BucketRegistry } from '../mounts/bucket-registry';
-import type { Credential } from '../config/schema';
 import type { NodeCache } from '../cache/open-cache';
-import type { Authenticator } from '../s3/auth';
 import type { MemberFanout } from '../cluster/member-fanout';
-import { AdminGate } from './admin-access';
+import type { Callers } from './admin-access';
 import type { BucketOverview } from './bucket-overview';
 import { registerDashboardRoutes } from './dashboard-routes';
 import { NodeStats } from './node-stats';
 import { registerPurgeRoute } from './purge-route';
 import { registerResidencyRoute } from './residency-route';
 import { registerUiRoutes } from './ui-routes';
+import { jsonErrorHandler } from './json-error';
 
 export const ADMIN_PREFIX = '/_ringcache';
 
-export interface AdminOptions {
+interface AdminOptions {
   metrics: Metrics;
   buckets: BucketRegistry;
-  credentials: readonly Credential[];
-  authenticator: Authenticator;
+  /** Who is calling (admin-access.ts). */
+  callers: Callers;
   cache?: NodeCache;
   /** This node's id (the residency answer names it). */
   nodeId: () => string;
@@ -43,10 +42,7 @@ export interface AdminOptions {
 }
 
 export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Promise<void> {
-  app.setErrorHandler((err: Error & { statusCode?: number }, _request, reply) => {
-    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
-    void reply.code(status).send({ error: status === 500 ? 'internal error' : err.message });
-  });
+  app.setErrorHandler(jsonErrorHandler('admin request'));
 
   if (opts.quotas) {
     opts.metrics.cacheQuotaBytes.labels('memory').set(opts.quotas.memory);
@@ -79,11 +75,11 @@ export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Pro
   });
   stats.start();
   app.addHook('onClose', async () => stats.stop());
-  registerDashboardRoutes(app, { gate: new AdminGate(opts.authenticator, opts.credentials), stats, ready: () => opts.ready?.() ?? true, ...opts.dashboard });
+  registerDashboardRoutes(app, { callers: opts.callers, stats, ready: () => opts.ready?.() ?? true, ...opts.dashboard });
   registerUiRoutes(app, app.prefix);
 
-  registerPurgeRoute(app, { buckets: opts.buckets, credentials: opts.credentials, authenticator: opts.authenticator });
-  registerResidencyRoute(app, { buckets: opts.buckets, credentials: opts.credentials, authenticator: opts.authenticator, nodeId: opts.nodeId });
+  registerPurgeRoute(app, { buckets: opts.buckets, callers: opts.callers });
+  registerResidencyRoute(app, { buckets: opts.buckets, callers: opts.callers, nodeId: opts.nodeId });
 
   app.get('/healthz', async (_request, reply) => {
     if (opts.ready && !opts.ready()) return reply.code(503).send({ status: 'starting' });

@@ -36,7 +36,7 @@ export interface BucketOverview {
 const UNKNOWN: StoreHealthView = { state: 'unknown', lastOkAt: null, lastFailureAt: null, lastFailure: null, failuresInARow: 0 };
 
 /** The store behind a bucket: the URI the registry built its adapter from. */
-export function bucketUri(config: Pick<RingcacheConfig, 'dataDir' | 'mounts'>, bucket: string): string | undefined {
+function bucketUri(config: Pick<RingcacheConfig, 'dataDir' | 'mounts'>, bucket: string): string | undefined {
   const mount = Object.hasOwn(config.mounts, bucket) ? config.mounts[bucket] : undefined;
   if (mount) return mount.uri;
   return config.dataDir ? pathToFileURL(path.join(config.dataDir, bucket)).href : undefined;

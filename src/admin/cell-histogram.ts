@@ -11,7 +11,7 @@
  */
 import type { Metric, Registry } from 'prom-client';
 
-export interface HistogramSeries {
+interface HistogramSeries {
   observe(value: number): void;
 }
 
@@ -71,7 +71,7 @@ export class CellHistogram {
     return series;
   }
 
-  /** What the registry exposes (prom-client calls it on every scrape). */
+  /** What the registry exposes. @public prom-client calls it on every scrape. */
   get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: Sample[] }> {
     const values: Sample[] = [];
     for (const [labelValue, series] of this.series) {
@@ -88,6 +88,7 @@ export class CellHistogram {
     return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
   }
 
+  /** @public prom-client's registry calls it (resetMetrics). */
   reset(): void {
     this.series.clear();
   }

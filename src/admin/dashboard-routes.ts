@@ -11,15 +11,14 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { MemberFanout } from '../cluster/member-fanout';
-import { errorLogLevel } from '../s3/error-log-level';
-import { toS3Error } from '../s3/errors';
-import type { AdminGate } from './admin-access';
+import type { Callers } from './admin-access';
 import type { BucketOverview } from './bucket-overview';
 import type { NodeStats } from './node-stats';
 import { softwareVersion } from './software-version';
+import { sendJsonError } from './json-error';
 
-export interface DashboardRoutesOptions {
-  gate: AdminGate;
+interface DashboardRoutesOptions {
+  callers: Callers;
   stats: NodeStats;
   buckets: () => Promise<BucketOverview[]>;
   self: () => { id: string; url: string };
@@ -51,7 +50,7 @@ export function registerDashboardRoutes(app: FastifyInstance, opts: DashboardRou
 
   app.get('/stats', (request, reply) =>
     answer(request, reply, async () => {
-      opts.gate.check(request);
+      opts.callers.admin(request, "the operators' views");
       const mine: Record<string, unknown> = { ...(await own()), self: true };
       if (!opts.members || request.headers['x-ringcache-hop'] !== undefined) return { nodes: [mine] };
       const others = (await opts.members.askOthers(request, MEMBER_TIMEOUT_MS)).map((a) => {
@@ -66,7 +65,7 @@ export function registerDashboardRoutes(app: FastifyInstance, opts: DashboardRou
 
   app.get('/buckets', (request, reply) =>
     answer(request, reply, async () => {
-      opts.gate.check(request);
+      opts.callers.admin(request, "the operators' views");
       return { node: opts.self().id, buckets: await opts.buckets() };
     }),
   );
@@ -76,9 +75,6 @@ async function answer(request: FastifyRequest, reply: FastifyReply, handle: () =
   try {
     return await handle();
   } catch (err) {
-    const s3 = toS3Error(err);
-    const level = errorLogLevel(s3);
-    if (level !== 'debug') request.log[level]({ err }, 'dashboard API error');
-    return reply.code(s3.status).send({ error: s3.code, message: s3.message });
+    return sendJsonError(request, reply, err, 'dashboard API request');
   }
 }

@@ -8,7 +8,7 @@
 import type { Metrics } from './metrics';
 
 /** Counter readings (cumulative since the node started), or their growth over an interval. */
-export interface Counts {
+interface Counts {
   lookups: { memory: number; disk: number; miss: number };
   /** Object bytes served, by the tier they came from ("store" is a page miss read from the store). */
   served: { memory: number; disk: number; peer: number; store: number };
@@ -26,24 +26,24 @@ export interface Counts {
   staleAnswers: number;
 }
 
-export interface StatsSample extends Counts {
+interface StatsSample extends Counts {
   /** End of the interval (ISO time) and its length. */
   at: string;
   seconds: number;
 }
 
-export interface TierFill {
+interface TierFill {
   bytes: number;
   pages: number;
   quotaBytes: number;
 }
 
-export interface CacheFill {
+interface CacheFill {
   memory: TierFill;
   disk: TierFill;
 }
 
-export interface NodeStatsOptions {
+interface NodeStatsOptions {
   metrics: Metrics;
   /** Pages and bytes held now, and the quotas; undefined without a cache. */
   fill?: () => CacheFill;
@@ -88,7 +88,7 @@ const sum = (values: Values, where: (labels: Values[number]['labels'], name?: st
   values.reduce((n, v) => (where(v.labels, v.metricName) ? n + v.value : n), 0);
 
 /** The node's counters now (cumulative). */
-export async function readCounts(metrics: Metrics): Promise<Counts> {
+async function readCounts(metrics: Metrics): Promise<Counts> {
   const [lookups, served, calls, seconds, requests, cacheErrors, checksums, metadata] = await Promise.all([
     metrics.cachePageLookups.get(),
     metrics.cacheBytesServed.get(),

@@ -4,35 +4,27 @@
  * Signed with SigV4 like any S3 request; the key needs write access to the bucket.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Credential } from '../config/schema';
 import type { BucketRegistry } from '../mounts/bucket-registry';
-import type { Authenticator } from '../s3/auth';
 import { authorize } from '../s3/authorize';
-import { errorLogLevel } from '../s3/error-log-level';
-import { S3Error, toS3Error } from '../s3/errors';
+import { sendJsonError } from './json-error';
+import type { Callers } from './admin-access';
 
-export function registerPurgeRoute(app: FastifyInstance, opts: { buckets: BucketRegistry; credentials: readonly Credential[]; authenticator: Authenticator }): void {
-  const byKey = new Map(opts.credentials.map((c) => [c.accessKeyId, c]));
-
+export function registerPurgeRoute(app: FastifyInstance, opts: { buckets: BucketRegistry; callers: Callers }): void {
   app.post('/cache/purge', async (request: FastifyRequest, reply: FastifyReply) => {
     try {
-      const auth = opts.authenticator.authenticate({ method: request.method, rawUrl: request.raw.url ?? '/', headers: request.headers, now: new Date() });
+      const { auth, credential } = opts.callers.of(request);
       const query = request.query as Record<string, string | undefined>;
       const bucketName = query.bucket;
       if (!bucketName || (query.key === undefined) === (query.prefix === undefined)) {
-        return reply.code(400).send({ error: 'give bucket and exactly one of key or prefix' });
+        return reply.code(400).send({ error: 'InvalidArgument', message: 'give bucket and exactly one of key or prefix' });
       }
-      const credential = auth.kind === 'signed' ? byKey.get(auth.accessKeyId) : undefined;
       authorize(auth, credential, 'write', { name: bucketName, anonymousRead: false });
       const bucket = await opts.buckets.get(bucketName);
       if (!bucket.cache) return reply.send({ purged: 0, cache: 'disabled' });
       const purged = await bucket.cache.purge(query.key !== undefined ? { key: query.key } : { prefix: query.prefix as string });
       return reply.send({ purged });
     } catch (err) {
-      const s3 = err instanceof S3Error ? err : toS3Error(err);
-      const level = errorLogLevel(s3);
-      if (level !== 'debug') request.log[level]({ err }, 'purge failed');
-      return reply.code(s3.status).send({ error: s3.code, message: s3.message });
+      return sendJsonError(request, reply, err, 'purge');
     }
   });
 }

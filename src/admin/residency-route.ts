@@ -6,28 +6,23 @@
  * tests) use it to see that an object's pages sit on its owner.
  */
 import type { FastifyInstance } from 'fastify';
-import type { Credential } from '../config/schema';
 import type { BucketRegistry } from '../mounts/bucket-registry';
-import type { Authenticator } from '../s3/auth';
 import { authorize } from '../s3/authorize';
-import { toS3Error } from '../s3/errors';
+import { sendJsonError } from './json-error';
+import type { Callers } from './admin-access';
 
-export function registerResidencyRoute(app: FastifyInstance, opts: { buckets: BucketRegistry; credentials: readonly Credential[]; authenticator: Authenticator; nodeId: () => string }): void {
-  const byKey = new Map(opts.credentials.map((c) => [c.accessKeyId, c]));
-
+export function registerResidencyRoute(app: FastifyInstance, opts: { buckets: BucketRegistry; callers: Callers; nodeId: () => string }): void {
   app.get('/cache/object', async (request, reply) => {
     try {
-      const auth = opts.authenticator.authenticate({ method: request.method, rawUrl: request.raw.url ?? '/', headers: request.headers, now: new Date() });
+      const { auth, credential } = opts.callers.of(request);
       const { bucket: bucketName, key } = request.query as Record<string, string | undefined>;
       if (!bucketName || key === undefined) return reply.code(400).send({ error: 'InvalidArgument', message: 'give bucket and key' });
-      const credential = auth.kind === 'signed' ? byKey.get(auth.accessKeyId) : undefined;
       authorize(auth, credential, 'read', { name: bucketName, anonymousRead: false });
       const bucket = await opts.buckets.get(bucketName);
       const residency = bucket.cache?.residency(key);
       return reply.send(residency ? { node: opts.nodeId(), cached: true, ...residency } : { node: opts.nodeId(), cached: false });
     } catch (err) {
-      const s3 = toS3Error(err);
-      return reply.code(s3.status).send({ error: s3.code, message: s3.message });
+      return sendJsonError(request, reply, err, 'residency lookup');
     }
   });
 }

@@ -35,7 +35,7 @@ export interface CacheSettings {
   admission?: AdmissionRules;
 }
 
-export interface WarmOptions {
+interface WarmOptions {
   /** Only fetch and cache the metadata. */
   metadataOnly?: boolean;
   /**
@@ -46,14 +46,14 @@ export interface WarmOptions {
   signal?: AbortSignal;
 }
 
-export interface WarmResult {
+interface WarmResult {
   size: number;
   bytesLoaded: number;
   bytesSkipped: number;
 }
 
 /** Which pages of the cached version of an object this node holds. */
-export interface Residency {
+interface Residency {
   size: number;
   etag: string;
   pages: number;
@@ -61,7 +61,7 @@ export interface Residency {
   disk: number;
 }
 
-export interface StatOptions {
+interface StatOptions {
   signal?: AbortSignal;
   /**
    * The first byte the caller is about to read. On a metadata miss the store is asked for the

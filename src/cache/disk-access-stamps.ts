@@ -6,7 +6,7 @@
  */
 import type { DiskIndexEntry } from './disk-lmdb';
 
-export interface AccessStampsOptions {
+interface AccessStampsOptions {
   now: () => number;
   /** Refresh a page's stamp on a read only if the stored one is older than this. */
   intervalMs: number;

@@ -22,7 +22,7 @@ import { lmdbOpenOptions } from './disk-lmdb';
  */
 export const DISK_FORMAT = 2;
 export const FORMAT_FILE = 'ringcache-format.json';
-export const DATA_FILE = 'data.mdb';
+const DATA_FILE = 'data.mdb';
 const LOCK_FILE = 'lock.mdb';
 
 export interface EnvironmentLog {

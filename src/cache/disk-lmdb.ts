@@ -13,7 +13,7 @@ import type { MetadataRecord } from './types';
 const MiB = 1024 * 1024;
 
 /** Fixed headroom on top of the proportional one; see diskMapSize. */
-export const DISK_MAP_FIXED_HEADROOM = 256 * MiB;
+const DISK_MAP_FIXED_HEADROOM = 256 * MiB;
 
 export interface DiskIndexEntry {
   size: number;

@@ -59,7 +59,7 @@ export interface DiskTierOptions {
   onDropped?: (pageKey: string) => void;
 }
 
-export interface DiskTierStats {
+interface DiskTierStats {
   bytes: number;
   pages: number;
   /** Bytes of puts issued but not yet committed. */
@@ -77,7 +77,6 @@ export interface DiskTierStats {
  * onDropped.
  */
 export class DiskTier {
-  readonly path: string;
   readonly maxBytes: number;
   readonly mapSize: number;
   readonly maxPendingBytes: number;
@@ -98,7 +97,6 @@ export class DiskTier {
   constructor(options: DiskTierOptions) {
     const { path, maxBytes, events } = options;
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new RangeError(`disk maxBytes must be a non-negative integer, got ${maxBytes}`);
-    this.path = path;
     this.maxBytes = maxBytes;
     this.mapSize = maxBytes === 0 ? 0 : diskMapSize(maxBytes);
     this.events = events;

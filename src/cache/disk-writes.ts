@@ -17,7 +17,7 @@ import type { DiskIndexEntry } from './disk-lmdb';
 import { commitErrorOf, FileGrowthWatch, isSpaceError, SPACE_RECOVERY_FRACTION } from './disk-space';
 import type { PageStoreEvents } from './types';
 
-export interface DiskWritesOptions {
+interface DiskWritesOptions {
   /** Environment directory (for messages). */
   path: string;
   maxBytes: number;

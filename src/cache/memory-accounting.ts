@@ -31,10 +31,10 @@ export const DISK_ENTRY_HEAP_BYTES = 80;
 export const GHOST_ENTRY_HEAP_BYTES = 40;
 
 /** A metadata entry's fixed part: the tier's item and Map entry, and the entry (a "not found" entry is this and its key). */
-export const METADATA_ENTRY_BASE_HEAP_BYTES = 184;
+const METADATA_ENTRY_BASE_HEAP_BYTES = 184;
 
 /** An ObjectInfo's fixed part: the object, its Date and its (empty) user metadata. */
-export const OBJECT_INFO_BASE_HEAP_BYTES = 240;
+const OBJECT_INFO_BASE_HEAP_BYTES = 240;
 
 /** Each user-metadata or checksum pair, beyond its value string (names are interned, shared by every entry). */
 const PAIR_HEAP_BYTES = 16;
@@ -59,5 +59,6 @@ export function metadataEntryHeapBytes(metaKey: string, entry: MetadataEntry): n
     for (const name in pairs) bytes += PAIR_HEAP_BYTES + stringHeapBytes(pairs[name] ?? '');
   }
   if (info.partSizes !== undefined) bytes += 16 + 8 * info.partSizes.length;
+  if (info.partChecksums !== undefined) for (const sum of info.partChecksums) bytes += 8 + stringHeapBytes(sum);
   return bytes;
 }

@@ -6,7 +6,7 @@
 import { LRUCache } from 'lru-cache';
 import type { MetadataRecord, MetadataStore } from './types';
 
-export const DEFAULT_MEMORY_METADATA_ENTRIES = 100_000;
+const DEFAULT_MEMORY_METADATA_ENTRIES = 100_000;
 
 export class MemoryMetadataStore implements MetadataStore {
   private readonly records: LRUCache<string, MetadataRecord>;
@@ -42,10 +42,6 @@ export class MemoryMetadataStore implements MetadataStore {
       const record = this.records.peek(key);
       if (record !== undefined) yield [key, structuredClone(record)];
     }
-  }
-
-  get size(): number {
-    return this.records.size;
   }
 }
 

@@ -34,7 +34,7 @@ import type { MetadataEntry } from './metadata-cache';
 import { PAGE_ITEM_HEAP_BYTES } from './memory-accounting';
 import type { PageLookup } from './types';
 
-export interface MemoryTierStats {
+interface MemoryTierStats {
   /** Page data bytes held. */
   bytes: number;
   pages: number;
@@ -47,7 +47,7 @@ export interface MemoryTierStats {
   usedBytes: number;
 }
 
-export interface MemoryTierOptions {
+interface MemoryTierOptions {
   /** Called with each page shed to make room (after it left the tier). Must not throw. */
   onShed?: (pageKey: string, data: Buffer) => void;
   /** Metadata entries held at most (besides the byte budget). Default 100,000. */
@@ -55,7 +55,7 @@ export interface MemoryTierOptions {
 }
 
 /** A page held by the tier, as the page store sees it. */
-export interface MemoryPage {
+interface MemoryPage {
   readonly page: PageLookup | null;
   /** Placed ahead of the read it belongs to, which has not looked it up yet (see Placement 'ahead'). */
   unread: boolean;
@@ -81,7 +81,7 @@ class MemoryItem implements MemoryPage {
 export class MemoryTier {
   readonly maxBytes: number;
   readonly maxMetadataEntries: number;
-  private onShed: (pageKey: string, data: Buffer) => void;
+  private readonly onShed: (pageKey: string, data: Buffer) => void;
 
   private readonly pages = new Map<string, MemoryItem>();
   private readonly metas = new Map<string, MemoryItem>();
@@ -109,11 +109,6 @@ export class MemoryTier {
   /** Whether pages can be held (maxBytes > 0). */
   get enabled(): boolean {
     return this.maxBytes > 0;
-  }
-
-  /** Sets the receiver of shed pages (the page store, once it exists). */
-  setShedHandler(onShed: (pageKey: string, data: Buffer) => void): void {
-    this.onShed = onShed;
   }
 
   // ---- pages -------------------------------------------------------------------------------

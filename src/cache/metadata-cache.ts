@@ -35,7 +35,7 @@ export interface MetadataEntry {
 }
 
 /** Where the entries in memory are held (the memory tier). */
-export interface MetadataMemory {
+interface MetadataMemory {
   /** The entry, marked most recently used. */
   getMeta(metaKey: string): MetadataEntry | undefined;
   /** Holds an entry charged `bytes` (replacing any under the same key). */

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { ObjectInfo } from '../../ufs-adapters/types';
 import type { SerializedObjectInfo } from './types';
 
-export const fingerprintOf = (info: Pick<ObjectInfo, 'etag' | 'size' | 'lastModified'>): string =>
+const fingerprintOf = (info: Pick<ObjectInfo, 'etag' | 'size' | 'lastModified'>): string =>
   `${info.etag}|${info.size}|${info.lastModified.getTime()}`;
 
 /**

@@ -26,10 +26,8 @@ export interface NodeCache {
   close(): Promise<void>;
 }
 
-export function pageStoreEvents(metrics: Metrics, log: EnvironmentLog): PageStoreEvents {
+function pageStoreEvents(metrics: Metrics, log: EnvironmentLog): PageStoreEvents {
   return {
-    hit: () => undefined, // counted per lookup by the page reader (it also sees the misses)
-    miss: () => undefined,
     stored: (tier) => metrics.cacheStored.labels(tier).inc(),
     evicted: (tier, pages) => metrics.cacheEvicted.labels(tier).inc(pages),
     checksumFailure: () => metrics.cacheChecksumFailures.inc(),

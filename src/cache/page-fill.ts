@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import { ufsError } from '../../ufs-adapters/errors';
 
 /** Where the bytes of a fill came from (a tier when another fill stored the page meanwhile). */
-export type FillSource = 'ufs' | 'peer' | 'memory' | 'disk';
+type FillSource = 'ufs' | 'peer' | 'memory' | 'disk';
 
 export class PageFill {
   readonly data: Buffer;
@@ -164,9 +164,5 @@ export class PageFills {
   /** Whether a fill of `pageKey` is running (not a join). */
   has(pageKey: string): boolean {
     return this.running.has(pageKey);
-  }
-
-  get size(): number {
-    return this.running.size;
   }
 }

@@ -17,7 +17,7 @@ import { PageFill, pumpInto, type PageFills } from './page-fill';
 import type { PageStash } from './page-stash';
 import { pageKeyOf, type PageStore, type Placement, type Tier } from './types';
 
-export interface LoadedPage {
+interface LoadedPage {
   data: Buffer;
   /** Where it came from: this node's tiers, the store ('ufs'), or the previous owner ('peer'). */
   tier: Tier | 'peer';
@@ -26,7 +26,7 @@ export interface LoadedPage {
 export interface PageSource {
   /** false: pages read from the store are served but not kept (reads for owners that are away, admission rules). */
   keep: boolean;
-  /** How pages read here are offered to the store (default 'read'; a preload's are 'preload'). */
+  /** How pages read here are offered to the page store (default 'read'; a preload's are 'preload'). */
   placement?: Placement;
   /** The store read of a page fails when no byte arrives for this long. */
   idleTimeoutMs: number;
@@ -70,7 +70,7 @@ export async function loadPage(src: PageSource, index: number): Promise<LoadedPa
 }
 
 /** The running fill of a page, joined, or a new one started (a miss). */
-export function fillOf(src: PageSource, index: number): PageFill {
+function fillOf(src: PageSource, index: number): PageFill {
   const pageKey = pageKeyOf(src.objectId, index);
   const running = src.fills.join(pageKey);
   if (running) return running;
@@ -120,17 +120,6 @@ async function readPageFromStore(src: PageSource, index: number, fill: PageFill)
   } finally {
     timer();
   }
-}
-
-/**
- * Exactly `length` bytes of `stream` in one Buffer. A store that stops sending for `idleTimeoutMs`
- * must not hold the page (and everyone waiting for it) forever; one that sends more or less than
- * asked has another version than we think.
- */
-export async function collectPage(stream: Readable, length: number, idleTimeoutMs: number): Promise<Buffer> {
-  const fill = new PageFill(length);
-  await pumpInto(fill, stream, idleTimeoutMs);
-  return fill.done;
 }
 
 /**

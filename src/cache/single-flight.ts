@@ -25,8 +25,4 @@ export class SingleFlight<T> {
   forget(key: string): void {
     this.inflight.delete(key);
   }
-
-  get size(): number {
-    return this.inflight.size;
-  }
 }

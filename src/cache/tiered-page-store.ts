@@ -129,22 +129,16 @@ export class TieredPageStore implements PageStore {
         // A page placed ahead of its read: this lookup is that read's, not a second use.
         if (inMemory.unread) inMemory.unread = false;
         else this.policy.access(pageKey);
-        const page = inMemory.page as PageLookup;
-        this.events.hit('memory', page.data.length);
-        return page;
+        return inMemory.page as PageLookup;
       }
       const firstLookup = this.unreadOnDisk.size > 0 && this.unreadOnDisk.delete(pageKey);
       if (firstLookup ? this.policy.has(pageKey) : this.policy.access(pageKey)) {
         const fromDisk = this.fromDisk(pageKey);
-        if (fromDisk !== undefined) {
-          this.events.hit('disk', fromDisk.length);
-          return { data: fromDisk, tier: 'disk' };
-        }
+        if (fromDisk !== undefined) return { data: fromDisk, tier: 'disk' };
       }
     } catch (err) {
       this.events.error('get', err);
     }
-    this.events.miss();
     return undefined;
   }
 

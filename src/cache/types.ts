@@ -10,10 +10,11 @@
 /** Where a page was found. "ufs" means it was read from the store on a miss. */
 export type Tier = 'memory' | 'disk' | 'ufs';
 
-/** What the page store reports, for metrics. Implementations must not throw. */
+/**
+ * What the page store reports, for metrics. Implementations must not throw. Hits and misses are
+ * not events: the page reader counts them per lookup (it sees what `get` returned).
+ */
 export interface PageStoreEvents {
-  hit(tier: 'memory' | 'disk', bytes: number): void;
-  miss(): void;
   stored(tier: 'memory' | 'disk', bytes: number): void;
   evicted(tier: 'memory' | 'disk', pages: number, bytes: number): void;
   checksumFailure(): void;
@@ -96,6 +97,7 @@ export interface SerializedObjectInfo {
   userMetadata: Record<string, string>;
   checksums?: Record<string, string>;
   partSizes?: number[];
+  partChecksums?: string[];
 }
 
 /** Persistence of metadata records next to the pages (same LMDB environment). */

@@ -9,7 +9,7 @@ import type { ClientCredentials } from './client-settings';
 import { JobsClient } from './jobs-client';
 import { UsageError } from './usage';
 
-export interface JobsCommandOptions {
+interface JobsCommandOptions {
   endpoint: string;
   credentials: ClientCredentials;
   json: boolean;

@@ -34,6 +34,3 @@ export function sumOf(samples: readonly Sample[], name: string, where: Record<st
   }
   return total;
 }
-
-/** True when some sample is named `name`. */
-export const hasMetric = (samples: readonly Sample[], name: string): boolean => samples.some((s) => s.name === name);

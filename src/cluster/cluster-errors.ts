@@ -7,7 +7,7 @@
  *   EpochUnknown    a peer's request was stamped with a newer ring version this node could not learn in time
  *   OwnerUnreachable a write whose owner cannot be reached, and no new ring came in time
  */
-export type ClusterErrorKind = 'NoQuorum' | 'NotOwner' | 'StaleEpoch' | 'EpochUnknown' | 'OwnerUnreachable';
+type ClusterErrorKind = 'NoQuorum' | 'NotOwner' | 'StaleEpoch' | 'EpochUnknown' | 'OwnerUnreachable';
 
 export class ClusterError extends Error {
   constructor(

@@ -25,7 +25,7 @@ import { Suspects } from './suspects';
 import { ViewWaiters } from './view-waiters';
 import { abortableSleep } from '../util/abortable-sleep';
 
-export interface ClusterNodeOptions {
+interface ClusterNodeOptions {
   self: MemberInfo;
   membership: Membership;
   suspectMs: number;
@@ -46,13 +46,13 @@ export interface ClusterNodeOptions {
 }
 
 /** Where a key stands for this node now. Times are on the monotonic clock. */
-export type Ownership = { kind: 'none'; reason: 'no-lease' | 'not-owner' } | { kind: 'owner'; writableAt: number; cacheableAt: number };
+type Ownership = { kind: 'none'; reason: 'no-lease' | 'not-owner' } | { kind: 'owner'; writableAt: number; cacheableAt: number };
 
 /** The ring key of an object: bucket and key, the same on every node. */
 export const ringKey = (bucket: string, key: string): string => `${bucket}/${key}`;
 
 /** The cache's memo of how far an entry's ownership was verified (see trusts). */
-export interface VerifiedMemo {
+interface VerifiedMemo {
   verifiedSeq?: number;
 }
 

@@ -22,12 +22,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { NodeCache } from '../cache/open-cache';
-import type { Credential } from '../config/schema';
 import { loadLocally } from '../jobs/load-locally';
 import type { Job } from '../jobs/job-types';
 import type { BucketRegistry } from '../mounts/bucket-registry';
-import type { Authenticator } from '../s3/auth';
-import { S3Error, toS3Error } from '../s3/errors';
 import type { ClusterNode } from './cluster-node';
 import type { NodeTls } from './node-tls';
 import { peerTransportTrusted } from './node-tls';
@@ -42,8 +39,10 @@ export interface JobRecords {
 import type { AgreementEndpoint, StaticMembership } from './static-membership';
 import { s3Error } from '../s3/errors';
 import { registerPeersRoute } from './peers-route';
+import { sendJsonError } from '../admin/json-error';
+import type { Callers } from '../admin/admin-access';
 
-export interface ClusterPluginOptions {
+interface ClusterPluginOptions {
   node: ClusterNode;
   verifier: HopVerifier;
   /** Signs answers (pages); undefined without a cluster secret. */
@@ -51,8 +50,8 @@ export interface ClusterPluginOptions {
   tls: Pick<NodeTls, 'mutual'>;
   buckets: BucketRegistry;
   cache?: NodeCache;
-  authenticator: Authenticator;
-  credentials: readonly Credential[];
+  /** Who is calling the operators' routes (the ring, the peers). */
+  callers: Callers;
   jobs?: JobRecords;
   /** Static peers' agreement (absent with Consul, etcd, or a node by itself: those endpoints answer 404). */
   agreement?: AgreementEndpoint & StaticMembership;
@@ -89,13 +88,8 @@ function parseJsonBody(body: unknown): unknown {
   }
 }
 
-/** A key that may read everything and write everything: the admin of this gateway. */
-export const isAdminCredential = (credential: Credential | undefined): boolean =>
-  credential !== undefined && Object.hasOwn(credential.grants, '*') && credential.grants['*'] === 'write';
-
 export async function clusterPlugin(app: FastifyInstance, opts: ClusterPluginOptions): Promise<void> {
   const markers = new WeakMap<FastifyRequest, PeerMarker>();
-  const byKey = new Map(opts.credentials.map((c) => [c.accessKeyId, c]));
 
   // Scoped to this plugin: JSON bodies arrive as the raw bytes, so their signed hash can be checked.
   app.removeAllContentTypeParsers();
@@ -125,21 +119,16 @@ export async function clusterPlugin(app: FastifyInstance, opts: ClusterPluginOpt
 
   app.get('/ring', async (request, reply) => {
     try {
-      const auth = opts.authenticator.authenticate({ method: request.method, rawUrl: request.raw.url ?? '/', headers: request.headers, now: new Date() });
-      const credential = auth.kind === 'signed' ? byKey.get(auth.accessKeyId) : undefined;
-      if (auth.kind !== 'signed') return reply.code(403).send({ error: 'AccessDenied', message: 'The ring view needs a request signed by an admin key (AWS Signature Version 4).' });
-      if (!isAdminCredential(credential)) return reply.code(403).send({ error: 'AccessDenied', message: `Access key ${auth.accessKeyId} is not an admin key ("*": "write"): it may not see the ring.` });
+      opts.callers.admin(request, 'the ring view');
       return opts.node.view();
     } catch (err) {
-      const s3 = err instanceof S3Error ? err : toS3Error(err);
-      return reply.code(s3.status).send({ error: s3.code, message: s3.message });
+      return sendJsonError(request, reply, err, 'cluster request');
     }
   });
 
   registerPeersRoute(app, {
     membership: opts.agreement,
-    credentials: opts.credentials,
-    authenticator: opts.authenticator,
+    callers: opts.callers,
     parseJson(body) {
       try {
         return parseJsonBody(body);
@@ -173,8 +162,7 @@ export async function clusterPlugin(app: FastifyInstance, opts: ClusterPluginOpt
     try {
       return await loadLocally(opts.buckets, bucket, items, options, controller.signal);
     } catch (err) {
-      const s3 = toS3Error(err);
-      return reply.code(s3.status).send({ error: s3.code, message: s3.message });
+      return sendJsonError(request, reply, err, 'cluster request');
     }
   });
 

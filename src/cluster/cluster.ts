@@ -6,7 +6,6 @@
  * local and nothing is forwarded.
  */
 import os from 'node:os';
-import { Agent } from 'undici';
 import type { Metrics } from '../admin/metrics';
 import type { NodeCache } from '../cache/open-cache';
 import { ConfigError } from '../config/load-config';
@@ -18,7 +17,7 @@ import { ClusterLoadDispatcher } from './cluster-dispatcher';
 import { ClusterNode } from './cluster-node';
 import { Forwarder } from './forwarder';
 import { InvalidationRelay } from './invalidation-relay';
-import { JobPeers } from './job-peers';
+import { ClusterJobPeers } from './job-peers';
 import { JobReplication } from './job-replication';
 import { MemberFanout } from './member-fanout';
 import type { MemberInfo, Membership } from './membership';
@@ -29,12 +28,11 @@ import { readPeersFile, watchPeersFile } from './peers-file';
 import { StaticMembership, type AgreementTransport } from './static-membership';
 import type { HeartbeatAnswer, ProposeAnswer } from './view-agreement';
 import { PeerClient } from './peer-client';
-import { RequestRouter } from './request-router';
+import { RequestRouter, type Placement } from './request-router';
 
 export interface Cluster {
   node: ClusterNode;
   router: RequestRouter;
-  relay: InvalidationRelay;
   dispatcher: LoadDispatcher;
   tls: NodeTls;
   signer: HopSigner | undefined;
@@ -42,9 +40,11 @@ export interface Cluster {
   /** Job records shared with the other nodes (every node can show any job; another node takes over a job whose coordinator is gone). */
   jobs: JobReplication;
   /** Keys changed on this node that other nodes may own (multi-object delete): their owners are told before this resolves (1 s at most). */
-  keysChanged(bucket: string, keys: readonly string[]): Promise<void>;
+  tellOwners(bucket: string, keys: readonly string[]): Promise<void>;
+  /** A write this node served in place of owners that were down (`placement`): they are told, in the background, to forget the key. */
+  wroteInPlaceOfOwners(placement: Placement, bucket: string, key: string): void;
   /** Jobs coordinated by other nodes (absent on a node by itself). */
-  jobsElsewhere?: JobPeers;
+  jobPeers?: ClusterJobPeers;
   /** Asks every other member the same signed admin request (absent on a node by itself). */
   members?: MemberFanout;
   /** False until start() completed in a multi-node setup: health checks answer 503 meanwhile. */
@@ -62,7 +62,7 @@ interface Log {
 }
 
 /** This node's id and URL: configured, or derived from the host name and the listening port. */
-export function selfMember(config: RingcacheConfig, port = config.server.port): MemberInfo {
+function selfMember(config: RingcacheConfig, port = config.server.port): MemberInfo {
   const { host } = config.server;
   const advertisedHost = host === '0.0.0.0' || host === '::' ? os.hostname() : host.includes(':') ? `[${host}]` : host;
   const scheme = config.server.tls ? 'https' : 'http';
@@ -148,7 +148,7 @@ export function createCluster(deps: { config: RingcacheConfig; metrics: Metrics;
       verifier,
       tls,
       owesInvalidations: (id) => relay.owes(id),
-      writeMissed: (bucket, key, owner) => relay.relay(bucket, [key], [owner]),
+      writeMissed: (bucket, key, owner) => relay.tellLater(bucket, [key], [owner]),
       mode: settings.routing,
       ownersTried: 2,
       standInWaitMs: settings.lease.standInWaitMs,
@@ -200,25 +200,27 @@ export function createCluster(deps: { config: RingcacheConfig; metrics: Metrics;
   return {
     node,
     router,
-    relay,
     tls,
     signer,
     verifier,
     jobs,
     dispatcher: new ClusterLoadDispatcher(node, peers, buckets),
-    async keysChanged(bucket, keys) {
+    wroteInPlaceOfOwners(placement, bucket, key) {
+      if (placement.kind !== 'owner') relay.tellLater(bucket, [key], placement.ownersAhead.map((m) => m.id));
+    },
+    async tellOwners(bucket, keys) {
       if (node.size === 1) return;
       const byOwner = new Map<string, string[]>();
       for (const key of keys) {
         const owner = node.owners(bucket, key, 1)[0]?.id;
         if (owner !== undefined && owner !== self.id) byOwner.set(owner, [...(byOwner.get(owner) ?? []), key]);
       }
-      await Promise.all([...byOwner].map(([owner, owned]) => relay.deliver(bucket, owned, [owner])));
+      await Promise.all([...byOwner].map(([owner, owned]) => relay.tellNow(bucket, owned, [owner])));
     },
     ready: () => !clustered || started,
     membership,
     agreement: membership instanceof StaticMembership ? membership : undefined,
-    jobsElsewhere: clustered ? new JobPeers(node, peers) : undefined,
+    jobPeers: clustered ? new ClusterJobPeers(node, peers) : undefined,
     members: clustered ? new MemberFanout(node, peers) : undefined,
     async start() {
       await node.start();

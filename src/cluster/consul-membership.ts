@@ -34,13 +34,13 @@ import type { CheckOptions } from 'consul/lib/agent/check';
 import type { RingcacheConfig } from '../config/schema';
 import { untilAborted } from '../util/until-aborted';
 import { Lease } from './lease';
-import { byId, sameMembers, ViewSet, type AgreedView, type MemberInfo, type Membership } from './membership';
+import { byId, sameMembers, ViewSet, type MemberInfo, type Membership } from './membership';
 import { ViewedMembership } from './viewed-membership';
 
 /** The parsed `cluster.consul` section. */
 export type ConsulConfig = NonNullable<RingcacheConfig['cluster']['consul']>;
 
-export interface ConsulMembershipOptions {
+interface ConsulMembershipOptions {
   consul: ConsulConfig;
   self: MemberInfo;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };

@@ -13,12 +13,12 @@ export interface EtcdKv {
   lease: string | undefined;
 }
 
-export interface EtcdEvent {
+interface EtcdEvent {
   type: 'PUT' | 'DELETE';
   kv: EtcdKv;
 }
 
-export class EtcdError extends Error {
+class EtcdError extends Error {
   constructor(
     message: string,
     readonly status?: number,
@@ -32,7 +32,7 @@ const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64
 const unb64 = (text: string | undefined): string => (text === undefined ? '' : Buffer.from(text, 'base64').toString('utf8'));
 
 /** The end of the range of keys starting with `prefix` (its last byte plus one). */
-export function prefixEnd(prefix: string): string {
+function prefixEnd(prefix: string): string {
   const bytes = Buffer.from(prefix, 'utf8');
   for (let i = bytes.length - 1; i >= 0; i--) {
     if (bytes[i] < 0xff) {

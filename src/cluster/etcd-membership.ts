@@ -17,10 +17,10 @@
  */
 import { EtcdClient, type EtcdKv } from './etcd-client';
 import { Lease } from './lease';
-import { byId, sameMembers, ViewSet, type AgreedView, type MemberInfo, type Membership } from './membership';
+import { byId, sameMembers, ViewSet, type MemberInfo, type Membership } from './membership';
 import { ViewedMembership } from './viewed-membership';
 
-export interface EtcdConfig {
+interface EtcdConfig {
   endpoints: string[];
   /** Keys live under it; one cluster per prefix. */
   prefix: string;
@@ -30,7 +30,7 @@ export interface EtcdConfig {
   requestTimeoutMs: number;
 }
 
-export interface EtcdMembershipOptions {
+interface EtcdMembershipOptions {
   etcd: EtcdConfig;
   self: MemberInfo;
   clock: () => number;

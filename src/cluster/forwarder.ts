@@ -16,7 +16,7 @@
  *   buffered, nothing is lost, and no other node is blamed for a body that is gone.
  * - **A wedged owner costs seconds.** Connecting is bounded (`connectTimeoutMs`), and so is the
  *   owner's first byte (`firstByteTimeoutMs`): a live owner answers at once with an interim
- *   response (100 Continue before a body; 102 Processing otherwise, sent by `acknowledgePeer`). An
+ *   response (100 Continue before a body; 102 Processing otherwise, sent by `Forwarder.acknowledge`). An
  *   owner that accepts connections but answers nothing (stalled, blackholed) is marked suspect.
  *   The final answer's headers may take up to `headersTimeoutMs` (the owner's store may be slow).
  * - **The answer goes through `reply.send(stream)`**: an owner whose body fails before its first
@@ -44,7 +44,7 @@ const NOT_FORWARDED = new Set(['connection', 'keep-alive', 'proxy-connection', '
 /** Answer headers the forwarding node sets itself, or that belong to one connection. */
 const NOT_RETURNED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'x-amz-request-id', 'x-amz-id-2', 'x-ringcache-ring', 'date']);
 
-export interface ForwarderOptions {
+interface ForwarderOptions {
   connectTimeoutMs: number;
   firstByteTimeoutMs: number;
   headersTimeoutMs: number;
@@ -63,7 +63,7 @@ export interface ForwarderOptions {
  *   is to blame (it refused, timed out, stalled) rather than, say, a pooled connection it had
  *   closed.
  */
-export type ForwardOutcome = { kind: 'answered' } | { kind: 'unreachable'; suspect: boolean; reason: string };
+type ForwardOutcome = { kind: 'answered' } | { kind: 'unreachable'; suspect: boolean; reason: string };
 
 /** Why an attempt failed before the owner answered anything. */
 class HopFailure extends Error {
@@ -327,6 +327,3 @@ function ownerBody(response: IncomingMessage, idleMs: number): Readable {
   });
   return body;
 }
-
-/** Whether a forwarded request failed in a way that marks its owner (for the metrics and logs of callers). */
-export const isHopFailure = (err: unknown): boolean => err instanceof HopFailure;

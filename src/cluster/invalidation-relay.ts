@@ -10,7 +10,7 @@ import type { ClusterNode } from './cluster-node';
 import type { PeerClient } from './peer-client';
 
 /** What an owner receives on /_ringcache/cluster/invalidate. */
-export interface InvalidateRequest {
+interface InvalidateRequest {
   /** Bucket -> keys whose metadata must be dropped. */
   keys: Record<string, string[]>;
   /** Expire every metadata record fetched before now (the relay lost track of keys). */
@@ -44,7 +44,7 @@ export class InvalidationRelay {
   ) {}
 
   /** Queues `keys` of `bucket` for each owner in `ownerIds` other than this node. */
-  relay(bucket: string, keys: readonly string[], ownerIds: readonly string[]): void {
+  tellLater(bucket: string, keys: readonly string[], ownerIds: readonly string[]): void {
     for (const id of ownerIds) {
       if (id === this.node.self.id) continue;
       let entry = this.pending.get(id);
@@ -74,7 +74,7 @@ export class InvalidationRelay {
    * acknowledge its client afterwards; an owner that does not answer in time gets the keys
    * through the queue instead.
    */
-  async deliver(bucket: string, keys: readonly string[], ownerIds: readonly string[], deadlineMs = 1000): Promise<void> {
+  async tellNow(bucket: string, keys: readonly string[], ownerIds: readonly string[], deadlineMs = 1000): Promise<void> {
     await Promise.all(
       ownerIds
         .filter((id) => id !== this.node.self.id)
@@ -85,7 +85,7 @@ export class InvalidationRelay {
             await this.peers.postJson(member, 'invalidate', '/invalidate', { keys: { [bucket]: [...keys] } } satisfies InvalidateRequest, undefined, deadlineMs);
             this.metrics.clusterInvalidationsSent.labels('sent').inc(keys.length);
           } catch {
-            this.relay(bucket, keys, [id]);
+            this.tellLater(bucket, keys, [id]);
           }
         }),
     );
@@ -106,13 +106,6 @@ export class InvalidationRelay {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.schedule(0);
-  }
-
-  /** Resolves when nothing is pending (tests) or after `timeoutMs`. */
-  async drain(timeoutMs = 5000): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    return this.pending.size === 0;
   }
 
   stop(): void {
@@ -163,7 +156,7 @@ export class InvalidationRelay {
       this.pending.set(id, entry);
       if (newer) {
         if (newer.all) entry.all = true;
-        for (const [bucket, keys] of newer.keys) this.relay(bucket, [...keys], [id]);
+        for (const [bucket, keys] of newer.keys) this.tellLater(bucket, [...keys], [id]);
       }
     }
   }

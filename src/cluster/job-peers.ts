@@ -5,11 +5,12 @@
  * for itself only) and its signature is verified there again.
  */
 import type { FastifyRequest } from 'fastify';
+import type { JobPeers } from '../jobs/jobs-plugin';
 import type { ClusterNode } from './cluster-node';
 import type { MemberInfo } from './membership';
 import type { PeerClient } from './peer-client';
 
-export interface PeerAnswer {
+interface PeerAnswer {
   status: number;
   body: unknown;
 }
@@ -18,7 +19,7 @@ const ASK_TIMEOUT_MS = 5000;
 /** Headers of the client's request passed on: what its signature covers. */
 const PASSED = /^(host|authorization|x-amz-.*|content-type)$/;
 
-export class JobPeers {
+export class ClusterJobPeers implements JobPeers {
   constructor(
     private readonly node: ClusterNode,
     private readonly peers: PeerClient,
@@ -50,13 +51,13 @@ export class JobPeers {
       .map((m) => ({ id: m.id, url: m.url }));
   }
 
-  /** The answer of the member that has the job (GET or DELETE of /jobs/:id), if any. */
+  /** The answer of the member that has the job (GET or DELETE of /jobs/:id), if any. @public JobsElsewhere (jobs-plugin.ts). */
   async find(request: FastifyRequest): Promise<PeerAnswer | undefined> {
     const answers = await this.ask(request, this.others());
     return answers.find((a) => a.status !== 404);
   }
 
-  /** The answer of one member (the holder of a job's lease); undefined when it cannot be reached. */
+  /** The answer of one member (the holder of a job's lease); undefined when it cannot be reached. @public JobsElsewhere. */
   async askNode(request: FastifyRequest, nodeId: string): Promise<PeerAnswer | undefined> {
     const member = this.node.member(nodeId);
     if (!member || member.id === this.node.self.id) return undefined;

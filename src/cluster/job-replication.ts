@@ -17,7 +17,7 @@ import type { MemberInfo } from './membership';
 import type { PeerClient } from './peer-client';
 
 /** What a job manager offers the replication: where received records go, and all it keeps. */
-export interface JobRecordsHolder {
+interface JobRecordsHolder {
   receive(records: readonly Job[]): Promise<void>;
   records(): Job[];
   sweep(): Promise<void>;

@@ -8,7 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import type { ClusterNode } from './cluster-node';
 import type { PeerClient } from './peer-client';
 
-export interface MemberAnswer {
+interface MemberAnswer {
   id: string;
   url: string;
   /** Set when the member answered (any status). */

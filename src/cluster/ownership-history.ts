@@ -16,7 +16,7 @@
  */
 import type { Ring } from './ring';
 
-export interface HistoryRecord {
+interface HistoryRecord {
   readonly seq: number;
   /** The agreed ring; undefined for a break (no lease, not joined). */
   readonly ring: Ring | undefined;

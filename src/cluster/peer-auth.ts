@@ -32,12 +32,12 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { LRUCache } from 'lru-cache';
 
 export const HOP_HEADER = 'x-ringcache-hop';
-export const HOP_TO_HEADER = 'x-ringcache-hop-to';
-export const HOP_DATE_HEADER = 'x-ringcache-hop-date';
+const HOP_TO_HEADER = 'x-ringcache-hop-to';
+const HOP_DATE_HEADER = 'x-ringcache-hop-date';
 export const HOP_NONCE_HEADER = 'x-ringcache-hop-nonce';
 export const HOP_REQUEST_ID_HEADER = 'x-ringcache-hop-request-id';
-export const HOP_SIGNATURE_HEADER = 'x-ringcache-hop-signature';
-export const HOP_BODY_HEADER = 'x-ringcache-hop-body-sha256';
+const HOP_SIGNATURE_HEADER = 'x-ringcache-hop-signature';
+const HOP_BODY_HEADER = 'x-ringcache-hop-body-sha256';
 
 /** Every header of the marker: never passed on by the forwarder, never part of a client's request. */
 export const HOP_HEADERS: readonly string[] = [HOP_HEADER, HOP_TO_HEADER, HOP_DATE_HEADER, HOP_NONCE_HEADER, HOP_REQUEST_ID_HEADER, HOP_SIGNATURE_HEADER, HOP_BODY_HEADER];
@@ -48,7 +48,7 @@ export const MAX_SKEW_MS = 5 * 60_000;
 /** What a marker allows; each has its own key. */
 export type HopPurpose = 'forward' | 'page' | 'load' | 'invalidate' | 'jobs' | 'buckets' | 'job-ask' | 'agreement';
 
-export interface HopRequest {
+interface HopRequest {
   method: string;
   /** Path and query exactly as sent on the wire. */
   rawUrl: string;
@@ -132,9 +132,9 @@ export interface PeerMarker {
   sentAt: number;
 }
 
-export type PeerCheck = { kind: 'none' } | PeerMarker | { kind: 'invalid'; reason: string };
+type PeerCheck = { kind: 'none' } | PeerMarker | { kind: 'invalid'; reason: string };
 
-export interface CheckedRequest {
+interface CheckedRequest {
   method: string;
   rawUrl: string;
   headers: IncomingHttpHeaders;

@@ -14,13 +14,13 @@ import type { PeerTlsOptions } from './node-tls';
 import { untilAborted } from '../util/until-aborted';
 import { HOP_NONCE_HEADER, type HopPurpose, type HopSigner, type HopVerifier } from './peer-auth';
 
-export const CLUSTER_PATH = '/_ringcache/cluster';
+const CLUSTER_PATH = '/_ringcache/cluster';
 export const PAGE_SIGNATURE_HEADER = 'x-ringcache-page-signature';
 /** The sender's ring version (epoch) on every request between nodes; answers carry the receiver's as x-ringcache-ring. */
 export const EPOCH_HEADER = 'x-ringcache-epoch';
 const RING_HEADER = 'x-ringcache-ring';
 
-export interface PeerClientOptions {
+interface PeerClientOptions {
   signer: HopSigner | undefined;
   verifier: HopVerifier;
   connectTimeoutMs: number;
@@ -54,7 +54,7 @@ export class PeerError extends Error {
 /** Connections per peer for internal calls. */
 export const INTERNAL_CONNECTIONS_PER_PEER = 16;
 
-export interface PeerRequest {
+interface PeerRequest {
   method: 'GET' | 'POST' | 'DELETE';
   /** Path and query as sent. */
   path: string;

@@ -13,7 +13,7 @@ import { sameMembers } from './membership';
 const list = z.array(z.object({ id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/), url: z.string().url() }).strict()).min(1);
 const file = z.union([list, z.object({ peers: list }).strict()]);
 
-export class PeersFileError extends Error {}
+class PeersFileError extends Error {}
 
 /** The peers the file lists; throws PeersFileError with the path and the problem. */
 export function readPeersFile(path: string): MemberInfo[] {

@@ -12,22 +12,19 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { Credential } from '../config/schema';
-import type { Authenticator } from '../s3/auth';
-import { S3Error, s3Error, toS3Error } from '../s3/errors';
+import { s3Error } from '../s3/errors';
 import type { StaticMembership } from './static-membership';
+import { sendJsonError } from '../admin/json-error';
+import type { Callers } from '../admin/admin-access';
 
 const body = z.object({ peers: z.array(z.object({ id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/), url: z.string().url() }).strict()).min(1).max(10_000) }).strict();
 
 export function registerPeersRoute(
   app: FastifyInstance,
-  opts: { membership: StaticMembership | undefined; credentials: readonly Credential[]; authenticator: Authenticator; parseJson(body: unknown): unknown },
+  opts: { membership: StaticMembership | undefined; callers: Callers; parseJson(body: unknown): unknown },
 ): void {
-  const byKey = new Map(opts.credentials.map((c) => [c.accessKeyId, c]));
   const admin = (request: FastifyRequest): void => {
-    const auth = opts.authenticator.authenticate({ method: request.method, rawUrl: request.raw.url ?? '/', headers: request.headers, now: new Date() });
-    const credential = auth.kind === 'signed' ? byKey.get(auth.accessKeyId) : undefined;
-    if (credential?.grants['*'] !== 'write') throw s3Error('AccessDenied', 'Changing the cluster needs a key with write access to every bucket ("*").');
+    opts.callers.admin(request, 'changing the cluster');
   };
   const answer = (membership: StaticMembership): object => {
     const { version, members } = membership.peers();
@@ -39,8 +36,7 @@ export function registerPeersRoute(
       if (!opts.membership) return reply.code(409).send({ error: 'NotStaticMembership', message: 'this cluster does not use static peers (Consul, etcd, or a node by itself)' });
       return reply.send(work(opts.membership, request));
     } catch (err) {
-      const s3 = err instanceof S3Error ? err : toS3Error(err);
-      return reply.code(s3.status).send({ error: s3.code, message: s3.message });
+      return sendJsonError(request, reply, err, 'peers request');
     }
   };
   app.get('/peers', handle((membership) => answer(membership)));

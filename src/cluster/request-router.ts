@@ -29,9 +29,9 @@ import { isClusterError } from './cluster-errors';
  */
 export type Placement = { kind: 'owner' } | { kind: 'failover'; ownersAhead: MemberInfo[] } | { kind: 'uncached'; ownersAhead: MemberInfo[] };
 
-export type RouteDecision = { kind: 'handled' } | Placement;
+type RouteDecision = { kind: 'handled' } | Placement;
 
-export interface RouterOptions {
+interface RouterOptions {
   verifier: HopVerifier;
   tls: Pick<NodeTls, 'mutual'>;
   /** Owners this node still has to tell about writes served for them: not sent new work until told. */

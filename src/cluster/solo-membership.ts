@@ -3,7 +3,7 @@
  * lease that never ends. The cluster node owns every key without fences.
  */
 import { Lease } from './lease';
-import { ViewSet, type AgreedView, type MemberInfo, type Membership } from './membership';
+import { ViewSet, type MemberInfo, type Membership } from './membership';
 import { ViewedMembership } from './viewed-membership';
 
 export class SoloMembership extends ViewedMembership implements Membership {

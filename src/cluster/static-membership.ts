@@ -33,7 +33,7 @@ export interface AgreementEndpoint {
   answerCommit(view: AgreedView): void;
 }
 
-export interface StaticMembershipOptions {
+interface StaticMembershipOptions {
   self: MemberInfo;
   peers: readonly MemberInfo[];
   probeIntervalMs: number;

@@ -319,4 +319,3 @@ export const configSchema = z
 export type RingcacheConfig = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 export type Credential = RingcacheConfig['credentials'][number];
-export type AccessLevel = z.infer<typeof accessLevel>;

@@ -26,7 +26,7 @@ export function formatDuration(seconds: number): string {
 }
 
 /** Fraction done (0..1), by bytes, or by files when there are no bytes to move; null while the total is unknown. */
-export function fractionDone(job: JobView): number | null {
+function fractionDone(job: JobView): number | null {
   const p = job.progress;
   const filesTotal = p.filesTotal ?? (p.listingComplete ? p.filesListed : null);
   const bytesTotal = p.bytesTotal ?? (p.listingComplete ? p.bytesListed : null);

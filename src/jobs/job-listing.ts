@@ -5,10 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { UfsAdapter } from '../../ufs-adapters/types';
-import { toS3Error } from '../s3/errors';
-
-/** Errors worth another attempt, for listings and keys alike. */
-export const RETRYABLE_CODES: ReadonlySet<string> = new Set(['ServiceUnavailable', 'SlowDown', 'InternalError', 'RequestTimeout']);
+import { isRetryable, toS3Error } from '../s3/errors';
 
 const MAX_BACKOFF_MS = 5_000;
 
@@ -22,7 +19,7 @@ export class ListingError extends Error {
   override name = 'ListingError';
 }
 
-export interface ListingOptions {
+interface ListingOptions {
   prefix: string;
   /** Start after this key (a resumed job: its checkpoint). */
   startAfter: string | undefined;
@@ -54,7 +51,7 @@ export async function listObjects(adapter: Pick<UfsAdapter, 'list'>, options: Li
     } catch (err) {
       if (signal.aborted) return false;
       const s3 = toS3Error(err);
-      if (!RETRYABLE_CODES.has(s3.code) || attempt >= options.maxRetries) {
+      if (!isRetryable(s3) || attempt >= options.maxRetries) {
         throw new ListingError(`listing failed after ${attempt + 1} attempt(s): ${s3.code}: ${s3.message}`, { cause: err });
       }
       options.onRetry(err);

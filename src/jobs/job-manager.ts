@@ -36,7 +36,7 @@ import { LoadJobRunner } from './load-job';
 export { RESTART_QUEUED_REASON, RESTART_REASON } from './job-leases';
 /** A finished job stays visible at least this long, so that whoever follows it sees how it ended. */
 export const MIN_RETAIN_SECONDS = 60;
-export const DEFAULT_MAX_QUEUED_PER_KEY = 16;
+const DEFAULT_MAX_QUEUED_PER_KEY = 16;
 
 /** Leases of held jobs are renewed at least this often (running ones are saved with their progress). */
 const MAX_HEARTBEAT_MS = 10_000;
@@ -106,14 +106,10 @@ export class JobManager {
     return manager;
   }
 
-  /** This node's id (the coordinator of the jobs it holds). */
-  get nodeId(): string {
-    return this.options.nodeId;
-  }
-
   /**
    * Records another node sent (its coordinator's saves, or a sync): each kept if it is newer
    * than the one held here. A job held here that another node claimed since is stopped here.
+   * @public JobRecordsHolder (cluster/job-replication.ts).
    */
   async receive(records: readonly Job[]): Promise<void> {
     for (const record of records) {
@@ -129,7 +125,7 @@ export class JobManager {
     }
   }
 
-  /** Every record kept here (shared with a node that asks: it just started, or came back). */
+  /** Every record kept here (shared with a node that asks: it just started, or came back). @public JobRecordsHolder. */
   records(): Job[] {
     return this.store.list().filter((job) => !this.expired(job));
   }

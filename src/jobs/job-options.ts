@@ -65,10 +65,6 @@ export function parseFailureThreshold(value: string | number): FailureThreshold 
   throw new Error(`maxFailures "${text}": expected a number of files (10) or a percentage (5%)`);
 }
 
-export function formatFailureThreshold(threshold: FailureThreshold): string {
-  return threshold.kind === 'count' ? String(threshold.value) : `${+(threshold.value * 100).toFixed(4)}%`;
-}
-
 const rate = z.union([z.number().int().min(0), z.string()]).transform((value, ctx) => {
   if (typeof value === 'number') return value;
   try {

@@ -93,10 +93,6 @@ export class JobStore {
     return saved;
   }
 
-  async delete(id: string): Promise<void> {
-    await this.jobs.remove(id);
-  }
-
   /** Removes finished jobs whose end is older than `retainMs`; returns how many. */
   async purgeExpired(retainMs: number, now: number): Promise<number> {
     const expired: string[] = [];

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 
 export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 
-export const FINISHED_STATES: ReadonlySet<JobState> = new Set(['completed', 'failed', 'cancelled']);
+const FINISHED_STATES: ReadonlySet<JobState> = new Set(['completed', 'failed', 'cancelled']);
 
 export const isFinished = (state: JobState): boolean => FINISHED_STATES.has(state);
 

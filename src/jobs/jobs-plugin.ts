@@ -15,16 +15,15 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Credential } from '../config/schema';
-import type { AuthResult, Authenticator } from '../s3/auth';
 import { accessLevel, authorize } from '../s3/authorize';
-import { errorLogLevel } from '../s3/error-log-level';
-import { S3Error, s3Error, toS3Error } from '../s3/errors';
+import { s3Error } from '../s3/errors';
 import type { JobManager } from './job-manager';
 import { JobOptionsError, parseSubmission, type JobDefaults } from './job-options';
 import type { JobView } from './job-types';
+import { jsonErrorHandler, sendJsonError } from '../admin/json-error';
+import type { Callers, SignedCaller } from '../admin/admin-access';
 
-export const MAX_JOB_BODY_BYTES = 64 * 1024;
+const MAX_JOB_BODY_BYTES = 64 * 1024;
 /** Job ids as the manager makes them (anything else is unknown without touching the store). */
 const JOB_ID = /^j[0-9a-z]{1,40}$/;
 
@@ -33,20 +32,20 @@ const JOB_ID = /^j[0-9a-z]{1,40}$/;
  * (src/cluster/job-replication.ts), so reads are answered here; a cancel goes to the node that
  * runs the job, and a job not known here yet (its record on the way) is asked of the others.
  */
-export interface JobsElsewhere {
+export interface JobPeers {
   /** The answer of the node that has the job named in this request (GET or DELETE), if any. */
   find(request: FastifyRequest): Promise<{ status: number; body: unknown } | undefined>;
   /** The answer of node `nodeId` to this request; undefined when it cannot be reached. */
   askNode(request: FastifyRequest, nodeId: string): Promise<{ status: number; body: unknown } | undefined>;
 }
 
-export interface JobsPluginOptions {
+interface JobsPluginOptions {
   manager: JobManager;
-  credentials: readonly Credential[];
-  authenticator: Authenticator;
+  /** Who is calling (src/admin/admin-access.ts). */
+  callers: Callers;
   defaults: JobDefaults;
   /** Absent on a node by itself. */
-  elsewhere?: JobsElsewhere;
+  peers?: JobPeers;
 }
 
 /** A request another node passed on: answer for this node only. */
@@ -63,32 +62,21 @@ class JobsApiError extends Error {
   }
 }
 
-interface Caller {
-  auth: Extract<AuthResult, { kind: 'signed' }>;
-  credential: Credential | undefined;
-}
+type Caller = SignedCaller;
 
 export async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions): Promise<void> {
-  const byKey = new Map(opts.credentials.map((c) => [c.accessKeyId, c]));
-
   // Only JSON, only this much: any other body is refused (415) before it is read.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: MAX_JOB_BODY_BYTES }, (_request, body, done) => done(null, body));
 
   // Errors raised before a handler runs: body too large, no or another content type.
-  app.setErrorHandler((err: Error & { statusCode?: number }, request, reply) => {
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) request.log.error({ err }, 'jobs API error');
-    const code = status === 413 ? 'EntityTooLarge' : status === 500 ? 'InternalError' : 'InvalidArgument';
-    const message = status === 413 ? `the job description is larger than ${MAX_JOB_BODY_BYTES} bytes` : status === 415 ? 'send the job as JSON (content-type: application/json)' : status === 500 ? 'internal error' : err.message;
-    void reply.code(status).send({ error: code, message });
-  });
+  app.setErrorHandler(
+    jsonErrorHandler('jobs API request', (status, err) =>
+      status === 413 ? `the job description is larger than ${MAX_JOB_BODY_BYTES} bytes` : status === 415 ? 'send the job as JSON (content-type: application/json)' : err.message,
+    ),
+  );
 
-  const identify = (request: FastifyRequest): Caller => {
-    const auth = opts.authenticator.authenticate({ method: request.method, rawUrl: request.raw.url ?? '/', headers: request.headers, now: new Date() });
-    if (auth.kind !== 'signed') throw s3Error('AccessDenied', 'Job requests must be signed (AWS Signature Version 4).');
-    return { auth, credential: byKey.get(auth.accessKeyId) };
-  };
+  const identify = (request: FastifyRequest): Caller => opts.callers.signed(request, 'Job requests');
   // Who is asking is settled before the body is parsed: an unsigned or badly signed request is
   // refused (403) whatever its content type or size, never told how to shape its body (415, 413).
   const callers = new WeakMap<FastifyRequest, Caller>();
@@ -135,8 +123,8 @@ export async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions):
 
   /** For a job this node does not know: the answer of the node that coordinates it, if any. */
   const askElsewhere = async (request: FastifyRequest, reply: FastifyReply, id: string): Promise<unknown> => {
-    if (!opts.elsewhere || fromPeer(request) || !JOB_ID.test(id) || opts.manager.get(id)) return undefined;
-    const found = await opts.elsewhere.find(request);
+    if (!opts.peers || fromPeer(request) || !JOB_ID.test(id) || opts.manager.get(id)) return undefined;
+    const found = await opts.peers.find(request);
     if (!found) return undefined;
     void reply.code(found.status);
     return found.body;
@@ -163,8 +151,8 @@ export async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions):
       if (c.auth.accessKeyId !== job.submittedBy) mayWrite(c, job.spec.bucket, `Cancelling a job submitted by another access key (${job.submittedBy})`);
       // The node that runs the job stops it; a job whose coordinator is gone is ended here.
       const holder = opts.manager.holderElsewhere(request.params.id);
-      if (holder !== undefined && opts.elsewhere && !fromPeer(request)) {
-        const answered = await opts.elsewhere.askNode(request, holder);
+      if (holder !== undefined && opts.peers && !fromPeer(request)) {
+        const answered = await opts.peers.askNode(request, holder);
         if (!answered) throw s3Error('ServiceUnavailable', `The node that runs job ${request.params.id} (${holder}) did not answer; retry.`);
         void reply.code(answered.status);
         return answered.body;
@@ -195,9 +183,6 @@ async function answer(request: FastifyRequest, reply: FastifyReply, handle: () =
     return await handle();
   } catch (err) {
     if (err instanceof JobsApiError) return reply.code(err.status).send({ error: err.code, message: err.message });
-    const s3 = err instanceof JobOptionsError ? s3Error('InvalidArgument', err.message) : err instanceof S3Error ? err : toS3Error(err);
-    const level = errorLogLevel(s3);
-    if (level !== 'debug') request.log[level]({ err }, 'jobs API error');
-    return reply.code(s3.status).send({ error: s3.code, message: s3.message });
+    return sendJsonError(request, reply, err instanceof JobOptionsError ? s3Error('InvalidArgument', err.message, err) : err, 'jobs API request');
   }
 }

@@ -41,7 +41,7 @@ export interface RunnerSettings {
   checkpointLag?: number;
 }
 
-export interface RunnerDeps {
+interface RunnerDeps {
   buckets: BucketRegistry;
   dispatcher: LoadDispatcher;
   settings: RunnerSettings;

@@ -4,7 +4,7 @@
  */
 import type { BucketRegistry } from '../mounts/bucket-registry';
 import { Semaphore } from '../util/semaphore';
-import { toS3Error } from '../s3/errors';
+import { isRetryable, toS3Error } from '../s3/errors';
 import type { KeyLoadResult, LoadOptions, LoadTarget } from './load-dispatcher';
 
 /** Keys of one batch warmed at once on the owner. */
@@ -17,8 +17,6 @@ const NODE_KEYS_IN_FLIGHT = 16;
 
 /** One set of slots per node (per bucket registry: tests run several nodes in one process). */
 const nodeSlots = new WeakMap<BucketRegistry, Semaphore>();
-
-const RETRYABLE = new Set(['ServiceUnavailable', 'SlowDown', 'InternalError', 'RequestTimeout']);
 
 export async function loadLocally(
   buckets: BucketRegistry,
@@ -48,7 +46,7 @@ export async function loadLocally(
         results[index] = { key, ok: true, bytesLoaded: warmed.bytesLoaded, bytesSkipped: warmed.bytesSkipped };
       } catch (err) {
         const s3 = toS3Error(err);
-        results[index] = { key, ok: false, bytesLoaded: 0, bytesSkipped: 0, error: `${s3.code}: ${s3.message}`, retryable: RETRYABLE.has(s3.code) || signal?.aborted === true };
+        results[index] = { key, ok: false, bytesLoaded: 0, bytesSkipped: 0, error: `${s3.code}: ${s3.message}`, retryable: isRetryable(s3) || signal?.aborted === true };
       }
     }
   };

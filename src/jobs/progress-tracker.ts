@@ -15,7 +15,7 @@
 import type { FailureThreshold, JobCheckpoint, JobCounters, JobProgress, KeyFailure } from './job-types';
 import { emptyCounters } from './job-types';
 
-export type KeyOutcome =
+type KeyOutcome =
   | { kind: 'done'; bytesLoaded: number; bytesSkipped: number }
   | { kind: 'failed'; error: string; attempts: number };
 

@@ -12,7 +12,7 @@ import type { UfsAdapter } from '../../ufs-adapters/types';
 import type { BucketCache } from '../cache/bucket-cache';
 import type { AdmissionRules } from '../cache/policy/admission-gate';
 import { BUCKET_NAME, type RingcacheConfig } from '../config/schema';
-import { s3Error } from '../s3/errors';
+import { bucketError } from './bucket-errors';
 
 export interface Bucket {
   name: string;
@@ -40,7 +40,7 @@ export type BucketChange = 'created' | 'deleted';
 export type AdapterFactory = (uri: string, options?: Readonly<Record<string, unknown>>) => UfsAdapter;
 
 /** The cache a bucket over `store` gets (none when the cache is disabled). `mountId` is stable across restarts; `admission`: the mount's cache rules. */
-export type CacheFactory = (
+type CacheFactory = (
   store: UfsAdapter,
   mountId: string,
   metadataTtlSeconds: number | undefined,
@@ -49,7 +49,7 @@ export type CacheFactory = (
 ) => BucketCache | undefined;
 
 async function assertEmpty(adapter: UfsAdapter): Promise<void> {
-  for await (const _ of adapter.list({ prefix: '' })) throw s3Error('BucketNotEmpty');
+  for await (const _ of adapter.list({ prefix: '' })) throw bucketError('BucketNotEmpty');
 }
 
 /**
@@ -135,7 +135,7 @@ export class BucketRegistry {
   /** Throws NoSuchBucket. */
   async get(name: string): Promise<Bucket> {
     const bucket = this.mounted.get(name) ?? (await this.dataDirBucket(name));
-    if (!bucket) throw s3Error('NoSuchBucket');
+    if (!bucket) throw bucketError('NoSuchBucket');
     return bucket;
   }
 
@@ -153,16 +153,16 @@ export class BucketRegistry {
   }
 
   async create(name: string): Promise<void> {
-    if (!BUCKET_NAME.test(name)) throw s3Error('InvalidBucketName');
-    if (this.mounted.has(name) || (await this.dataDirBucket(name))) throw s3Error('BucketAlreadyOwnedByYou');
+    if (!BUCKET_NAME.test(name)) throw bucketError('InvalidBucketName');
+    if (this.mounted.has(name) || (await this.dataDirBucket(name))) throw bucketError('BucketAlreadyOwnedByYou');
     if (!this.config.dataDir) {
-      throw s3Error('InvalidRequest', 'This gateway has no dataDir: buckets are configured as mounts.');
+      throw bucketError('NoDataDir');
     }
     try {
       await mkdir(this.bucketDir(name));
     } catch (err) {
       // Lost a race with another CreateBucket, or something already has that name.
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw s3Error('BucketAlreadyOwnedByYou');
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw bucketError('BucketAlreadyOwnedByYou');
       throw err;
     }
     await this.announce(name, 'created');
@@ -171,7 +171,7 @@ export class BucketRegistry {
   async delete(name: string): Promise<void> {
     const bucket = await this.get(name);
     if (bucket.origin === 'mount') {
-      throw s3Error('MethodNotAllowed', 'This bucket is a configured mount; remove it from the configuration instead.');
+      throw bucketError('MountedBucket');
     }
     await assertEmpty(bucket.store);
     // Move the folder aside first, so a PUT racing with the delete either lands before the

@@ -44,7 +44,7 @@ import { untilAborted } from '../util/until-aborted';
 import type { StoreHealth } from './store-health';
 import { watchDownload, watchUpload } from './store-watchdog';
 
-export interface InstrumentationSettings {
+interface InstrumentationSettings {
   /** A call not answered in this time fails with UfsError Unavailable (see the header for which). */
   timeoutMs: number;
   /** Calls in flight at once; more wait their turn. */

@@ -130,7 +130,7 @@ class UploadWatch extends Transform {
   }
 }
 
-export interface UploadWatchHandlers {
+interface UploadWatchHandlers {
   onBytes(n: number): void;
   /** The store took nothing for `idleMs` while bytes were waiting. */
   onStall(): void;

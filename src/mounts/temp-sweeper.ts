@@ -6,13 +6,13 @@
 import type { RingcacheConfig } from '../config/schema';
 import type { BucketRegistry } from './bucket-registry';
 
-export interface SweepLog {
+interface SweepLog {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
 }
 
 /** One pass over every bucket; returns the temp files removed. A store that fails is logged and skipped. */
-export async function sweepTempFiles(buckets: BucketRegistry, staleAfterMs: number, log: SweepLog): Promise<number> {
+async function sweepTempFiles(buckets: BucketRegistry, staleAfterMs: number, log: SweepLog): Promise<number> {
   let removed = 0;
   for (const bucket of await buckets.list()) {
     if (!bucket.store.sweepTempFiles) continue;

@@ -9,7 +9,7 @@
 import type { IncomingMessage } from 'node:http';
 import { s3Error, type S3Error } from './errors';
 
-export interface BodyTimeouts {
+interface BodyTimeouts {
   /** Length of a window of waiting for the client's bytes; 0 turns the watchdog off. */
   idleTimeoutMs: number;
   /** Bytes per second each window must bring (averaged over the window). */

@@ -23,7 +23,7 @@ function errorFor(err: NodeJS.ErrnoException): S3Error {
 }
 
 /** The raw HTTP response an S3 error becomes on a connection with no request object. */
-export function clientErrorResponse(error: S3Error, requestId: string): string {
+function clientErrorResponse(error: S3Error, requestId: string): string {
   const body = renderXml('Error', { Code: error.code, Message: error.message, RequestId: requestId }, { namespace: false });
   return [
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}`,

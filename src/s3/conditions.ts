@@ -5,14 +5,14 @@
 import { s3Error } from './errors';
 import { unquoteEtag } from '../../ufs-adapters/object-metadata';
 
-export interface Conditions {
+interface Conditions {
   ifMatch?: string;
   ifNoneMatch?: string;
   ifModifiedSince?: string;
   ifUnmodifiedSince?: string;
 }
 
-export interface Validators {
+interface Validators {
   etag: string;
   lastModified: Date;
 }

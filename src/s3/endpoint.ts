@@ -61,6 +61,7 @@ type ParamsOf<Op extends ObjectOp> = Op extends keyof ObjectParams ? ObjectParam
 type BucketEndpoint = { [Op in BucketOp]: { op: Op; bucket: string; query: Query } }[BucketOp];
 type ObjectEndpoint = { [Op in ObjectOp]: { op: Op; bucket: string; key: string; query: Query } & ParamsOf<Op> }[ObjectOp];
 
+/** What a request asks for, parsed once. Each variant's handler: one switch in `dispatch.ts`. */
 export type Endpoint =
   | { op: 'ListBuckets'; query: Query }
   | BucketEndpoint
@@ -134,7 +135,7 @@ const UNSUPPORTED_SUBRESOURCES = [
   'select', 'torrent', 'website', 'renameObject',
 ];
 
-export interface RequestTarget {
+interface RequestTarget {
   method: string;
   /** The request target as received, e.g. "/bucket/a%20b?uploads". */
   rawUrl: string;
@@ -314,7 +315,7 @@ export function parseQuery(rawQuery: string): Map<string, string> {
 }
 
 /** The query of already split parameters (their percent-decoding is reused where no "+" changes it). */
-export function queryOf(params: readonly RawQueryParam[]): Map<string, string> {
+function queryOf(params: readonly RawQueryParam[]): Map<string, string> {
   const query = new Map<string, string>();
   for (const p of params) {
     const name = p.name !== undefined && !p.rawName.includes('+') ? p.name : decodeForm(p.rawName);

@@ -7,7 +7,7 @@
  */
 import type { S3Error } from './errors';
 
-export type ErrorLogLevel = 'debug' | 'warn' | 'error';
+type ErrorLogLevel = 'debug' | 'warn' | 'error';
 
 export function errorLogLevel(error: Pick<S3Error, 'status' | 'code'>): ErrorLogLevel {
   if (error.status < 500 || error.code === 'NotImplemented') return 'debug';

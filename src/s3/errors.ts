@@ -3,6 +3,7 @@
  * so the code and the status can never drift apart.
  */
 import { isUfsError, type UfsError } from '../../ufs-adapters/errors';
+import { isBucketError, type BucketErrorKind } from '../mounts/bucket-errors';
 
 const S3_ERRORS = {
   AccessControlListNotSupported: [400, 'The bucket does not allow ACLs'],
@@ -101,9 +102,33 @@ const UFS_TO_S3: Record<UfsError['kind'], S3ErrorCode> = {
   Aborted: 'IncompleteBody',
 };
 
-/** Any error to an S3Error: S3 errors pass through, UFS errors map by kind, the rest is InternalError. */
+/**
+ * The answers worth another attempt: the store could not be reached or was throttling, or
+ * something failed unexpectedly. Everything else is the store's (or S3's) definite answer.
+ */
+const RETRYABLE_CODES: ReadonlySet<S3ErrorCode> = new Set<S3ErrorCode>(['ServiceUnavailable', 'SlowDown', 'InternalError']);
+
+export const isRetryable = (err: S3Error): boolean => RETRYABLE_CODES.has(err.code);
+
+const BUCKET_TO_S3: Record<BucketErrorKind, [S3ErrorCode, string?]> = {
+  NoSuchBucket: ['NoSuchBucket'],
+  InvalidBucketName: ['InvalidBucketName'],
+  BucketAlreadyOwnedByYou: ['BucketAlreadyOwnedByYou'],
+  BucketNotEmpty: ['BucketNotEmpty'],
+  NoDataDir: ['InvalidRequest', 'This gateway has no dataDir: buckets are configured as mounts.'],
+  MountedBucket: ['MethodNotAllowed', 'This bucket is a configured mount; remove it from the configuration instead.'],
+};
+
+/**
+ * Any error to an S3Error: S3 errors pass through, store (UFS) and bucket registry errors map by
+ * kind, the rest is InternalError.
+ */
 export function toS3Error(err: unknown): S3Error {
   if (err instanceof S3Error) return err;
   if (isUfsError(err)) return new S3Error(UFS_TO_S3[err.kind], err.message, { cause: err });
+  if (isBucketError(err)) {
+    const [code, message] = BUCKET_TO_S3[err.kind];
+    return new S3Error(code, message, { cause: err });
+  }
   return new S3Error('InternalError', undefined, { cause: err });
 }

@@ -25,7 +25,7 @@ import { objectAclAllows } from './acl/acl-access';
 import { corsResponseHeaders } from './cors/cors-response';
 import { hasHopMarker } from '../cluster/peer-auth';
 
-export interface HitPathOptions {
+interface HitPathOptions {
   resolver: RequestResolver;
   metrics: Metrics;
   /** Whether this node is the agreed owner of the key now (one node by itself owns everything). */

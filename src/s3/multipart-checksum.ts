@@ -11,10 +11,10 @@ import type { ChecksumAlgorithm } from '../../ufs-adapters/types';
 import { createChecksum } from './auth/checksum';
 import { s3Error } from './errors';
 
-export type ChecksumType = 'COMPOSITE' | 'FULL_OBJECT';
+type ChecksumType = 'COMPOSITE' | 'FULL_OBJECT';
 
 /** What CreateMultipartUpload named, kept with the upload as "ALG" or "ALG/FULL_OBJECT". */
-export interface UploadChecksum {
+interface UploadChecksum {
   algorithm: ChecksumAlgorithm;
   type: ChecksumType;
 }
@@ -64,7 +64,7 @@ function times(mat: bigint[], vec: bigint): bigint {
 const square = (mat: bigint[]): bigint[] => mat.map((column) => times(mat, column));
 
 /** crc(A || B) from crc(A), crc(B) and the length of B in bytes (zlib's crc32_combine, any width). */
-export function combineCrc(algorithm: ChecksumAlgorithm, crcA: bigint, crcB: bigint, lengthB: number): bigint {
+function combineCrc(algorithm: ChecksumAlgorithm, crcA: bigint, crcB: bigint, lengthB: number): bigint {
   const spec = CRCS[algorithm];
   if (!spec) throw new Error(`${algorithm} is not a CRC`);
   if (lengthB === 0) return crcA;
@@ -91,7 +91,7 @@ export function combineCrc(algorithm: ChecksumAlgorithm, crcA: bigint, crcB: big
 const toBigInt = (b64: string): bigint => BigInt(`0x${Buffer.from(b64, 'base64').toString('hex') || '0'}`);
 const fromBigInt = (value: bigint, width: number): string => Buffer.from(value.toString(16).padStart(width / 4, '0'), 'hex').toString('base64');
 
-export interface PartChecksum {
+interface PartChecksum {
   /** Base64, as stored with the part. */
   value: string;
   size: number;
@@ -144,7 +144,7 @@ export interface CompletedPartChecksums {
   checksums: Partial<Record<ChecksumAlgorithm, string>>;
 }
 
-export interface StoredPart {
+interface StoredPart {
   partNumber: number;
   size: number;
   checksums?: Partial<Record<ChecksumAlgorithm, string>>;
@@ -188,6 +188,23 @@ export async function completionChecksum(
   }
   if (!upload || !complete) return undefined;
   return objectChecksum(upload.algorithm, upload.type, sums);
+}
+
+/**
+ * The part checksums a COMPOSITE object keeps for GetObjectAttributes: each listed part's stored
+ * checksum in the upload's algorithm, in the order of the completion. Undefined for other uploads,
+ * or when a listed part has none (then the object's checksum is unknown too).
+ */
+export function compositePartChecksums(upload: UploadChecksum | undefined, requested: readonly CompletedPartChecksums[], stored: readonly StoredPart[]): string[] | undefined {
+  if (upload?.type !== 'COMPOSITE') return undefined;
+  const byNumber = new Map(stored.map((p) => [p.partNumber, p]));
+  const out: string[] = [];
+  for (const part of requested) {
+    const value = byNumber.get(part.partNumber)?.checksums?.[upload.algorithm];
+    if (value === undefined) return undefined;
+    out.push(value);
+  }
+  return out;
 }
 
 /**

@@ -7,7 +7,7 @@ import { s3Error } from './errors';
 import { header } from './context';
 import { headerText, headerValueOf } from './header-text';
 
-export const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';
+const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';
 /** S3 limits user metadata (names + values) to 2 KiB. */
 const MAX_USER_METADATA_BYTES = 2048;
 

@@ -18,7 +18,7 @@ import { s3Error } from './errors';
 import type { RangeBody } from '../cache/page-reader';
 import { SMALL_BODY_BYTES, exactLength, readExactly } from './exact-length';
 
-export interface ObjectReader {
+interface ObjectReader {
   /** The object's info. `firstByte`: where a GET will start reading (lets a miss fetch that page with the metadata). */
   stat(key: string, signal: AbortSignal | undefined, firstByte?: number): Promise<ObjectInfo>;
   /** The bytes of `range` of the version `info` describes; errors before the first byte surface here. */

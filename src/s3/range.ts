@@ -25,7 +25,7 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
   return range;
 }
 
-export const unsatisfiable = (size: number): S3Error =>
+const unsatisfiable = (size: number): S3Error =>
   new S3Error('InvalidRange', undefined, { headers: { 'content-range': `bytes */${size}` } });
 
 export const contentRange = (range: ByteRange, size: number): string => `bytes ${range.start}-${range.end}/${size}`;

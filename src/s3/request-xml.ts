@@ -21,7 +21,7 @@ export interface XmlElement {
   readonly text: string;
 }
 
-export interface XmlLimits {
+interface XmlLimits {
   /** Deepest element nesting (the root is depth 1). */
   maxDepth: number;
   /** Most elements in the document. */
@@ -29,7 +29,7 @@ export interface XmlLimits {
 }
 
 /** S3 request documents are at most 3 levels deep; 1000 deletes or 10000 parts are ~30k elements. */
-export const DEFAULT_XML_LIMITS: XmlLimits = { maxDepth: 16, maxElements: 100_000 };
+const DEFAULT_XML_LIMITS: XmlLimits = { maxDepth: 16, maxElements: 100_000 };
 
 const MAX_NAME_LENGTH = 256;
 
@@ -217,7 +217,7 @@ const localName = (qname: string): string => {
 const REFERENCE = /&([^;&]{0,16})(;?)/g;
 
 /** Decodes the predefined entities and character references; anything else is MalformedXML. */
-export function decodeReferences(raw: string): string {
+function decodeReferences(raw: string): string {
   if (!raw.includes('&')) return raw;
   return raw.replace(REFERENCE, (_whole, body: string, semicolon: string) => {
     if (semicolon !== ';') throw malformed("'&' that does not start a reference");

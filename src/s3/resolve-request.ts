@@ -17,7 +17,7 @@ import { needsBucket } from './context';
 import { OPERATION_ACCESS, parseEndpoint, type Endpoint } from './endpoint';
 import { S3Error, s3Error } from './errors';
 
-export interface Identified {
+interface Identified {
   endpoint: Endpoint;
   auth: AuthResult;
   /** The configured credential that signed the request; undefined for anonymous requests. */
@@ -28,7 +28,7 @@ const IDENTIFIED = Symbol('ringcache.identified');
 type Marked = IncomingMessage & { [IDENTIFIED]?: Identified };
 
 /** The bucket a request works on, and how the request was allowed to (see acl/acl-access.ts). */
-export interface Authorized {
+interface Authorized {
   bucket: Bucket | undefined;
   access: Access;
 }

@@ -29,7 +29,7 @@ declare module 'fastify' {
 const METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS'] as const;
 const OWNER: Placement = { kind: 'owner' };
 
-export interface S3PluginOptions extends Omit<S3Services, 'settings' | 'isKnownKey' | 'credentialOf'> {
+interface S3PluginOptions extends Omit<S3Services, 'settings' | 'isKnownKey' | 'credentialOf'> {
   resolver: RequestResolver;
 }
 
@@ -72,10 +72,8 @@ export async function s3Plugin(app: FastifyInstance, options: S3PluginOptions): 
       throw err;
     } finally {
       const isWrite = request.method !== 'GET' && request.method !== 'HEAD';
-      if (isWrite && placement.kind !== 'owner' && 'key' in endpoint && endpoint.key !== undefined && endpoint.bucket !== undefined) {
-        // A write served for owners that were down: they must not keep the old metadata.
-        services.cluster?.relay.relay(endpoint.bucket, [endpoint.key], placement.ownersAhead.map((m) => m.id));
-      }
+      // A write served for owners that were down: they must not keep the old metadata.
+      if (isWrite && 'key' in endpoint && endpoint.key !== undefined && endpoint.bucket !== undefined) services.cluster?.wroteInPlaceOfOwners(placement, endpoint.bucket, endpoint.key);
     }
   };
 

@@ -6,7 +6,7 @@
  * never destroyed by a failed check, so the client still gets its S3 error response.
  */
 import { createHash } from 'node:crypto';
-import { PassThrough, Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
+import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import type { ChecksumAlgorithm, ChecksumMap } from '../../ufs-adapters/types';
 import { ufsError } from '../../ufs-adapters/errors';
@@ -18,7 +18,7 @@ import type { S3Services } from './context';
 import { watchBody } from './body-watchdog';
 import { header } from './context';
 
-export interface UploadBody {
+interface UploadBody {
   body: Readable;
   /** Declared payload size (decoded size for aws-chunked), when the client sent one. */
   declaredSize?: number;
@@ -28,7 +28,7 @@ export interface UploadBody {
   named: ReadonlySet<ChecksumAlgorithm>;
 }
 
-export interface UploadBodyOptions {
+interface UploadBodyOptions {
   /** Also compute this algorithm when the request names none of its own (UploadPart of an upload created with it). */
   compute?: ChecksumAlgorithm;
   /**
@@ -132,7 +132,7 @@ function requestedChecksums(
 }
 
 /** What a body needs from the services: metrics, and the server's body timeouts. */
-export type BodyServices = Pick<S3Services, 'metrics' | 'config'>;
+type BodyServices = Pick<S3Services, 'metrics' | 'config'>;
 
 export function prepareUploadBody(
   request: FastifyRequest,
@@ -216,9 +216,3 @@ export async function readSmallBody(
   }
   return Buffer.concat(chunks);
 }
-
-export const emptyStream = (): Readable => {
-  const s = new PassThrough();
-  s.end();
-  return s;
-};

@@ -6,7 +6,7 @@ import { XMLBuilder } from 'fast-xml-parser';
 import { s3Error } from './errors';
 import { parseStrictXml, type XmlElement } from './request-xml';
 
-export const S3_XMLNS = 'http://s3.amazonaws.com/doc/2006-03-01/';
+const S3_XMLNS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 
 const builder = new XMLBuilder({
   ignoreAttributes: false,

@@ -16,10 +16,5 @@ describeWithRgw('S3 adapter on Ceph RGW', (rgw) => {
       maxAttempts: 2,
     });
     return { adapter, cleanup: async () => undefined };
-  }, {
-    skip: {
-      'multipart completion stores the checksums known only then with the object':
-        'the S3 adapter cannot add metadata to an object at completion (it is fixed at CreateMultipartUpload) and RGW 16 keeps no checksums; see ufs-adapters/s3/README.md',
-    },
   });
 });

@@ -11,7 +11,7 @@ import { MIN_PART_SIZE } from '../../ufs-adapters/types';
 import { compareUtf8 } from '../../ufs-adapters/utf8-order';
 import { byteOrder, expectedListing, listRendered, prng, randomKeys, samplePrefixes, startAfterPositions } from './listing-model';
 
-export interface ContractSetup {
+interface ContractSetup {
   adapter: UfsAdapter;
   cleanup: () => Promise<void>;
   /**
@@ -22,7 +22,7 @@ export interface ContractSetup {
   addListingNoise?: (under: string, existingKey: string) => Promise<void>;
 }
 
-export interface ContractOptions {
+interface ContractOptions {
   /** Test title -> reason it cannot pass for this adapter. */
   skip?: Record<string, string>;
 }
@@ -362,6 +362,25 @@ export function describeUfsContract(name: string, setup: () => Promise<ContractS
       const part = await adapter.uploadPart({ uploadId: upload.uploadId, key: 'sum/object', partNumber: 1, body: body('only part'), beforeCommit: () => ({ checksums: { CRC32: 'MTIzNA==' } }) });
       await adapter.completeMultipartUpload('sum/object', upload.uploadId, [{ partNumber: 1, etag: part.etag }], undefined, { checksums: { CRC32: 'MTIzNA==' } });
       expect(await adapter.stat('sum/object')).toMatchObject({ contentType: 'text/x-sum', checksums: { CRC32: 'MTIzNA==' } });
+    });
+
+    check('multipart completion keeps a COMPOSITE object\'s part checksums with its part sizes; a copy keeps them', async () => {
+      const sum = (data: Buffer) => createHash('sha256').update(data).digest('base64');
+      const first = randomBytes(MIN_PART_SIZE);
+      const upload = await adapter.createMultipartUpload('sum/composite', meta({ checksumAlgorithm: 'SHA256' }));
+      const p1 = await adapter.uploadPart({ uploadId: upload.uploadId, key: 'sum/composite', partNumber: 1, body: body(first), beforeCommit: () => ({ checksums: { SHA256: sum(first) } }) });
+      const p2 = await adapter.uploadPart({ uploadId: upload.uploadId, key: 'sum/composite', partNumber: 2, body: body('tail'), beforeCommit: () => ({ checksums: { SHA256: sum(Buffer.from('tail')) } }) });
+      const partChecksums = [sum(first), sum(Buffer.from('tail'))];
+      const late = { checksums: { SHA256: 'Y29tcG9zaXRl-2' }, partChecksums };
+      const done = await adapter.completeMultipartUpload('sum/composite', upload.uploadId, [{ partNumber: 1, etag: p1.etag }, { partNumber: 2, etag: p2.etag }], undefined, late);
+      const info = await adapter.stat('sum/composite');
+      expect(info).toMatchObject({ etag: done.etag, size: MIN_PART_SIZE + 4, checksums: { SHA256: 'Y29tcG9zaXRl-2' }, partChecksums, partSizes: [MIN_PART_SIZE, 4] });
+      // A metadata-only copy onto itself (PutObjectAcl does one) keeps them.
+      await adapter.copy({ sourceKey: 'sum/composite', destinationKey: 'sum/composite', metadata: { userMetadata: { note: 'acl' }, acl: 'changed' } });
+      expect(await adapter.stat('sum/composite')).toMatchObject({ userMetadata: { note: 'acl' }, checksums: { SHA256: 'Y29tcG9zaXRl-2' }, partChecksums });
+      // An object without them has none.
+      await adapter.write({ key: 'sum/plain', body: body('plain'), metadata: meta() });
+      expect((await adapter.stat('sum/plain')).partChecksums).toBeUndefined();
     });
 
     check('bucket settings: none, stored and read back, replaced, removed; never listed, never a key', async () => {

@@ -10,7 +10,7 @@ import { NodeSha256 } from '../../src/s3/auth/sha256';
 const EMPTY_SHA256 = createHash('sha256').update('').digest('hex');
 const sha256Hex = (d: Buffer | string) => createHash('sha256').update(d).digest('hex');
 
-export function amzDate(date: Date): string {
+function amzDate(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
 }
 

@@ -66,7 +66,7 @@ export function metricValue(text: string, name: string, labels: Record<string, s
   return total;
 }
 
-export interface TestClusterOptions {
+interface TestClusterOptions {
   config?: Record<string, unknown>;
   start?: boolean;
   /** Every node serves HTTPS with this certificate and checks its peers' against its CA; `mutual`: mutual TLS between nodes. */

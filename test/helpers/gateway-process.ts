@@ -11,10 +11,10 @@ import path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ADMIN, READER } from './gateway';
 
-export const CLI = path.resolve(__dirname, '../../dist/src/cli/ringcache.js');
+const CLI = path.resolve(__dirname, '../../dist/src/cli/ringcache.js');
 export const cliBuilt = (): boolean => existsSync(CLI);
 
-export interface GatewayProcessOptions {
+interface GatewayProcessOptions {
   /** Run as this user and group (needs root). */
   uid?: number;
   gid?: number;
@@ -38,7 +38,7 @@ export interface GatewayProcess {
 }
 
 /** The default credentials of test gateways (as startTestGateway). */
-export const TEST_CREDENTIALS = [
+const TEST_CREDENTIALS = [
   { accessKeyId: ADMIN.accessKeyId, secretAccessKey: ADMIN.secretAccessKey, grants: { '*': 'write' } },
   { accessKeyId: READER.accessKeyId, secretAccessKey: READER.secretAccessKey, grants: { '*': 'read' } },
 ];

@@ -23,12 +23,12 @@ const PYTHON = '/usr/bin/python3';
 
 type Obj = Record<string, any>;
 
-export interface RenderRelease {
+interface RenderRelease {
   name: string;
   namespace: string;
 }
 
-export interface RenderResult {
+interface RenderResult {
   files?: Record<string, string>;
   error?: string;
 }

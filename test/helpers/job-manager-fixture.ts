@@ -19,7 +19,7 @@ export const N = 200;
 export const keys = Array.from({ length: N }, (_, i) => `k${String(i).padStart(4, '0')}`);
 export const SIZE = 100;
 
-export const buckets = {
+const buckets = {
   get: async (name: string) => {
     if (name !== 'b') throw s3Error('NoSuchBucket');
     return {
@@ -54,7 +54,7 @@ export function dispatcher(delayMs: number): LoadDispatcher & { sent: string[] }
 
 export const SPEC: JobSpec = { bucket: 'b', prefix: '', options: { skipCached: true, metadataOnly: false, concurrency: 1, bandwidthBytesPerSecond: 0, maxFailures: { kind: 'count', value: 0 } } };
 
-export type OpenOverrides = Partial<JobManagerOptions> & { jobs?: Record<string, unknown>; extra?: Partial<JobsConfig> };
+type OpenOverrides = Partial<JobManagerOptions> & { jobs?: Record<string, unknown>; extra?: Partial<JobsConfig> };
 
 /** Registers a fresh state directory per test (closing every manager opened after it) and returns `dir()` and `open()`. */
 export function useJobManagers(): { dir: () => string; open: (overrides?: OpenOverrides) => Promise<JobManager> } {

@@ -11,9 +11,7 @@ import type { PageStoreEvents } from '../../src/cache/types';
 export const KiB = 1024;
 export const PAGE = 64 * KiB;
 
-export interface EventLog {
-  hits: { memory: number; disk: number };
-  misses: number;
+interface EventLog {
   stored: { memory: number; disk: number };
   storedBytes: { memory: number; disk: number };
   evicted: { memory: { pages: number; bytes: number; calls: number }; disk: { pages: number; bytes: number; calls: number } };
@@ -23,8 +21,6 @@ export interface EventLog {
 
 export function recordEvents(): { events: PageStoreEvents; log: EventLog } {
   const log: EventLog = {
-    hits: { memory: 0, disk: 0 },
-    misses: 0,
     stored: { memory: 0, disk: 0 },
     storedBytes: { memory: 0, disk: 0 },
     evicted: { memory: { pages: 0, bytes: 0, calls: 0 }, disk: { pages: 0, bytes: 0, calls: 0 } },
@@ -32,8 +28,6 @@ export function recordEvents(): { events: PageStoreEvents; log: EventLog } {
     errors: [],
   };
   const events: PageStoreEvents = {
-    hit: (tier) => void log.hits[tier]++,
-    miss: () => void log.misses++,
     stored: (tier, bytes) => {
       log.stored[tier]++;
       log.storedBytes[tier] += bytes;
@@ -81,7 +75,7 @@ export function closeLater<T extends { close(): Promise<void> }>(store: T): T {
   return store;
 }
 
-export type StoreOptions = Partial<TieredPageStoreOptions> & { dir: string; diskBytes: number; events: PageStoreEvents };
+type StoreOptions = Partial<TieredPageStoreOptions> & { dir: string; diskBytes: number; events: PageStoreEvents };
 
 export function openStore(options: StoreOptions): TieredPageStore {
   const { dir, diskBytes, memoryBytes, ...rest } = options;

@@ -9,7 +9,7 @@ import { buildRing } from '../../src/cluster/ring';
 import { startTestCluster, waitForRings, waitForSettled, type TestCluster } from './cluster-processes';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy';
 
-export interface ProxiedClusterOptions {
+interface ProxiedClusterOptions {
   size: number;
   /** The node id reached through the proxy, e.g. "node-c". */
   proxied: string;

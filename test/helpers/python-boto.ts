@@ -8,11 +8,11 @@ import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-export const PYTHON = '/usr/bin/python3';
+const PYTHON = '/usr/bin/python3';
 
 let available: boolean | undefined;
 /** Whether /usr/bin/python3 can import boto3 and botocore. */
-export function botoAvailable(): boolean {
+function botoAvailable(): boolean {
   available ??= spawnSync(PYTHON, ['-c', 'import boto3, botocore'], { stdio: 'ignore', timeout: 30_000 }).status === 0;
   return available;
 }

@@ -28,7 +28,7 @@ export interface RawRequestOptions {
   agent?: http.Agent;
 }
 
-export interface RawResponse {
+interface RawResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;

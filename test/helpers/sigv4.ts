@@ -21,9 +21,11 @@ export class TestSha256 {
   constructor(secret?: SourceData) {
     this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', toBuf(secret));
   }
+  /** @public SignatureV4 calls it. */
   update(data: SourceData): void {
     this.h.update(toBuf(data));
   }
+  /** @public SignatureV4 calls it. */
   digest(): Promise<Uint8Array> {
     return Promise.resolve(new Uint8Array(this.h.digest()));
   }

@@ -1,7 +1,8 @@
 /**
  * Test certificates made at test time with Debian's openssl (nothing downloaded, nothing kept):
  * a CA, and certificates it signs for 127.0.0.1 / localhost usable as server and client
- * certificates. `otherCa` makes a second, unrelated CA (a certificate the cluster must refuse).
+ * certificates. Called again with another name, `makeCerts` makes a second, unrelated CA (a
+ * certificate the cluster must refuse).
  */
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';

@@ -5,6 +5,8 @@
  * with the reason; in CI (CI=true) a missing client fails. Each round runs against one gateway
  * and against node-a of a three-process cluster, where most keys are owned by the other nodes
  * (forwarded requests: aws-chunked and Expect: 100-continue uploads, multipart, ranges).
+ * Last, the aws CLI's multipart upload with checksums and what head-object and
+ * get-object-attributes then say.
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -13,6 +15,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { ADMIN, startTestGateway } from '../helpers/gateway';
 import { metricValue, startTestCluster, waitForRings } from '../helpers/cluster-processes';
@@ -245,5 +248,86 @@ describe.each([awsCli, s3cmd, rclone].flatMap((client) => TARGETS.map((target) =
     expect(await readdir(gw.dataDir)).not.toContain(bucket);
     // In the cluster, node-a forwarded the requests for keys the other nodes own.
     if (gw.forwarded) expect(await gw.forwarded()).toBeGreaterThan(100);
+  });
+});
+
+/**
+ * A multipart upload with checksums by the aws CLI v2 (Debian's 2.9 has no --checksum-algorithm
+ * on `aws s3 cp`, so the s3api commands: create-multipart-upload and upload-part with
+ * --checksum-algorithm, the CLI computing each part's checksum, complete-multipart-upload with the
+ * parts' checksums), then what S3 answers for it: head-object --checksum-mode ENABLED and
+ * get-object-attributes with Checksum and ObjectParts (paged with --max-parts).
+ */
+describe('aws CLI v2: multipart upload with --checksum-algorithm, head-object and get-object-attributes', () => {
+  const installed = existsSync(awsCli.binary);
+  if (!installed && process.env.CI !== 'true') {
+    test.skip(`aws CLI v2: ${awsCli.binary} is not installed (apt-get install it; CI does)`, () => undefined);
+    return;
+  }
+  let gw: Target;
+  let work: string;
+  let env: NodeJS.ProcessEnv;
+  const aws = async (...args: string[]): Promise<Record<string, unknown>> => {
+    try {
+      const { stdout } = await run(awsCli.binary, [...(awsCli.globalArgs?.(env) ?? []), '--output', 'json', ...args], { env, cwd: work, maxBuffer: 64 * MiB, timeout: 120_000 });
+      return stdout.trim() === '' ? {} : (JSON.parse(stdout) as Record<string, unknown>);
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new Error(`aws ${args.join(' ')} failed: ${e.message}\n${e.stderr ?? ''}`);
+    }
+  };
+  beforeAll(async () => {
+    if (!installed) return;
+    gw = await oneGateway();
+    work = await mkdtemp(path.join(os.tmpdir(), 'ringcache-cli-sums-'));
+    env = await awsCli.env(gw, work);
+  });
+  afterAll(async () => {
+    if (!installed) return;
+    await gw?.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  test.each(['SHA256', 'CRC32'] as const)('%s: the composite checksum and each part with its checksum', async (algorithm) => {
+    if (!installed) throw new Error(`the aws CLI v2 is required in CI but ${awsCli.binary} is missing`);
+    const bucket = `cli-sums-${algorithm.toLowerCase()}`;
+    const key = 'dir/big.bin';
+    const field = `Checksum${algorithm}`;
+    await aws('s3api', 'create-bucket', '--bucket', bucket);
+    const parts = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(2 * MiB + 17)];
+    const digest = (b: Buffer): Buffer => {
+      if (algorithm === 'SHA256') return createHash('sha256').update(b).digest();
+      const out = Buffer.alloc(4);
+      out.writeUInt32BE(zlib.crc32(b) >>> 0);
+      return out;
+    };
+    const created = await aws('s3api', 'create-multipart-upload', '--bucket', bucket, '--key', key, '--checksum-algorithm', algorithm);
+    expect(created.ChecksumAlgorithm).toBe(algorithm);
+    const uploadId = created.UploadId as string;
+    const done: Array<Record<string, unknown>> = [];
+    for (let i = 0; i < parts.length; i++) {
+      const file = path.join(work, `part-${i + 1}`);
+      await writeFile(file, parts[i]);
+      const up = await aws('s3api', 'upload-part', '--bucket', bucket, '--key', key, '--upload-id', uploadId, '--part-number', String(i + 1), '--body', file, '--checksum-algorithm', algorithm);
+      expect(up[field]).toBe(digest(parts[i]).toString('base64')); // the CLI sent it, the gateway checked and kept it
+      done.push({ PartNumber: i + 1, ETag: up.ETag, [field]: up[field] });
+    }
+    await writeFile(path.join(work, 'parts.json'), JSON.stringify({ Parts: done }));
+    const completed = await aws('s3api', 'complete-multipart-upload', '--bucket', bucket, '--key', key, '--upload-id', uploadId, '--multipart-upload', `file://${path.join(work, 'parts.json')}`);
+    const composite = `${(algorithm === 'SHA256' ? createHash('sha256').update(Buffer.concat(parts.map(digest))).digest() : digest(Buffer.concat(parts.map(digest)))).toString('base64')}-3`;
+    expect(completed[field]).toBe(composite);
+
+    const head = await aws('s3api', 'head-object', '--bucket', bucket, '--key', key, '--checksum-mode', 'ENABLED');
+    expect(head[field]).toBe(composite);
+    expect(head.ContentLength).toBe(12 * MiB + 17);
+
+    const attrs = await aws('s3api', 'get-object-attributes', '--bucket', bucket, '--key', key, '--object-attributes', 'Checksum', 'ObjectParts', 'ObjectSize');
+    expect(attrs.Checksum).toMatchObject({ [field]: composite.slice(0, -2) });
+    expect(attrs.ObjectSize).toBe(12 * MiB + 17);
+    expect(attrs.ObjectParts).toMatchObject({ TotalPartsCount: 3, IsTruncated: false });
+    expect((attrs.ObjectParts as { Parts: unknown[] }).Parts).toEqual(parts.map((p, i) => ({ PartNumber: i + 1, Size: p.length, [field]: digest(p).toString('base64') })));
+    const page = await aws('s3api', 'get-object-attributes', '--bucket', bucket, '--key', key, '--object-attributes', 'ObjectParts', '--max-parts', '2', '--part-number-marker', '1');
+    expect(page.ObjectParts).toMatchObject({ TotalPartsCount: 3, MaxParts: 2, PartNumberMarker: 1, IsTruncated: false });
+    expect((page.ObjectParts as { Parts: Array<{ PartNumber: number }> }).Parts.map((p) => p.PartNumber)).toEqual([2, 3]);
   });
 });

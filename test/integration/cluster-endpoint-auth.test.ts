@@ -15,6 +15,7 @@ import { Authenticator } from '../../src/s3/auth';
 import type { BucketRegistry } from '../../src/mounts/bucket-registry';
 import { ADMIN, READER } from '../helpers/gateway';
 import { rawRequest } from '../helpers/raw-request';
+import { Callers } from '../../src/admin/admin-access';
 
 const SECRET = 'unit-test-cluster-secret';
 const PREFIX = '/_ringcache/cluster';
@@ -68,7 +69,7 @@ beforeEach(async () => {
   ];
   const authenticator = new Authenticator((id) => credentials.find((c) => c.accessKeyId === id)?.secretAccessKey);
   app = fastify();
-  await app.register(clusterPlugin, { prefix: PREFIX, node, verifier: new HopVerifier('node-b', SECRET), signer: new HopSigner('node-b', SECRET), tls: { mutual: false }, buckets, cache: nodeCache, authenticator, credentials });
+  await app.register(clusterPlugin, { prefix: PREFIX, node, verifier: new HopVerifier('node-b', SECRET), signer: new HopSigner('node-b', SECRET), tls: { mutual: false }, buckets, cache: nodeCache, callers: new Callers(authenticator, credentials) });
   await app.listen({ host: '127.0.0.1', port: 0 });
   base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
 });

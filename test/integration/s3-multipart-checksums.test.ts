@@ -3,13 +3,15 @@
  * sends the checksums itself): the algorithm and type named at CreateMultipartUpload, part
  * checksums verified, kept and listed, the object's COMPOSITE ("<b64>-N") or FULL_OBJECT (combined
  * CRC) checksum made at completion, returned by HeadObject/GetObject with checksum mode (the SDK
- * validates a full-object CRC against the body it receives) and by GetObjectAttributes; the
+ * validates a full-object CRC against the body it receives) and by GetObjectAttributes (with the
+ * parts of a COMPOSITE object, each with its checksum, paged); the
  * refusals S3 makes (InvalidPart, InvalidRequest, BadDigest).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import {
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectAttributesCommand,
@@ -94,7 +96,28 @@ test('SHA256 COMPOSITE: part checksums kept and listed, "<b64>-N" on completion,
 
   const attrs = await s3.send(new GetObjectAttributesCommand({ Bucket, Key, ObjectAttributes: ['Checksum', 'ObjectParts'] }));
   expect(attrs.Checksum).toEqual({ ChecksumSHA256: composite.slice(0, -2), ChecksumType: 'COMPOSITE' });
-  expect(attrs.ObjectParts?.TotalPartsCount).toBe(2);
+  // A COMPOSITE object lists its parts, each with its checksum, paged like ListParts.
+  expect(attrs.ObjectParts).toEqual({
+    TotalPartsCount: 2,
+    PartNumberMarker: '0',
+    NextPartNumberMarker: '2',
+    MaxParts: 1000,
+    IsTruncated: false,
+    Parts: parts.map((p, i) => ({ PartNumber: i + 1, Size: p.length, ChecksumSHA256: sha256(p).toString('base64') })),
+  });
+  const first = await s3.send(new GetObjectAttributesCommand({ Bucket, Key, ObjectAttributes: ['ObjectParts'], MaxParts: 1 }));
+  expect(first.ObjectParts).toMatchObject({ TotalPartsCount: 2, MaxParts: 1, IsTruncated: true, NextPartNumberMarker: '1' });
+  expect(first.ObjectParts?.Parts?.map((p) => p.PartNumber)).toEqual([1]);
+  const rest = await s3.send(new GetObjectAttributesCommand({ Bucket, Key, ObjectAttributes: ['ObjectParts'], MaxParts: 1, PartNumberMarker: first.ObjectParts?.NextPartNumberMarker }));
+  expect(rest.ObjectParts).toMatchObject({ TotalPartsCount: 2, PartNumberMarker: '1', IsTruncated: false });
+  expect(rest.ObjectParts?.Parts).toEqual([{ PartNumber: 2, Size: 4321, ChecksumSHA256: sha256(parts[1]).toString('base64') }]);
+  const past = await s3.send(new GetObjectAttributesCommand({ Bucket, Key, ObjectAttributes: ['ObjectParts'], PartNumberMarker: '2' }));
+  expect(past.ObjectParts).toMatchObject({ TotalPartsCount: 2, IsTruncated: false });
+  expect(past.ObjectParts?.Parts ?? []).toEqual([]);
+  // A copy onto itself that changes only metadata keeps them.
+  await s3.send(new CopyObjectCommand({ Bucket, Key, CopySource: `${Bucket}/${Key}`, MetadataDirective: 'REPLACE', Metadata: { note: 'x' } }));
+  const copied = await s3.send(new GetObjectAttributesCommand({ Bucket, Key, ObjectAttributes: ['ObjectParts'] }));
+  expect(copied.ObjectParts?.Parts?.map((p) => p.ChecksumSHA256)).toEqual(parts.map((p) => sha256(p).toString('base64')));
 });
 
 test('CRC32 FULL_OBJECT: the CRC of the whole object, combined from the parts; the SDK validates it on GET', async () => {
@@ -119,8 +142,10 @@ test('CRC32 FULL_OBJECT: the CRC of the whole object, combined from the parts; t
   const got = await s3.send(new GetObjectCommand({ Bucket, Key, ChecksumMode: 'ENABLED' }));
   expect(got).toMatchObject({ ChecksumCRC32: whole, ChecksumType: 'FULL_OBJECT' });
   expect((await bodyBytes(got.Body)).equals(Buffer.concat(parts))).toBe(true);
-  const attrs = await s3.send(new GetObjectAttributesCommand({ Bucket, Key, ObjectAttributes: ['Checksum'] }));
+  const attrs = await s3.send(new GetObjectAttributesCommand({ Bucket, Key, ObjectAttributes: ['Checksum', 'ObjectParts'] }));
   expect(attrs.Checksum).toEqual({ ChecksumCRC32: whole, ChecksumType: 'FULL_OBJECT' });
+  // S3 lists parts only for COMPOSITE objects: a FULL_OBJECT one gives its part count.
+  expect(attrs.ObjectParts).toEqual({ TotalPartsCount: 3 });
 });
 
 test('parts without a checksum of their own get the upload\'s algorithm; UploadPartCopy too', async () => {

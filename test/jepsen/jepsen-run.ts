@@ -19,7 +19,7 @@ import { checkRegisters, type Violation } from './register-checker';
 
 export type Backend = 'static' | 'consul' | 'etcd';
 
-export interface JepsenOptions {
+interface JepsenOptions {
   backend: Backend;
   durationMs: number;
   clients?: number;
@@ -33,7 +33,7 @@ export interface JepsenOptions {
   log?: (line: string) => void;
 }
 
-export interface JepsenReport {
+interface JepsenReport {
   backend: Backend;
   ops: number;
   writes: { ok: number; info: number };

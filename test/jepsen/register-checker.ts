@@ -24,7 +24,7 @@ export interface Violation {
   reason: string;
 }
 
-export interface CheckResult {
+interface CheckResult {
   reads: number;
   writes: number;
   violations: Violation[];

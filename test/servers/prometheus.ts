@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort, waitFor } from '../helpers/cluster-processes';
 
-export const PROMETHEUS = '/usr/bin/prometheus';
+const PROMETHEUS = '/usr/bin/prometheus';
 
 /** Why Prometheus cannot run here, or undefined. */
 export function prometheusMissing(): string | undefined {
@@ -26,7 +26,7 @@ export function promtoolCheckMetrics(exposition: string): { status: number | nul
   return { status: res.status, output: `${res.stdout}${res.stderr}`.trim() };
 }
 
-export interface ScrapeTarget {
+interface ScrapeTarget {
   /** host:port */
   address: string;
   labels?: Record<string, string>;

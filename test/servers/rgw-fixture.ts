@@ -6,7 +6,7 @@
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { rgwMissing, startRgw, type RgwServer } from './ceph-rgw';
 
-export interface RgwHandle {
+interface RgwHandle {
   /** The running server (set in beforeAll). */
   readonly server: RgwServer;
   /** A raw SDK client for RGW itself (not through the gateway). */

@@ -25,7 +25,7 @@ async function slowOwner(delayMs: number): Promise<{ app: FastifyInstance; url: 
   };
   const buckets = { get: async () => ({ name: 'bkt', cache }) } as unknown as BucketRegistry;
   const app = fastify();
-  await app.register(clusterPlugin, { prefix: '/_ringcache/cluster', node: {} as never, verifier: new HopVerifier('owner', SECRET), signer: undefined, tls: { mutual: false }, buckets, authenticator: {} as never, credentials: [] });
+  await app.register(clusterPlugin, { prefix: '/_ringcache/cluster', node: {} as never, verifier: new HopVerifier('owner', SECRET), signer: undefined, tls: { mutual: false }, buckets, callers: {} as never });
   await app.listen({ host: '127.0.0.1', port: 0 });
   return { app, url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`, warmed };
 }

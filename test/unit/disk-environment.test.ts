@@ -16,7 +16,7 @@ import { JobStore } from '../../src/jobs/job-store';
 const PAGE = 64 * 1024;
 const QUOTA = 16 * 1024 * 1024;
 
-const quiet: PageStoreEvents = { hit: () => undefined, miss: () => undefined, stored: () => undefined, evicted: () => undefined, checksumFailure: () => undefined, error: () => undefined };
+const quiet: PageStoreEvents = { stored: () => undefined, evicted: () => undefined, checksumFailure: () => undefined, error: () => undefined };
 
 interface Logged {
   level: string;

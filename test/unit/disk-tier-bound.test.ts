@@ -11,7 +11,7 @@ import { DiskTier } from '../../src/cache/disk-tier';
 import { pageKeyOf, type PageStoreEvents } from '../../src/cache/types';
 
 const MiB = 1024 * 1024;
-const quiet: PageStoreEvents = { hit: () => undefined, miss: () => undefined, stored: () => undefined, evicted: () => undefined, checksumFailure: () => undefined, error: () => undefined };
+const quiet: PageStoreEvents = { stored: () => undefined, evicted: () => undefined, checksumFailure: () => undefined, error: () => undefined };
 
 test('the rounding of pages into LMDB overflow pages', () => {
   expect(storedPageBytes(64 * 1024)).toBe(17 * 4096);

@@ -41,7 +41,7 @@ const store = new TieredPageStore({
   memoryBytes: Number(memory),
   pageSize: 64 * 1024,
   events: {
-    hit() {}, miss() {}, stored() {}, evicted() {},
+    stored() {}, evicted() {},
     checksumFailure() { report('checksum failure'); },
     error(op, err) { report('error ' + op + ' ' + err); },
   },
@@ -69,8 +69,6 @@ const keys = [];
 `;
 
 const silentEvents = (errors: string[]): PageStoreEvents => ({
-  hit: () => undefined,
-  miss: () => undefined,
   stored: () => undefined,
   evicted: () => undefined,
   checksumFailure: () => void errors.push('checksum failure'),

@@ -11,7 +11,7 @@ import { composeObjects, type ComposeSource } from './gcs-requests';
 
 export const MAX_COMPOSE_SOURCES = 32;
 
-export interface ComposeStep {
+interface ComposeStep {
   destination: string;
   sources: string[];
 }
@@ -50,7 +50,7 @@ export function planComposeTree(
   return levels;
 }
 
-export interface ComposeTreeResult {
+interface ComposeTreeResult {
   final: FileMetadata;
   /** Intermediate objects written (to be deleted by the caller). */
   intermediates: string[];

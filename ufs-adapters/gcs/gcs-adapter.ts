@@ -28,7 +28,8 @@ import {
 import type { GcsContext } from './gcs-context';
 import { getBucketSetting, putBucketSetting } from './gcs-bucket-settings';
 import { copyObject } from './gcs-copy';
-import { mapGcsError, throwIfAborted } from './gcs-errors';
+import { mapGcsError } from './gcs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { listObjects } from './gcs-list';
 import { md5Etag, mergeMetadata, toResource } from './gcs-metadata';
 import { abortUpload, cleanupAbandoned, completeUpload, createUpload, listParts, listUploads, loadUpload, uploadPart } from './gcs-multipart';

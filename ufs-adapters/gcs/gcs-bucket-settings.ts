@@ -6,7 +6,8 @@
 import { ufsError } from '../errors';
 import type { BucketSettingName } from '../types';
 import type { GcsContext } from './gcs-context';
-import { httpStatusOf, mapGcsError, throwIfAborted } from './gcs-errors';
+import { httpStatusOf, mapGcsError } from './gcs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { downloadHandle } from './gcs-read';
 
 export async function getBucketSetting(ctx: GcsContext, name: BucketSettingName, signal?: AbortSignal): Promise<unknown> {

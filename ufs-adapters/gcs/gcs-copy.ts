@@ -10,8 +10,10 @@ import type { FileMetadata } from '@google-cloud/storage';
 import { isUfsError } from '../errors';
 import type { CopyRequest, WriteResult } from '../types';
 import type { GcsContext } from './gcs-context';
-import { httpStatusOf, mapGcsError, throwIfAborted } from './gcs-errors';
+import { httpStatusOf, mapGcsError } from './gcs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { etagOf, internalEntries, objectInfoOf, toResource } from './gcs-metadata';
+import { copyDestinationMetadata } from '../object-metadata';
 import { rewriteObject } from './gcs-requests';
 import { getResource } from './gcs-read';
 
@@ -31,7 +33,7 @@ export async function copyObject(ctx: GcsContext, request: CopyRequest): Promise
       }
       const source = await getResource(ctx, sourceName, 'copy object');
       const sourceInfo = objectInfoOf(request.sourceKey, source);
-      const metadata = { ...request.metadata, checksums: request.metadata.checksums ?? sourceInfo.checksums };
+      const metadata = copyDestinationMetadata(request, sourceInfo);
       const resource = toResource(metadata, internalEntries(source), { explicitNulls: true, previous: source });
       result = await rewriteObject(ctx, sourceName, destinationName, { sourceGeneration: String(source.generation), resource, signal });
     } catch (err) {

@@ -34,9 +34,6 @@ export function httpStatusOf(err: unknown): number | undefined {
 /** Not `instanceof`: errors may come from another realm (jest) or from the library's own streams. */
 export const isAbortError = (err: unknown): boolean => field(err, 'name') === 'AbortError' || field(err, 'code') === 'ABORT_ERR';
 
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw ufsError('Aborted', 'operation aborted', signal.reason);
-}
 
 export type StatusOverrides = Partial<Record<number, UfsErrorKind>>;
 

@@ -14,7 +14,8 @@ import type { FileMetadata } from '@google-cloud/storage';
 import type { ListEntry, ListOptions } from '../types';
 import { compareUtf8, isAfter } from '../utf8-order';
 import type { GcsContext } from './gcs-context';
-import { mapGcsError, throwIfAborted } from './gcs-errors';
+import { mapGcsError } from './gcs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { etagOf } from './gcs-metadata';
 import { afterFolder, reservedFolderOf } from './gcs-names';
 
@@ -24,7 +25,7 @@ interface ListPage {
   nextPageToken?: string;
 }
 
-export interface ListQuery {
+interface ListQuery {
   prefix: string;
   delimiter?: string;
   startOffset?: string;

@@ -8,12 +8,15 @@
  *   "ringcache-u-<name>" so they never collide with the adapter's own keys:
  *     ringcache-etag          S3 ETag of a multipart (composed) object
  *     ringcache-part-sizes    part sizes of a multipart object, run-length encoded
+ *     ringcache-part-checksums  part checksums of a COMPOSITE multipart object, comma-separated
+ *                             (left out when longer than MAX_PART_CHECKSUMS_CHARS)
  *     ringcache-expires       the raw Expires header (GCS has no such field)
  *     ringcache-checksum-<a>  S3 checksums (x-amz-checksum-<a>), base64
  *     ringcache-acl           the object's ACL, as the S3 layer encodes it
  */
 import type { FileMetadata } from '@google-cloud/storage';
-import type { ChecksumAlgorithm, ChecksumMap, ObjectInfo, ObjectMetadata } from '../types';
+import { isChecksumAlgorithm, type ChecksumMap, type ObjectInfo, type ObjectMetadata } from '../types';
+import { decodePartChecksums, decodePartSizes, encodePartChecksums } from '../part-list-encoding';
 
 const INTERNAL_PREFIX = 'ringcache-';
 const USER_ESCAPE = 'ringcache-u-';
@@ -22,9 +25,11 @@ export const PART_SIZES_KEY = 'ringcache-part-sizes';
 const EXPIRES_KEY = 'ringcache-expires';
 const ACL_KEY = 'ringcache-acl';
 const CHECKSUM_PREFIX = 'ringcache-checksum-';
-const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'];
 /** Longest RLE part-size list stored (GCS allows 8 KiB of custom metadata in total). */
-const MAX_PART_SIZES_CHARS = 4096;
+export const MAX_PART_SIZES_CHARS = 4096;
+const PART_CHECKSUMS_KEY = 'ringcache-part-checksums';
+/** Longest part-checksum list stored: 66 SHA-256 parts, 341 CRC32 parts. */
+const MAX_PART_CHECKSUMS_CHARS = 3000;
 /** GCS's own default, used when the client gave none (so the library does not guess one from the name). */
 export const DEFAULT_GCS_CONTENT_TYPE = 'application/octet-stream';
 
@@ -76,6 +81,8 @@ export function toResource(
   for (const [alg, value] of Object.entries(metadata.checksums ?? {})) {
     if (value !== undefined) custom[CHECKSUM_PREFIX + alg.toLowerCase()] = value;
   }
+  const partChecksums = metadata.partChecksums ? encodePartChecksums(metadata.partChecksums) : undefined;
+  if (partChecksums !== undefined && partChecksums.length <= MAX_PART_CHECKSUMS_CHARS) custom[PART_CHECKSUMS_KEY] = partChecksums;
   Object.assign(custom, internal);
   if (!options.explicitNulls) {
     for (const [name, value] of Object.entries(custom)) if (value === null) delete custom[name];
@@ -108,35 +115,12 @@ export function etagOf(resource: FileMetadata): string {
 
 export const md5Etag = (md5: Buffer): string => `"${md5.toString('hex')}"`;
 
-/** "5242880*3,1000" for [5242880, 5242880, 5242880, 1000]. */
-export function encodePartSizes(sizes: number[]): string | undefined {
-  const runs: string[] = [];
-  for (let i = 0; i < sizes.length; ) {
-    let j = i;
-    while (j < sizes.length && sizes[j] === sizes[i]) j++;
-    runs.push(j - i > 1 ? `${sizes[i]}*${j - i}` : String(sizes[i]));
-    i = j;
-  }
-  const text = runs.join(',');
-  return text.length <= MAX_PART_SIZES_CHARS ? text : undefined;
-}
-
-export function decodePartSizes(text: unknown): number[] | undefined {
-  if (typeof text !== 'string' || !/^\d+(\*\d+)?(,\d+(\*\d+)?)*$/.test(text)) return undefined;
-  const sizes: number[] = [];
-  for (const run of text.split(',')) {
-    const [size, count = '1'] = run.split('*');
-    if (Number(count) > 10000 || sizes.length + Number(count) > 10000) return undefined;
-    for (let i = 0; i < Number(count); i++) sizes.push(Number(size));
-  }
-  return sizes;
-}
-
 export function objectInfoOf(key: string, resource: FileMetadata): ObjectInfo {
   const userMetadata: Record<string, string> = {};
   const checksums: ChecksumMap = {};
   let expires: string | undefined;
   let acl: string | undefined;
+  let partChecksums: string[] | undefined;
   for (const [rawName, value] of Object.entries(resource.metadata ?? {})) {
     if (value === null || value === undefined) continue;
     const name = rawName.toLowerCase();
@@ -144,9 +128,10 @@ export function objectInfoOf(key: string, resource: FileMetadata): ObjectInfo {
     if (name.startsWith(USER_ESCAPE)) userMetadata[name.slice(USER_ESCAPE.length)] = text;
     else if (name === EXPIRES_KEY) expires = text;
     else if (name === ACL_KEY) acl = text;
+    else if (name === PART_CHECKSUMS_KEY) partChecksums = decodePartChecksums(text);
     else if (name.startsWith(CHECKSUM_PREFIX)) {
-      const alg = name.slice(CHECKSUM_PREFIX.length).toUpperCase() as ChecksumAlgorithm;
-      if (CHECKSUM_ALGORITHMS.includes(alg)) checksums[alg] = text;
+      const alg = name.slice(CHECKSUM_PREFIX.length).toUpperCase();
+      if (isChecksumAlgorithm(alg)) checksums[alg] = text;
     } else if (!name.startsWith(INTERNAL_PREFIX)) userMetadata[name] = text;
   }
   const info: ObjectInfo = {
@@ -163,6 +148,7 @@ export function objectInfoOf(key: string, resource: FileMetadata): ObjectInfo {
   if (expires !== undefined) info.expires = expires;
   if (acl !== undefined) info.acl = acl;
   if (Object.keys(checksums).length > 0) info.checksums = checksums;
+  if (partChecksums) info.partChecksums = partChecksums;
   if (resource.componentCount !== undefined && !resource.md5Hash) {
     const partSizes = decodePartSizes(resource.metadata?.[PART_SIZES_KEY]);
     if (partSizes && partSizes.reduce((a, b) => a + b, 0) === info.size) info.partSizes = partSizes;

@@ -8,23 +8,26 @@
  * deletes the upload's objects. The composed object has no md5Hash; its S3 ETag (md5 of the
  * parts' binary MD5s, "-N") and part sizes are stored in its custom metadata.
  */
-import { createHash } from 'node:crypto';
 import type { FileMetadata } from '@google-cloud/storage';
 import { ufsError } from '../errors';
-import { MAX_PART_NUMBER, type ChecksumMap, type CompletedPart, type MultipartUpload, type ObjectMetadata, type PartInfo, type UploadPartRequest, type WriteResult } from '../types';
+import { isChecksumAlgorithm, type ChecksumMap, type CompletedPart, type MultipartUpload, type ObjectMetadata, type PartInfo, type UploadPartRequest, type WriteResult } from '../types';
 import { compareUtf8 } from '../utf8-order';
 import { composeTree } from './compose-tree';
 import { deleteQuietly, mapLimit, type GcsContext } from './gcs-context';
-import { httpStatusOf, mapGcsError, throwIfAborted } from './gcs-errors';
+import { httpStatusOf, mapGcsError } from './gcs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { listAllObjects, listPage } from './gcs-list';
-import { ETAG_KEY, PART_SIZES_KEY, encodePartSizes, md5Etag, toResource } from './gcs-metadata';
+import { ETAG_KEY, MAX_PART_SIZES_CHARS, PART_SIZES_KEY, md5Etag, toResource } from './gcs-metadata';
+import { encodePartSizes } from '../part-list-encoding';
 import { isValidUploadId, newUploadId } from './gcs-names';
 import { downloadHandle } from './gcs-read';
 import { putObject } from './gcs-upload';
+import { parseMetadata } from '../shared/stored-metadata';
+import { assertPartNumber, checkPartOrder, checkPartSizes, matchPart, multipartEtag } from '../shared/multipart-parts';
 
 const PART_OBJECT = /\/part-([1-9][0-9]{0,4})$/;
 
-export interface StoredUpload extends MultipartUpload {
+interface StoredUpload extends MultipartUpload {
   metadata: ObjectMetadata;
 }
 
@@ -36,7 +39,7 @@ interface StoredPart extends PartInfo {
 
 const noSuchUpload = (cause?: unknown) => ufsError('NoSuchUpload', 'the multipart upload does not exist', cause);
 
-import { mergeMetadata, unquoteEtag as unquote } from '../object-metadata';
+import { mergeMetadata } from '../object-metadata';
 
 /** A part's checksums as custom metadata of its part object ("ringcache-checksum-<alg>"). */
 const partChecksumMetadata = (checksums: ChecksumMap): Record<string, string> =>
@@ -46,23 +49,9 @@ function partChecksumsOf(metadata: Record<string, unknown> | undefined): Checksu
   const out: ChecksumMap = {};
   for (const [name, value] of Object.entries(metadata ?? {})) {
     const alg = name.startsWith('ringcache-checksum-') ? name.slice('ringcache-checksum-'.length).toUpperCase() : '';
-    if (['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'].includes(alg) && typeof value === 'string') out[alg as keyof ChecksumMap] = value;
+    if (isChecksumAlgorithm(alg) && typeof value === 'string') out[alg] = value;
   }
   return Object.keys(out).length > 0 ? out : undefined;
-}
-
-function parseMetadata(raw: unknown): ObjectMetadata {
-  const source = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
-  const strings = (value: unknown): Record<string, string> =>
-    typeof value === 'object' && value !== null
-      ? Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'))
-      : {};
-  const metadata: ObjectMetadata = { userMetadata: strings(source.userMetadata) };
-  for (const field of ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires', 'acl', 'checksumAlgorithm'] as const) {
-    if (typeof source[field] === 'string') metadata[field] = source[field] as string;
-  }
-  if (typeof source.checksums === 'object' && source.checksums !== null) metadata.checksums = strings(source.checksums);
-  return metadata;
 }
 
 /** upload.json of `uploadId`, or undefined when it is missing or unreadable. */
@@ -105,12 +94,6 @@ export async function createUpload(ctx: GcsContext, key: string, metadata: Objec
     throw mapGcsError(err, 'create multipart upload');
   }
   return { uploadId, key, initiated };
-}
-
-function assertPartNumber(partNumber: number): void {
-  if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
-    throw ufsError('InvalidPart', `part numbers must be integers from 1 to ${MAX_PART_NUMBER}`);
-  }
 }
 
 /** Streams a part into `part-<n>` (replacing an earlier upload of that number only once it succeeded). */
@@ -172,30 +155,12 @@ export async function listParts(ctx: GcsContext, key: string, uploadId: string):
 
 /** S3's checks, in S3's order: InvalidPartOrder, InvalidPart, EntityTooSmall. */
 function validateParts(ctx: GcsContext, requested: CompletedPart[], stored: StoredPart[]): StoredPart[] {
-  if (requested.length === 0) throw ufsError('InvalidPartOrder', 'the part list must not be empty');
-  requested.forEach((part, i) => {
-    if (i > 0 && part.partNumber <= requested[i - 1].partNumber) {
-      throw ufsError('InvalidPartOrder', 'the part list must be in strictly ascending part number order');
-    }
-  });
+  checkPartOrder(requested);
   const byNumber = new Map(stored.map((part) => [part.partNumber, part]));
-  const valid = requested.map((part) => {
-    const found = byNumber.get(part.partNumber);
-    if (!found || unquote(found.etag) !== unquote(String(part.etag))) {
-      throw ufsError('InvalidPart', `part ${part.partNumber} was not found or its ETag does not match`);
-    }
-    return found;
-  });
-  valid.forEach((part, i) => {
-    if (i < valid.length - 1 && part.size < ctx.minPartSize) {
-      throw ufsError('EntityTooSmall', `part ${part.partNumber} is smaller than the minimum part size`);
-    }
-  });
+  const valid = requested.map((part) => matchPart(byNumber.get(part.partNumber), part));
+  checkPartSizes(valid, ctx.minPartSize);
   return valid;
 }
-
-export const multipartEtag = (md5s: Buffer[]): string =>
-  `"${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${md5s.length}"`;
 
 export async function completeUpload(
   ctx: GcsContext,
@@ -216,7 +181,7 @@ export async function completeUpload(
   const partSizes = valid.map((part) => part.size);
   const internal: Record<string, string> = { [ETAG_KEY]: etag };
   const encodedSizes = encodePartSizes(partSizes);
-  if (encodedSizes !== undefined) internal[PART_SIZES_KEY] = encodedSizes;
+  if (encodedSizes.length <= MAX_PART_SIZES_CHARS) internal[PART_SIZES_KEY] = encodedSizes;
   let intermediates: string[] = [];
   let final: FileMetadata;
   try {

@@ -9,10 +9,10 @@ import { randomUUID } from 'node:crypto';
 import { isUploadId as isValidUploadId, newUploadId } from '../upload-id';
 import { ufsError } from '../errors';
 
-export const UPLOADS_FOLDER = '.ringcache-uploads/';
-export const TMP_FOLDER = '.ringcache-tmp/';
-export const SETTINGS_FOLDER = '.ringcache-settings/';
-export const RESERVED_FOLDERS = [UPLOADS_FOLDER, TMP_FOLDER, SETTINGS_FOLDER] as const;
+const UPLOADS_FOLDER = '.ringcache-uploads/';
+const TMP_FOLDER = '.ringcache-tmp/';
+const SETTINGS_FOLDER = '.ringcache-settings/';
+const RESERVED_FOLDERS = [UPLOADS_FOLDER, TMP_FOLDER, SETTINGS_FOLDER] as const;
 
 /** GCS object names are at most 1024 bytes of UTF-8. */
 const MAX_NAME_BYTES = 1024;

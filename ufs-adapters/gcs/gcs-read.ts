@@ -10,7 +10,8 @@ import type { File, FileMetadata } from '@google-cloud/storage';
 import { ufsError } from '../errors';
 import type { ByteRange, ObjectInfo, ReadOptions } from '../types';
 import type { GcsContext } from './gcs-context';
-import { isAbortError, mapGcsError, throwIfAborted, type StatusOverrides } from './gcs-errors';
+import { isAbortError, mapGcsError, type StatusOverrides } from './gcs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { etagOf, objectInfoOf } from './gcs-metadata';
 
 import { unquoteEtag as unquote } from '../object-metadata';
@@ -49,7 +50,7 @@ export async function statObject(ctx: GcsContext, key: string, signal?: AbortSig
   return objectInfoOf(key, await getResource(ctx, name));
 }
 
-export interface DownloadGuard {
+interface DownloadGuard {
   /**
    * Longest wait for the next chunk while the consumer is reading. The library's HTTP layer
    * (node-fetch 2) never ends nor fails a Content-Length body whose connection drops, so a
@@ -86,7 +87,7 @@ function withinIdleTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => 
  * A stall longer than `guard.idleTimeoutMs` or a body shorter than expected is Unavailable.
  * Destroying the returned stream destroys `source` (and its HTTP request).
  */
-export async function openAfterFirstChunk(
+async function openAfterFirstChunk(
   source: Readable,
   signal: AbortSignal | undefined,
   mapError: (err: unknown) => Error,

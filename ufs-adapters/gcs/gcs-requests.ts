@@ -6,7 +6,7 @@
  */
 import type { FileMetadata } from '@google-cloud/storage';
 import type { GcsContext } from './gcs-context';
-import { throwIfAborted } from './gcs-errors';
+import { throwIfAborted } from '../shared/abort';
 import type { GcsResource } from './gcs-metadata';
 
 interface RewriteResponse {

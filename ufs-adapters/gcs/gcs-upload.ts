@@ -30,11 +30,12 @@ import { pipeline } from 'node:stream/promises';
 import type { FileMetadata } from '@google-cloud/storage';
 import { isUfsError, ufsError } from '../errors';
 import { deleteQuietly, type GcsContext } from './gcs-context';
-import { httpStatusOf, isAbortError, mapGcsError, throwIfAborted } from './gcs-errors';
+import { httpStatusOf, isAbortError, mapGcsError } from './gcs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { DEFAULT_GCS_CONTENT_TYPE, type GcsResource } from './gcs-metadata';
 import { rewriteObject } from './gcs-requests';
 
-export interface PutRequest {
+interface PutRequest {
   /** Full object name. */
   name: string;
   body: Readable;
@@ -45,7 +46,7 @@ export interface PutRequest {
   action: string;
 }
 
-export interface PutResult {
+interface PutResult {
   md5: Buffer;
   size: number;
   resource: FileMetadata;

@@ -8,25 +8,8 @@
  * implemented: on a secured cluster, obtain a delegation token out of band
  * (`hdfs fetchdt`, or GETDELEGATIONTOKEN with `curl --negotiate`) and renew it.
  */
-import type { Readable } from 'node:stream';
-import type {
-  BucketSettingName,
-  ByteRange,
-  CompletedPart,
-  CopyRequest,
-  ListEntry,
-  ListOptions,
-  MultipartUpload,
-  ObjectInfo,
-  ObjectMetadata,
-  PartInfo,
-  ReadOptions,
-  UfsAdapter,
-  UfsCapabilities,
-  UploadPartRequest,
-  WriteRequest,
-  WriteResult,
-} from '../types';
+import type { UfsAdapter, UfsCapabilities } from '../types';
+import { bindOperations, type BoundOperations, type Operations } from '../shared/adapter-operations';
 import { createHdfsContext, type HdfsContext } from './hdfs-context';
 import { layoutFor } from './hdfs-layout';
 import { parseHdfsUri } from './hdfs-uri';
@@ -58,6 +41,34 @@ export interface HdfsAdapterOptions {
   listLookahead?: number;
 }
 
+type Optional = 'cleanupAbandonedUploads' | 'getBucketSetting' | 'putBucketSetting';
+
+const operations: Operations<HdfsContext, Optional> = {
+  stat: statObject,
+  read: readObject,
+  list: listObjects,
+  write: writeObject,
+  delete: deleteObject,
+  copy: copyObject,
+  createMultipartUpload: createUpload,
+  uploadPart,
+  listParts,
+  completeMultipartUpload: completeUpload,
+  abortMultipartUpload: abortUpload,
+  listMultipartUploads: listUploads,
+  getMultipartUpload: async (ctx, key, uploadId, signal) => {
+    const { uploadId: id, key: k, initiated, metadata } = await loadUpload(ctx, key, uploadId, signal);
+    return { uploadId: id, key: k, initiated, metadata };
+  },
+  /** Aborts uploads initiated more than `olderThanMs` ago and removes stale temp files; returns the count removed. */
+  cleanupAbandonedUploads: cleanupAbandoned,
+  getBucketSetting,
+  putBucketSetting,
+};
+
+/** The calls, bound to the adapter's context in the constructor. */
+export interface HdfsAdapter extends BoundOperations<Optional> {}
+
 export class HdfsAdapter implements UfsAdapter {
   readonly kind = 'hdfs';
   readonly capabilities: UfsCapabilities = {
@@ -80,6 +91,7 @@ export class HdfsAdapter implements UfsAdapter {
       maxSockets: options.maxSockets ?? 32,
     });
     this.ctx = createHdfsContext(client, layoutFor(options.root), options.listLookahead ?? 16);
+    Object.assign(this, bindOperations(this.ctx, operations));
   }
 
   /** The normalised HDFS path of the mount root. */
@@ -89,72 +101,6 @@ export class HdfsAdapter implements UfsAdapter {
 
   get nameNodeUrl(): string {
     return this.options.nameNodeUrl;
-  }
-
-  stat(key: string, signal?: AbortSignal): Promise<ObjectInfo> {
-    return statObject(this.ctx, key, signal);
-  }
-
-  read(key: string, range: ByteRange | undefined, options: ReadOptions = {}): Promise<Readable> {
-    return readObject(this.ctx, key, range, options);
-  }
-
-  list(options: ListOptions): AsyncIterable<ListEntry> {
-    return listObjects(this.ctx, options);
-  }
-
-  write(request: WriteRequest): Promise<WriteResult> {
-    return writeObject(this.ctx, request);
-  }
-
-  delete(key: string, signal?: AbortSignal): Promise<void> {
-    return deleteObject(this.ctx, key, signal);
-  }
-
-  copy(request: CopyRequest): Promise<WriteResult> {
-    return copyObject(this.ctx, request);
-  }
-
-  createMultipartUpload(key: string, metadata: ObjectMetadata, signal?: AbortSignal): Promise<MultipartUpload> {
-    return createUpload(this.ctx, key, metadata, signal);
-  }
-
-  uploadPart(request: UploadPartRequest): Promise<PartInfo> {
-    return uploadPart(this.ctx, request);
-  }
-
-  listParts(key: string, uploadId: string, signal?: AbortSignal): Promise<PartInfo[]> {
-    return listParts(this.ctx, key, uploadId, signal);
-  }
-
-  completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal, late?: Partial<ObjectMetadata>): Promise<WriteResult> {
-    return completeUpload(this.ctx, key, uploadId, parts, signal, late);
-  }
-
-  abortMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<void> {
-    return abortUpload(this.ctx, key, uploadId, signal);
-  }
-
-  listMultipartUploads(prefix: string, signal?: AbortSignal): AsyncIterable<MultipartUpload> {
-    return listUploads(this.ctx, prefix, signal);
-  }
-
-  async getMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<MultipartUpload & { metadata: ObjectMetadata }> {
-    const { uploadId: id, key: k, initiated, metadata } = await loadUpload(this.ctx, key, uploadId, signal);
-    return { uploadId: id, key: k, initiated, metadata };
-  }
-
-  /** Aborts uploads initiated more than `olderThanMs` ago and removes stale temp files; returns the count removed. */
-  cleanupAbandonedUploads(olderThanMs: number, signal?: AbortSignal): Promise<number> {
-    return cleanupAbandoned(this.ctx, olderThanMs, signal);
-  }
-
-  getBucketSetting(name: BucketSettingName, signal?: AbortSignal): Promise<unknown> {
-    return getBucketSetting(this.ctx, name, signal);
-  }
-
-  putBucketSetting(name: BucketSettingName, value: unknown, signal?: AbortSignal): Promise<void> {
-    return putBucketSetting(this.ctx, name, value, signal);
   }
 
   async close(): Promise<void> {

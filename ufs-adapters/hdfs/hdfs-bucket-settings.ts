@@ -7,7 +7,8 @@ import { Readable } from 'node:stream';
 import { isUfsError, ufsError } from '../errors';
 import type { BucketSettingName } from '../types';
 import type { HdfsContext } from './hdfs-context';
-import { hdfsError, throwIfAborted } from './hdfs-errors';
+import { hdfsError } from './hdfs-errors';
+import { throwIfAborted } from '../shared/abort';
 
 const settingPath = (ctx: HdfsContext, name: BucketSettingName): string => `${ctx.layout.reservedDir}/settings/${name}.json`;
 

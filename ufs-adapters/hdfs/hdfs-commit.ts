@@ -10,7 +10,8 @@ import type { ObjectMetadata, WriteResult } from '../types';
 import type { HdfsContext } from './hdfs-context';
 import { WebHdfsError, hdfsError, isRemote } from './hdfs-errors';
 import { joinPath, parentOf, pathOfKey } from './hdfs-layout';
-import { EMPTY_MD5_ETAG, META_XATTR, buildRecord, encodeRecord, type ObjectRecord } from './hdfs-metadata';
+import { META_XATTR, buildRecord, encodeRecord, type ObjectRecord } from './hdfs-metadata';
+import { EMPTY_MD5_ETAG } from '../object-metadata';
 import { isMissing, recordOf, statusOf } from './hdfs-object';
 import type { FileStatus } from './webhdfs-client';
 

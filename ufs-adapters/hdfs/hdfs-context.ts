@@ -4,7 +4,7 @@
  * support), probed once.
  */
 import { randomUUID } from 'node:crypto';
-import { KeyedMutex } from '../local/keyed-mutex';
+import { KeyedMutex } from '../shared/keyed-mutex';
 import { hdfsError, isRemote } from './hdfs-errors';
 import type { HdfsLayout } from './hdfs-layout';
 import type { WebHdfsClient } from './webhdfs-client';

@@ -1,10 +1,12 @@
 /** CopyObject: the bytes stream through the gateway (WebHDFS has no server-side copy). */
 import { Readable } from 'node:stream';
 import { ufsError } from '../errors';
-import type { CopyRequest, ObjectInfo, ObjectMetadata, WriteResult } from '../types';
+import { copyDestinationMetadata } from '../object-metadata';
+import type { CopyRequest, WriteResult } from '../types';
 import { commitFile, setRecord } from './hdfs-commit';
 import type { HdfsContext } from './hdfs-context';
-import { hdfsError, throwIfAborted } from './hdfs-errors';
+import { hdfsError } from './hdfs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { assertValidHdfsKey, isFolderKey } from './hdfs-layout';
 import { buildRecord } from './hdfs-metadata';
 import { resolveObject, statObject, statusOf } from './hdfs-object';
@@ -16,8 +18,7 @@ import type { FileStatus } from './webhdfs-client';
 const ATTEMPTS = 3;
 
 /** Metadata for a copy's destination: the replacement if given (keeping content checksums), else the source's. */
-const destinationMetadata = (request: CopyRequest, source: ObjectInfo): ObjectMetadata =>
-  request.metadata ? { ...request.metadata, checksums: request.metadata.checksums ?? source.checksums } : source;
+const destinationMetadata = copyDestinationMetadata;
 
 const sameFile = (a: FileStatus, b: FileStatus | undefined): boolean =>
   b !== undefined && a.length === b.length && a.modificationTime === b.modificationTime && a.fileId === b.fileId;

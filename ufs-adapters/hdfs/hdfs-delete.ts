@@ -1,6 +1,7 @@
 /** DELETE, and the empty folders a removed object leaves behind (S3 has no folders to keep). */
 import type { HdfsContext } from './hdfs-context';
-import { hdfsError, isRemote, throwIfAborted } from './hdfs-errors';
+import { hdfsError, isRemote } from './hdfs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { isFolderKey, parentOf, pathOfKey } from './hdfs-layout';
 import { META_XATTR } from './hdfs-metadata';
 import { isMissing, recordOf, statusOf, xattrsOf } from './hdfs-object';
@@ -11,7 +12,7 @@ const isStrictlyInside = (root: string, hdfsPath: string): boolean => hdfsPath !
  * Removes empty folders from `dir` up to (not including) the root, stopping at the first
  * non-empty folder or folder marker (S3 has no folders to keep).
  */
-export async function pruneEmptyFolders(ctx: HdfsContext, dir: string, signal?: AbortSignal): Promise<void> {
+async function pruneEmptyFolders(ctx: HdfsContext, dir: string, signal?: AbortSignal): Promise<void> {
   for (let current = dir; isStrictlyInside(ctx.layout.root, current); current = parentOf(current)) {
     const removed = await ctx.locks
       .run(`dir:${current}`, async () => {

@@ -6,6 +6,7 @@
  * clients); the WebHdfsError with the server's full message travels in `cause`.
  */
 import { isUfsError, ufsError, type UfsError, type UfsErrorKind } from '../errors';
+import { errorCode } from '../shared/error-code';
 
 /** A non-success answer of the NameNode or a DataNode. */
 export class WebHdfsError extends Error {
@@ -65,11 +66,6 @@ function exceptionName(err: WebHdfsError): string | undefined {
 export const isRemote = (err: unknown, ...exceptions: string[]): err is WebHdfsError =>
   err instanceof WebHdfsError && exceptions.includes(exceptionName(err) ?? '');
 
-const errorCode = (err: unknown): string | undefined => {
-  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  return typeof code === 'string' ? code : undefined;
-};
-
 export const isAbortError = (err: unknown): boolean =>
   typeof err === 'object' &&
   err !== null &&
@@ -92,6 +88,3 @@ export function hdfsError(err: unknown, action: string, overrides: Partial<Recor
   return ufsError('Unavailable', `${action}: HDFS is unreachable${code ? ` (${code})` : ''}`, err);
 }
 
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw ufsError('Aborted', 'operation aborted', signal.reason);
-}

@@ -3,16 +3,14 @@
  *   <root>/.ringcache/tmp/<uuid>                  data of PUT/copy/complete before the rename
  *   <root>/.ringcache/uploads/<uploadId>/part-<n> multipart parts (the folder holds the upload record)
  *
- * Keys follow the local adapter's rules (key-path.ts: no empty, "." or ".." segments, no
+ * Keys follow the local adapter's rules (shared/key-path.ts: no empty, "." or ".." segments, no
  * backslash or NUL, at most 1024 bytes, segments at most 255 bytes, ".ringcache" reserved),
  * plus what HDFS itself refuses (DFSUtil.isValidName, FSDirectory.verifyINodeName): no ":" in
  * any segment, no ".snapshot" segment, and no ".reserved" first segment when the root is "/".
  */
 import { ufsError } from '../errors';
-import { assertValidKey, isFolderKey, keySegments, segmentProblem, MAX_KEY_BYTES } from '../local/key-path';
+import { RESERVED_DIR, assertValidKey, isFolderKey, keySegments, segmentProblem, MAX_KEY_BYTES } from '../shared/key-path';
 import { utf8Length } from '../utf8-order';
-
-export const RESERVED_DIR = '.ringcache';
 
 export interface HdfsLayout {
   /** Absolute, normalised HDFS path of the mount root ("/" or "/a/b", no trailing slash). */

@@ -9,10 +9,12 @@
  */
 import type { ListEntry, ListOptions } from '../types';
 import { isAfter, compareUtf8 } from '../utf8-order';
-import { mapAhead } from '../local/ordered-prefetch';
-import { splitListPrefix } from '../local/key-path';
+import { mapAheadDefined } from '../shared/ordered-prefetch';
+import { rollUp } from '../shared/roll-up';
+import { splitListPrefix } from '../shared/key-path';
 import type { HdfsContext } from './hdfs-context';
-import { hdfsError, isRemote, throwIfAborted } from './hdfs-errors';
+import { hdfsError, isRemote } from './hdfs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { dirPathOf, isListableName, isValidDirKey, joinPath } from './hdfs-layout';
 import { META_XATTR, decodeObjectRecord, fileObjectInfo } from './hdfs-metadata';
 import { isMissing, lookup, recordOf, statusOf, xattrsOf } from './hdfs-object';
@@ -58,7 +60,7 @@ export async function* directoryEntries(ctx: HdfsContext, dirPath: string, signa
   }
 }
 
-export interface Child {
+interface Child {
   name: string;
   status: FileStatus;
   isDir: boolean;
@@ -68,20 +70,19 @@ export interface Child {
   innerStartAfter?: string;
 }
 
-/**
- * Children of `dirPath` (key `dirKey`) whose names start with `namePrefix` and that hold a
- * key after `startAfter` (relative to the folder), lazily and in S3 order.
- */
-export async function* sortedChildren(
-  ctx: HdfsContext,
-  dirPath: string,
-  dirKey: string,
-  namePrefix: string,
-  startAfter: string | undefined,
-  signal?: AbortSignal,
-): AsyncGenerator<Child> {
-  const p = namePrefix;
-  let s = startAfter;
+/** One folder of a listing: the folder `dirPath` (key `dirKey`), names starting with `namePrefix`, keys after `startAfter` (relative to the folder). */
+interface FolderQuery {
+  dirPath: string;
+  dirKey: string;
+  namePrefix: string;
+  startAfter: string | undefined;
+}
+
+/** Children of the folder that match the query, lazily and in S3 order. */
+async function* sortedChildren(ctx: HdfsContext, query: FolderQuery, signal?: AbortSignal): AsyncGenerator<Child> {
+  const { dirPath, dirKey } = query;
+  const p = query.namePrefix;
+  let s = query.startAfter;
   if (s !== undefined && compareUtf8(s, p) < 0) s = undefined; // every name with the prefix sorts after it
   if (s !== undefined && !s.startsWith(p)) return; // every name with the prefix sorts before it
 
@@ -147,15 +148,9 @@ export async function* sortedChildren(
 type WalkItem = { type: 'file' | 'folder'; key: string; path: string; status: FileStatus };
 
 /** Depth-first walk in S3 order: each folder item comes right before its contents. */
-async function* walk(
-  ctx: HdfsContext,
-  dirPath: string,
-  dirKey: string,
-  namePrefix: string,
-  startAfter: string | undefined,
-  signal?: AbortSignal,
-): AsyncGenerator<WalkItem> {
-  for await (const child of sortedChildren(ctx, dirPath, dirKey, namePrefix, startAfter, signal)) {
+async function* walk(ctx: HdfsContext, query: FolderQuery, signal?: AbortSignal): AsyncGenerator<WalkItem> {
+  const { dirPath, dirKey } = query;
+  for await (const child of sortedChildren(ctx, query, signal)) {
     const childPath = joinPath(dirPath, child.name);
     if (!child.isDir) {
       yield { type: 'file', key: dirKey + child.name, path: childPath, status: child.status };
@@ -163,7 +158,7 @@ async function* walk(
     }
     const key = `${dirKey}${child.name}/`;
     if (child.innerStartAfter === undefined) yield { type: 'folder', key, path: childPath, status: child.status };
-    yield* walk(ctx, childPath, key, '', child.innerStartAfter, signal);
+    yield* walk(ctx, { dirPath: childPath, dirKey: key, namePrefix: '', startAfter: child.innerStartAfter }, signal);
   }
 }
 
@@ -191,23 +186,6 @@ async function holdsAnyObject(ctx: HdfsContext, path: string, key: string, statu
   return false;
 }
 
-/** Generic delimiter: keys containing it after the prefix collapse into one prefix entry each. */
-async function* rollUp(entries: AsyncIterable<ListEntry>, options: ListOptions & { delimiter: string }): AsyncGenerator<ListEntry> {
-  let lastPrefix: string | undefined;
-  for await (const entry of entries) {
-    if (entry.kind !== 'object') continue;
-    const cut = entry.key.indexOf(options.delimiter, options.prefix.length);
-    if (cut < 0) {
-      yield entry;
-      continue;
-    }
-    const common = entry.key.slice(0, cut + options.delimiter.length);
-    if (common === lastPrefix) continue;
-    lastPrefix = common;
-    if (isAfter(common, options.startAfter)) yield { kind: 'prefix', prefix: common };
-  }
-}
-
 export async function* listObjects(ctx: HdfsContext, options: ListOptions): AsyncGenerator<ListEntry> {
   const { delimiter, signal } = options;
   const split = splitListPrefix(options.prefix);
@@ -230,6 +208,7 @@ export async function* listObjects(ctx: HdfsContext, options: ListOptions): Asyn
   if (startAfter !== undefined && startAfter.startsWith(dirKey)) relative = startAfter.slice(dirKey.length);
   else if (startAfter !== undefined && compareUtf8(startAfter, dirKey) > 0) return;
 
+  const query: FolderQuery = { dirPath, dirKey, namePrefix, startAfter: relative };
   if (delimiter === '/') {
     const resolve = async (child: Child): Promise<ListEntry | undefined> => {
       const childPath = joinPath(dirPath, child.name);
@@ -238,19 +217,13 @@ export async function* listObjects(ctx: HdfsContext, options: ListOptions): Asyn
       const prefix = `${dirKey}${child.name}/`;
       return (await holdsAnyObject(ctx, childPath, prefix, child.status, signal)) ? { kind: 'prefix', prefix } : undefined;
     };
-    for await (const entry of mapAhead(sortedChildren(ctx, dirPath, dirKey, namePrefix, relative, signal), ctx.lookahead, resolve)) {
-      if (entry) yield entry;
-    }
+    yield* mapAheadDefined(sortedChildren(ctx, query, signal), ctx.lookahead, resolve);
     return;
   }
 
   const resolve = (item: WalkItem): Promise<ListEntry | undefined> =>
     item.type === 'file' ? fileEntry(ctx, item.key, item.path, item.status, signal) : markerEntry(ctx, item.key, item.path, signal);
-  const entries = (async function* (): AsyncGenerator<ListEntry> {
-    for await (const entry of mapAhead(walk(ctx, dirPath, dirKey, namePrefix, relative, signal), ctx.lookahead, resolve)) {
-      if (entry) yield entry;
-    }
-  })();
+  const entries = mapAheadDefined(walk(ctx, query, signal), ctx.lookahead, resolve);
   yield* delimiter ? rollUp(entries, { ...options, delimiter }) : entries;
 }
 

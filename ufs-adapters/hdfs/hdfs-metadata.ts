@@ -9,10 +9,11 @@
  * recorded (an APPEND or TRUNCATE by an HDFS user keeps the inode and its xattrs). Files
  * without a valid record get a synthetic ETag: quoted md5 of "<length>-<mtime>-<fileId>".
  */
-import { createHash } from 'node:crypto';
 import { ufsError } from '../errors';
 import type { ChecksumMap, ObjectHttpMetadata, ObjectInfo, ObjectMetadata } from '../types';
+import { fileObjectInfo as storedFileInfo, isRecord, markerObjectInfo as storedMarkerInfo, parseMetadata } from '../shared/stored-metadata';
 import type { FileStatus } from './webhdfs-client';
+import { validPartChecksums } from '../part-list-encoding';
 
 export const META_XATTR = 'user.ringcache.meta';
 export const PART_XATTR = 'user.ringcache.part';
@@ -21,12 +22,7 @@ export const ASSEMBLY_XATTR = 'user.ringcache.assembly';
 
 /** dfs.namenode.fs-limits.max-xattr-size (16384) counts the name without "user." plus the value. */
 const MAX_XATTR_BYTES = 16384;
-export const MAX_RECORD_BYTES = MAX_XATTR_BYTES - 'ringcache.assembly'.length;
-
-export const EMPTY_MD5_ETAG = `"${createHash('md5').digest('hex')}"`;
-
-/** The string fields of the metadata: HTTP metadata, and the object's encoded ACL. */
-const HTTP_FIELDS = ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires', 'acl', 'checksumAlgorithm'] as const;
+const MAX_RECORD_BYTES = MAX_XATTR_BYTES - 'ringcache.assembly'.length;
 
 export interface ObjectRecord extends ObjectHttpMetadata {
   v: 1;
@@ -39,25 +35,10 @@ export interface ObjectRecord extends ObjectHttpMetadata {
   checksums?: ChecksumMap;
   /** Part sizes of a multipart object, run-length encoded: [[size, count], ...]. */
   parts?: Array<[number, number]>;
+  /** Part checksums of a COMPOSITE multipart object (absent in records written before them). */
+  partChecksums?: string[];
   acl?: string;
   checksumAlgorithm?: string;
-}
-
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-const stringEntries = (value: unknown): Record<string, string> =>
-  isRecord(value) ? Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string')) : {};
-
-/** Client-visible metadata from untrusted JSON, keeping only well-typed known fields. */
-export function parseMetadata(raw: unknown): ObjectMetadata {
-  const source = isRecord(raw) ? raw : {};
-  const metadata: ObjectMetadata = { userMetadata: stringEntries(source.userMetadata) };
-  for (const field of HTTP_FIELDS) {
-    const value = source[field];
-    if (typeof value === 'string') metadata[field] = value;
-  }
-  if (isRecord(source.checksums) && Object.keys(source.checksums).length > 0) metadata.checksums = stringEntries(source.checksums) as ChecksumMap;
-  return metadata;
 }
 
 export { mergeMetadata } from '../object-metadata';
@@ -80,15 +61,17 @@ export function buildRecord(metadata: ObjectMetadata, facts: { etag: string; siz
 }
 
 /**
- * The xattr value of a record. Part sizes are dropped if the record would exceed the
- * NameNode's xattr size limit (GET ?partNumber then sees one part); anything else that
- * large is refused.
+ * The xattr value of a record. If the record would exceed the NameNode's xattr size limit, part
+ * checksums are dropped first (GetObjectAttributes then lists no parts), then part sizes (GET
+ * ?partNumber then sees one part); anything else that large is refused.
  */
 export function encodeRecord(record: object): Buffer {
   let json = Buffer.from(JSON.stringify(record), 'utf8');
-  if (json.length > MAX_RECORD_BYTES && 'parts' in record) {
-    const { parts: _parts, ...rest } = record as { parts?: unknown };
-    json = Buffer.from(JSON.stringify(rest), 'utf8');
+  for (const field of ['partChecksums', 'parts'] as const) {
+    if (json.length <= MAX_RECORD_BYTES || !(field in record)) continue;
+    const { [field]: _dropped, ...rest } = record as Record<string, unknown>;
+    record = rest;
+    json = Buffer.from(JSON.stringify(record), 'utf8');
   }
   if (json.length > MAX_RECORD_BYTES) throw ufsError('Unavailable', 'the object metadata is too large for an HDFS extended attribute');
   return json;
@@ -114,53 +97,23 @@ export function decodeObjectRecord(value: Buffer | undefined): ObjectRecord | un
   return record;
 }
 
-export function partSizesOf(record: ObjectRecord): number[] | undefined {
+function partSizesOf(record: ObjectRecord): number[] | undefined {
   if (!record.parts) return undefined;
   return record.parts.flatMap(([size, count]) => Array.from({ length: count }, () => size));
 }
 
-export function metadataOf(record: ObjectRecord): ObjectMetadata {
-  const metadata: ObjectMetadata = { userMetadata: { ...record.userMetadata } };
-  for (const field of HTTP_FIELDS) {
-    const value = record[field];
-    if (value !== undefined) metadata[field] = value;
-  }
-  if (record.checksums) metadata.checksums = { ...record.checksums };
-  return metadata;
-}
-
 /** A record is valid only for the file state it was written for. */
-export const recordMatches = (record: ObjectRecord, status: FileStatus): boolean =>
+const recordMatches = (record: ObjectRecord, status: FileStatus): boolean =>
   record.size === status.length && record.mtime === status.modificationTime;
 
-/**
- * ETag of files without a valid record (written by HDFS users): NOT a content MD5, but it
- * changes whenever the length, modificationTime or inode (fileId) changes.
- */
-export const syntheticEtag = (status: FileStatus): string =>
-  `"${createHash('md5').update(`${status.length}-${status.modificationTime}-${status.fileId ?? ''}`).digest('hex')}"`;
-
+/** ObjectInfo of a data file, from its record when valid, else synthetic. */
 export function fileObjectInfo(key: string, status: FileStatus, record: ObjectRecord | undefined): ObjectInfo {
   const valid = record !== undefined && recordMatches(record, status);
-  const info: ObjectInfo = {
-    key,
-    size: status.length,
-    etag: valid ? record.etag : syntheticEtag(status),
-    lastModified: new Date(status.modificationTime),
-    ...(valid ? metadataOf(record) : { userMetadata: {} }),
-  };
-  const partSizes = valid ? partSizesOf(record) : undefined;
-  if (partSizes) info.partSizes = partSizes;
-  return info;
+  const file = { size: status.length, mtimeMs: status.modificationTime, id: status.fileId };
+  return storedFileInfo(key, file, valid ? { ...record, partSizes: partSizesOf(record) } : undefined);
 }
 
-export function markerObjectInfo(key: string, record: ObjectRecord): ObjectInfo {
-  return { key, size: 0, etag: record.etag, lastModified: new Date(record.mtime), ...metadataOf(record) };
-}
+export const markerObjectInfo = (key: string, record: ObjectRecord): ObjectInfo => storedMarkerInfo(key, record, record.mtime);
 
-export const quotedEtag = (hex: string): string => `"${hex}"`;
 import { unquoteEtag as stripQuotes } from '../object-metadata';
 export { stripQuotes };
-
-export const multipartEtag = (md5s: Buffer[]): string =>
-  `"${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${md5s.length}"`;

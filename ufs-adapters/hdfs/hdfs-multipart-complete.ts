@@ -11,41 +11,29 @@
 import { Readable } from 'node:stream';
 import { ufsError } from '../errors';
 import { MIN_PART_SIZE, type CompletedPart, type ObjectMetadata, type WriteResult } from '../types';
-import { mapAhead } from '../local/ordered-prefetch';
+import { mapAhead } from '../shared/ordered-prefetch';
 import { commitFile, conflict, ensureParent, setRecord } from './hdfs-commit';
 import type { HdfsContext } from './hdfs-context';
-import { WebHdfsError, hdfsError, throwIfAborted } from './hdfs-errors';
+import { WebHdfsError, hdfsError } from './hdfs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { pathOfKey } from './hdfs-layout';
-import { ASSEMBLY_XATTR, PART_XATTR, buildRecord, encodeRecord, mergeMetadata, multipartEtag, stripQuotes } from './hdfs-metadata';
+import { ASSEMBLY_XATTR, PART_XATTR, buildRecord, encodeRecord, mergeMetadata, stripQuotes } from './hdfs-metadata';
+import { checkPartOrder, checkPartSizes, matchPart, multipartEtag } from '../shared/multipart-parts';
 import { recordOf, statusOf } from './hdfs-object';
 import { deleteQuietly, newTempPath, uploadBody } from './hdfs-upload';
 import { NO_SUCH_UPLOAD, fromArray, loadUpload, partFiles, partPathOf, readPart, type AssemblyRecord, type StoredUpload, type ValidPart } from './hdfs-upload-folder';
 
 /** S3's checks, in S3's order: InvalidPartOrder, InvalidPart, EntityTooSmall. */
 async function validateParts(ctx: HdfsContext, dir: string, parts: CompletedPart[], signal?: AbortSignal): Promise<ValidPart[]> {
-  if (parts.length === 0) throw ufsError('InvalidPartOrder', 'the part list must not be empty');
-  parts.forEach((part, i) => {
-    if (i > 0 && part.partNumber <= parts[i - 1].partNumber) {
-      throw ufsError('InvalidPartOrder', 'the part list must be in strictly ascending part number order');
-    }
-  });
+  checkPartOrder(parts);
   const files = await partFiles(ctx, dir, signal);
   const valid: ValidPart[] = [];
   const read = async (requested: CompletedPart) => ({
     requested,
     stored: files.has(requested.partNumber) ? await readPart(ctx, dir, requested.partNumber, files.get(requested.partNumber), signal) : undefined,
   });
-  for await (const { requested, stored } of mapAhead(fromArray(parts), ctx.lookahead, read)) {
-    if (!stored || stripQuotes(stored.etag) !== stripQuotes(String(requested.etag))) {
-      throw ufsError('InvalidPart', `part ${requested.partNumber} was not found or its ETag does not match`);
-    }
-    valid.push(stored);
-  }
-  valid.forEach((part, i) => {
-    if (i < valid.length - 1 && part.size < MIN_PART_SIZE) {
-      throw ufsError('EntityTooSmall', `part ${part.partNumber} is smaller than the minimum part size`);
-    }
-  });
+  for await (const { requested, stored } of mapAhead(fromArray(parts), ctx.lookahead, read)) valid.push(matchPart(stored, requested));
+  checkPartSizes(valid, MIN_PART_SIZE);
   return valid;
 }
 

@@ -6,18 +6,22 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ufsError } from '../errors';
-import { MAX_PART_NUMBER, type ChecksumMap, type MultipartUpload, type ObjectMetadata, type PartInfo, type UploadPartRequest } from '../types';
-import { mapAhead } from '../local/ordered-prefetch';
+import type { ChecksumMap, MultipartUpload, ObjectMetadata, PartInfo, UploadPartRequest } from '../types';
+import { mapAhead } from '../shared/ordered-prefetch';
 import { compareUtf8 } from '../utf8-order';
 import { newUploadId } from '../upload-id';
 import type { HdfsContext } from './hdfs-context';
-import { WebHdfsError, hdfsError, throwIfAborted } from './hdfs-errors';
+import { WebHdfsError, hdfsError } from './hdfs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { assertValidHdfsKey, isFolderKey } from './hdfs-layout';
 import { directoryEntries } from './hdfs-list';
-import { PART_XATTR, UPLOAD_XATTR, encodeRecord, parseMetadata, quotedEtag } from './hdfs-metadata';
+import { PART_XATTR, UPLOAD_XATTR, encodeRecord } from './hdfs-metadata';
+import { quotedEtag } from '../object-metadata';
+import { parseMetadata } from '../shared/stored-metadata';
 import { isMissing } from './hdfs-object';
 import { deleteQuietly, uploadBody } from './hdfs-upload';
 import { NO_SUCH_UPLOAD, fromArray, loadUpload, partFiles, partPathOf, readPart, storedUploads, uploadDirOf, type PartRecord } from './hdfs-upload-folder';
+import { assertPartNumber } from '../shared/multipart-parts';
 
 export async function createUpload(ctx: HdfsContext, key: string, metadata: ObjectMetadata, signal?: AbortSignal): Promise<MultipartUpload> {
   assertValidHdfsKey(ctx.layout, key);
@@ -34,12 +38,6 @@ export async function createUpload(ctx: HdfsContext, key: string, metadata: Obje
     throw hdfsError(err, 'create multipart upload', { FileNotFoundException: 'Unavailable' });
   }
   return { uploadId, key, initiated };
-}
-
-function assertPartNumber(partNumber: number): void {
-  if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
-    throw ufsError('InvalidPart', `part numbers must be integers from 1 to ${MAX_PART_NUMBER}`);
-  }
 }
 
 /** Replaces `dest` by `src` (same folder): rename2 OVERWRITE, or DELETE + RENAME. */

@@ -7,7 +7,8 @@ import { Readable } from 'node:stream';
 import { ufsError } from '../errors';
 import type { ByteRange, ObjectInfo, ReadOptions } from '../types';
 import type { HdfsContext } from './hdfs-context';
-import { hdfsError, isRemote, throwIfAborted } from './hdfs-errors';
+import { hdfsError, isRemote } from './hdfs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { isFolderKey, pathOfKey } from './hdfs-layout';
 import { META_XATTR, decodeObjectRecord, fileObjectInfo, markerObjectInfo, stripQuotes, type ObjectRecord } from './hdfs-metadata';
 import type { FileStatus } from './webhdfs-client';
@@ -49,7 +50,7 @@ export async function recordOf(ctx: HdfsContext, hdfsPath: string, signal?: Abor
   return decodeObjectRecord((await xattrsOf(ctx, hdfsPath, signal))?.get(META_XATTR));
 }
 
-export interface Lookup {
+interface Lookup {
   path: string;
   status: FileStatus;
   record: ObjectRecord | undefined;

@@ -37,7 +37,7 @@ export function watermarkOf(name: string): Buffer {
   return cut < 0 ? bytes : bytes.subarray(0, cut);
 }
 
-export interface Seek {
+interface Seek {
   /** startAfter for the next LISTSTATUS_BATCH. */
   startAfter: string;
   /** A name that startAfter skips but S3 may list (as a folder): look it up with GETFILESTATUS. */

@@ -8,12 +8,13 @@
  */
 import { ufsError } from '../errors';
 import type { ChecksumMap, MultipartUpload, ObjectMetadata } from '../types';
-import { mapAhead } from '../local/ordered-prefetch';
+import { mapAhead } from '../shared/ordered-prefetch';
 import { isUploadId } from '../upload-id';
 import type { HdfsContext } from './hdfs-context';
 import { hdfsError } from './hdfs-errors';
 import { directoryEntries } from './hdfs-list';
-import { ASSEMBLY_XATTR, PART_XATTR, UPLOAD_XATTR, decodeJson, parseMetadata } from './hdfs-metadata';
+import { ASSEMBLY_XATTR, PART_XATTR, UPLOAD_XATTR, decodeJson } from './hdfs-metadata';
+import { parseMetadata } from '../shared/stored-metadata';
 import { statusOf, xattrsOf } from './hdfs-object';
 import type { FileStatus } from './webhdfs-client';
 
@@ -54,7 +55,7 @@ export async function* fromArray<T>(items: T[]): AsyncGenerator<T> {
   yield* items;
 }
 
-export const noSuchUpload = (cause?: unknown) => ufsError('NoSuchUpload', 'the multipart upload does not exist', cause);
+const noSuchUpload = (cause?: unknown) => ufsError('NoSuchUpload', 'the multipart upload does not exist', cause);
 export const NO_SUCH_UPLOAD = { FileNotFoundException: 'NoSuchUpload', ParentNotDirectoryException: 'NoSuchUpload' } as const;
 
 export function uploadDirOf(ctx: HdfsContext, uploadId: string): string {

@@ -4,20 +4,20 @@
  * parts all send their bytes through here.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { Transform, Writable, type Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isUfsError, ufsError, type UfsErrorKind } from '../errors';
 import type { HdfsContext } from './hdfs-context';
-import { hdfsError, isAbortError, throwIfAborted } from './hdfs-errors';
+import { hdfsError, isAbortError } from './hdfs-errors';
+import { throwIfAborted } from '../shared/abort';
 import type { FileStatus } from './webhdfs-client';
+import { errorCode } from '../shared/error-code';
 
 export const newTempPath = (ctx: HdfsContext): string => `${ctx.layout.tmpDir}/${randomUUID()}`;
 
 export async function deleteQuietly(ctx: HdfsContext, hdfsPath: string): Promise<void> {
   await ctx.client.delete(hdfsPath, true).catch(() => undefined);
 }
-
-const errorCode = (err: unknown): string | undefined => (typeof err === 'object' && err !== null ? (err as { code?: string }).code : undefined);
 
 export interface Received {
   size: number;
@@ -94,22 +94,11 @@ export async function uploadBody(
   throw hdfsError(requestError, 'store uploaded data', { FileNotFoundException: 'Unavailable', ...options.overrides });
 }
 
-/** Consumes a body that must be empty (folder markers); any byte is InvalidKey. */
-export async function receiveEmptyBody(body: Readable, signal: AbortSignal | undefined): Promise<void> {
-  throwIfAborted(signal);
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      if (chunk.length === 0) return callback();
-      callback(ufsError('InvalidKey', "a folder key (ending in '/') must have an empty body"));
-    },
-  });
-  try {
-    await pipeline(body, sink, { signal });
-  } catch (err) {
-    if (isUfsError(err)) throw err;
-    if (isAbortError(err) || errorCode(err) === 'ERR_STREAM_PREMATURE_CLOSE') throw ufsError('Aborted', 'upload aborted', signal?.reason ?? err);
-    throw err;
-  }
+/** What an empty body's failure is: UFS errors pass, a fired signal or an early close is Aborted, the rest is the body's own. */
+export function classifyBodyError(err: unknown, signal: AbortSignal | undefined): unknown {
+  if (isUfsError(err)) return err;
+  if (isAbortError(err) || errorCode(err) === 'ERR_STREAM_PREMATURE_CLOSE') return ufsError('Aborted', 'upload aborted', signal?.reason ?? err);
+  return err;
 }
 
 /** Status of a freshly written file (what its record must match). */

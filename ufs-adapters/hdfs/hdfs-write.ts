@@ -7,16 +7,19 @@
 import type { WriteRequest, WriteResult } from '../types';
 import { commitFile, commitFolderMarker, setRecord } from './hdfs-commit';
 import type { HdfsContext } from './hdfs-context';
-import { hdfsError, throwIfAborted } from './hdfs-errors';
+import { hdfsError } from './hdfs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { assertValidHdfsKey, isFolderKey } from './hdfs-layout';
-import { buildRecord, mergeMetadata, quotedEtag } from './hdfs-metadata';
-import { deleteQuietly, newTempPath, receiveEmptyBody, uploadBody, writtenStatus } from './hdfs-upload';
+import { buildRecord, mergeMetadata } from './hdfs-metadata';
+import { quotedEtag } from '../object-metadata';
+import { classifyBodyError, deleteQuietly, newTempPath, uploadBody, writtenStatus } from './hdfs-upload';
+import { receiveEmptyBody } from '../shared/empty-body';
 
 export async function writeObject(ctx: HdfsContext, request: WriteRequest): Promise<WriteResult> {
   assertValidHdfsKey(ctx.layout, request.key);
   throwIfAborted(request.signal);
   if (isFolderKey(request.key)) {
-    await receiveEmptyBody(request.body, request.signal);
+    await receiveEmptyBody(request.body, request.signal, (err) => classifyBodyError(err, request.signal));
     const metadata = mergeMetadata(request.metadata, await request.beforeCommit?.());
     throwIfAborted(request.signal);
     return commitFolderMarker(ctx, request.key, metadata, request.signal);

@@ -38,7 +38,7 @@ export interface DirectoryBatch {
   remaining: number;
 }
 
-export interface WebHdfsClientOptions {
+interface WebHdfsClientOptions {
   /** http(s)://namenode:port */
   nameNodeUrl: string;
   user?: string;
@@ -48,13 +48,13 @@ export interface WebHdfsClientOptions {
 }
 
 type ParamValue = string | number | boolean | undefined;
-export type Params = Record<string, ParamValue | readonly string[]>;
+type Params = Record<string, ParamValue | readonly string[]>;
 
 const PREFIX = '/webhdfs/v1';
 const MAX_ERROR_BODY = 64 * 1024;
 
 /** "/a/b c" -> "/webhdfs/v1/a/b%20c" */
-export function webHdfsPath(hdfsPath: string): string {
+function webHdfsPath(hdfsPath: string): string {
   const segments = hdfsPath.split('/').filter((s) => s !== '');
   return `${PREFIX}/${segments.map((s) => encodeURIComponent(s)).join('/')}`;
 }

@@ -8,7 +8,8 @@
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { BucketSettingName } from '../types';
-import { isMissing, mapFsError, throwIfAborted } from './fs-errors';
+import { isMissing, mapFsError } from './fs-errors';
+import { throwIfAborted } from '../shared/abort';
 import type { LocalLayout } from './local-layout';
 import { writeJsonAtomic } from './temp-files';
 

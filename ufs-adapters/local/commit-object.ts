@@ -15,9 +15,9 @@ import path from 'node:path';
 import { ufsError } from '../errors';
 import { ensureContainedDirectory } from './containment';
 import { errnoCode, isConflict, isMissing, mapFsError } from './fs-errors';
-import { isFolderKey, keyToPath } from './key-path';
+import { isFolderKey } from '../shared/key-path';
 import type { LocalContext } from './local-context';
-import { isInside, relativeKey } from './local-layout';
+import { isInside, keyToPath, relativeKey } from './local-layout';
 import { readSidecar, removeSidecar, writeSidecar, type SidecarRecord } from './sidecar-metadata';
 import { releaseTemp } from './temp-files';
 

@@ -8,9 +8,10 @@ import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ufsError } from '../errors';
 import { errnoCode, isConflict, isMissing, mapFsError } from './fs-errors';
-import { keySegments } from './key-path';
+import { keySegments } from '../shared/key-path';
 import type { LocalContext } from './local-context';
-import { isInside, RESERVED_DIR } from './local-layout';
+import { RESERVED_DIR } from '../shared/key-path';
+import { isInside } from './local-layout';
 import { mkdirBelowRoot } from './mount-root';
 
 function isUserArea(realRoot: string, real: string): boolean {

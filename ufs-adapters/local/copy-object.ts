@@ -8,13 +8,15 @@ import { copyFile, open, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { Readable } from 'node:stream';
 import { ufsError } from '../errors';
+import { copyDestinationMetadata } from '../object-metadata';
 import type { CopyRequest, ObjectInfo, ObjectMetadata, WriteResult } from '../types';
 import { commitFile } from './commit-object';
-import { mapFsError, throwIfAborted } from './fs-errors';
-import { assertValidKey, isFolderKey } from './key-path';
+import { mapFsError } from './fs-errors';
+import { throwIfAborted } from '../shared/abort';
+import { assertValidKey, isFolderKey } from '../shared/key-path';
 import type { LocalContext } from './local-context';
 import { resolveDataFile, statObject } from './read-object';
-import { buildSidecar, fileObjectInfo, readSidecar, writeSidecar } from './sidecar-metadata';
+import { buildSidecar, fileObjectInfo, readSidecar, writeSidecar, type SidecarRecord } from './sidecar-metadata';
 import { newTempPath, removeQuietly } from './temp-files';
 import { mkdirBelowRoot } from './mount-root';
 import { writeObject } from './write-object';
@@ -57,8 +59,13 @@ async function copyEmptyObject(ctx: LocalContext, request: CopyRequest, source: 
 }
 
 /** Metadata for the destination: the replacement if given (keeping content checksums), else the source's. */
-const destinationMetadata = (request: CopyRequest, source: ObjectInfo): ObjectMetadata =>
-  request.metadata ? { ...request.metadata, checksums: request.metadata.checksums ?? source.checksums } : source;
+const destinationMetadata = copyDestinationMetadata;
+
+/** The destination's sidecar and the copy's answer: the source's ETag and part sizes, the size and mtime of the destination's data file. */
+function copied(request: CopyRequest, source: ObjectInfo, stats: Stats): { record: SidecarRecord; result: WriteResult } {
+  const record = buildSidecar(destinationMetadata(request, source), { etag: source.etag, partSizes: source.partSizes, size: stats.size, mtimeMs: stats.mtimeMs });
+  return { record, result: { etag: source.etag, size: stats.size, lastModified: new Date(stats.mtimeMs) } };
+}
 
 export async function copyObject(ctx: LocalContext, request: CopyRequest): Promise<WriteResult> {
   const { sourceKey, destinationKey, signal } = request;
@@ -73,30 +80,18 @@ export async function copyObject(ctx: LocalContext, request: CopyRequest): Promi
     // Metadata-only change: rewrite the sidecar for the unchanged data file.
     return ctx.locks.run(destinationKey, async () => {
       const { stats } = await resolveDataFile(ctx, sourceKey);
-      const source = fileObjectInfo(sourceKey, stats, await readSidecar(ctx.layout, sourceKey));
-      const record = buildSidecar(destinationMetadata(request, source), {
-        etag: source.etag,
-        partSizes: source.partSizes,
-        size: stats.size,
-        mtimeMs: stats.mtimeMs,
-      });
+      const { record, result } = copied(request, fileObjectInfo(sourceKey, stats, await readSidecar(ctx.layout, sourceKey)), stats);
       await writeSidecar(ctx.layout, destinationKey, record);
-      return { etag: source.etag, size: stats.size, lastModified: new Date(stats.mtimeMs) };
+      return result;
     });
   }
 
   const { tempPath, stats, before } = await cloneToTemp(ctx, sourceKey, signal);
   try {
     // `before` is the source as it was copied (unchanged during the copy): judge its sidecar against it.
-    const source = fileObjectInfo(sourceKey, before, await readSidecar(ctx.layout, sourceKey));
-    const record = buildSidecar(destinationMetadata(request, source), {
-      etag: source.etag,
-      partSizes: source.partSizes,
-      size: stats.size,
-      mtimeMs: stats.mtimeMs,
-    });
+    const { record, result } = copied(request, fileObjectInfo(sourceKey, before, await readSidecar(ctx.layout, sourceKey)), stats);
     await commitFile(ctx, destinationKey, tempPath, record);
-    return { etag: source.etag, size: stats.size, lastModified: new Date(stats.mtimeMs) };
+    return result;
   } catch (err) {
     await removeQuietly(tempPath);
     throw err;

@@ -7,8 +7,10 @@ import { lstat, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { pruneEmptyDataFolders, pruneEmptyMetaFolders, sidecarFolderOf } from './commit-object';
 import { parentIsContained } from './containment';
-import { errnoCode, isMissing, mapFsError, throwIfAborted } from './fs-errors';
-import { isFolderKey, keyToPath } from './key-path';
+import { errnoCode, isMissing, mapFsError } from './fs-errors';
+import { throwIfAborted } from '../shared/abort';
+import { isFolderKey } from '../shared/key-path';
+import { keyToPath } from './local-layout';
 import type { LocalContext } from './local-context';
 import { removeSidecar } from './sidecar-metadata';
 

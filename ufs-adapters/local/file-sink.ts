@@ -13,7 +13,7 @@ export interface NewFileResult {
   mtimeMs: number;
 }
 
-export interface NewFileOptions {
+interface NewFileOptions {
   signal?: AbortSignal;
   /** Sees every chunk, in order (used to hash). */
   onChunk?: (chunk: Buffer) => void;

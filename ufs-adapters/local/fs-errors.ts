@@ -3,11 +3,9 @@
  * (they can reach clients); the original error travels in `cause`.
  */
 import { isUfsError, ufsError, type UfsError, type UfsErrorKind } from '../errors';
+import { errorCode as errnoCode } from '../shared/error-code';
 
-export const errnoCode = (err: unknown): string | undefined => {
-  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  return typeof code === 'string' ? code : undefined;
-};
+export { errnoCode };
 
 /** The path (or one of its parents) does not exist, or a parent is not a directory. */
 export const isMissing = (err: unknown): boolean => {
@@ -44,6 +42,3 @@ export function mapFsError(err: unknown, action: string, missingAs: UfsErrorKind
   return ufsError('Unavailable', `${action}: file system error${code ? ` (${code})` : ''}`, err);
 }
 
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw ufsError('Aborted', 'operation aborted', signal.reason);
-}

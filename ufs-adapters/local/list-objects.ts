@@ -9,10 +9,11 @@ import path from 'node:path';
 import type { ListEntry, ListOptions } from '../types';
 import { isPlainDirectory } from './containment';
 import { isMissing, mapFsError } from './fs-errors';
-import { keySegments, splitListPrefix } from './key-path';
+import { keySegments, splitListPrefix } from '../shared/key-path';
 import type { LocalContext } from './local-context';
 import { fileObjectInfo, readSidecar } from './sidecar-metadata';
-import { mapAhead } from './ordered-prefetch';
+import { mapAheadDefined } from '../shared/ordered-prefetch';
+import { rollUp } from '../shared/roll-up';
 import { walkSorted, type WalkItem } from './sorted-walk';
 import { isAfter } from '../utf8-order';
 
@@ -40,12 +41,6 @@ const toEntry = (ctx: LocalContext, item: WalkItem): Promise<ListEntry | undefin
 /** How many entries are resolved ahead of the consumer (bounded memory, hides NFS latency). */
 const LOOKAHEAD = 16;
 
-async function* objectEntries(ctx: LocalContext, items: AsyncIterable<WalkItem>): AsyncGenerator<ListEntry> {
-  for await (const entry of mapAhead(items, LOOKAHEAD, (item) => toEntry(ctx, item))) {
-    if (entry) yield entry;
-  }
-}
-
 /** A folder is a common prefix only if it holds at least one object or marker (checked lazily). */
 async function holdsAnyObject(ctx: LocalContext, folder: WalkItem, signal: AbortSignal | undefined): Promise<boolean> {
   if (await readSidecar(ctx.layout, folder.key)) return true;
@@ -53,24 +48,6 @@ async function holdsAnyObject(ctx: LocalContext, folder: WalkItem, signal: Abort
     if (item.type === 'file' || (await readSidecar(ctx.layout, item.key))) return true;
   }
   return false;
-}
-
-/** Generic delimiter: keys containing it after the prefix collapse into one prefix entry each. */
-async function* rollUp(entries: AsyncIterable<ListEntry>, options: ListOptions & { delimiter: string }): AsyncGenerator<ListEntry> {
-  let lastPrefix: string | undefined;
-  for await (const entry of entries) {
-    if (entry.kind !== 'object') continue;
-    const cut = entry.key.indexOf(options.delimiter, options.prefix.length);
-    if (cut < 0) {
-      yield entry;
-      continue;
-    }
-    // Keys sharing a prefix are contiguous in key order: emit it once.
-    const common = entry.key.slice(0, cut + options.delimiter.length);
-    if (common === lastPrefix) continue;
-    lastPrefix = common;
-    if (isAfter(common, options.startAfter)) yield { kind: 'prefix', prefix: common };
-  }
 }
 
 export async function* listObjects(ctx: LocalContext, options: ListOptions): AsyncGenerator<ListEntry> {
@@ -96,11 +73,9 @@ export async function* listObjects(ctx: LocalContext, options: ListOptions): Asy
         : (await holdsAnyObject(ctx, item, signal))
           ? { kind: 'prefix', prefix: item.key }
           : undefined;
-    for await (const entry of mapAhead(items, LOOKAHEAD, resolve)) {
-      if (entry) yield entry;
-    }
+    yield* mapAheadDefined(items, LOOKAHEAD, resolve);
     return;
   }
-  const entries = objectEntries(ctx, walkSorted(dirPath, dirKey, namePrefix, { descend: true, startAfter, signal }));
+  const entries = mapAheadDefined(walkSorted(dirPath, dirKey, namePrefix, { descend: true, startAfter, signal }), LOOKAHEAD, (item) => toEntry(ctx, item));
   yield* delimiter ? rollUp(entries, { ...options, delimiter }) : entries;
 }

@@ -6,7 +6,7 @@
 import { realpath } from 'node:fs/promises';
 import { ufsError } from '../errors';
 import { errnoCode } from './fs-errors';
-import { KeyedMutex } from './keyed-mutex';
+import { KeyedMutex } from '../shared/keyed-mutex';
 import { layoutFor, type LocalLayout } from './local-layout';
 import { assertRootAvailable } from './mount-root';
 import { OpenVersions } from './open-versions';

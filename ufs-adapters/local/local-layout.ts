@@ -4,8 +4,8 @@
  * from it into place are atomic.
  */
 import path from 'node:path';
-
-export const RESERVED_DIR = '.ringcache';
+import { ufsError } from '../errors';
+import { RESERVED_DIR, assertValidKey, keySegments } from '../shared/key-path';
 
 export interface LocalLayout {
   /** Absolute, normalised mount root (as configured; may itself be a symlink). */
@@ -43,3 +43,14 @@ export function isInside(parent: string, child: string): boolean {
 /** `<root>/a/b` -> "a/b" (always with "/" separators). */
 export const relativeKey = (root: string, absolute: string): string =>
   path.relative(root, absolute).split(path.sep).join('/');
+
+/**
+ * Absolute path of the file (or, for a folder key, the directory) holding `key`.
+ * Validates the key and checks, as defence in depth, that the result is inside `root`.
+ */
+export function keyToPath(root: string, key: string): string {
+  assertValidKey(key);
+  const resolved = path.resolve(root, ...keySegments(key));
+  if (!isInside(root, resolved)) throw ufsError('InvalidKey', 'key resolves outside the mount root');
+  return resolved;
+}

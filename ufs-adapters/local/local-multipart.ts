@@ -9,21 +9,24 @@
 import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ufsError } from '../errors';
-import { MAX_PART_NUMBER, type ChecksumMap, type MultipartUpload, type ObjectMetadata, type PartInfo, type UploadPartRequest } from '../types';
-import { errnoCode, isJsonSyntaxError, isMissing, mapFsError, throwIfAborted } from './fs-errors';
-import { assertValidKey, isFolderKey } from './key-path';
+import type { ChecksumMap, MultipartUpload, ObjectMetadata, PartInfo, UploadPartRequest } from '../types';
+import { errnoCode, isJsonSyntaxError, isMissing, mapFsError } from './fs-errors';
+import { throwIfAborted } from '../shared/abort';
+import { assertValidKey, isFolderKey } from '../shared/key-path';
 import type { LocalContext } from './local-context';
 import type { LocalLayout } from './local-layout';
-import { quotedEtag, receiveBody } from './receive-body';
-import { parseMetadata } from './sidecar-metadata';
+import { receiveBody } from './receive-body';
+import { quotedEtag } from '../object-metadata';
+import { parseMetadata } from '../shared/stored-metadata';
 import { newTempPath, releaseTemp, removeQuietly, writeJsonAtomic, writeJsonFile } from './temp-files';
 import { compareUtf8 } from '../utf8-order';
 import { mkdirBelowRoot } from './mount-root';
 import { isUploadId, newUploadId } from '../upload-id';
+import { assertPartNumber } from '../shared/multipart-parts';
 
 const PART_FILE = /^part-([1-9][0-9]{0,4})$/;
 
-export interface StoredUpload extends MultipartUpload {
+interface StoredUpload extends MultipartUpload {
   metadata: ObjectMetadata;
   /** Absolute path of the upload's folder. */
   dir: string;
@@ -45,7 +48,7 @@ export function uploadDirOf(layout: LocalLayout, uploadId: string): string {
   return path.join(layout.uploadsDir, uploadId);
 }
 
-export const partPath = (dir: string, partNumber: number): string => path.join(dir, `part-${partNumber}`);
+const partPath = (dir: string, partNumber: number): string => path.join(dir, `part-${partNumber}`);
 const partJsonPath = (dir: string, partNumber: number): string => `${partPath(dir, partNumber)}.json`;
 
 /** Reads upload.json of any upload; undefined when missing or unreadable. */
@@ -104,12 +107,6 @@ export async function readPart(dir: string, partNumber: number): Promise<(PartIn
   } catch (err) {
     if (isMissing(err) || isJsonSyntaxError(err)) return undefined;
     throw mapFsError(err, 'read multipart part');
-  }
-}
-
-function assertPartNumber(partNumber: number): void {
-  if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
-    throw ufsError('InvalidPart', `part numbers must be integers from 1 to ${MAX_PART_NUMBER}`);
   }
 }
 

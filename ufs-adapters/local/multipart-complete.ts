@@ -3,12 +3,12 @@
  * streamed, one at a time, into a single temp file (the one full copy of the data this
  * adapter makes), which is then committed like any PUT.
  */
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { ufsError } from '../errors';
 import { MIN_PART_SIZE, type CompletedPart, type ObjectMetadata, type WriteResult } from '../types';
 import { commitFile } from './commit-object';
-import { errnoCode, isAbortError, mapFsError, throwIfAborted } from './fs-errors';
+import { errnoCode, isAbortError, mapFsError } from './fs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { writeNewFile } from './file-sink';
 import type { LocalContext } from './local-context';
 import { loadUpload, readPart, removeUploadDir } from './local-multipart';
@@ -17,6 +17,7 @@ import { buildSidecar } from './sidecar-metadata';
 import { mergeMetadata } from '../object-metadata';
 import { newTempPath, removeQuietly } from './temp-files';
 import { mkdirBelowRoot } from './mount-root';
+import { checkPartOrder, checkPartSizes, matchPart, multipartEtag } from '../shared/multipart-parts';
 
 interface ValidPart {
   partNumber: number;
@@ -27,25 +28,13 @@ interface ValidPart {
 
 /** S3's checks, in S3's order: InvalidPartOrder, InvalidPart, EntityTooSmall. */
 async function validateParts(dir: string, parts: CompletedPart[]): Promise<ValidPart[]> {
-  if (parts.length === 0) throw ufsError('InvalidPartOrder', 'the part list must not be empty');
-  parts.forEach((part, i) => {
-    if (i > 0 && part.partNumber <= parts[i - 1].partNumber) {
-      throw ufsError('InvalidPartOrder', 'the part list must be in strictly ascending part number order');
-    }
-  });
+  checkPartOrder(parts);
   const valid: ValidPart[] = [];
   for (const requested of parts) {
-    const stored = await readPart(dir, requested.partNumber);
-    if (!stored || stripQuotes(stored.etag) !== stripQuotes(String(requested.etag))) {
-      throw ufsError('InvalidPart', `part ${requested.partNumber} was not found or its ETag does not match`);
-    }
+    const stored = matchPart(await readPart(dir, requested.partNumber), requested);
     valid.push({ partNumber: stored.partNumber, path: stored.path, size: stored.size, md5: Buffer.from(stripQuotes(stored.etag), 'hex') });
   }
-  valid.forEach((part, i) => {
-    if (i < valid.length - 1 && part.size < MIN_PART_SIZE) {
-      throw ufsError('EntityTooSmall', `part ${part.partNumber} is smaller than the minimum part size`);
-    }
-  });
+  checkPartSizes(valid, MIN_PART_SIZE);
   return valid;
 }
 
@@ -53,9 +42,6 @@ async function validateParts(dir: string, parts: CompletedPart[]): Promise<Valid
 async function* concatenated(parts: ValidPart[]): AsyncGenerator<Buffer> {
   for (const part of parts) yield* createReadStream(part.path) as AsyncIterable<Buffer>;
 }
-
-export const multipartEtag = (md5s: Buffer[]): string =>
-  `"${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${md5s.length}"`;
 
 export async function completeUpload(
   ctx: LocalContext,

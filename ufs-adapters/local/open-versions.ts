@@ -30,7 +30,7 @@ interface Stamp {
 const stampOf = (stats: Stats): Stamp => ({ size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino });
 const sameStamp = (a: Stamp, b: Stamp): boolean => a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
 
-export const changedWhileRead = (): Error => ufsError('PreconditionFailed', 'the object was modified in place while it was read');
+const changedWhileRead = (): Error => ufsError('PreconditionFailed', 'the object was modified in place while it was read');
 
 /** An open file of one version (its ETag), shared by the reads of that version. */
 export class OpenVersion {

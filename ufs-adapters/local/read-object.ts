@@ -8,8 +8,10 @@ import type { Stats } from 'node:fs';
 import { ufsError } from '../errors';
 import type { ByteRange, ObjectInfo, ReadOptions } from '../types';
 import { containedRealPath } from './containment';
-import { isMissing, mapFsError, throwIfAborted } from './fs-errors';
-import { isFolderKey, keyToPath } from './key-path';
+import { isMissing, mapFsError } from './fs-errors';
+import { throwIfAborted } from '../shared/abort';
+import { isFolderKey } from '../shared/key-path';
+import { keyToPath } from './local-layout';
 import type { LocalContext } from './local-context';
 import { fileObjectInfo, markerObjectInfo, readSidecar, type SidecarRecord } from './sidecar-metadata';
 import { versionStream, type OpenVersion } from './open-versions';
@@ -30,7 +32,7 @@ const emptyStream = (): Readable =>
     },
   });
 
-export interface ResolvedFile {
+interface ResolvedFile {
   realPath: string;
   stats: Stats;
 }
@@ -50,7 +52,7 @@ export async function resolveDataFile(ctx: LocalContext, key: string): Promise<R
 }
 
 /** The sidecar of a folder marker whose directory exists (not via a symlink). */
-export async function resolveFolderMarker(ctx: LocalContext, key: string): Promise<SidecarRecord | undefined> {
+async function resolveFolderMarker(ctx: LocalContext, key: string): Promise<SidecarRecord | undefined> {
   const dir = keyToPath(ctx.layout.root, key);
   try {
     if (!(await lstat(dir)).isDirectory()) return undefined;

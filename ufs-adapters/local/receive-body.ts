@@ -7,13 +7,13 @@
  * - a file-system error is mapped (ENOSPC and EACCES -> Unavailable, ...).
  */
 import { createHash } from 'node:crypto';
-import { Writable, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { isUfsError, ufsError, type UfsErrorKind } from '../errors';
-import { errnoCode, isAbortError, mapFsError, throwIfAborted } from './fs-errors';
+import { errnoCode, isAbortError, mapFsError } from './fs-errors';
+import { throwIfAborted } from '../shared/abort';
 import { isSinkFailure, writeNewFile, type NewFileResult } from './file-sink';
 
-export interface ReceivedBody extends NewFileResult {
+interface ReceivedBody extends NewFileResult {
   /** Binary MD5 of the bytes received. */
   md5: Buffer;
 }
@@ -24,7 +24,7 @@ export interface ReceivedBody extends NewFileResult {
  * stream and is rethrown as is. (Our own errors are tagged by file-sink.ts: event order
  * cannot tell them apart, since a failing stream destroys all the others with its error.)
  */
-function classify(err: unknown, signal: AbortSignal | undefined, missingAs: UfsErrorKind): unknown {
+export function classifyBodyError(err: unknown, signal: AbortSignal | undefined, missingAs: UfsErrorKind): unknown {
   if (isSinkFailure(err)) return mapFsError(err, 'store uploaded data', missingAs);
   if (isUfsError(err)) return err;
   if (isAbortError(err) || errnoCode(err) === 'ERR_STREAM_PREMATURE_CLOSE') {
@@ -49,27 +49,10 @@ export async function receiveBody(
     const written = await writeNewFile(tempPath, body, { signal, onChunk: (chunk) => hash.update(chunk) });
     return { ...written, md5: hash.digest() };
   } catch (err) {
-    throw classify(err, signal, missingAs);
+    throw classifyBodyError(err, signal, missingAs);
   }
 }
 
-/** Consumes a body that must be empty (folder markers); any byte is InvalidKey. */
-export async function receiveEmptyBody(body: Readable, signal: AbortSignal | undefined): Promise<void> {
-  throwIfAborted(signal);
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      if (chunk.length === 0) return callback();
-      callback(ufsError('InvalidKey', "a folder key (ending in '/') must have an empty body"));
-    },
-  });
-  try {
-    await pipeline(body, sink, { signal });
-  } catch (err) {
-    throw classify(err, signal, 'Unavailable');
-  }
-}
-
-export const quotedEtag = (hex: string): string => `"${hex}"`;
 /** ETag without its surrounding quotes (XML entities are the S3 layer's job, not ours). */
 import { unquoteEtag as stripQuotes } from '../object-metadata';
 export { stripQuotes };

@@ -13,12 +13,13 @@ import type { Stats } from 'node:fs';
 import { ufsError } from '../errors';
 import type { ChecksumMap, ObjectHttpMetadata, ObjectInfo, ObjectMetadata } from '../types';
 import { errnoCode, isConflict, mapFsError } from './fs-errors';
-import { isFolderKey, keySegments } from './key-path';
+import { isFolderKey, keySegments } from '../shared/key-path';
 import { isInside, type LocalLayout } from './local-layout';
 import { writeJsonAtomic } from './temp-files';
 import { utf8Length } from '../utf8-order';
+import { STRING_FIELDS, fileObjectInfo as storedFileInfo, isRecord, markerObjectInfo as storedMarkerInfo, parseMetadata } from '../shared/stored-metadata';
 
-export const SIDECAR_SUFFIX = '.meta.json';
+const SIDECAR_SUFFIX = '.meta.json';
 
 export interface SidecarRecord extends ObjectHttpMetadata {
   version: 1;
@@ -30,15 +31,14 @@ export interface SidecarRecord extends ObjectHttpMetadata {
   userMetadata: Record<string, string>;
   checksums?: ChecksumMap;
   partSizes?: number[];
+  /** Part checksums of a COMPOSITE multipart object (absent in sidecars written before them). */
+  partChecksums?: string[];
   acl?: string;
   checksumAlgorithm?: string;
 }
 
-/** The string fields of the metadata: HTTP metadata, and the object's encoded ACL. */
-const HTTP_FIELDS = ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires', 'acl', 'checksumAlgorithm'] as const;
-
 /** Suffix of sidecars whose name would exceed NAME_MAX: the name is hashed instead. */
-export const LONG_SIDECAR_SUFFIX = '.long.json';
+const LONG_SIDECAR_SUFFIX = '.long.json';
 const MAX_NAME_BYTES = 255;
 
 /** Sidecar file name for the last key segment `name` (a name ending in .long.json never ends in .meta.json). */
@@ -48,7 +48,7 @@ function sidecarName(name: string): string {
   return createHash('sha256').update(name, 'utf8').digest('hex') + LONG_SIDECAR_SUFFIX;
 }
 
-export function sidecarPath(layout: LocalLayout, key: string): string {
+function sidecarPath(layout: LocalLayout, key: string): string {
   const segments = keySegments(key);
   const file = isFolderKey(key)
     ? path.join(layout.metaDir, ...segments, SIDECAR_SUFFIX)
@@ -69,45 +69,17 @@ export function buildSidecar(
     mtimeMs: facts.mtimeMs,
     userMetadata: { ...metadata.userMetadata },
   };
-  for (const field of HTTP_FIELDS) {
+  for (const field of STRING_FIELDS) {
     const value = metadata[field];
     if (value !== undefined) record[field] = value;
   }
   if (metadata.checksums && Object.keys(metadata.checksums).length > 0) record.checksums = { ...metadata.checksums };
+  if (metadata.partChecksums) record.partChecksums = [...metadata.partChecksums];
   if (facts.partSizes) record.partSizes = [...facts.partSizes];
   return record;
 }
 
-/** The client-visible metadata stored in a sidecar. */
-export function metadataOf(record: SidecarRecord): ObjectMetadata {
-  const metadata: ObjectMetadata = { userMetadata: { ...record.userMetadata } };
-  for (const field of HTTP_FIELDS) {
-    const value = record[field];
-    if (value !== undefined) metadata[field] = value;
-  }
-  if (record.checksums) metadata.checksums = { ...record.checksums };
-  return metadata;
-}
-
 export { mergeMetadata } from '../object-metadata';
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
-const stringEntries = (value: unknown): Record<string, string> =>
-  isRecord(value) ? Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string')) : {};
-
-/** Client-visible metadata from untrusted JSON, keeping only well-typed known fields. */
-export function parseMetadata(raw: unknown): ObjectMetadata {
-  const source = isRecord(raw) ? raw : {};
-  const metadata: ObjectMetadata = { userMetadata: stringEntries(source.userMetadata) };
-  for (const field of HTTP_FIELDS) {
-    const value = source[field];
-    if (typeof value === 'string') metadata[field] = value;
-  }
-  if (isRecord(source.checksums)) metadata.checksums = stringEntries(source.checksums) as ChecksumMap;
-  return metadata;
-}
 
 function parseSidecar(raw: unknown): SidecarRecord | undefined {
   if (!isRecord(raw) || typeof raw.etag !== 'string' || typeof raw.size !== 'number' || typeof raw.mtimeMs !== 'number') {
@@ -156,31 +128,14 @@ export async function removeSidecar(layout: LocalLayout, key: string): Promise<v
 }
 
 /** A file sidecar is valid only while the data file has the size and mtime it recorded. */
-export const sidecarMatches = (record: SidecarRecord, stats: Stats): boolean =>
+const sidecarMatches = (record: SidecarRecord, stats: Stats): boolean =>
   record.size === stats.size && record.mtimeMs === stats.mtimeMs;
-
-/**
- * ETag for files without a valid sidecar (written by NFS users). NOT a content MD5: it
- * changes whenever the file's size, mtime or inode changes, which is what caches need.
- */
-export const syntheticEtag = (stats: Stats): string =>
-  `"${createHash('md5').update(`${stats.size}-${stats.mtimeMs}-${stats.ino}`).digest('hex')}"`;
 
 /** ObjectInfo of a data file, from its sidecar when valid, else synthetic. */
 export function fileObjectInfo(key: string, stats: Stats, record: SidecarRecord | undefined): ObjectInfo {
   const valid = record !== undefined && sidecarMatches(record, stats);
-  const info: ObjectInfo = {
-    key,
-    size: stats.size,
-    etag: valid ? record.etag : syntheticEtag(stats),
-    lastModified: new Date(stats.mtimeMs),
-    ...(valid ? metadataOf(record) : { userMetadata: {} }),
-  };
-  if (valid && record.partSizes) info.partSizes = [...record.partSizes];
-  return info;
+  return storedFileInfo(key, { size: stats.size, mtimeMs: stats.mtimeMs, id: stats.ino }, valid ? record : undefined);
 }
 
 /** ObjectInfo of a folder marker (always empty). */
-export function markerObjectInfo(key: string, record: SidecarRecord): ObjectInfo {
-  return { key, size: 0, etag: record.etag, lastModified: new Date(record.mtimeMs), ...metadataOf(record) };
-}
+export const markerObjectInfo = (key: string, record: SidecarRecord): ObjectInfo => storedMarkerInfo(key, record, record.mtimeMs);

@@ -11,8 +11,9 @@
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { isMissing, mapFsError, throwIfAborted } from './fs-errors';
-import { MAX_KEY_BYTES, segmentProblem } from './key-path';
+import { isMissing, mapFsError } from './fs-errors';
+import { throwIfAborted } from '../shared/abort';
+import { MAX_KEY_BYTES, segmentProblem } from '../shared/key-path';
 import { compareUtf8, isAfter, utf8Length } from '../utf8-order';
 
 export type WalkItem =
@@ -21,7 +22,7 @@ export type WalkItem =
   /** A directory, key ending in "/": maybe a folder marker, maybe a common prefix. */
   | { type: 'folder'; key: string; path: string };
 
-export interface WalkOptions {
+interface WalkOptions {
   /** Only items whose key sorts strictly after this (subtrees entirely before it are not entered). */
   startAfter?: string;
   signal?: AbortSignal;

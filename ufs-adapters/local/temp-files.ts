@@ -59,7 +59,7 @@ const PARENT_RETRIES = 3;
  * the mount `root` (never the root itself). A concurrent delete may prune an empty parent
  * between mkdir and rename: that ENOENT is retried a few times.
  */
-export async function renameWithParents(root: string, source: string, destination: string): Promise<void> {
+async function renameWithParents(root: string, source: string, destination: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     await mkdirBelowRoot(root, path.dirname(destination));
     try {

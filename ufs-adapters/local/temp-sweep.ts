@@ -36,7 +36,7 @@ function processIsAlive(pid: number): boolean {
 }
 
 /** What the name of a temp file says about its writer. */
-export function tempOwnerVerdict(target: string): Verdict {
+function tempOwnerVerdict(target: string): Verdict {
   const match = OWNER.exec(path.basename(target));
   if (!match) return 'by-age';
   const [, owner, host, pidText] = match;

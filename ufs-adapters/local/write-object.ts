@@ -3,25 +3,27 @@
  * atomically (commit-object.ts). Folder keys ("dir/") take an empty body and become a
  * directory plus a marker sidecar.
  */
-import { createHash } from 'node:crypto';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { ufsError } from '../errors';
 import type { ObjectMetadata, WriteRequest, WriteResult } from '../types';
 import { commitFile } from './commit-object';
 import { ensureContainedDirectory } from './containment';
-import { isMissing, mapFsError, throwIfAborted } from './fs-errors';
-import { assertValidKey, isFolderKey, keyToPath } from './key-path';
+import { isMissing, mapFsError } from './fs-errors';
+import { throwIfAborted } from '../shared/abort';
+import { assertValidKey, isFolderKey } from '../shared/key-path';
+import { keyToPath } from './local-layout';
 import type { LocalContext } from './local-context';
-import { quotedEtag, receiveBody, receiveEmptyBody } from './receive-body';
+import { classifyBodyError, receiveBody } from './receive-body';
+import { EMPTY_MD5_ETAG, quotedEtag } from '../object-metadata';
+import { receiveEmptyBody } from '../shared/empty-body';
 import { buildSidecar, mergeMetadata, removeSidecar, writeSidecar } from './sidecar-metadata';
 import { newTempPath, removeQuietly } from './temp-files';
 import { mkdirBelowRoot } from './mount-root';
 
-export const EMPTY_MD5_ETAG = quotedEtag(createHash('md5').digest('hex'));
 
 /** Creates (or re-marks) the folder `key` ("dir/") with `metadata`. */
-export async function commitFolderMarker(ctx: LocalContext, key: string, metadata: ObjectMetadata): Promise<WriteResult> {
+async function commitFolderMarker(ctx: LocalContext, key: string, metadata: ObjectMetadata): Promise<WriteResult> {
   const dir = keyToPath(ctx.layout.root, key);
   const lastModified = new Date();
   await ctx.locks.run(key, async () => {
@@ -45,7 +47,7 @@ export async function commitFolderMarker(ctx: LocalContext, key: string, metadat
 }
 
 async function writeFolderMarker(ctx: LocalContext, request: WriteRequest): Promise<WriteResult> {
-  await receiveEmptyBody(request.body, request.signal);
+  await receiveEmptyBody(request.body, request.signal, (err) => classifyBodyError(err, request.signal, 'Unavailable'));
   const metadata = mergeMetadata(request.metadata, await request.beforeCommit?.());
   throwIfAborted(request.signal);
   return commitFolderMarker(ctx, request.key, metadata);

@@ -4,25 +4,8 @@
  * class wires them to the UfsAdapter contract. See README.md for what maps to what.
  */
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { Readable } from 'node:stream';
-import type {
-  BucketSettingName,
-  ByteRange,
-  CompletedPart,
-  CopyRequest,
-  ListEntry,
-  ListOptions,
-  MultipartUpload,
-  ObjectInfo,
-  ObjectMetadata,
-  PartInfo,
-  ReadOptions,
-  UfsAdapter,
-  UfsCapabilities,
-  UploadPartRequest,
-  WriteRequest,
-  WriteResult,
-} from '../types';
+import type { UfsAdapter, UfsCapabilities } from '../types';
+import { bindOperations, type BoundOperations, type Operations } from '../shared/adapter-operations';
 import { parseS3Uri, resolveS3Config, type ResolvedS3Config, type S3AdapterConfig, type S3AdapterOptions } from './s3-config';
 import { createS3Client, createS3Context } from './s3-context';
 import { copyObject } from './s3-copy';
@@ -33,6 +16,40 @@ import { readObject, readObjectWithInfo, statObject } from './s3-read';
 import { createUploadMemory, type MultipartContext } from './s3-upload-memory';
 import { writeObject } from './s3-write';
 import { getBucketSetting, putBucketSetting } from './s3-bucket-settings';
+
+type Optional = 'readWithInfo' | 'cleanupAbandonedUploads' | 'getBucketSetting' | 'putBucketSetting';
+
+const operations: Operations<MultipartContext, Optional> = {
+  stat: statObject,
+  read: readObject,
+  readWithInfo: readObjectWithInfo,
+  list: listObjects,
+  write: writeObject,
+  delete: async (ctx, key, signal) => {
+    const storeKey = ctx.storeKey(key);
+    // S3 answers 204 for missing keys; some compatible stores answer 404.
+    await ctx
+      .call('delete object', signal, () => ctx.client.send(new DeleteObjectCommand({ Bucket: ctx.bucket, Key: storeKey }), { abortSignal: signal }))
+      .catch((err: { kind?: string }) => {
+        if (err.kind !== 'NotFound') throw err;
+      });
+  },
+  copy: copyObject,
+  createMultipartUpload: createUpload,
+  uploadPart,
+  listParts,
+  completeMultipartUpload: (ctx, key, uploadId, parts, signal, late) => completeUpload(ctx, key, uploadId, parts, signal, late),
+  abortMultipartUpload: abortUpload,
+  listMultipartUploads: listUploads,
+  getMultipartUpload: getUpload,
+  /** Aborts uploads under the mount prefix initiated more than `olderThanMs` ago and removes stale part temp files. */
+  cleanupAbandonedUploads: cleanupAbandoned,
+  getBucketSetting,
+  putBucketSetting,
+};
+
+/** The calls, bound to the adapter's context in the constructor. */
+export interface S3Adapter extends BoundOperations<Optional> {}
 
 export class S3Adapter implements UfsAdapter {
   readonly kind = 's3';
@@ -51,6 +68,7 @@ export class S3Adapter implements UfsAdapter {
     this.config = resolveS3Config(config);
     this.client = createS3Client(this.config);
     this.ctx = { ...createS3Context(this.config, this.client), uploads: createUploadMemory() };
+    Object.assign(this, bindOperations(this.ctx, operations));
   }
 
   get bucket(): string {
@@ -60,81 +78,6 @@ export class S3Adapter implements UfsAdapter {
   /** "" or "<prefix>/". */
   get keyPrefix(): string {
     return this.config.keyPrefix;
-  }
-
-  stat(key: string, signal?: AbortSignal): Promise<ObjectInfo> {
-    return statObject(this.ctx, key, signal);
-  }
-
-  read(key: string, range: ByteRange | undefined, options: ReadOptions = {}): Promise<Readable> {
-    return readObject(this.ctx, key, range, options);
-  }
-
-  readWithInfo(key: string, range: ByteRange, options: { signal?: AbortSignal } = {}): Promise<{ info: ObjectInfo; body: Readable }> {
-    return readObjectWithInfo(this.ctx, key, range, options);
-  }
-
-  list(options: ListOptions): AsyncIterable<ListEntry> {
-    return listObjects(this.ctx, options);
-  }
-
-  write(request: WriteRequest): Promise<WriteResult> {
-    return writeObject(this.ctx, request);
-  }
-
-  async delete(key: string, signal?: AbortSignal): Promise<void> {
-    const storeKey = this.ctx.storeKey(key);
-    // S3 answers 204 for missing keys; some compatible stores answer 404.
-    await this.ctx
-      .call('delete object', signal, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: storeKey }), { abortSignal: signal }))
-      .catch((err: { kind?: string }) => {
-        if (err.kind !== 'NotFound') throw err;
-      });
-  }
-
-  copy(request: CopyRequest): Promise<WriteResult> {
-    return copyObject(this.ctx, request);
-  }
-
-  createMultipartUpload(key: string, metadata: ObjectMetadata, signal?: AbortSignal): Promise<MultipartUpload> {
-    return createUpload(this.ctx, key, metadata, signal);
-  }
-
-  uploadPart(request: UploadPartRequest): Promise<PartInfo> {
-    return uploadPart(this.ctx, request);
-  }
-
-  listParts(key: string, uploadId: string, signal?: AbortSignal): Promise<PartInfo[]> {
-    return listParts(this.ctx, key, uploadId, signal);
-  }
-
-  completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[], signal?: AbortSignal): Promise<WriteResult> {
-    return completeUpload(this.ctx, key, uploadId, parts, signal);
-  }
-
-  abortMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<void> {
-    return abortUpload(this.ctx, key, uploadId, signal);
-  }
-
-  listMultipartUploads(prefix: string, signal?: AbortSignal): AsyncIterable<MultipartUpload> {
-    return listUploads(this.ctx, prefix, signal);
-  }
-
-  getMultipartUpload(key: string, uploadId: string, signal?: AbortSignal): Promise<MultipartUpload & { metadata: ObjectMetadata }> {
-    return getUpload(this.ctx, key, uploadId, signal);
-  }
-
-  /** Aborts uploads under the mount prefix initiated more than `olderThanMs` ago and removes stale part temp files. */
-  cleanupAbandonedUploads(olderThanMs: number, signal?: AbortSignal): Promise<number> {
-    return cleanupAbandoned(this.ctx, olderThanMs, signal);
-  }
-
-  getBucketSetting(name: BucketSettingName, signal?: AbortSignal): Promise<unknown> {
-    return getBucketSetting(this.ctx, name, signal);
-  }
-
-  putBucketSetting(name: BucketSettingName, value: unknown, signal?: AbortSignal): Promise<void> {
-    return putBucketSetting(this.ctx, name, value, signal);
   }
 
   async close(): Promise<void> {

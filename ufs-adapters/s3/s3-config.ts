@@ -72,11 +72,11 @@ export interface ResolvedS3Config {
   multipartCopyPartSize: number;
 }
 
-export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
-export const DEFAULT_QUEUE_SIZE = 4;
-export const DEFAULT_MAX_ATTEMPTS = 5;
+const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+const DEFAULT_QUEUE_SIZE = 4;
+const DEFAULT_MAX_ATTEMPTS = 5;
 /** S3's limit for PutObject, UploadPart and CopyObject. */
-export const MAX_SINGLE_OPERATION_SIZE = 5 * 1024 ** 3;
+const MAX_SINGLE_OPERATION_SIZE = 5 * 1024 ** 3;
 
 export class S3ConfigError extends Error {
   constructor(message: string) {
@@ -110,7 +110,7 @@ function parseInteger(name: string, value: string): number {
 }
 
 /** Splits a prefix into its normalised form: no leading/trailing "/", "" when absent. */
-export function normalizePrefix(prefix: string | undefined): string {
+function normalizePrefix(prefix: string | undefined): string {
   return (prefix ?? '').replace(/^\/+/, '').replace(/\/+$/, '');
 }
 

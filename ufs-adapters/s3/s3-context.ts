@@ -120,9 +120,6 @@ export { stripQuotes };
 export const sameEtag = (a: string | undefined, b: string | undefined): boolean =>
   a !== undefined && b !== undefined && stripQuotes(a).toLowerCase() === stripQuotes(b).toLowerCase();
 
-export function throwIfAborted(signal: AbortSignal | undefined, action = 'operation'): void {
-  if (signal?.aborted) throw ufsError('Aborted', `${action}: aborted`, signal.reason);
-}
 
 /**
  * S3's `encoding-type=url` replies encode keys like HTML forms ("+" for a space). Applied only

@@ -15,13 +15,15 @@ import {
 } from '@aws-sdk/client-s3';
 import { isUfsError, ufsError, type UfsError } from '../errors';
 import { MAX_PART_NUMBER, type CopyRequest, type ObjectMetadata, type WriteResult } from '../types';
-import { quoteEtag, sameEtag, throwIfAborted, type S3Context } from './s3-context';
-import { metadataFromHead, metadataParams, withHeader, withRawExpires } from './s3-metadata';
+import { quoteEtag, sameEtag, type S3Context } from './s3-context';
+import { throwIfAborted } from '../shared/abort';
+import { metadataFromHead, metadataParams, partSizesFromHead, withHeader, withRawExpires } from './s3-metadata';
+import { copyDestinationMetadata } from '../object-metadata';
 import { committedVersion, headObject, knownEtag } from './s3-read';
 import { abortUploadQuietly } from './s3-write';
 
 /** x-amz-copy-source: bucket/key, percent-encoded except "/" (what S3, MinIO and Ceph decode). */
-export const copySourceOf = (bucket: string, storeKey: string): string =>
+const copySourceOf = (bucket: string, storeKey: string): string =>
   `${bucket}/${storeKey.split('/').map(encodeURIComponent).join('/')}`;
 
 /** CopySourceIfMatch for `etag`, sent under both names (see the header comment). */
@@ -40,9 +42,7 @@ export async function copyObject(ctx: S3Context, request: CopyRequest): Promise<
     throwIfAborted(signal, 'copy object');
     const source = await headObject(ctx, sourceKey, signal);
     try {
-      return Number(source.ContentLength ?? 0) > ctx.config.multipartCopyThreshold
-        ? await multipartCopy(ctx, sourceKey, destinationKey, source, request.metadata, signal)
-        : await singleCopy(ctx, sourceKey, destinationKey, source, request.metadata, signal);
+      return await copyVersion(ctx, sourceKey, destinationKey, source, request.metadata, signal);
     } catch (err) {
       // 412 on the copy source: the source changed since the HEAD; take the new version.
       if (isUfsError(err, 'PreconditionFailed') && round < MAX_SOURCE_RACES) continue;
@@ -51,9 +51,25 @@ export async function copyObject(ctx: S3Context, request: CopyRequest): Promise<
   }
 }
 
+/** Copies the version `source` (a HEAD of `sourceKey`) with CopyObject, or UploadPartCopy above the threshold. */
+export function copyVersion(
+  ctx: S3Context,
+  sourceKey: string,
+  destinationKey: string,
+  source: HeadObjectCommandOutput,
+  metadata: ObjectMetadata | undefined,
+  signal: AbortSignal | undefined,
+  partSizes: readonly number[] | undefined = sourcePartSizes(source),
+): Promise<WriteResult> {
+  return Number(source.ContentLength ?? 0) > ctx.config.multipartCopyThreshold
+    ? multipartCopy(ctx, sourceKey, destinationKey, source, metadata, signal, partSizes)
+    : singleCopy(ctx, sourceKey, destinationKey, source, metadata, signal, partSizes);
+}
+
 /**
  * Copying a key onto itself without new metadata is refused by S3; REPLACE with the
- * source's own metadata is what the caller means (a "touch").
+ * source's own metadata is what the caller means (a "touch"). REPLACE keeps the source's
+ * checksums (and part checksums) unless it names its own, as every adapter does.
  */
 function targetMetadata(
   sourceKey: string,
@@ -61,9 +77,12 @@ function targetMetadata(
   source: HeadObjectCommandOutput,
   metadata: ObjectMetadata | undefined,
 ): ObjectMetadata | undefined {
-  if (metadata) return metadata;
+  if (metadata) return copyDestinationMetadata({ sourceKey, destinationKey, metadata }, metadataFromHead(source));
   return sourceKey === destinationKey ? metadataFromHead(source) : undefined;
 }
+
+/** The source's part sizes (kept by the adapter in its metadata) go with REPLACE too: the bytes are the same. */
+const sourcePartSizes = (source: HeadObjectCommandOutput): number[] | undefined => partSizesFromHead(source, Number(source.ContentLength ?? 0));
 
 async function singleCopy(
   ctx: S3Context,
@@ -72,6 +91,7 @@ async function singleCopy(
   source: HeadObjectCommandOutput,
   requested: ObjectMetadata | undefined,
   signal: AbortSignal | undefined,
+  partSizes: readonly number[] | undefined,
 ): Promise<WriteResult> {
   const metadata = targetMetadata(sourceKey, destinationKey, source, requested);
   const copy = new CopyObjectCommand({
@@ -80,7 +100,7 @@ async function singleCopy(
     CopySource: copySourceOf(ctx.bucket, sourceKey),
     CopySourceIfMatch: source.ETag,
     MetadataDirective: metadata ? 'REPLACE' : 'COPY',
-    ...(metadata ? metadataParams(metadata) : {}),
+    ...(metadata ? metadataParams(metadata, partSizes) : {}),
   });
   const command = pinnedToSource(withRawExpires(copy, metadata?.expires), source.ETag);
   const out = await ctx.call('copy object', signal, () => ctx.client.send(command, { abortSignal: signal }));
@@ -99,15 +119,16 @@ async function multipartCopy(
   source: HeadObjectCommandOutput,
   requested: ObjectMetadata | undefined,
   signal: AbortSignal | undefined,
+  partSizes: readonly number[] | undefined,
 ): Promise<WriteResult> {
   const size = Number(source.ContentLength ?? 0);
   // COPY keeps the source's metadata: a new upload only gets what we pass, so pass it.
-  const metadata = requested ?? metadataFromHead(source);
+  const metadata = targetMetadata(sourceKey, destinationKey, source, requested) ?? metadataFromHead(source);
   const partSize = Math.max(ctx.config.multipartCopyPartSize, Math.ceil(size / MAX_PART_NUMBER));
   const partCount = Math.max(1, Math.ceil(size / partSize));
   const created = await ctx.call('copy object', signal, () =>
     ctx.client.send(
-      withRawExpires(new CreateMultipartUploadCommand({ Bucket: ctx.bucket, Key: destinationKey, ...metadataParams(metadata) }), metadata.expires),
+      withRawExpires(new CreateMultipartUploadCommand({ Bucket: ctx.bucket, Key: destinationKey, ...metadataParams(metadata, partSizes) }), metadata.expires),
       { abortSignal: signal },
     ),
   );

@@ -5,7 +5,8 @@
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import type { ListEntry, ListOptions } from '../types';
 import { compareUtf8 } from '../utf8-order';
-import { SETTINGS_FOLDER, decodeListedKey, quoteEtag, throwIfAborted, type S3Context } from './s3-context';
+import { SETTINGS_FOLDER, decodeListedKey, quoteEtag, type S3Context } from './s3-context';
+import { throwIfAborted } from '../shared/abort';
 
 const PAGE_SIZE = 1000;
 

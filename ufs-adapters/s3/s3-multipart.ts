@@ -15,12 +15,14 @@ import {
 } from '@aws-sdk/client-s3';
 import { isUfsError, ufsError } from '../errors';
 import { MIN_PART_SIZE, type CompletedPart, type MultipartUpload, type ObjectMetadata, type PartInfo, type WriteResult } from '../types';
-import { decodeListedKey, quoteEtag, sameEtag, stripQuotes, throwIfAborted, type S3Context } from './s3-context';
+import { decodeListedKey, quoteEtag, sameEtag, stripQuotes, type S3Context } from './s3-context';
+import { throwIfAborted } from '../shared/abort';
 import { metadataParams, withRawExpires } from './s3-metadata';
 import { removeStaleTempParts } from './s3-part-upload';
 import { committedVersion } from './s3-read';
 import { assertUploadId, uploadCall } from './s3-upload-calls';
 import { partChecksumsOf, type MultipartContext } from './s3-upload-memory';
+import { attachCompletionMetadata } from './s3-completion-metadata';
 
 export async function createUpload(ctx: MultipartContext, key: string, metadata: ObjectMetadata, signal?: AbortSignal): Promise<MultipartUpload> {
   const storeKey = ctx.storeKey(key);
@@ -79,7 +81,7 @@ export async function listParts(ctx: MultipartContext, key: string, uploadId: st
  * the listed parts too, so every S3-compatible store reports the same errors; the store
  * still checks again at completion.
  */
-function validateParts(requested: CompletedPart[], stored: PartInfo[]): number {
+function validateParts(requested: CompletedPart[], stored: PartInfo[]): number[] {
   if (requested.length === 0) throw ufsError('InvalidPartOrder', 'the part list must not be empty');
   requested.forEach((part, i) => {
     if (i > 0 && part.partNumber <= requested[i - 1].partNumber) {
@@ -99,7 +101,7 @@ function validateParts(requested: CompletedPart[], stored: PartInfo[]): number {
       throw ufsError('EntityTooSmall', `part ${requested[i].partNumber} is smaller than the minimum part size`);
     }
   });
-  return sizes.reduce((sum, size) => sum + size, 0);
+  return sizes;
 }
 
 export async function completeUpload(
@@ -108,11 +110,13 @@ export async function completeUpload(
   uploadId: string,
   parts: CompletedPart[],
   signal?: AbortSignal,
+  late?: Partial<ObjectMetadata>,
 ): Promise<WriteResult> {
   assertUploadId(uploadId);
   const storeKey = ctx.storeKey(key);
   throwIfAborted(signal, 'complete multipart upload');
-  const size = validateParts(parts, await listParts(ctx, key, uploadId, signal));
+  const partSizes = validateParts(parts, await listParts(ctx, key, uploadId, signal));
+  const size = partSizes.reduce((sum, n) => sum + n, 0);
   const out = await uploadCall(ctx, 'complete multipart upload', signal, () =>
     ctx.client.send(
       new CompleteMultipartUploadCommand({
@@ -125,7 +129,8 @@ export async function completeUpload(
     ),
   );
   ctx.uploads.delete(uploadId);
-  return { size, ...(await committedVersion(ctx, storeKey, out.ETag, signal)) };
+  const completed = { size, ...(await committedVersion(ctx, storeKey, out.ETag, signal)) };
+  return attachCompletionMetadata(ctx, storeKey, completed, late, partSizes, signal);
 }
 
 export async function abortUpload(ctx: MultipartContext, key: string, uploadId: string, signal?: AbortSignal): Promise<void> {

@@ -14,13 +14,14 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isUfsError, ufsError } from '../errors';
 import { MAX_PART_NUMBER, type PartInfo, type UploadPartRequest } from '../types';
-import { quoteEtag, throwIfAborted, type S3Context } from './s3-context';
+import { quoteEtag, type S3Context } from './s3-context';
+import { throwIfAborted } from '../shared/abort';
 import { describeSdkError, isAbortLike } from './s3-errors';
 import { knownEtag } from './s3-read';
 import { assertUploadId, uploadCall } from './s3-upload-calls';
 import { rememberPartChecksums, type MultipartContext } from './s3-upload-memory';
 
-export const TEMP_PART_PREFIX = 'part-';
+const TEMP_PART_PREFIX = 'part-';
 
 function assertPartNumber(partNumber: number): void {
   if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {

@@ -7,7 +7,7 @@ import { isUfsError, ufsError } from '../errors';
 import type { ByteRange, ObjectInfo, ReadOptions } from '../types';
 import { quoteEtag, sameEtag, stripQuotes, type S3Context } from './s3-context';
 import { mapS3Error } from './s3-errors';
-import { metadataFromHead, objectInfoFromHead } from './s3-metadata';
+import { metadataFromHead, objectInfoFromHead, partSizesFromHead } from './s3-metadata';
 
 export async function headObject(ctx: S3Context, storeKey: string, signal?: AbortSignal): Promise<HeadObjectCommandOutput> {
   return ctx.call('stat object', signal, () =>
@@ -20,7 +20,7 @@ export async function statObject(ctx: S3Context, key: string, signal?: AbortSign
 }
 
 /** What a commit produced: the version's ETag (quoted) and Last-Modified. */
-export interface CommittedVersion {
+interface CommittedVersion {
   etag: string;
   lastModified: Date;
 }
@@ -175,8 +175,12 @@ export async function readObjectWithInfo(ctx: S3Context, key: string, range: Byt
     body.destroy();
     throw ufsError('Unavailable', 'read object: the object store did not honour the byte range');
   }
-  const info: ObjectInfo = { key, size, etag: quoteEtag(out.ETag), lastModified: out.LastModified ?? new Date(0), ...metadataFromHead(out) };
-  delete info.checksums; // a ranged GET's checksum headers describe the range or a part, not the object
+  // A ranged GET's checksum headers describe the range or a part, not the object; the checksums
+  // the adapter keeps in the object's metadata do describe it.
+  const { ChecksumCRC32: _crc32, ChecksumCRC32C: _crc32c, ChecksumCRC64NVME: _crc64, ChecksumSHA1: _sha1, ChecksumSHA256: _sha256, ...described } = out;
+  const info: ObjectInfo = { key, size, etag: quoteEtag(out.ETag), lastModified: out.LastModified ?? new Date(0), ...metadataFromHead(described) };
+  const partSizes = partSizesFromHead(out, size);
+  if (partSizes) info.partSizes = partSizes;
   let stream: Transform = new PassThrough();
   if (served.start !== want.start || served.end !== want.end) stream = rangeCut(want.start - served.start, want.end - want.start + 1);
   body.on('error', (err) => {

@@ -22,7 +22,8 @@ import {
 import type { Readable } from 'node:stream';
 import { isUfsError, ufsError, type UfsError } from '../errors';
 import { MAX_PART_NUMBER, type ObjectMetadata, type WriteRequest, type WriteResult } from '../types';
-import { quoteEtag, throwIfAborted, type S3Context } from './s3-context';
+import { quoteEtag, type S3Context } from './s3-context';
+import { throwIfAborted } from '../shared/abort';
 import { isAbortLike } from './s3-errors';
 import { mergeMetadata, metadataParams, withRawExpires } from './s3-metadata';
 import { committedVersion } from './s3-read';
@@ -45,7 +46,7 @@ function toBuffer(chunk: unknown): Buffer {
  * arrived (so the caller knows whether more follows); the remainder is yielded with
  * `last: true` after the body ended. Small bodies never allocate a whole part.
  */
-export async function* splitIntoParts(body: AsyncIterable<unknown>, partSize: number): AsyncGenerator<BodyPart> {
+async function* splitIntoParts(body: AsyncIterable<unknown>, partSize: number): AsyncGenerator<BodyPart> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   for await (const raw of body) {

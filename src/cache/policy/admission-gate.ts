@@ -26,14 +26,13 @@ export interface AdmissionRules {
   minUses?: number;
 }
 
-export interface AdmissionGateOptions {
+interface AdmissionGateOptions {
   /** Distinct objects whose reads are counted (about 16 bytes each). Default 65,536. */
   maxTrackedObjects?: number;
   hash?: KeyHash<string>;
 }
 
 export class AdmissionGate {
-  readonly maxTrackedObjects: number;
   private readonly hash: KeyHash<string>;
   private readonly ring: Int32Array;
   private readonly counts = new Map<number, number>();
@@ -43,7 +42,6 @@ export class AdmissionGate {
   constructor(options: AdmissionGateOptions = {}) {
     const max = options.maxTrackedObjects ?? 65_536;
     if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`maxTrackedObjects must be a positive integer, got ${max}`);
-    this.maxTrackedObjects = max;
     this.hash = options.hash ?? (defaultKeyHash as KeyHash<string>);
     this.ring = new Int32Array(max);
   }

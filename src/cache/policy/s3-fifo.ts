@@ -28,7 +28,7 @@ import { GhostQueue } from './ghost-queue';
 import { defaultKeyHash, HASH_MASK } from './key-hash';
 import type { EvictionPolicy, KeyHash } from './types';
 
-export interface S3FifoOptions<K> {
+interface S3FifoOptions<K> {
   /** Byte budget of the resident keys. */
   maxBytes: number;
   /** Share of maxBytes for the small queue. Default 0.1 (the paper's). */
@@ -43,7 +43,7 @@ export interface S3FifoOptions<K> {
   hash?: KeyHash<K>;
 }
 
-export interface S3FifoStats {
+interface S3FifoStats {
   smallBytes: number;
   smallKeys: number;
   mainBytes: number;

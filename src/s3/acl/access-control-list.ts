@@ -13,7 +13,7 @@ import { s3Error } from '../errors';
 export type Permission = 'FULL_CONTROL' | 'READ' | 'WRITE' | 'READ_ACP' | 'WRITE_ACP';
 export const PERMISSIONS: readonly Permission[] = ['FULL_CONTROL', 'READ', 'WRITE', 'READ_ACP', 'WRITE_ACP'];
 
-export type Group = 'AllUsers' | 'AuthenticatedUsers' | 'LogDelivery';
+type Group = 'AllUsers' | 'AuthenticatedUsers' | 'LogDelivery';
 export const GROUP_URIS: Readonly<Record<Group, string>> = {
   AllUsers: 'http://acs.amazonaws.com/groups/global/AllUsers',
   AuthenticatedUsers: 'http://acs.amazonaws.com/groups/global/AuthenticatedUsers',
@@ -39,7 +39,7 @@ export type Requester = { kind: 'signed'; id: string } | { kind: 'anonymous' };
 /** S3 accepts at most 100 grants in one ACL. */
 const MAX_GRANTS = 100;
 
-export const CANNED_ACLS = [
+const CANNED_ACLS = [
   'private',
   'public-read',
   'public-read-write',
@@ -48,7 +48,7 @@ export const CANNED_ACLS = [
   'bucket-owner-full-control',
   'log-delivery-write',
 ] as const;
-export type CannedAcl = (typeof CANNED_ACLS)[number];
+type CannedAcl = (typeof CANNED_ACLS)[number];
 
 const user = (id: string, permission: Permission): Grant => ({ grantee: { kind: 'user', id }, permission });
 const group = (g: Group, permission: Permission): Grant => ({ grantee: { kind: 'group', group: g }, permission });
@@ -57,7 +57,7 @@ const group = (g: Group, permission: Permission): Grant => ({ grantee: { kind: '
  * The grants of a canned ACL. `bucketOwner` is the owner of the bucket the object goes into (the
  * bucket-owner-* ACLs grant to it; when it is unknown or the object's owner, they add nothing).
  */
-export function cannedAcl(name: string, owner: string, bucketOwner: string | undefined): AccessControlList {
+function cannedAcl(name: string, owner: string, bucketOwner: string | undefined): AccessControlList {
   const grants = [user(owner, 'FULL_CONTROL')];
   switch (name as CannedAcl) {
     case 'private':
@@ -173,9 +173,6 @@ export function allows(acl: AccessControlList | undefined, who: Requester, permi
   if (who.kind === 'signed' && who.id === acl.owner && (permission === 'READ_ACP' || permission === 'WRITE_ACP')) return true;
   return acl.grants.some((g) => grantAllows(g, permission) && matches(g.grantee, who));
 }
-
-/** The permission an ACL grants to AllUsers for READ (what anonymous GETs need). */
-export const isPublicRead = (acl: AccessControlList | undefined): boolean => allows(acl, { kind: 'anonymous' }, 'READ');
 
 /**
  * The stored form: compact JSON, ASCII only (non-ASCII ids escaped), so it fits an x-amz-meta-*

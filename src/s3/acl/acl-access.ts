@@ -23,7 +23,7 @@ export type Access =
 export const GRANTED: Access = Object.freeze({ kind: 'granted' });
 
 /** The permission an operation needs in the bucket's ACL. */
-export const BUCKET_PERMISSION: Partial<Record<S3Operation, Permission>> = {
+const BUCKET_PERMISSION: Partial<Record<S3Operation, Permission>> = {
   HeadBucket: 'READ',
   GetBucketLocation: 'READ',
   ListObjects: 'READ',
@@ -45,7 +45,7 @@ export const BUCKET_PERMISSION: Partial<Record<S3Operation, Permission>> = {
 };
 
 /** The permission an operation on one object needs in that object's ACL. */
-export const OBJECT_PERMISSION: Partial<Record<S3Operation, Permission>> = {
+const OBJECT_PERMISSION: Partial<Record<S3Operation, Permission>> = {
   GetObject: 'READ',
   HeadObject: 'READ',
   GetObjectAttributes: 'READ',
@@ -86,7 +86,7 @@ export function objectAclAllows(access: Access, info: ObjectInfo): boolean {
 }
 
 /** Throws AccessDenied unless `access` lets the request at `info`. */
-export function checkObjectAcl(access: Access, info: ObjectInfo): void {
+function checkObjectAcl(access: Access, info: ObjectInfo): void {
   if (!objectAclAllows(access, info)) throw s3Error('AccessDenied');
 }
 

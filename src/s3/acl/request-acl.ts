@@ -16,7 +16,7 @@ type Headers = Record<string, string | string[] | undefined>;
 export const aclsNotSupported = () => s3Error('AccessControlListNotSupported');
 
 /** Refuses ACL headers a gateway with ACLs turned off cannot honour; true when an ACL is to be built. */
-export function aclHeadersApply(headers: Headers, aclsEnabled: boolean): boolean {
+function aclHeadersApply(headers: Headers, aclsEnabled: boolean): boolean {
   if (!hasAclHeaders(headers)) return false;
   if (aclsEnabled) return true;
   const canned = headers['x-amz-acl'];

@@ -25,7 +25,7 @@ import { PresignedVerdicts, type PresignedVerdict } from './presigned-verdicts';
  * with the same inputs costs a map lookup (`PresignedVerdicts`). One instance serves the S3 front
  * door, the warm-hit path and the admin routes.
  */
-export interface AuthenticatorOptions {
+interface AuthenticatorOptions {
   /** Accept AWS Signature Version 2 (header and presigned URLs); refused with InvalidRequest when false. */
   signatureV2?: boolean;
   /** The virtual-hosted-style base domain: SigV2 signs the bucket of the Host header in its resource. */

@@ -26,7 +26,7 @@ import { checksumHeaderName, createChecksum, type StreamingChecksum } from './ch
 import { EMPTY_SHA256_HEX, TRAILER_SIGNATURE_NAME } from './constants';
 import type { BodyVerifier, ChecksumAlgorithm, TrailingChecksum } from './types';
 
-export const MAX_VERIFIED_CHUNK_BYTES = 8 * 1024 * 1024;
+const MAX_VERIFIED_CHUNK_BYTES = 8 * 1024 * 1024;
 /** Longest accepted chunk-size line ('<hex>;chunk-signature=<64 hex>' is under 100 bytes). */
 const MAX_CHUNK_HEADER_BYTES = 4096;
 /** Longest accepted trailer section. */
@@ -37,7 +37,7 @@ const LF = 0x0a;
 const SIGNED_CHUNK_HEADER = /^([0-9a-fA-F]{1,16});chunk-signature=([0-9a-fA-F]{64})$/;
 const UNSIGNED_CHUNK_HEADER = /^([0-9a-fA-F]{1,16})(?:;[^\r\n]*)?$/;
 
-export interface AwsChunkedDecoderOptions {
+interface AwsChunkedDecoderOptions {
   /** The signature chain of a signed body (seeded with the request signature); absent for unsigned bodies. */
   signatures?: Promise<ChunkSignatureChain>;
   /** Whether the body may carry trailers after the final chunk (the -TRAILER payload variants). */

@@ -47,7 +47,7 @@ export function announcedChecksumTrailer(headers: HeaderRecord): ChecksumAlgorit
   return algorithm;
 }
 
-export function decodedContentLength(headers: HeaderRecord): number | undefined {
+function decodedContentLength(headers: HeaderRecord): number | undefined {
   const value = headerValue(headers, H_DECODED_CONTENT_LENGTH);
   if (value === undefined) return undefined;
   const n = /^\d{1,16}$/.test(value.trim()) ? Number(value.trim()) : NaN;

@@ -110,7 +110,7 @@ const SIMPLE_HEADER_VALUE = /^(?:[^\s]|[^\s] (?=[^\s]))*$/;
  * listed them. Repeated headers are joined by ','. A signed header absent from the request
  * canonicalises to an empty value (and will then fail to match).
  */
-export function canonicalHeaders(headers: HeaderRecord, signedHeaders: readonly string[]): string {
+function canonicalHeaders(headers: HeaderRecord, signedHeaders: readonly string[]): string {
   let out = '';
   for (const name of signedHeaders) {
     const value = headerValue(headers, name);
@@ -119,7 +119,7 @@ export function canonicalHeaders(headers: HeaderRecord, signedHeaders: readonly 
   return out;
 }
 
-export interface CanonicalRequestParts {
+interface CanonicalRequestParts {
   method: string;
   rawPath: string;
   params: readonly RawQueryParam[];

@@ -5,7 +5,7 @@
  */
 export { Authenticator } from './authenticate';
 export { createBodyVerifier } from './body-verifier';
-export { createChecksum, checksumHeaderName, checksumAlgorithmOfHeader, CHECKSUM_ALGORITHMS, type StreamingChecksum } from './checksum';
+export { createChecksum, checksumHeaderName, checksumAlgorithmOfHeader, CHECKSUM_ALGORITHMS } from './checksum';
 export type {
   AuthInput,
   AuthResult,
@@ -13,5 +13,4 @@ export type {
   ChecksumAlgorithm,
   PayloadMode,
   SecretLookup,
-  TrailingChecksum,
 } from './types';

@@ -7,7 +7,7 @@ import { S3_SERVICE, SIGV4_ALGORITHM, SIGV4_TERMINATOR } from './constants';
 import type { Scope } from './verify-signature';
 import { memoLast } from '../../util/memo-last';
 
-export interface ParsedCredential {
+interface ParsedCredential {
   accessKeyId: string;
   scope: Scope;
 }

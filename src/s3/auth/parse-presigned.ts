@@ -19,7 +19,7 @@ import { paramName, type RawQueryParam } from './raw-url';
 
 const Q_CONTENT_SHA256_LOWER = Q_CONTENT_SHA256.toLowerCase();
 
-export interface ParsedPresigned extends ParsedAuthorization {
+interface ParsedPresigned extends ParsedAuthorization {
   /** X-Amz-Date as sent ('20260101T000000Z'). */
   amzDate: string;
   date: Date;

@@ -3,8 +3,7 @@
  * `sha256` constructor (new (secret?) => { update, digest(): Promise<Uint8Array> }).
  */
 import crypto, { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
-
-type SourceData = string | ArrayBuffer | ArrayBufferView;
+import type { Checksum, SourceData } from '@smithy/types';
 
 const toBuffer = (data: SourceData): string | Buffer =>
   typeof data === 'string'
@@ -13,8 +12,11 @@ const toBuffer = (data: SourceData): string | Buffer =>
       ? Buffer.from(data.buffer, data.byteOffset, data.byteLength)
       : Buffer.from(data);
 
-/** SHA-256 (no secret) or HMAC-SHA256 (with secret) for @smithy/signature-v4. */
-export class NodeSha256 {
+/**
+ * SHA-256 (no secret) or HMAC-SHA256 (with secret) for @smithy/signature-v4.
+ * @public update, digest and reset are called by the signer (knip cannot see through the interface).
+ */
+export class NodeSha256 implements Checksum {
   private readonly secret: SourceData | undefined;
   private hash: Hash | Hmac;
 

@@ -28,7 +28,7 @@ import type { AuthResult, SecretLookup } from './types';
  * documentation, the response-* overrides, and those the SDKs' SigV2 signers add (botocore's
  * HmacV1Auth, s3cmd).
  */
-export const SIGV2_SUBRESOURCES: ReadonlySet<string> = new Set([
+const SIGV2_SUBRESOURCES: ReadonlySet<string> = new Set([
   'accelerate', 'acl', 'analytics', 'cors', 'defaultObjectAcl', 'delete', 'inventory', 'lifecycle', 'location',
   'logging', 'metrics', 'notification', 'object-lock', 'partNumber', 'policy', 'replication', 'requestPayment',
   'restore', 'select', 'select-type', 'storageClass', 'tagging', 'torrent', 'uploadId', 'uploads', 'versionId',
@@ -37,9 +37,9 @@ export const SIGV2_SUBRESOURCES: ReadonlySet<string> = new Set([
   'response-content-type', 'response-expires',
 ]);
 
-export const Q_V2_ACCESS_KEY = 'AWSAccessKeyId';
-export const Q_V2_SIGNATURE = 'Signature';
-export const Q_V2_EXPIRES = 'Expires';
+const Q_V2_ACCESS_KEY = 'AWSAccessKeyId';
+const Q_V2_SIGNATURE = 'Signature';
+const Q_V2_EXPIRES = 'Expires';
 
 export interface SigV2Request {
   method: string;
@@ -103,7 +103,7 @@ export function canonicalAmzHeaders(headers: HeaderRecord, queryAmz: ReadonlyMap
 /** Folded or padded header values: line breaks with their surrounding space become one space; ends trimmed. */
 const unfold = (value: string): string => value.replace(/\s*\r?\n\s*/g, ' ').trim();
 
-export function stringToSign(parts: { method: string; contentMd5: string; contentType: string; date: string; amzHeaders: string; resource: string }): string {
+function stringToSign(parts: { method: string; contentMd5: string; contentType: string; date: string; amzHeaders: string; resource: string }): string {
   return `${parts.method}\n${parts.contentMd5}\n${parts.contentType}\n${parts.date}\n${parts.amzHeaders}${parts.resource}`;
 }
 

@@ -12,7 +12,7 @@ import { parseRequestXml as parseXmlTree } from '../xml';
 const childText = (node: XmlNode, name: string): string | undefined => rawChildText(node, name)?.trim();
 import type { XmlObject } from '../xml';
 
-export const CORS_METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'] as const;
+const CORS_METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'] as const;
 export type CorsMethod = (typeof CORS_METHODS)[number];
 
 export interface CorsRule {

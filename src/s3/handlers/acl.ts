@@ -63,7 +63,7 @@ export async function handlePutBucketAcl(ctx: S3Context<EndpointOf<'PutBucketAcl
 }
 
 /** The client metadata of an object (what a copy onto itself must keep). */
-export function metadataOf(info: ObjectInfo): ObjectMetadata {
+function metadataOf(info: ObjectInfo): ObjectMetadata {
   const { key: _key, size: _size, etag: _etag, lastModified: _lm, partSizes: _ps, ...metadata } = info;
   return metadata;
 }

@@ -5,7 +5,8 @@
  */
 import { accessLevel } from '../authorize';
 import { principal, sendXml, type EndpointOf, type S3Context } from '../context';
-import { S3Error, s3Error } from '../errors';
+import { s3Error } from '../errors';
+import { isBucketError } from '../../mounts/bucket-errors';
 import { readSmallBody } from '../upload-body';
 import { ownerXml, parseRequestXml, xmlDate } from '../xml';
 import { assertChildrenIn } from '../request-xml';
@@ -65,7 +66,7 @@ export async function handleCreateBucket(ctx: S3Context<EndpointOf<'CreateBucket
   } catch (err) {
     // us-east-1 answers 200 to creating a bucket you already own (and leaves it as it was); other
     // regions answer 409 BucketAlreadyOwnedByYou.
-    if (!(err instanceof S3Error && err.code === 'BucketAlreadyOwnedByYou' && ctx.services.config.server.region === 'us-east-1')) throw err;
+    if (!(isBucketError(err, 'BucketAlreadyOwnedByYou') && ctx.services.config.server.region === 'us-east-1')) throw err;
     // Only a bucket that is there: a file of that name in the data folder is not one (409 stays).
     await ctx.services.buckets.get(ctx.endpoint.bucket).catch(() => {
       throw err;

@@ -18,7 +18,7 @@ import { s3Error } from '../errors';
 import type { Bucket } from '../../mounts/bucket-registry';
 import { readerFor } from '../object-reader';
 
-export interface CopySource {
+interface CopySource {
   bucket: Bucket;
   key: string;
   /** The source as stat'ed (the copy-source conditions held for it). */
@@ -34,7 +34,7 @@ function ownedElsewhere(cluster: Cluster | undefined, bucket: string, key: strin
   return owner?.id !== cluster.node.self.id;
 }
 
-export function parseCopySource(value: string): { bucket: string; key: string } {
+function parseCopySource(value: string): { bucket: string; key: string } {
   const [path, query] = value.split('?', 2);
   if (query !== undefined) {
     const versionId = new URLSearchParams(query).get('versionId');

@@ -69,7 +69,7 @@ export async function handleDeleteObjects(ctx: S3Context<EndpointOf<'DeleteObjec
     }
   }
   // The keys' owners (any node) drop what they cached of them.
-  await services.cluster?.keysChanged(endpoint.bucket, keys.map((k) => k.key));
+  await services.cluster?.tellOwners(endpoint.bucket, keys.map((k) => k.key));
   reply.header('content-type', 'application/xml');
   await reply.send(renderXml('DeleteResult', { Deleted: deleted, Error: errors }));
 }

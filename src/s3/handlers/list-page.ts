@@ -6,7 +6,7 @@
 import type { ListEntry, UfsAdapter } from '../../../ufs-adapters/types';
 import { s3Error } from '../errors';
 
-export const DEFAULT_MAX_KEYS = 1000;
+const DEFAULT_MAX_KEYS = 1000;
 
 export interface ListPage {
   objects: Extract<ListEntry, { kind: 'object' }>[];

@@ -18,6 +18,7 @@ import {
   checksumElement,
   checksumTypeOf,
   completionChecksum,
+  compositePartChecksums,
   decodeUploadChecksum,
   encodeUploadChecksum,
   uploadChecksumOf,
@@ -183,10 +184,13 @@ export async function handleCompleteMultipartUpload(ctx: S3Context<EndpointOf<'C
   const givenChecksums = objectChecksumHeaders(ctx);
   const checksumType = header(request, 'x-amz-checksum-type');
   const needsParts = uploadChecksum !== undefined || parts.some((p) => Object.keys(p.checksums).length > 0);
-  const objectChecksum = needsParts ? await completionChecksum(uploadChecksum, parts, await bucket.store.listParts(endpoint.key, uploadId, signal)) : undefined;
+  const storedParts = needsParts ? await bucket.store.listParts(endpoint.key, uploadId, signal) : [];
+  const objectChecksum = needsParts ? await completionChecksum(uploadChecksum, parts, storedParts) : undefined;
   checkClientObjectChecksum(uploadChecksum, givenChecksums, checksumType, objectChecksum);
   const checksum = uploadChecksum && objectChecksum !== undefined ? { algorithm: uploadChecksum.algorithm, value: objectChecksum } : undefined;
-  const late = checksum ? { checksums: { [checksum.algorithm]: checksum.value } } : undefined;
+  // A COMPOSITE object also keeps its parts' checksums, for GetObjectAttributes' ObjectParts.
+  const partChecksums = checksum ? compositePartChecksums(uploadChecksum, parts, storedParts) : undefined;
+  const late = checksum ? { checksums: { [checksum.algorithm]: checksum.value }, ...(partChecksums ? { partChecksums } : {}) } : undefined;
   const completedParts: CompletedPart[] = parts.map(({ partNumber, etag }) => ({ partNumber, etag }));
 
   // Not tied to the client's signal: a client that gives up and retries finds the work done.

@@ -1,7 +1,8 @@
 /**
  * GetObjectAttributes: the attributes named in x-amz-object-attributes (ETag, Checksum,
- * ObjectParts, StorageClass, ObjectSize) in one document, without the body. ObjectParts pages
- * with x-amz-max-parts and x-amz-part-number-marker over the part sizes of a multipart object.
+ * ObjectParts, StorageClass, ObjectSize) in one document, without the body. ObjectParts gives a
+ * multipart object's PartsCount, and for one with a COMPOSITE checksum its parts (number, size,
+ * checksum), paged with x-amz-max-parts and x-amz-part-number-marker.
  */
 import type { ObjectInfo } from '../../../ufs-adapters/types';
 import { unquoteEtag } from '../../../ufs-adapters/object-metadata';
@@ -48,16 +49,33 @@ const checksumXml = (info: ObjectInfo): XmlObject | undefined => {
   return out;
 };
 
-function partsXml(info: ObjectInfo, maxParts: number, marker: number): XmlObject | undefined {
+/** A multipart object's part count: its part sizes, or the "-<N>" of its ETag (stores that keep no sizes). */
+const partsCountOf = (info: ObjectInfo): number | undefined => info.partSizes?.length ?? (Number(/-(\d+)"?$/.exec(info.etag)?.[1]) || undefined);
+
+/**
+ * The parts S3 lists: only those of a multipart object with a COMPOSITE checksum (each with its
+ * checksum); other multipart objects (no checksum, or FULL_OBJECT) get PartsCount alone, as in S3.
+ */
+function listedParts(info: ObjectInfo): XmlObject[] | undefined {
+  const composite = CHECKSUM_ALGORITHMS.find((alg) => info.checksums?.[alg] !== undefined && checksumTypeOf(info.checksums[alg] as string) === 'COMPOSITE');
   const sizes = info.partSizes;
-  if (!sizes || sizes.length === 0) return undefined;
-  const parts = sizes.map((size, i) => ({ PartNumber: i + 1, Size: size })).filter((p) => p.PartNumber > marker);
-  const page = parts.slice(0, maxParts);
-  const truncated = parts.length > page.length;
+  const sums = info.partChecksums;
+  if (!composite || !sizes || !sums || sums.length !== sizes.length) return undefined;
+  return sizes.map((size, i) => ({ [checksumElement(composite)]: sums[i], PartNumber: i + 1, Size: size }));
+}
+
+function partsXml(info: ObjectInfo, maxParts: number, marker: number): XmlObject | undefined {
+  const count = partsCountOf(info);
+  if (count === undefined) return undefined;
+  const all = listedParts(info);
+  if (!all) return { PartsCount: count };
+  const after = all.filter((p) => (p.PartNumber as number) > marker);
+  const page = after.slice(0, maxParts);
+  const truncated = after.length > page.length;
   return {
-    PartsCount: sizes.length,
+    PartsCount: count,
     PartNumberMarker: marker,
-    NextPartNumberMarker: truncated ? page[page.length - 1].PartNumber : undefined,
+    NextPartNumberMarker: page.length > 0 ? (page[page.length - 1].PartNumber as number) : undefined,
     MaxParts: maxParts,
     IsTruncated: truncated,
     Part: page,

@@ -193,7 +193,7 @@ export async function handlePostObject(ctx: S3Context<EndpointOf<'PostObject'>>)
     const stages: Transform[] = [integrity, ...(range && range.min > 0 ? [new MinimumSize(range.min)] : []), services.metrics.countBytes('PostObject', 'in')];
     const body = pipeline([file, ...stages] as [Readable, ...Transform[]], () => undefined) as unknown as Readable;
     const result = await writing(bucket, key, (store) => store.write({ key, body, metadata, beforeCommit: () => ({ checksums: { ...integrity.computed } }), signal }));
-    await services.cluster?.keysChanged(bucket.name, [key]);
+    await services.cluster?.tellOwners(bucket.name, [key]);
     await finished;
     for (const [alg, value] of Object.entries(integrity.computed)) ctx.reply.header(checksumHeader(alg as ChecksumAlgorithm), value);
     await answer(ctx, fields, key, result.etag);

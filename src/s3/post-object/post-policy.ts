@@ -11,12 +11,12 @@
  */
 import { s3Error } from '../errors';
 
-export type Condition =
+type Condition =
   | { kind: 'eq'; field: string; value: string; text: string }
   | { kind: 'starts-with'; field: string; value: string; text: string }
   | { kind: 'content-length-range'; min: number; max: number };
 
-export interface PostPolicy {
+interface PostPolicy {
   expiration: Date;
   conditions: Condition[];
 }

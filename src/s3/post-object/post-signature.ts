@@ -14,7 +14,7 @@ import { signV2 } from '../auth/sigv2';
 import { SigningKeys } from '../auth/verify-signature';
 import type { SecretLookup } from '../auth';
 
-export type PostSigner = { kind: 'anonymous' } | { kind: 'signed'; accessKeyId: string };
+type PostSigner = { kind: 'anonymous' } | { kind: 'signed'; accessKeyId: string };
 
 const keys = new SigningKeys(64);
 

@@ -14,7 +14,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface ConsulEmulatorOptions {
+interface ConsulEmulatorOptions {
   /** The agent's node name (default "consul-emulator"). */
   nodeName?: string;
   /**
@@ -35,7 +35,7 @@ export interface ConsulEmulatorOptions {
   acl?: { tokens: Record<string, AclRules> };
 }
 
-export interface AclRules {
+interface AclRules {
   write?: string[];
   read?: boolean;
   /** The AccessorID 403 texts name (a fixed UUID-like id derived from the secret when absent). */
@@ -70,7 +70,7 @@ export interface RecordedRequest {
 }
 
 /** A misbehaviour for the next requests that `match` (all when absent). */
-export interface ConsulFault {
+interface ConsulFault {
   /** Answer this HTTP status (plain text) instead of handling the request. */
   status?: number;
   /** Never answer (a blocking query that never returns, an agent that hangs). */
@@ -82,9 +82,9 @@ export interface ConsulFault {
   times?: number;
 }
 
-export type CheckStatus = 'passing' | 'warning' | 'critical';
+type CheckStatus = 'passing' | 'warning' | 'critical';
 
-export interface ServiceSnapshot {
+interface ServiceSnapshot {
   id: string;
   /** The node (agent) it lives on. */
   node: string;
@@ -1111,7 +1111,7 @@ const DURATION_UNITS_MS: Record<string, number> = {
 };
 
 /** Go's time.ParseDuration, in milliseconds ("1m30s", "1.5s", "300ms", "0"); undefined when invalid. */
-export function parseGoDuration(text: string): number | undefined {
+function parseGoDuration(text: string): number | undefined {
   const match = /^([-+]?)(0|(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)$/.exec(text);
   if (!match) return undefined;
   let total = 0;

@@ -40,7 +40,7 @@ export interface RecordedRequest {
   closedUnanswered?: boolean;
 }
 
-export interface Fault {
+interface Fault {
   /** Which requests fail (all when absent). */
   match?: (request: RecordedRequest) => boolean;
   /** HTTP status of the error response; `network` destroys the socket instead of answering. */
@@ -64,7 +64,7 @@ export interface Fault {
   times?: number;
 }
 
-export interface GcsEmulatorOptions {
+interface GcsEmulatorOptions {
   /** Buckets that exist from the start (default ['test-bucket']). */
   buckets?: string[];
   /** Log unexpected routes to stderr (default true). */
@@ -155,11 +155,6 @@ export class GcsEmulator {
   /** Drops the injected faults not used up yet. */
   clearFaults(): void {
     this.faults.length = 0;
-  }
-
-  /** Requests matching `method` whose route starts with `routePrefix`. */
-  requestsTo(method: string, routePrefix = ''): RecordedRequest[] {
-    return this.requests.filter((r) => r.method === method && r.route.startsWith(routePrefix));
   }
 
   /** Test helper: stores an object directly (no HTTP round trip). */

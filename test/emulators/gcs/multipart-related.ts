@@ -2,7 +2,7 @@
  * Parser for the `multipart/related` bodies of `uploadType=multipart` uploads (RFC 2387):
  * one JSON part with the object resource, one part with the media. Binary-safe.
  */
-export interface RelatedPart {
+interface RelatedPart {
   headers: Record<string, string>;
   body: Buffer;
 }

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { crc32cBase64 } from './crc32c';
 
 /** Object resource fields a client may set on insert / rewrite / compose / patch. */
-export const WRITABLE_FIELDS = [
+const WRITABLE_FIELDS = [
   'contentType',
   'contentEncoding',
   'contentDisposition',
@@ -247,7 +247,7 @@ export class GcsStore {
 }
 
 /** Naming rules of https://cloud.google.com/storage/docs/objects#naming. */
-export function validateName(name: string): void {
+function validateName(name: string): void {
   const bytes = Buffer.byteLength(name, 'utf8');
   if (bytes === 0 || bytes > 1024) throw new HttpError(400, 'invalid', 'The object name must be 1-1024 bytes of UTF-8.');
   if (/[\r\n]/.test(name)) throw new HttpError(400, 'invalid', 'Object names cannot contain carriage return or line feed characters.');

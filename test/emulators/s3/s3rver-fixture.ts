@@ -133,7 +133,7 @@ async function listObjectsV2(store: any, bucket: string, query: Record<string, s
   };
 }
 
-export interface S3rverFixtureOptions {
+interface S3rverFixtureOptions {
   bucket?: string;
   /** Add the operations s3rver lacks (default true). */
   extensions?: boolean;

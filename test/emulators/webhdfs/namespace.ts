@@ -44,7 +44,7 @@ export interface FileStatusJson {
   type: 'FILE' | 'DIRECTORY' | 'SYMLINK';
 }
 
-export interface NamespaceOptions {
+interface NamespaceOptions {
   /** Block size reported for files (and used by the legacy CONCAT check). */
   blockSize: number;
   replication: number;
@@ -63,7 +63,7 @@ const MAX_COMPONENT_BYTES = 255;
 const XATTR_NAMESPACES = ['user', 'trusted', 'system', 'security', 'raw'];
 
 /** Guava SignedBytes.lexicographicalComparator over two byte arrays. */
-export function compareSignedBytes(a: Uint8Array, b: Uint8Array): number {
+function compareSignedBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     const x = (a[i] << 24) >> 24;

@@ -24,7 +24,7 @@ import {
   unsupportedOperation,
 } from './remote-exception';
 
-export type NodeKind = 'namenode' | 'datanode';
+type NodeKind = 'namenode' | 'datanode';
 
 export interface WebHdfsEmulatorOptions {
   /** Entries per LISTSTATUS_BATCH answer (the NameNode's dfs.ls.limit). Default 1000. */
@@ -56,7 +56,7 @@ export interface WebHdfsEmulatorOptions {
   superuser?: string;
 }
 
-export interface RecordedRequest {
+interface RecordedRequest {
   node: NodeKind;
   method: string;
   /** Upper-cased `op` parameter ("" when absent). */
@@ -76,7 +76,7 @@ export interface RecordedRequest {
   fault?: InjectedFault;
 }
 
-export interface InjectedFault {
+interface InjectedFault {
   op: string;
   node?: NodeKind;
   /** Only requests for this HDFS path. */

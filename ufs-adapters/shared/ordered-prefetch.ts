@@ -32,3 +32,10 @@ export async function* mapAhead<T, U>(
     await iterator.return?.();
   }
 }
+
+/** `mapAhead`, leaving out the items that map to undefined. */
+export async function* mapAheadDefined<T, U>(source: AsyncIterable<T>, window: number, map: (item: T) => Promise<U | undefined>): AsyncGenerator<U> {
+  for await (const value of mapAhead(source, window, map)) {
+    if (value !== undefined) yield value;
+  }
+}

@@ -1,14 +1,16 @@
 /**
- * S3 key -> file path. Keys are untrusted client input: everything that could escape the
- * mount root, or that a POSIX file system cannot represent, is rejected as InvalidKey.
+ * The key rules of the file-system adapters (local/NFS and HDFS). Keys are untrusted client
+ * input: everything that could escape the mount root, or that a POSIX-like file system cannot
+ * represent, is rejected as InvalidKey.
  */
-import path from 'node:path';
 import { ufsError } from '../errors';
-import { isInside, RESERVED_DIR } from './local-layout';
 import { utf8Length } from '../utf8-order';
 
+/** The folder under a mount root where a file-system adapter keeps its own state. */
+export const RESERVED_DIR = '.ringcache';
+
 export const MAX_KEY_BYTES = 1024;
-export const MAX_SEGMENT_BYTES = 255;
+const MAX_SEGMENT_BYTES = 255;
 
 /** "photos/" is a folder marker: an empty object stored as a directory. */
 export const isFolderKey = (key: string): boolean => key.endsWith('/');
@@ -45,22 +47,11 @@ function keyProblem(key: string): string | undefined {
   return undefined;
 }
 
-export const isValidKey = (key: string): boolean => keyProblem(key) === undefined;
+const isValidKey = (key: string): boolean => keyProblem(key) === undefined;
 
 export function assertValidKey(key: string): void {
   const problem = keyProblem(key);
   if (problem) throw ufsError('InvalidKey', problem);
-}
-
-/**
- * Absolute path of the file (or, for a folder key, the directory) holding `key`.
- * Validates the key and checks, as defence in depth, that the result is inside `root`.
- */
-export function keyToPath(root: string, key: string): string {
-  assertValidKey(key);
-  const resolved = path.resolve(root, ...keySegments(key));
-  if (!isInside(root, resolved)) throw ufsError('InvalidKey', 'key resolves outside the mount root');
-  return resolved;
 }
 
 /**
