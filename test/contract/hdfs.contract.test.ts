@@ -19,6 +19,7 @@ describeUfsContract('hdfs (WebHDFS emulator)', async () => {
       await emulator.close();
       if (emulator.unknownOps.length > 0) throw new Error(`the emulator saw unknown operations: ${emulator.unknownOps.join('; ')}`);
     },
+    temporaries: () => emulator.list(`${root}/.ringcache/tmp`),
     // An empty plain folder, a name no key can have, the reserved folder.
     addListingNoise: async (under) => {
       await emulator.mkdirs(`${root}/${under}zz-empty/deeper`);

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LocalAdapter } from '../../ufs-adapters/local/local-adapter';
@@ -9,6 +9,7 @@ describeUfsContract('local (POSIX/NFS)', async () => {
   return {
     adapter: new LocalAdapter({ root }),
     cleanup: () => rm(root, { recursive: true, force: true }),
+    temporaries: () => readdir(path.join(root, '.ringcache', 'tmp')).catch(() => []),
     // An empty plain folder, a name no key can have, a symlink.
     addListingNoise: async (under, existingKey) => {
       await mkdir(path.join(root, under, 'zz-empty', 'deeper'), { recursive: true });

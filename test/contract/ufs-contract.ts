@@ -20,6 +20,8 @@ interface ContractSetup {
    * the store has such things.
    */
   addListingNoise?: (under: string, existingKey: string) => Promise<void>;
+  /** The adapter's temporary files in the store, where it keeps any (none may outlive a write). */
+  temporaries?: () => Promise<string[]>;
 }
 
 interface ContractOptions {
@@ -249,6 +251,18 @@ export function describeUfsContract(name: string, setup: () => Promise<ContractS
       },
       180_000, // about 1,000 listings: tens of seconds against a real S3 store on a busy machine
     );
+
+    check('concurrent writes to one key never pair one body with another metadata record', async () => {
+      const bodies = Array.from({ length: 12 }, (_, i) => `body number ${i} `.repeat(i + 1));
+      await Promise.all(bodies.map((b, i) => adapter.write({ key: 'race/key', body: body(b), metadata: meta({ contentType: `t/${i}` }) })));
+      const content = (await readAll(await adapter.read('race/key', undefined))).toString();
+      const info = await adapter.stat('race/key');
+      const winner = bodies.indexOf(content);
+      expect(winner).toBeGreaterThanOrEqual(0);
+      expect(info.etag).toBe(`"${md5(Buffer.from(content)).toString('hex')}"`);
+      expect(info.contentType).toBe(`t/${winner}`);
+      expect((await ctx.temporaries?.()) ?? []).toEqual([]);
+    });
 
     check('copy keeps or replaces metadata', async () => {
       await adapter.write({ key: 'cp/src', body: body('copied'), metadata: meta({ contentType: 'text/plain', userMetadata: { a: '1' } }) });

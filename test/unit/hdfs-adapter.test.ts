@@ -139,18 +139,6 @@ describe('reads and writes through the DataNode', () => {
     await expectUfsError(adapter.read('v', undefined, { ifMatch: second.etag }), 'PreconditionFailed');
   });
 
-  it('concurrent writes to one key never pair one body with another metadata record', async () => {
-    const bodies = Array.from({ length: 10 }, (_, i) => `body number ${i} `.repeat(i + 1));
-    await Promise.all(bodies.map((b, i) => adapter.write({ key: 'race', body: body(b), metadata: meta({ contentType: `t/${i}` }) })));
-    const content = await readText(await adapter.read('race', undefined));
-    const info = await adapter.stat('race');
-    const winner = bodies.indexOf(content);
-    expect(winner).toBeGreaterThanOrEqual(0);
-    expect(info.etag).toBe(`"${md5Hex(content)}"`);
-    expect(info.contentType).toBe(`t/${winner}`);
-    expect(await tmpFiles()).toEqual([]);
-  });
-
   it('accepts unusual valid keys and refuses what HDFS cannot name', async () => {
     for (const key of ['sp ace/ü€😀', 'a+b=c&d', '100%', 'dots.../x', '-leading', 'semi;colon', 'q?mark#hash']) {
       await adapter.write({ key, body: body(key), metadata: meta() });

@@ -75,18 +75,6 @@ describe('LocalAdapter basics', () => {
     await expectUfsError(adapter.stat('missing/deeper'), 'NotFound');
   });
 
-  it('concurrent writes to one key never pair one body with another sidecar', async () => {
-    const bodies = Array.from({ length: 12 }, (_, i) => `body number ${i} `.repeat(i + 1));
-    await Promise.all(bodies.map((b, i) => adapter.write({ key: 'race', body: body(b), metadata: meta({ contentType: `t/${i}` }) })));
-    const content = await readText(await adapter.read('race', undefined));
-    const info = await adapter.stat('race');
-    const winner = bodies.indexOf(content);
-    expect(winner).toBeGreaterThanOrEqual(0);
-    expect(info.etag).toBe(`"${md5Hex(content)}"`);
-    expect(info.contentType).toBe(`t/${winner}`);
-    expect(await tmpFiles()).toEqual([]);
-  });
-
   it('destroys a read stream when its signal aborts', async () => {
     await adapter.write({ key: 'big', body: body(Buffer.alloc(4 * 1024 * 1024, 'z')), metadata: meta() });
     const controller = new AbortController();
