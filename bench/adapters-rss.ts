@@ -20,14 +20,12 @@
  * error; 130/143 when interrupted. See bench/README.md.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, readFileSync, rmSync, type WriteStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, statfs, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import {
@@ -36,15 +34,19 @@ import {
   CreateMultipartUploadCommand,
   GetObjectCommand,
   ListObjectsV2Command,
-  S3Client,
   UploadPartCommand,
   type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { STORE_KINDS, type FromStore, type MountSpec, type StoreKind, type ToStore } from './adapters-stores';
+import { BenchError, envInt, MiB, runBench } from './lib/bench-run';
+import { GatewayChild } from './lib/gateway-child';
+import { mib, mibBytes, table } from './lib/numbers';
+import { Tail } from './lib/output-tail';
+import { Pattern } from './lib/pattern';
+import { HAS_PROC, procCpuSeconds, procStatus } from './lib/proc-status';
+import { freePort } from './lib/processes';
+import { BENCH_CREDENTIALS as CREDENTIALS, benchS3Client, drain } from './lib/s3-client';
 
-const MiB = 1024 * 1024;
-const CHUNK = MiB; // generator granularity
-const STAMP_EVERY = 4096; // every 4 KiB block of the object is unique
 const PART_SIZE = 8 * MiB;
 const PARTS_IN_FLIGHT = 4;
 const SAMPLE_MS = 50;
@@ -53,24 +55,17 @@ const LIST_PREFIX = 'list/';
 const LIST_DIRS = 10;
 const CHECKPOINT_PAGES = [1, 10, 50, 100];
 const BIG_KEY = 'big/object.bin';
-const CREDENTIALS = { accessKeyId: 'bench', secretAccessKey: 'bench-secret-key' };
 const BUCKETS: Record<StoreKind, string> = { local: 'local-data', s3: 's3-data', gcs: 'gcs-data', hdfs: 'hdfs-data' };
 
 // ---------------------------------------------------------------------------------------
 // Settings
 
-class BenchError extends Error {}
 /** Set by SIGINT/SIGTERM: failures caused by the shutdown are not reported. */
 let interrupted = false;
 /** The gateway refused the mount's configuration: the store is reported as not available. */
 class NotAvailable extends Error {}
 
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new BenchError(`${name} must be a positive whole number, got "${raw}"`);
-  return Number(raw);
-}
+const positiveInt = (name: string, fallback: number): number => envInt(name, fallback, 1, 'a positive whole number');
 
 interface Settings {
   size: number;
@@ -95,11 +90,11 @@ function readSettings(): Settings {
     if (!(STORE_KINDS as readonly string[]).includes(s)) throw new BenchError(`BENCH_STORES: unknown store "${s}" (use a comma list of ${STORE_KINDS.join(', ')})`);
   }
   return {
-    size: envInt('BENCH_SIZE_MIB', 1024) * MiB,
-    listKeys: envInt('BENCH_LIST_KEYS', 100_000),
+    size: positiveInt('BENCH_SIZE_MIB', 1024) * MiB,
+    listKeys: positiveInt('BENCH_LIST_KEYS', 100_000),
     stores: [...new Set(stores)] as StoreKind[],
-    targetMiB: envInt('BENCH_TARGET_MIB', 200),
-    spreadTargetMiB: envInt('BENCH_SPREAD_TARGET_MIB', 20),
+    targetMiB: positiveInt('BENCH_TARGET_MIB', 200),
+    spreadTargetMiB: positiveInt('BENCH_SPREAD_TARGET_MIB', 20),
     tmpParent: process.env.BENCH_TMPDIR || os.tmpdir(),
     nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
     gatewayLogDir: process.env.BENCH_GATEWAY_LOG_DIR || undefined,
@@ -109,73 +104,7 @@ function readSettings(): Settings {
 }
 
 // ---------------------------------------------------------------------------------------
-// Object content: a 1 MiB random block repeated, every 4 KiB block stamped with its index,
-// so nothing compresses or repeats, and no more than one part is ever built at a time.
-
-class Pattern {
-  private static readonly base = randomBytes(CHUNK);
-
-  constructor(private readonly seed: number) {}
-
-  private writeChunk(target: Buffer, offset: number, c: number): void {
-    Pattern.base.copy(target, offset);
-    const firstBlock = c * (CHUNK / STAMP_EVERY);
-    for (let b = 0; b < CHUNK / STAMP_EVERY; b++) {
-      const at = offset + b * STAMP_EVERY;
-      target.writeUInt32LE((firstBlock + b) >>> 0, at);
-      target.writeUInt32LE(this.seed >>> 0, at + 4);
-    }
-  }
-
-  /** Bytes [position, position + target.length) of the object; `position` is a multiple of 1 MiB. */
-  fill(target: Buffer, position: number): Buffer {
-    const scratch = Buffer.allocUnsafe(CHUNK);
-    for (let done = 0; done < target.length; done += CHUNK) {
-      const c = (position + done) / CHUNK;
-      const n = Math.min(CHUNK, target.length - done);
-      if (n === CHUNK) this.writeChunk(target, done, c);
-      else {
-        this.writeChunk(scratch, 0, c);
-        scratch.copy(target, done, 0, n);
-      }
-    }
-    return target;
-  }
-}
-
-// ---------------------------------------------------------------------------------------
-// /proc
-
-const HAS_PROC = (() => {
-  try {
-    readFileSync('/proc/self/status');
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-function procStatus(pid: number | 'self'): Record<string, number> | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/status`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^(\w+):\s+(\d+) kB$/gm)) out[m[1]] = Number(m[2]);
-  return out;
-}
-
-function procCpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, USER_HZ = 100
-  } catch {
-    return undefined;
-  }
-}
+// RSS sampling (Linux /proc)
 
 /**
  * Samples VmRSS of one pid every 50 ms in a worker thread (its pace does not depend on the
@@ -235,34 +164,6 @@ class RssSampler {
 
 const GATEWAY_CLI = path.resolve(__dirname, '..', 'src', 'cli', 'ringcache.js');
 const STORE_SCRIPT = path.resolve(__dirname, 'adapters-stores.js');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Keeps the last 16 KiB of a child's output. */
-class Tail {
-  private readonly parts: string[] = [];
-  private bytes = 0;
-  add(data: Buffer): void {
-    const text = data.toString('utf8');
-    this.parts.push(text);
-    this.bytes += text.length;
-    while (this.bytes > 16 * 1024 && this.parts.length > 1) this.bytes -= this.parts.shift()!.length;
-  }
-  text(): string {
-    return this.parts.join('').trim();
-  }
-}
 
 class StoreProcess {
   private readonly tail = new Tail();
@@ -366,45 +267,21 @@ function gatewayEnv(): NodeJS.ProcessEnv {
 /** A `--trace-gc` line of a full GC: "Mark-Compact 96.5 (126.6) -> 26.3 (95.2) MB, ..." (V8's MB are MiB). */
 const MARK_COMPACT = /Mark-Compact(?: \(reduce\))? [\d.]+ \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB/;
 
-class Gateway {
-  private readonly tail = new Tail();
-  private log?: WriteStream;
+class Gateway extends GatewayChild {
   private partialLine = '';
   /** Heap left after each full GC (MiB) and when, when the gateway runs with --trace-gc. */
   readonly fullGcs: { at: number; liveMiB: number }[] = [];
-  exit?: { code: number | null; signal: NodeJS.Signals | null };
-  readonly exited: Promise<void>;
-  readonly died: Promise<never>;
 
-  private constructor(readonly child: ChildProcess, readonly url: string, logPath?: string) {
-    if (logPath) this.log = createWriteStream(logPath);
-    const keep = (d: Buffer): void => {
-      this.log?.write(d);
-      this.tail.add(d);
-    };
-    // stdout is read line by line: --trace-gc lines are parsed, not kept in the tail.
-    child.stdout?.on('data', (d: Buffer) => {
-      this.log?.write(d);
-      const lines = (this.partialLine + d.toString('utf8')).split('\n');
-      this.partialLine = lines.pop() ?? '';
-      for (const line of lines) {
-        if (/^\[\d+:0x[0-9a-f]+\]/.test(line)) {
-          const m = MARK_COMPACT.exec(line);
-          if (m) this.fullGcs.push({ at: performance.now(), liveMiB: Number(m[1]) });
-        } else this.tail.add(Buffer.from(`${line}\n`));
-      }
-    });
-    child.stderr?.on('data', keep);
-    this.exited = new Promise((resolve) =>
-      child.once('exit', (code, signal) => {
-        this.exit = { code, signal };
-        resolve();
-      }),
-    );
-    this.died = this.exited.then(() => {
-      throw new BenchError(`the gateway exited unexpectedly (code ${this.exit?.code}, signal ${this.exit?.signal})${this.output() ? `\n--- gateway output ---\n${this.output()}\n---` : ''}`);
-    });
-    this.died.catch(() => undefined);
+  // stdout is read line by line: --trace-gc lines are parsed, not kept in the tail.
+  protected override onStdout(d: Buffer): void {
+    const lines = (this.partialLine + d.toString('utf8')).split('\n');
+    this.partialLine = lines.pop() ?? '';
+    for (const line of lines) {
+      if (/^\[\d+:0x[0-9a-f]+\]/.test(line)) {
+        const m = MARK_COMPACT.exec(line);
+        if (m) this.fullGcs.push({ at: performance.now(), liveMiB: Number(m[1]) });
+      } else this.tail.add(Buffer.from(`${line}\n`));
+    }
   }
 
   /** Starts a gateway with one mount; NotAvailable when it refuses the configuration. */
@@ -425,7 +302,7 @@ class Gateway {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const logPath = settings.gatewayLogDir ? path.join(settings.gatewayLogDir, `gateway-${bucket}-${label}.log`) : undefined;
-    const gateway = new Gateway(child, `http://127.0.0.1:${port}`, logPath);
+    const gateway = new Gateway(child, `http://127.0.0.1:${port}`, { logPath, outputWhenDied: true });
     try {
       await gateway.waitHealthy(30_000);
     } catch (err) {
@@ -437,60 +314,6 @@ class Gateway {
       throw new BenchError(`${(err as Error).message}${output ? `\n--- gateway output ---\n${output}\n---` : ''}`);
     }
     return gateway;
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  output(): string {
-    return this.tail.text();
-  }
-
-  private async waitHealthy(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (this.exit) throw new BenchError(`the gateway exited during startup (code ${this.exit.code}, signal ${this.exit.signal})`);
-      try {
-        const res = await fetch(`${this.url}/_ringcache/healthz`, { signal: AbortSignal.timeout(1000) });
-        await res.arrayBuffer();
-        if (res.status === 200) return;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) throw new BenchError(`the gateway did not answer ${this.url}/_ringcache/healthz with 200 within ${timeoutMs / 1000} s`);
-      await sleep(100);
-    }
-  }
-
-  /** heapUsed / heapTotal / external (bytes) from the gateway's Prometheus endpoint. */
-  async nodeMemory(): Promise<{ heapUsed?: number; heapTotal?: number; external?: number }> {
-    try {
-      const res = await fetch(`${this.url}/_ringcache/metrics`, { signal: AbortSignal.timeout(2000) });
-      const text = await res.text();
-      const gauge = (name: string): number | undefined => {
-        const m = new RegExp(`^ringcache_${name} ([0-9.e+]+)$`, 'm').exec(text);
-        return m ? Number(m[1]) : undefined;
-      };
-      return { heapUsed: gauge('nodejs_heap_size_used_bytes'), heapTotal: gauge('nodejs_heap_size_total_bytes'), external: gauge('nodejs_external_memory_bytes') };
-    } catch {
-      return {};
-    }
-  }
-
-  async stop(): Promise<void> {
-    if (!this.exit) {
-      this.child.kill('SIGTERM');
-      if (!(await Promise.race([this.exited.then(() => true), sleep(5000).then(() => false)]))) {
-        this.child.kill('SIGKILL');
-        await this.exited;
-      }
-    }
-    await new Promise<void>((resolve) => (this.log ? this.log.end(resolve) : resolve()));
-  }
-
-  killNow(): void {
-    if (!this.exit) this.child.kill('SIGKILL');
   }
 }
 
@@ -513,16 +336,6 @@ async function withRetry<T>(label: string, retries: string[], run: () => Promise
       await sleep(200 * (attempt + 1));
     }
   }
-}
-
-function s3Client(gateway: Gateway): S3Client {
-  return new S3Client({
-    endpoint: gateway.url,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { ...CREDENTIALS },
-    maxAttempts: 1, // a retry would hide failures and distort the timings
-  });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -565,19 +378,9 @@ async function runPhase(gateway: Gateway, sampler: RssSampler, results: PhaseRes
   return seconds;
 }
 
-async function drain(body: unknown, onChunk: (chunk: Buffer) => void): Promise<number> {
-  if (!(body instanceof Readable)) throw new BenchError('GetObject returned a body that is not a Node.js stream');
-  let total = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    onChunk(chunk);
-    total += chunk.length;
-  }
-  return total;
-}
-
 async function transfer(gateway: Gateway, bucket: string, size: number, retries: string[]): Promise<TransferResult> {
   const sampler = new RssSampler(gateway.pid);
-  const s3 = s3Client(gateway);
+  const s3 = benchS3Client(gateway.url);
   const phases: PhaseResult[] = [];
   try {
     const startupKb = procStatus(gateway.pid)?.VmRSS;
@@ -675,7 +478,7 @@ interface ListingResult {
 }
 
 async function listing(gateway: Gateway, bucket: string, expectedKeys: number, seedSeconds: number, retries: string[]): Promise<ListingResult> {
-  const s3 = s3Client(gateway);
+  const s3 = benchS3Client(gateway.url);
   const totalPages = Math.ceil(expectedKeys / PAGE_KEYS);
   const wanted = new Set(CHECKPOINT_PAGES.filter((p) => p <= totalPages));
   wanted.add(totalPages); // the last page too when there are fewer than 100
@@ -822,15 +625,6 @@ async function benchStore(kind: StoreKind, runDir: string, settings: Settings, r
 
 // ---------------------------------------------------------------------------------------
 // Report
-
-const mib = (kb: number | undefined): string => (kb === undefined || kb <= 0 ? 'n/a' : (kb / 1024).toFixed(1));
-const mibBytes = (bytes: number | undefined): string => (bytes === undefined ? 'n/a' : (bytes / MiB).toFixed(1));
-
-function table(headers: string[], rows: string[][], alignLeft = 1): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i < alignLeft ? (c ?? '').padEnd(widths[i]) : (c ?? '').padStart(widths[i]))).join(' | ');
-  return [line(headers), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(line)].join('\n');
-}
 
 function status(r: StoreResult): string | undefined {
   if (r.notAvailable) return `not available (${r.notAvailable})`;
@@ -1040,12 +834,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`\nbenchmark failed: ${err instanceof BenchError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runBench(main);

@@ -24,7 +24,7 @@
 import os from 'node:os';
 import { standardTraces, type TraceCase } from './traces/catalog';
 import { readTraceFile } from './traces/trace';
-import { fmt, table } from './cache-procs';
+import { fmt, table } from './lib/numbers';
 import { BELADY_NAME, runCase, type CaseResult, type Contender } from './sim/contenders';
 import { SingleTier } from './sim/tiers';
 import { WTinyLfuPolicy } from './sim/w-tinylfu';

@@ -22,8 +22,7 @@
  * error, a server that died); 130/143 when interrupted. See bench/README.md.
  */
 import { randomBytes, createHash } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,36 +30,18 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import {
-  BenchError,
-  Child,
-  choosePinning,
-  ensureTools,
-  fmt,
-  freePort,
-  httpRequest,
-  killAllNow,
-  median,
-  metricSum,
-  MiB,
-  percentile,
-  pinSelf,
-  runWrk,
-  scrapeMetrics,
-  startNginx,
-  stopAll,
-  table,
-  waitForHttp,
-  wrkScript,
-  type MetricSamples,
-  type Nginx,
-  type Pinning,
-  type Tools,
-  type WrkResult,
-} from './cache-procs';
+import { BenchError, envInt, envList, MiB, runBench } from './lib/bench-run';
+import { Child, choosePinning, ensureTools, freePort, pinSelf, waitForHttp, type Pinning, type Tools } from './lib/processes';
+import { startNginx, type Nginx } from './lib/nginx';
+import { runWrk, wrkScript, type WrkResult } from './lib/wrk';
+import { httpRequest } from './lib/http-request';
+import { metricSum, scrapeMetrics, type MetricSamples } from './lib/metrics-scrape';
+import { fmt, median, percentile, table } from './lib/numbers';
+import { openWorkDir } from './lib/work-dir';
+import { pool } from './lib/pool';
+import { BENCH_CREDENTIALS as CREDENTIALS, benchS3Client } from './lib/s3-client';
 
 const BUCKET = 'bench';
-const CREDENTIALS = { accessKeyId: 'bench', secretAccessKey: 'bench-secret-key' };
 const GATEWAY_CLI = path.resolve(__dirname, '../src/cli/ringcache.js');
 const DELAYED_GATEWAY = path.resolve(__dirname, 'cache-delayed-gateway.js');
 const PRESIGN_SECONDS = 3600;
@@ -102,22 +83,6 @@ interface Settings {
   nodeArgs: string[];
   wrkTimeout: string;
   keep: boolean;
-}
-
-function envInt(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min) throw new BenchError(`${name} must be a whole number >= ${min}, got "${raw}"`);
-  return Number(raw);
-}
-
-function envList(name: string, fallback: string[]): string[] {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  return raw
-    .split(/[\s,]+/)
-    .map((s) => s.trim().toLowerCase())
-    .filter(Boolean);
 }
 
 function readSettings(): Settings {
@@ -200,19 +165,6 @@ async function startGateway(ctx: Context, kind: 'cli' | 'delayed', dataDir: stri
   return { child, url: `http://${host}`, host };
 }
 
-function s3Client(url: string): S3Client {
-  return new S3Client({
-    endpoint: url,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { ...CREDENTIALS },
-    maxAttempts: 1, // a retry would hide failures
-    // Plain Content-Length bodies and no checksum mode in presigned URLs.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-}
-
 interface BenchObject {
   key: string;
   size: number;
@@ -221,17 +173,6 @@ interface BenchObject {
   path: string;
   /** Path + query of the presigned GET. */
   signedPath: string;
-}
-
-async function pool<T>(items: T[], concurrency: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i], i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
 }
 
 /** Writes random objects with PutObject and presigns a GET for each. */
@@ -288,7 +229,7 @@ async function scenarioThroughput(ctx: Context): Promise<ThroughputResult> {
   const cacheDir = path.join(ctx.work, 'cache');
   log('\n== scenario 1: warm GET throughput, gateway vs nginx ==');
   const gateway = await startGateway(ctx, 'cli', dataDir, cacheDir);
-  const s3 = s3Client(gateway.url);
+  const s3 = benchS3Client(gateway.url, { plainChecksums: true });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   const nginx: Nginx[] = [];
   try {
@@ -430,7 +371,7 @@ async function scenarioDelayed(ctx: Context): Promise<DelayedResult> {
   const cacheDir = path.join(ctx.work, 'delayed-cache');
   log(`\n== scenario 2: ${settings.originDelayMs} ms first-byte origin: cold miss, warm hit ==`);
   const gateway = await startGateway(ctx, 'delayed', dataDir, cacheDir);
-  const s3 = s3Client(gateway.url);
+  const s3 = benchS3Client(gateway.url, { plainChecksums: true });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 }); // one connection, sequential
   try {
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
@@ -673,28 +614,13 @@ async function main(): Promise<number> {
   const pinning = choosePinning(tools, cpus);
   pinSelf(tools, pinning);
 
-  const work = await mkdtemp(path.join(settings.tmpParent, 'ringcache-cache-bench-'));
+  const workDir = openWorkDir(settings.tmpParent, 'ringcache-cache-bench-', {
+    keep: settings.keep,
+    log,
+    signals: (signal, folder) => `\n${signal}: stopping every server and removing ${folder}`,
+  });
+  const work = workDir.path;
   await mkdir(path.join(work, 'data'), { recursive: true });
-  let cleaning: Promise<void> | undefined;
-  let interrupted = false;
-  const cleanup = (): Promise<void> =>
-    (cleaning ??= (async () => {
-      await stopAll();
-      if (settings.keep) log(`temp files kept in ${work}`);
-      else await rm(work, { recursive: true, force: true });
-    })());
-  const onExit = (): void => {
-    killAllNow();
-    if (!settings.keep) rmSync(work, { recursive: true, force: true });
-  };
-  process.once('exit', onExit);
-  const onSignal = (signal: NodeJS.Signals): void => {
-    interrupted = true;
-    log(`\n${signal}: stopping every server and removing ${work}`);
-    void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
 
   const ctx: Context = { settings, tools, pinning, work, log };
   const header = [
@@ -720,21 +646,13 @@ async function main(): Promise<number> {
     console.log(out.join('\n'));
     return 0;
   } catch (err) {
-    if (interrupted) return new Promise<number>(() => undefined); // the signal handler exits
+    if (workDir.interrupted) return new Promise<number>(() => undefined); // the signal handler exits
     if (out.length > 0) console.log(out.join('\n'));
     throw err;
   } finally {
-    await cleanup();
-    process.removeListener('exit', onExit);
+    await workDir.cleanup();
+    workDir.release();
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`\nbenchmark failed: ${err instanceof BenchError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runBench(main);

@@ -22,8 +22,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -33,7 +32,12 @@ import { withRingAwareness } from '../src/client/ring-aware';
 import { ringKey } from '../src/cluster/cluster-node';
 import { buildRing } from '../src/cluster/ring';
 import { fetchRingView } from './lib/ring-view';
-import { BenchError, busyPercent, Child, cpuTimes, fmt, freePort, killAllNow, median, metricSum, MiB, percentile, scrapeMetrics, stopAll, table, waitForHttp, which } from './cache-procs';
+import { BenchError, MiB, runBench } from './lib/bench-run';
+import { Child, freePort, waitForHttp, which } from './lib/processes';
+import { busyPercent, cpuTimes } from './lib/cpu-times';
+import { metricSum, scrapeMetrics } from './lib/metrics-scrape';
+import { fmt, median, percentile, table } from './lib/numbers';
+import { openWorkDir } from './lib/work-dir';
 
 const BUCKET = 'bench';
 const CREDENTIALS = { accessKeyId: 'bench', secretAccessKey: 'bench-secret-key' };
@@ -142,20 +146,9 @@ async function main(): Promise<number> {
   if (pinned) spawnSync(taskset, ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
   const pinning = pinned ? 'the 3 gateways share CPU 0 (taskset -c 0), this process (the load generator) is on CPU 1' : 'not pinned: the gateways and the load generator share every CPU';
 
-  const work = await mkdtemp(path.join(settings.tmpParent, 'ringcache-cluster-bench-'));
+  const workDir = openWorkDir(settings.tmpParent, 'ringcache-cluster-bench-', { keep: settings.keep, signals: () => undefined });
+  const work = workDir.path;
   await mkdir(path.join(work, 'data'), { recursive: true });
-  const cleanup = async (): Promise<void> => {
-    await stopAll();
-    if (!settings.keep) await rm(work, { recursive: true, force: true });
-  };
-  const onExit = (): void => {
-    killAllNow();
-    if (!settings.keep) rmSync(work, { recursive: true, force: true });
-  };
-  process.once('exit', onExit);
-  const onSignal = (signal: NodeJS.Signals): void => void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
 
   console.log(`Ringcache cluster GET benchmark: node ${process.version}, ${cpus} CPUs (${os.cpus()[0]?.model ?? '?'}), ${os.platform()} ${os.release()}`);
   console.log(`${pinning}; ${settings.concurrency} GETs in flight, ${settings.rounds} rounds of ${settings.seconds} s per cell, each after ${settings.warmSeconds} s of warm-up`);
@@ -233,17 +226,9 @@ async function main(): Promise<number> {
     for (const c of [...plain.values(), ringAwareClient]) c.destroy();
     return 0;
   } finally {
-    await cleanup();
-    process.removeListener('exit', onExit);
+    await workDir.cleanup();
+    workDir.release();
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`\nbenchmark failed: ${err instanceof BenchError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runBench(main);

@@ -23,8 +23,8 @@
  * a server that died). See bench/README.md.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,39 +34,20 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { HttpRequest } from '@smithy/protocol-http';
 import { NodeSha256 } from '../src/s3/auth/sha256';
-import {
-  BenchError,
-  busyPercent,
-  Child,
-  cpuTimes,
-  choosePinning,
-  ensureTools,
-  fmt,
-  freePort,
-  httpRequest,
-  killAllNow,
-  median,
-  metricSum,
-  MiB,
-  percentile,
-  pinSelf,
-  runWrk,
-  scrapeMetrics,
-  startNginx,
-  stopAll,
-  table,
-  waitForHttp,
-  wrkScript,
-  type Nginx,
-  type Pinning,
-  type Tools,
-  type WrkRequest,
-  type WrkResult,
-} from './cache-procs';
+import { BenchError, envInt, envList, MiB, runBench } from './lib/bench-run';
+import { Child, choosePinning, ensureTools, freePort, pinSelf, waitForHttp, type Pinning, type Tools } from './lib/processes';
+import { startNginx, type Nginx } from './lib/nginx';
+import { runWrk, wrkScript, type WrkRequest, type WrkResult } from './lib/wrk';
+import { busyPercent, cpuTimes } from './lib/cpu-times';
+import { httpRequest } from './lib/http-request';
+import { metricSum, scrapeMetrics } from './lib/metrics-scrape';
+import { fmt, median, percentile, table } from './lib/numbers';
+import { openWorkDir } from './lib/work-dir';
+import { pool } from './lib/pool';
+import { BENCH_CREDENTIALS as CREDENTIALS, benchS3Client } from './lib/s3-client';
 import { DelayProxy } from './lib/delay-proxy';
 
 const BUCKET = 'bench';
-const CREDENTIALS = { accessKeyId: 'bench', secretAccessKey: 'bench-secret-key' };
 const GATEWAY_CLI = path.resolve(__dirname, '../src/cli/ringcache.js');
 const BARE_NODE = path.resolve(__dirname, 'lib/bare-node-server.js');
 const HEAD_LOAD = path.resolve(__dirname, 'lib/head-load.js');
@@ -112,19 +93,6 @@ interface Settings {
   tmpParent: string;
   nodeArgs: string[];
   keep: boolean;
-}
-
-function envInt(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min) throw new BenchError(`${name} must be a whole number >= ${min}, got "${raw}"`);
-  return Number(raw);
-}
-
-function envList(name: string, fallback: string[]): string[] {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  return raw.split(/[\s,]+/).map((s) => s.trim().toLowerCase()).filter(Boolean);
 }
 
 function readSettings(): Settings {
@@ -197,18 +165,6 @@ async function startBareNode(ctx: Context, root: string): Promise<{ child: Child
   return { child, host };
 }
 
-function s3Client(url: string): S3Client {
-  return new S3Client({
-    endpoint: url,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { ...CREDENTIALS },
-    maxAttempts: 1,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-}
-
 async function presign(s3: S3Client, key: string, method: 'GET' | 'HEAD', bucket = BUCKET): Promise<string> {
   const command = method === 'GET' ? new GetObjectCommand({ Bucket: bucket, Key: key }) : new HeadObjectCommand({ Bucket: bucket, Key: key });
   const url = new URL(await getSignedUrl(s3, command, { expiresIn: PRESIGN_SECONDS }));
@@ -272,14 +228,6 @@ async function verify(label: string, url: string, object: BenchObject, agent: ht
   if (res.bytes !== object.size || res.sha256 !== object.sha256) throw new BenchError(`DATA MISMATCH (${label}) on ${object.key}: ${res.bytes} bytes, sha256 ${res.sha256}`);
 }
 
-async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
-}
-
 async function scenarioThroughput(ctx: Context): Promise<{ cells: Cell[]; counters: string[] }> {
   const { settings, log } = ctx;
   log('\n== throughput: warm GETs, Ringcache vs nginx vs bare Node ==');
@@ -287,7 +235,7 @@ async function scenarioThroughput(ctx: Context): Promise<{ cells: Cell[]; counte
   const main = await startGateway(ctx, 'ringcache', GATEWAY_CLI, { RINGCACHE_DATA_DIR: dataDir, RINGCACHE_CACHE_DIR: path.join(ctx.work, 'cache-main') });
   const stopping: { stop(): Promise<void> }[] = [main.child];
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-  const s3 = s3Client(main.url);
+  const s3 = benchS3Client(main.url, { plainChecksums: true });
   try {
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
     const objects = new Map<ObjectClass, BenchObject[]>();
@@ -324,7 +272,7 @@ async function scenarioThroughput(ctx: Context): Promise<{ cells: Cell[]; counte
     const bare = await startBareNode(ctx, dataDir);
     stopping.push(bare.child);
 
-    const clients = new Map<Gateway, S3Client>([main, disk, ...(baseline ? [baseline] : []), ...(baselineDisk ? [baselineDisk] : [])].map((g) => [g, s3Client(g.url)]));
+    const clients = new Map<Gateway, S3Client>([main, disk, ...(baseline ? [baseline] : []), ...(baselineDisk ? [baselineDisk] : [])].map((g) => [g, benchS3Client(g.url, { plainChecksums: true })]));
     const presigned = (g: Gateway, method: 'GET' | 'HEAD') => async (list: BenchObject[]): Promise<WrkRequest[]> =>
       Promise.all(list.map(async (o) => ({ method, path: await presign(clients.get(g)!, o.key, method) })));
     const plain = async (list: BenchObject[]): Promise<WrkRequest[]> => list.map((o) => `/${BUCKET}/${o.key}`);
@@ -515,7 +463,7 @@ async function scenarioCold(ctx: Context, delayMs: number): Promise<ColdResult> 
     const child = Child.spawn(`ringcache over s3 (${delayMs} ms)`, command);
     gateway = { name: 'ringcache over s3', child, url: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}` };
     await waitForHttp(child, `${gateway.url}/_ringcache/healthz`);
-    const s3 = s3Client(gateway.url);
+    const s3 = benchS3Client(gateway.url, { plainChecksums: true });
 
     // Timed reads are not hashed (a 1 MiB SHA-256 in this process would be timed too); every object
     // is checked once afterwards, through the proxy and through the gateway.
@@ -665,26 +613,9 @@ async function main(): Promise<number> {
   const cpus = os.availableParallelism();
   const pinning = choosePinning(tools, cpus);
   pinSelf(tools, pinning);
-  const work = await mkdtemp(path.join(settings.tmpParent, 'ringcache-fast-path-'));
+  const workDir = openWorkDir(settings.tmpParent, 'ringcache-fast-path-', { keep: settings.keep, log, signals: (signal) => `\n${signal}: stopping every server` });
+  const work = workDir.path;
   await mkdir(path.join(work, 'data'), { recursive: true });
-  let cleaning: Promise<void> | undefined;
-  const cleanup = (): Promise<void> =>
-    (cleaning ??= (async () => {
-      await stopAll();
-      if (settings.keep) log(`temp files kept in ${work}`);
-      else await rm(work, { recursive: true, force: true });
-    })());
-  const onExit = (): void => {
-    killAllNow();
-    if (!settings.keep) rmSync(work, { recursive: true, force: true });
-  };
-  process.once('exit', onExit);
-  const onSignal = (signal: NodeJS.Signals): void => {
-    log(`\n${signal}: stopping every server`);
-    void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
 
   const ctx: Context = { settings, tools, pinning, work, log };
   console.log(
@@ -714,17 +645,9 @@ async function main(): Promise<number> {
     if (out.length > 0) console.log(out.join('\n'));
     throw err;
   } finally {
-    await cleanup();
-    process.removeListener('exit', onExit);
+    await workDir.cleanup();
+    workDir.release();
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`\nbenchmark failed: ${err instanceof BenchError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runBench(main);

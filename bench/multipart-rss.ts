@@ -18,15 +18,13 @@
  * Exit code: 0 whatever the memory verdict (a benchmark, not a test); 1 on a data mismatch
  * or any error; 130/143 when interrupted. See bench/README.md.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, readFileSync, rmSync, type WriteStream } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm, statfs } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import {
@@ -40,27 +38,23 @@ import {
   UploadPartCommand,
   type CompletedPart,
 } from '@aws-sdk/client-s3';
+import { BenchError, envInt, MiB, runBench } from './lib/bench-run';
+import { GatewayChild } from './lib/gateway-child';
+import { mib, mibBytes, table } from './lib/numbers';
+import { Pattern } from './lib/pattern';
+import { HAS_PROC, procCpuSeconds, procStatus } from './lib/proc-status';
+import { freePort } from './lib/processes';
+import { BENCH_CREDENTIALS as CREDENTIALS, benchS3Client, drain } from './lib/s3-client';
 
-const MiB = 1024 * 1024;
-const CHUNK = MiB; // generator granularity
-const STAMP_EVERY = 4096; // every 4 KiB block of an object is unique
 const PART_SIZE = 8 * MiB;
 const PARTS_IN_FLIGHT = 4;
 const SAMPLE_MS = 50;
 const BUCKET = 'bench';
-const CREDENTIALS = { accessKeyId: 'bench', secretAccessKey: 'bench-secret-key' };
 
 // ---------------------------------------------------------------------------------------
 // Settings
 
-class BenchError extends Error {}
-
-function envMiB(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new BenchError(`${name} must be a positive whole number of MiB, got "${raw}"`);
-  return Number(raw);
-}
+const envMiB = (name: string, fallback: number): number => envInt(name, fallback, 1, 'a positive whole number of MiB');
 
 interface Settings {
   size: number; // bytes of the multipart object
@@ -95,110 +89,7 @@ function readSettings(): Settings {
 }
 
 // ---------------------------------------------------------------------------------------
-// Deterministic object content
-
-/**
- * Content of object `seed`: byte p is BASE[p mod 1 MiB], except that the first 8 bytes of
- * every 4 KiB block hold (block index, seed). Any range can be regenerated for checking.
- */
-class Pattern {
-  private static readonly base = randomBytes(CHUNK);
-  private readonly scratch = Buffer.allocUnsafe(CHUNK);
-
-  constructor(private readonly seed: number) {}
-
-  /** Writes chunk `c` (a whole 1 MiB chunk) at target[offset]. */
-  private writeChunk(target: Buffer, offset: number, c: number): void {
-    Pattern.base.copy(target, offset);
-    const firstBlock = c * (CHUNK / STAMP_EVERY);
-    for (let b = 0; b < CHUNK / STAMP_EVERY; b++) {
-      const at = offset + b * STAMP_EVERY;
-      target.writeUInt32LE((firstBlock + b) >>> 0, at);
-      target.writeUInt32LE(this.seed >>> 0, at + 4);
-    }
-  }
-
-  /** Fills `target` with the object's bytes starting at object offset `position`. */
-  fill(target: Buffer, position: number): Buffer {
-    let done = 0;
-    while (done < target.length) {
-      const abs = position + done;
-      const c = Math.floor(abs / CHUNK);
-      const within = abs - c * CHUNK;
-      const n = Math.min(CHUNK - within, target.length - done);
-      if (within === 0 && n === CHUNK) {
-        this.writeChunk(target, done, c);
-      } else {
-        this.writeChunk(this.scratch, 0, c);
-        this.scratch.copy(target, done, within, within + n);
-      }
-      done += n;
-    }
-    return target;
-  }
-
-  /** Bytes [start, start+length) as a stream of fresh <= 1 MiB buffers; `onChunk` sees each one. */
-  stream(start: number, length: number, onChunk: (chunk: Buffer) => void): Readable {
-    const self = this;
-    function* chunks(): Generator<Buffer> {
-      for (let pos = start; pos < start + length; ) {
-        const n = Math.min(CHUNK - (pos % CHUNK), start + length - pos);
-        const chunk = self.fill(Buffer.allocUnsafe(n), pos);
-        onChunk(chunk);
-        yield chunk;
-        pos += n;
-      }
-    }
-    return Readable.from(chunks(), { objectMode: false, highWaterMark: CHUNK });
-  }
-
-  /** SHA-256 of bytes [start, start+length), computed without holding them. */
-  sha256(start: number, length: number): string {
-    const hash = createHash('sha256');
-    const buf = Buffer.allocUnsafe(CHUNK);
-    for (let pos = start; pos < start + length; ) {
-      const n = Math.min(CHUNK, start + length - pos);
-      hash.update(this.fill(buf.subarray(0, n), pos));
-      pos += n;
-    }
-    return hash.digest('hex');
-  }
-}
-
-// ---------------------------------------------------------------------------------------
 // Memory sampling (Linux /proc)
-
-const HAS_PROC = (() => {
-  try {
-    readFileSync('/proc/self/status');
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-function procStatus(pid: number | 'self'): Record<string, number> | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/status`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^(\w+):\s+(\d+) kB$/gm)) out[m[1]] = Number(m[2]);
-  return out;
-}
-
-/** CPU seconds (user + system) used so far by process `pid`; USER_HZ is 100 on Linux. */
-function procCpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime (fields 14 and 15)
-  } catch {
-    return undefined;
-  }
-}
 
 const clientCpuSeconds = (): number => {
   const { user, system } = process.cpuUsage();
@@ -280,51 +171,7 @@ class MemorySampler {
 
 const GATEWAY_CLI = path.resolve(__dirname, '..', 'src', 'cli', 'ringcache.js');
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-class Gateway {
-  private readonly tail: string[] = [];
-  private tailBytes = 0;
-  private log?: WriteStream;
-  exit?: { code: number | null; signal: NodeJS.Signals | null };
-  readonly exited: Promise<void>;
-  /** Rejects when the child exits; raced against each phase. */
-  readonly died: Promise<never>;
-
-  private constructor(readonly child: ChildProcess, readonly url: string, logPath?: string) {
-    if (logPath) this.log = createWriteStream(logPath);
-    const keep = (data: Buffer): void => {
-      this.log?.write(data);
-      const text = data.toString('utf8');
-      this.tail.push(text);
-      this.tailBytes += text.length;
-      while (this.tailBytes > 16 * 1024 && this.tail.length > 1) this.tailBytes -= this.tail.shift()!.length;
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        this.exit = { code, signal };
-        resolve();
-      });
-    });
-    this.died = this.exited.then(() => {
-      throw new BenchError(`the gateway exited unexpectedly (code ${this.exit?.code}, signal ${this.exit?.signal})`);
-    });
-    this.died.catch(() => undefined); // only an error while someone races against it
-  }
-
+class Gateway extends GatewayChild {
   static async start(dataDir: string, settings: Settings): Promise<Gateway> {
     const port = await freePort();
     const child = spawn(process.execPath, [...settings.nodeArgs, GATEWAY_CLI, 'serve'], {
@@ -344,7 +191,7 @@ class Gateway {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const gateway = new Gateway(child, `http://127.0.0.1:${port}`, settings.gatewayLog);
+    const gateway = new Gateway(child, `http://127.0.0.1:${port}`, { logPath: settings.gatewayLog });
     try {
       await gateway.waitHealthy(30_000);
     } catch (err) {
@@ -353,62 +200,6 @@ class Gateway {
       throw new BenchError(`${(err as Error).message}${output ? `\n--- gateway output ---\n${output}\n---` : ''}`);
     }
     return gateway;
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  output(): string {
-    return this.tail.join('');
-  }
-
-  private async waitHealthy(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (this.exit) throw new BenchError(`the gateway exited during startup (code ${this.exit.code}, signal ${this.exit.signal})`);
-      try {
-        const res = await fetch(`${this.url}/_ringcache/healthz`, { signal: AbortSignal.timeout(1000) });
-        await res.arrayBuffer();
-        if (res.status === 200) return;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) throw new BenchError(`the gateway did not answer ${this.url}/_ringcache/healthz with 200 within ${timeoutMs / 1000} s`);
-      await sleep(100);
-    }
-  }
-
-  /** Selected Node.js memory gauges from the gateway's own Prometheus endpoint (bytes). */
-  async nodeMemory(): Promise<{ heapUsed?: number; heapTotal?: number; external?: number }> {
-    try {
-      const res = await fetch(`${this.url}/_ringcache/metrics`, { signal: AbortSignal.timeout(2000) });
-      const text = await res.text();
-      const gauge = (name: string): number | undefined => {
-        const m = new RegExp(`^ringcache_${name} ([0-9.e+]+)$`, 'm').exec(text);
-        return m ? Number(m[1]) : undefined;
-      };
-      return { heapUsed: gauge('nodejs_heap_size_used_bytes'), heapTotal: gauge('nodejs_heap_size_total_bytes'), external: gauge('nodejs_external_memory_bytes') };
-    } catch {
-      return {};
-    }
-  }
-
-  /** SIGTERM (clean shutdown), SIGKILL after 5 s. */
-  async stop(): Promise<void> {
-    if (!this.exit) {
-      this.child.kill('SIGTERM');
-      const killed = await Promise.race([this.exited.then(() => true), sleep(5000).then(() => false)]);
-      if (!killed) {
-        this.child.kill('SIGKILL');
-        await this.exited;
-      }
-    }
-    await new Promise<void>((resolve) => (this.log ? this.log.end(resolve) : resolve()));
-  }
-
-  killNow(): void {
-    if (!this.exit) this.child.kill('SIGKILL');
   }
 }
 
@@ -434,13 +225,7 @@ class Bench {
     readonly gateway: Gateway,
     readonly sampler: MemorySampler,
   ) {
-    this.s3 = new S3Client({
-      endpoint: gateway.url,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { ...CREDENTIALS },
-      maxAttempts: 1, // a retry would hide failures and distort the timings
-    });
+    this.s3 = benchS3Client(gateway.url);
   }
 
   async phase(name: string, bytes: number, run: () => Promise<void>): Promise<void> {
@@ -460,16 +245,6 @@ class Bench {
     this.results.push({ name, bytes, seconds, gatewayPeakKb: peak.gatewayKb, benchPeakKb: peak.benchKb, gatewayCpu, clientCpu, after: { rssAnonKb: status?.RssAnon, rssFileKb: status?.RssFile, ...node } });
     process.stderr.write(`    done in ${seconds.toFixed(2)} s\n`);
   }
-}
-
-async function drain(body: unknown, onChunk: (chunk: Buffer) => void): Promise<number> {
-  if (!(body instanceof Readable)) throw new BenchError('GetObject returned a body that is not a Node.js stream');
-  let total = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    onChunk(chunk);
-    total += chunk.length;
-  }
-  return total;
 }
 
 async function runPhases(bench: Bench, settings: Settings): Promise<void> {
@@ -562,15 +337,6 @@ async function runPhases(bench: Bench, settings: Settings): Promise<void> {
 
 // ---------------------------------------------------------------------------------------
 // Report
-
-const mib = (kb: number | undefined): string => (kb === undefined || kb <= 0 ? 'n/a' : (kb / 1024).toFixed(1));
-const mibBytes = (bytes: number | undefined): string => (bytes === undefined ? 'n/a' : (bytes / MiB).toFixed(1));
-
-function table(headers: string[], rows: string[][], alignLeft = 1): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i < alignLeft ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ');
-  return [line(headers), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(line)].join('\n');
-}
 
 function report(bench: Bench, settings: Settings, gatewayHwmKb: number | undefined, benchHwmKb: number | undefined): void {
   const rows = bench.results.map((r) => [
@@ -689,12 +455,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`\nbenchmark failed: ${err instanceof BenchError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runBench(main);

@@ -28,8 +28,8 @@
  * did not come back or whose cluster did not settle); 130/143 when interrupted. See bench/README.md.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -38,7 +38,11 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ringKey } from '../src/cluster/cluster-node';
 import type { Ring } from '../src/cluster/ring';
 import { fetchRingView, type RingViewAnswer } from './lib/ring-view';
-import { BenchError, Child, fmt, freePort, killAllNow, metricSum, scrapeMetrics, stopAll, table, waitForHttp, type MetricSamples } from './cache-procs';
+import { BenchError, runBench } from './lib/bench-run';
+import { Child, freePort, stopAll, waitForHttp } from './lib/processes';
+import { metricSum, scrapeMetrics, type MetricSamples } from './lib/metrics-scrape';
+import { fmt, table } from './lib/numbers';
+import { openWorkDir } from './lib/work-dir';
 
 const BUCKET = 'bench';
 const CREDENTIALS = { accessKeyId: 'bench', secretAccessKey: 'bench-secret-key' };
@@ -160,16 +164,8 @@ interface BuildResult {
 }
 
 async function runBuild(build: Build, keys: string[], bodies: Buffer[]): Promise<BuildResult> {
-  const work = await mkdtemp(path.join(settings.tmpParent, 'ringcache-rolling-bench-'));
-  const cleanup = async (): Promise<void> => {
-    await stopAll();
-    if (!settings.keep) await rm(work, { recursive: true, force: true });
-  };
-  const onExit = (): void => {
-    killAllNow();
-    if (!settings.keep) rmSync(work, { recursive: true, force: true });
-  };
-  process.once('exit', onExit);
+  const workDir = openWorkDir(settings.tmpParent, 'ringcache-rolling-bench-', { keep: settings.keep });
+  const work = workDir.path;
   try {
     const dataDir = path.join(work, 'data');
     log(`[${build.label}] writing ${fmt(keys.length)} objects of ${fmt(settings.objectBytes)} bytes into ${dataDir}/${BUCKET} ...`);
@@ -276,8 +272,8 @@ async function runBuild(build: Build, keys: string[], bodies: Buffer[]): Promise
     for (const c of clients) c.destroy();
     return { build, warm: warm.counts, steps };
   } finally {
-    await cleanup();
-    process.removeListener('exit', onExit);
+    await workDir.cleanup();
+    workDir.release();
   }
 }
 
@@ -340,12 +336,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`\nbenchmark failed: ${err instanceof BenchError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runBench(main);

@@ -12,5 +12,19 @@ import { describeUfsContract } from './ufs-contract';
 describeUfsContract('hdfs (WebHDFS emulator)', async () => {
   const emulator = await startWebHdfsEmulator({ lsLimit: 5, allowAnonymous: false });
   const adapter = createHdfsAdapterFromUri(`hdfs://127.0.0.1:${emulator.nameNodePort}/data/ringcache%20mount?user=alice`);
-  return { adapter, cleanup: () => emulator.close() };
+  const root = '/data/ringcache mount';
+  return {
+    adapter,
+    cleanup: async () => {
+      await emulator.close();
+      if (emulator.unknownOps.length > 0) throw new Error(`the emulator saw unknown operations: ${emulator.unknownOps.join('; ')}`);
+    },
+    temporaries: () => emulator.list(`${root}/.ringcache/tmp`),
+    // An empty plain folder, a name no key can have, the reserved folder.
+    addListingNoise: async (under) => {
+      await emulator.mkdirs(`${root}/${under}zz-empty/deeper`);
+      await emulator.writeFile(`${root}/${under}back\\slash`, 'x');
+      await emulator.writeFile(`${root}/.RINGCACHE/x`, 'x');
+    },
+  };
 });

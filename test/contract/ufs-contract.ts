@@ -6,13 +6,22 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { isUfsError, type UfsErrorKind } from '../../ufs-adapters/errors';
-import type { ListEntry, ObjectMetadata, UfsAdapter } from '../../ufs-adapters/types';
+import type { ListEntry, ListOptions, ObjectMetadata, UfsAdapter } from '../../ufs-adapters/types';
 import { MIN_PART_SIZE } from '../../ufs-adapters/types';
 import { compareUtf8 } from '../../ufs-adapters/utf8-order';
+import { byteOrder, expectedListing, listRendered, prng, randomKeys, samplePrefixes, startAfterPositions } from './listing-model';
 
 interface ContractSetup {
   adapter: UfsAdapter;
   cleanup: () => Promise<void>;
+  /**
+   * Puts into the store, behind the adapter's back and under the key prefix `under`, what no
+   * listing may show (empty plain folders, names no key can have, links to `existingKey`), where
+   * the store has such things.
+   */
+  addListingNoise?: (under: string, existingKey: string) => Promise<void>;
+  /** The adapter's temporary files in the store, where it keeps any (none may outlive a write). */
+  temporaries?: () => Promise<string[]>;
 }
 
 interface ContractOptions {
@@ -38,6 +47,15 @@ async function expectKind(promise: Promise<unknown>, kind: UfsErrorKind): Promis
     throw new Error(`expected UfsError ${kind}, got ${(err as Error)?.name}: ${(err as Error)?.message}`);
   }
   throw new Error(`expected UfsError ${kind}, but the call succeeded`);
+}
+
+/** Runs `fn` over `items`, at most `concurrency` at a time. */
+async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
 }
 
 async function collect(iterable: AsyncIterable<ListEntry>, limit = Infinity): Promise<string[]> {
@@ -203,6 +221,47 @@ export function describeUfsContract(name: string, setup: () => Promise<ContractS
       for await (const e of adapter.list({ prefix: 'e/' })) entries.push(e);
       expect(entries).toEqual([expect.objectContaining({ kind: 'object', key: 'e/one', size: 5, etag: written.etag })]);
       expect((entries[0] as { lastModified: Date }).lastModified).toBeInstanceOf(Date);
+    });
+
+    check(
+      'list: random unicode trees against a brute-force model, for every prefix, delimiter and startAfter',
+      async () => {
+        const base = 'bf/';
+        const random = prng(7);
+        const keys = randomKeys(random, 100).map((k) => base + k);
+        await pool(keys, 8, (key) => adapter.write({ key, body: Readable.from(key.endsWith('/') ? [] : [Buffer.from(key)]), metadata: meta() }));
+        await ctx.addListingNoise?.(base, keys[0]);
+        const sorted = [...keys].sort(byteOrder);
+        const list = (o: ListOptions): Promise<string[]> => listRendered(adapter, o);
+
+        expect(await list({ prefix: base })).toEqual(sorted);
+        let checked = 0;
+        for (const prefix of samplePrefixes(random, sorted, base, 8)) {
+          for (const delimiter of [undefined, '/', '-', '€']) {
+            const full = expectedListing(sorted, { prefix, delimiter });
+            expect({ prefix, delimiter, got: await list({ prefix, delimiter }) }).toEqual({ prefix, delimiter, got: full });
+            for (const startAfter of startAfterPositions(full, prefix, 4)) {
+              const expected = expectedListing(sorted, { prefix, delimiter, startAfter });
+              expect({ prefix, delimiter, startAfter, got: await list({ prefix, delimiter, startAfter }) }).toEqual({ prefix, delimiter, startAfter, got: expected });
+              checked++;
+            }
+          }
+        }
+        expect(checked).toBeGreaterThan(200);
+      },
+      180_000, // about 1,000 listings: tens of seconds against a real S3 store on a busy machine
+    );
+
+    check('concurrent writes to one key never pair one body with another metadata record', async () => {
+      const bodies = Array.from({ length: 12 }, (_, i) => `body number ${i} `.repeat(i + 1));
+      await Promise.all(bodies.map((b, i) => adapter.write({ key: 'race/key', body: body(b), metadata: meta({ contentType: `t/${i}` }) })));
+      const content = (await readAll(await adapter.read('race/key', undefined))).toString();
+      const info = await adapter.stat('race/key');
+      const winner = bodies.indexOf(content);
+      expect(winner).toBeGreaterThanOrEqual(0);
+      expect(info.etag).toBe(`"${md5(Buffer.from(content)).toString('hex')}"`);
+      expect(info.contentType).toBe(`t/${winner}`);
+      expect((await ctx.temporaries?.()) ?? []).toEqual([]);
     });
 
     check('copy keeps or replaces metadata', async () => {

@@ -4,9 +4,7 @@
  * be), each with its own cache folder. Tests kill, restart and add nodes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import https from 'node:https';
@@ -16,6 +14,7 @@ import type { RingView } from '../../src/cluster/ring-view';
 import { ADMIN } from './gateway';
 import { rawRequest } from './raw-request';
 import type { CertFiles } from './test-certs';
+import { freePort } from './free-port';
 import type { LabNode, NetLab } from './net-lab';
 
 const CLI = path.resolve(__dirname, '../../dist/src/cli/ringcache.js');
@@ -51,50 +50,8 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-/**
- * A port for a gateway that starts later (its URL goes into peers' lists first). Taken below the
- * kernel's ephemeral range: a port from there (listen on 0) can be handed to an outgoing
- * connection or another test's listener before the gateway binds it, which made a node that
- * joins late fail with "port already in use" on a busy machine. Never the same one twice in a
- * process; checked free by listening on it.
- */
-const handedOut = new Set<number>();
-
-function ephemeralStart(): number {
-  try {
-    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
-    return Number.isInteger(first) && first > 20_100 ? first : 32_768;
-  } catch {
-    return 32_768;
-  }
-}
-
-const listensOn = (port: number): Promise<number | undefined> =>
-  new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(undefined));
-    server.listen(port, '127.0.0.1', () => {
-      const address = server.address();
-      const bound = typeof address === 'object' && address ? address.port : undefined;
-      server.close(() => resolve(bound));
-    });
-  });
-
-export async function freePort(): Promise<number> {
-  const low = 20_000;
-  const high = ephemeralStart() - 1;
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const port = low + Math.floor(Math.random() * (high - low + 1));
-    if (handedOut.has(port)) continue;
-    if ((await listensOn(port)) === port) {
-      handedOut.add(port);
-      return port;
-    }
-  }
-  const any = await listensOn(0);
-  if (any === undefined) throw new Error('no free port');
-  return any;
-}
+/** A port for a gateway that starts later (its URL goes into peers' lists first): see free-port.ts. */
+export { freePort };
 
 /** Sum of a Prometheus counter over the label sets matching `labels`. */
 export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {

@@ -9,6 +9,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { HttpRequest } from '@smithy/protocol-http';
 import { NodeSha256 } from '../../src/s3/auth/sha256';
 import { ADMIN } from './gateway';
+import { escapeUri } from './sigv4';
 
 export interface RawRequestOptions {
   method: string;
@@ -35,15 +36,12 @@ interface RawResponse {
   tlsSessionReused?: boolean;
 }
 
-const encodeSegment = (segment: string): string =>
-  encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-
 function canonicalPath(rawPath: string): string {
   return rawPath
     .split('/')
     .map((segment) => {
       try {
-        return encodeSegment(decodeURIComponent(segment));
+        return escapeUri(decodeURIComponent(segment));
       } catch {
         return segment;
       }

@@ -10,12 +10,11 @@
  * peer that never answers (the 'ghost' this test used before) never joins one; the departing
  * member is a real node, and three nodes are needed for the two others to agree without it.
  */
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { ringKey } from '../../src/cluster/cluster-node';
-import { buildRing } from '../../src/cluster/ring';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { bodyBytes } from '../helpers/gateway';
-import { metricValue, ringMembers, startTestCluster, waitFor, waitForSettled, type TestCluster } from '../helpers/cluster-processes';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
+import { metricValue, ringMembers, waitFor, type TestCluster } from '../helpers/cluster-processes';
+import { keysOwnedBy, startProxiedCluster } from '../helpers/proxied-cluster';
+import type { TcpProxy } from '../helpers/tcp-proxy';
 
 jest.setTimeout(90_000);
 
@@ -26,17 +25,7 @@ describe('a member that left the view', () => {
   let proxy: TcpProxy;
 
   beforeAll(async () => {
-    let proxyUrl = '';
-    cluster = await startTestCluster(3, {
-      start: false,
-      advertise: (node) => (node.id === 'node-b' ? proxyUrl : node.url),
-      config: { cluster: { forward: { firstByteTimeoutMs: 1500 } } },
-    });
-    proxy = await startTcpProxy(cluster.nodes[1].port);
-    proxyUrl = proxy.url;
-    await Promise.all(cluster.nodes.map((n) => cluster.start(n)));
-    await waitForSettled(cluster.nodes, 3);
-    await cluster.client(cluster.nodes[0]).send(new CreateBucketCommand({ Bucket: BUCKET }));
+    ({ cluster, proxy } = await startProxiedCluster({ size: 3, proxied: 'node-b', bucket: BUCKET, config: { cluster: { forward: { firstByteTimeoutMs: 1500 } } } }));
   });
   afterAll(async () => {
     await cluster?.stop();
@@ -45,10 +34,7 @@ describe('a member that left the view', () => {
 
   it('leaves no failure series behind', async () => {
     const [a, b, c] = cluster.nodes;
-    const ring = buildRing(['node-a', 'node-b', 'node-c']);
-    const key = ((): string => {
-      for (let i = 0; ; i++) if (ring.owner(ringKey(BUCKET, `k-${i}`)) === 'node-b') return `k-${i}`;
-    })();
+    const [key] = keysOwnedBy('node-b', BUCKET, 'k', 1);
     await cluster.client(a).send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'x' }));
     const failures = async (): Promise<number> => metricValue(await cluster.metrics(a), 'ringcache_cluster_forward_failures_total', { peer: 'node-b' });
     expect(await failures()).toBe(0);

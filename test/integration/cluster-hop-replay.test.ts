@@ -8,20 +8,16 @@
  * Before the fix, a forwarded request's marker could be used again for five minutes, at any node.
  */
 import net from 'node:net';
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { ringKey } from '../../src/cluster/cluster-node';
-import { buildRing } from '../../src/cluster/ring';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { bodyBytes } from '../helpers/gateway';
-import { startTestCluster, waitForRings, type TestCluster } from '../helpers/cluster-processes';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
+import type { TestCluster } from '../helpers/cluster-processes';
+import { keysOwnedBy, startProxiedCluster } from '../helpers/proxied-cluster';
+import type { TcpProxy } from '../helpers/tcp-proxy';
 
 jest.setTimeout(120_000);
 
 const BUCKET = 'replay';
-const ring = buildRing(['node-a', 'node-b', 'node-c']);
-const key = ((): string => {
-  for (let i = 0; ; i++) if (ring.owner(ringKey(BUCKET, `k-${i}`)) === 'node-c') return `k-${i}`;
-})();
+const [key] = keysOwnedBy('node-c', BUCKET, 'k', 1);
 
 /** Sends raw bytes to a port and returns the first response's status line and body. */
 async function replay(port: number, bytes: Buffer): Promise<string> {
@@ -41,13 +37,7 @@ describe('a captured node-to-node request replayed', () => {
   let proxy: TcpProxy;
 
   beforeAll(async () => {
-    let proxyUrl = '';
-    cluster = await startTestCluster(3, { start: false, advertise: (node) => (node.id === 'node-c' ? proxyUrl : node.url) });
-    proxy = await startTcpProxy(cluster.nodes[2].port, { record: true });
-    proxyUrl = proxy.url;
-    await Promise.all(cluster.nodes.map((n) => cluster.start(n)));
-    await waitForRings(cluster.nodes, 3);
-    await cluster.client(cluster.nodes[0]).send(new CreateBucketCommand({ Bucket: BUCKET }));
+    ({ cluster, proxy } = await startProxiedCluster({ size: 3, proxied: 'node-c', bucket: BUCKET, record: true, wait: 'rings' }));
   });
   afterAll(async () => {
     await cluster?.stop();

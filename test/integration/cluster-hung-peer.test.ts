@@ -20,22 +20,16 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { ringKey } from '../../src/cluster/cluster-node';
-import { buildRing } from '../../src/cluster/ring';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { bodyBytes } from '../helpers/gateway';
-import { metricValue, ringMembers, ringView, startTestCluster, waitFor, waitForRings, waitForSettled, type NodeProcess, type TestCluster } from '../helpers/cluster-processes';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
+import { metricValue, ringMembers, ringView, waitFor, waitForRings, waitForSettled, type NodeProcess, type TestCluster } from '../helpers/cluster-processes';
+import { keysOwnedBy, startProxiedCluster } from '../helpers/proxied-cluster';
+import type { TcpProxy } from '../helpers/tcp-proxy';
 
 jest.setTimeout(120_000);
 
 const BUCKET = 'hung';
-const ring = buildRing(['node-a', 'node-b', 'node-c']);
-const ownedByC = (prefix: string, count: number): string[] => {
-  const keys: string[] = [];
-  for (let i = 0; keys.length < count; i++) if (ring.owner(ringKey(BUCKET, `${prefix}-${i}`)) === 'node-c') keys.push(`${prefix}-${i}`);
-  return keys;
-};
+const ownedByC = (prefix: string, count: number): string[] => keysOwnedBy('node-c', BUCKET, prefix, count);
 /** The first-byte bound, and what a request may take around it on a busy machine. */
 const FIRST_BYTE_MS = 1500;
 const BOUND_MS = FIRST_BYTE_MS + 4000;
@@ -47,17 +41,7 @@ describe('an owner that accepts connections and never answers', () => {
   let proxy: TcpProxy;
 
   beforeAll(async () => {
-    let proxyUrl = '';
-    cluster = await startTestCluster(3, {
-      start: false,
-      advertise: (node) => (node.id === 'node-c' ? proxyUrl : node.url),
-      config: { cluster: { forward: { firstByteTimeoutMs: FIRST_BYTE_MS }, suspectSeconds: 30 } },
-    });
-    proxy = await startTcpProxy(cluster.nodes[2].port);
-    proxyUrl = proxy.url;
-    await Promise.all(cluster.nodes.map((n) => cluster.start(n)));
-    await waitForSettled(cluster.nodes, 3);
-    await cluster.client(cluster.nodes[0]).send(new CreateBucketCommand({ Bucket: BUCKET }));
+    ({ cluster, proxy } = await startProxiedCluster({ size: 3, proxied: 'node-c', bucket: BUCKET, config: { cluster: { forward: { firstByteTimeoutMs: FIRST_BYTE_MS }, suspectSeconds: 30 } } }));
   });
   afterAll(async () => {
     await cluster?.stop();
@@ -117,17 +101,7 @@ describe('an owner back from a stall before it heard of the writes served for it
   let proxy: TcpProxy;
 
   beforeAll(async () => {
-    let proxyUrl = '';
-    cluster = await startTestCluster(3, {
-      start: false,
-      advertise: (node) => (node.id === 'node-c' ? proxyUrl : node.url),
-      config: { cluster: { forward: { firstByteTimeoutMs: FIRST_BYTE_MS }, suspectSeconds: 1 } },
-    });
-    proxy = await startTcpProxy(cluster.nodes[2].port);
-    proxyUrl = proxy.url;
-    await Promise.all(cluster.nodes.map((n) => cluster.start(n)));
-    await waitForSettled(cluster.nodes, 3);
-    await cluster.client(cluster.nodes[0]).send(new CreateBucketCommand({ Bucket: BUCKET }));
+    ({ cluster, proxy } = await startProxiedCluster({ size: 3, proxied: 'node-c', bucket: BUCKET, config: { cluster: { forward: { firstByteTimeoutMs: FIRST_BYTE_MS }, suspectSeconds: 1 } } }));
   });
   afterAll(async () => {
     await cluster?.stop();

@@ -6,7 +6,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { waitFor } from '../helpers/cluster-processes';
 import { bodyBytes, startTestGateway, type TestGateway } from '../helpers/gateway';
+import { downloadOutcome, statusOf } from '../helpers/s3-outcome';
 import { startGcsEmulator, type GcsEmulator, type RecordedRequest } from '../emulators/gcs/gcs-emulator';
 
 jest.setTimeout(60_000);
@@ -18,37 +20,6 @@ const PREFIX = 'mount/';
 const isUpload = (r: RecordedRequest): boolean => r.route.startsWith('upload/');
 const isChunk = (r: RecordedRequest): boolean => r.method === 'PUT' && isUpload(r);
 const isMedia = (r: RecordedRequest): boolean => r.method === 'GET' && r.query.alt === 'media';
-
-/** The status the client got (503 for both ServiceUnavailable and SlowDown), or 200. */
-async function statusOf(promise: Promise<unknown>): Promise<number | string> {
-  try {
-    await promise;
-    return 200;
-  } catch (err) {
-    const e = err as { $metadata?: { httpStatusCode?: number }; name?: string; code?: string };
-    return e.$metadata?.httpStatusCode ?? e.code ?? e.name ?? 'unknown';
-  }
-}
-
-/**
- * A GET's outcome: its status, and whether the body arrived whole. A miss streams the page as the
- * store sends it (cut-through): a store that stalls after its first bytes cuts the body (the
- * headers are gone); one that stalls before them gets a 503.
- */
-async function downloadOutcome(promise: Promise<{ Body?: unknown }>): Promise<[number | string, 'whole' | 'cut' | 'none']> {
-  let answer;
-  try {
-    answer = await promise;
-  } catch (err) {
-    return [await statusOf(Promise.reject(err)), 'none'];
-  }
-  try {
-    await bodyBytes(answer.Body);
-    return [200, 'whole'];
-  } catch {
-    return [200, 'cut'];
-  }
-}
 
 describe('GCS faults through the gateway', () => {
   let emulator: GcsEmulator;
@@ -120,9 +91,9 @@ describe('GCS faults through the gateway', () => {
     expect(await statusOf(put('stall/big.bin', randomBytes(12 * MiB)))).toBe(503);
     const stalled = emulator.stalled.filter(isChunk);
     expect(stalled).toHaveLength(1);
-    await waitFor(() => emulator.openSessions().length === 0, 'the session to be cancelled');
+    await waitFor(() => emulator.openSessions().length === 0, 10_000, 'the session to be cancelled');
     emulator.drainStalledUploads();
-    await waitFor(() => stalled[0].closedUnanswered === true, 'the gateway to close its chunk request');
+    await waitFor(() => stalled[0].closedUnanswered === true, 10_000, 'the gateway to close its chunk request');
     expect(leftovers('stall/')).toEqual([]);
     expect(emulator.openSessions()).toEqual([]);
   });
@@ -135,7 +106,7 @@ describe('GCS faults through the gateway', () => {
     expect(stalled).toHaveLength(1);
     const drain = setInterval(() => emulator.drainStalledUploads(), 100);
     try {
-      await waitFor(() => stalled[0].closedUnanswered === true, 'the upload request to be given up');
+      await waitFor(() => stalled[0].closedUnanswered === true, 10_000, 'the upload request to be given up');
     } finally {
       clearInterval(drain);
     }
@@ -154,11 +125,3 @@ describe('GCS faults through the gateway', () => {
     expect((await bodyBytes(again.Body)).equals(data)).toBe(true);
   });
 });
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

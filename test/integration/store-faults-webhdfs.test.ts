@@ -7,51 +7,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { waitFor } from '../helpers/cluster-processes';
 import { bodyBytes, startTestGateway, type TestGateway } from '../helpers/gateway';
+import { downloadOutcome, statusOf } from '../helpers/s3-outcome';
 import { startWebHdfsEmulator, type WebHdfsEmulator } from '../emulators/webhdfs';
 
 jest.setTimeout(60_000);
 
 const MiB = 1024 * 1024;
 const ROOT = '/warehouse/faults';
-
-async function statusOf(promise: Promise<unknown>): Promise<number | string> {
-  try {
-    await promise;
-    return 200;
-  } catch (err) {
-    const e = err as { $metadata?: { httpStatusCode?: number }; name?: string; code?: string };
-    return e.$metadata?.httpStatusCode ?? e.code ?? e.name ?? 'unknown';
-  }
-}
-
-/**
- * A GET's outcome: its status, and whether the body arrived whole. A miss streams the page as the
- * store sends it (cut-through): a store that stalls after its first bytes cuts the body (the
- * headers are gone); one that stalls before them gets a 503.
- */
-async function downloadOutcome(promise: Promise<{ Body?: unknown }>): Promise<[number | string, 'whole' | 'cut' | 'none']> {
-  let answer;
-  try {
-    answer = await promise;
-  } catch (err) {
-    return [await statusOf(Promise.reject(err)), 'none'];
-  }
-  try {
-    await bodyBytes(answer.Body);
-    return [200, 'whole'];
-  } catch {
-    return [200, 'cut'];
-  }
-}
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('WebHDFS faults through the gateway', () => {
   let emulator: WebHdfsEmulator;
@@ -108,7 +72,7 @@ describe('WebHDFS faults through the gateway', () => {
     const stalled = emulator.requests.filter((r) => r.node === 'datanode' && r.op === 'CREATE' && r.stalled);
     expect(stalled).toHaveLength(1);
     emulator.drainStalledUploads();
-    await waitFor(() => stalled[0].closedUnanswered === true, 'the gateway to close its DataNode request');
+    await waitFor(() => stalled[0].closedUnanswered === true, 10_000, 'the gateway to close its DataNode request');
     expect(await emulator.fileStatus(`${ROOT}/stall/up.bin`)).toBeUndefined();
     expect(await temporaries()).toEqual([]);
   });
@@ -120,7 +84,7 @@ describe('WebHDFS faults through the gateway', () => {
     expect(await downloadOutcome(get('stall/down.bin'))).toEqual([200, 'cut']);
     const stalled = emulator.requests.filter((r) => r.node === 'datanode' && r.op === 'OPEN' && r.stalled);
     expect(stalled).toHaveLength(1);
-    await waitFor(() => stalled[0].closedUnanswered === true, 'the gateway to close its DataNode request');
+    await waitFor(() => stalled[0].closedUnanswered === true, 10_000, 'the gateway to close its DataNode request');
     expect((await bodyBytes((await get('stall/down.bin')).Body)).equals(data)).toBe(true);
   });
 

@@ -18,9 +18,9 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort, freePortBlock } from '../helpers/free-port';
 
 export interface RgwOptions {
   /** radosgw's HTTP port on 127.0.0.1; 0 (default) picks a free one. */
@@ -285,34 +285,6 @@ async function answers(endpoint: string): Promise<boolean> {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function tryListen(port: number): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(undefined));
-    server.listen(port, '127.0.0.1', () => {
-      const bound = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(bound));
-    });
-  });
-}
-
-async function freePort(): Promise<number> {
-  const port = await tryListen(0);
-  if (port === undefined) throw new Error('no free port on 127.0.0.1');
-  return port;
-}
-
-/** `count` consecutive free ports (checked by binding each once), from a random start. */
-async function freePortBlock(count: number): Promise<[number, number]> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const first = 20_000 + Math.floor(Math.random() * 30_000);
-    let free = true;
-    for (let port = first; port < first + count && free; port++) free = (await tryListen(port)) !== undefined;
-    if (free) return [first, first + count - 1];
-  }
-  throw new Error(`no block of ${count} free ports on 127.0.0.1`);
-}
 
 /** The last lines of each daemon's log, for an error message. */
 async function logTail(dir: string): Promise<string> {

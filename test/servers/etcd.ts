@@ -9,9 +9,9 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../helpers/free-port';
 
 export interface EtcdMember {
   name: string;
@@ -39,17 +39,6 @@ export function etcdMissing(): string | undefined {
   } catch {
     return 'etcd is not installed (apt-get install etcd-server etcd-client)';
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function healthy(clientUrl: string, timeoutMs: number): Promise<void> {

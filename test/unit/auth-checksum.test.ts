@@ -3,10 +3,9 @@
  * computes for the same body.
  */
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { HttpResponse, type HttpRequest } from '@smithy/protocol-http';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { CHECKSUM_ALGORITHMS, checksumAlgorithmOfHeader, checksumHeaderName, createChecksum, type ChecksumAlgorithm } from '../../src/s3/auth';
+import { capturingS3Client } from '../helpers/sigv4';
 
 async function digest(alg: ChecksumAlgorithm, pieces: Array<string | Buffer>): Promise<string> {
   const c = createChecksum(alg);
@@ -16,23 +15,9 @@ async function digest(alg: ChecksumAlgorithm, pieces: Array<string | Buffer>): P
 
 /** The x-amz-checksum-* header the S3 client sends for `body`. */
 async function sdkChecksum(alg: ChecksumAlgorithm, body: Buffer): Promise<string> {
-  let captured: HttpRequest | undefined;
-  const requestHandler = {
-    handle: async (request: HttpRequest) => {
-      captured = request;
-      return { response: new HttpResponse({ statusCode: 200, headers: {}, body: Readable.from([Buffer.alloc(0)]) }) };
-    },
-  };
-  const client = new S3Client({
-    region: 'us-east-1',
-    endpoint: 'http://127.0.0.1:9000',
-    forcePathStyle: true,
-    maxAttempts: 1,
-    credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' },
-    requestHandler: requestHandler as unknown as S3ClientConfig['requestHandler'],
-  });
+  const { client, captured } = capturingS3Client({ accessKeyId: 'AKID', secretAccessKey: 'secret' });
   await client.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: body, ChecksumAlgorithm: alg })).catch(() => undefined);
-  const value = captured?.headers[checksumHeaderName(alg)];
+  const value = captured[0]?.headers[checksumHeaderName(alg)];
   expect(value).toBeDefined();
   return value!;
 }

@@ -4,11 +4,11 @@
  * signed by SignatureV4), unsigned-trailer bodies encoded by the real S3 client, and the chunked
  * upload example of the AWS documentation.
  */
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Readable, Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { PutObjectCommand, S3Client, type ChecksumAlgorithm as SdkChecksumAlgorithm, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { HttpRequest, HttpResponse } from '@smithy/protocol-http';
+import { PutObjectCommand, type ChecksumAlgorithm as SdkChecksumAlgorithm } from '@aws-sdk/client-s3';
+import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { createBodyVerifier, createChecksum, type AuthInput, type BodyVerifier, type ChecksumAlgorithm, type PayloadMode, Authenticator, type SecretLookup } from '../../src/s3/auth';
 
@@ -17,6 +17,7 @@ const authenticate = async (input: AuthInput, lookup: SecretLookup) => new Authe
 import { AwsChunkedDecoder } from '../../src/s3/auth/aws-chunked-decoder';
 import { ChunkSignatureChain } from '../../src/s3/auth/chunk-signature';
 import { S3Error } from '../../src/s3/errors';
+import { capturingS3Client, TestSha256 } from '../helpers/sigv4';
 
 const AKID = 'AKIDCHUNKED';
 const SECRET = 'chunked/secret+KEY';
@@ -28,22 +29,6 @@ const REGION = 'eu-central-1';
 const SCOPE = `20260203/${REGION}/s3/aws4_request`;
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
-class TestSha256 {
-  private readonly h: Hash | Hmac;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', toBuf(secret));
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.h.update(toBuf(data));
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.h.digest()));
-  }
-}
-function toBuf(d: string | ArrayBuffer | ArrayBufferView): string | Buffer {
-  if (typeof d === 'string') return d;
-  return ArrayBuffer.isView(d) ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : Buffer.from(d);
-}
 const sha256Hex = (d: string | Buffer) => createHash('sha256').update(d).digest('hex');
 
 const signer = (secret = SECRET) =>
@@ -421,26 +406,12 @@ describe('createBodyVerifier: STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER', () =>
 describe('createBodyVerifier: STREAMING-UNSIGNED-PAYLOAD-TRAILER from the real S3 client', () => {
   /** Encodes a PutObject the way the SDK sends it, capturing instead of sending. */
   async function sdkUpload(body: Buffer[], algorithm: SdkChecksumAlgorithm): Promise<{ input: AuthInput; wire: Buffer }> {
-    let captured: HttpRequest | undefined;
-    const requestHandler = {
-      handle: async (request: HttpRequest) => {
-        captured = request;
-        return { response: new HttpResponse({ statusCode: 200, headers: {}, body: Readable.from([Buffer.alloc(0)]) }) };
-      },
-    };
-    const client = new S3Client({
-      region: 'us-east-1',
-      endpoint: 'http://127.0.0.1:9000',
-      forcePathStyle: true,
-      maxAttempts: 1,
-      credentials: { accessKeyId: AKID, secretAccessKey: SECRET },
-      requestHandler: requestHandler as unknown as S3ClientConfig['requestHandler'],
-    });
+    const { client, captured: requests } = capturingS3Client({ accessKeyId: AKID, secretAccessKey: SECRET });
     const length = body.reduce((n, b) => n + b.length, 0);
     await client
       .send(new PutObjectCommand({ Bucket: 'bucket', Key: 'sdk key', Body: Readable.from(body), ContentLength: length, ChecksumAlgorithm: algorithm }))
       .catch(() => undefined);
-    const request = captured!;
+    const request = requests[0]!;
     const wireParts: Buffer[] = [];
     for await (const piece of request.body as AsyncIterable<Uint8Array | string>) wireParts.push(Buffer.from(piece));
     const headers = Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k.toLowerCase(), v]));

@@ -11,7 +11,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { type AuthInput, Authenticator, type SecretLookup } from '../../src/s3/auth';
@@ -19,6 +19,7 @@ import { type AuthInput, Authenticator, type SecretLookup } from '../../src/s3/a
 /** Authenticator.authenticate as a promise, so a throw reads as a rejection in these tests. */
 const authenticate = async (input: AuthInput, lookup: SecretLookup) => new Authenticator(lookup).authenticate(input);
 import { S3Error } from '../../src/s3/errors';
+import { escapeUri, TestSha256 } from '../helpers/sigv4';
 
 const AKID = 'AKIDPRESIGN';
 const SECRET = 'presign/secret+key=';
@@ -148,28 +149,12 @@ describe('authenticate: presigned URLs from getSignedUrl', () => {
 });
 
 describe('authenticate: presigned with SignatureV4.presign directly', () => {
-  class Sha256 {
-    private readonly h;
-    constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-      this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', toBuf(secret));
-    }
-    update(d: string | ArrayBuffer | ArrayBufferView): void {
-      this.h.update(toBuf(d));
-    }
-    digest(): Promise<Uint8Array> {
-      return Promise.resolve(new Uint8Array(this.h.digest()));
-    }
-  }
-  const toBuf = (d: string | ArrayBuffer | ArrayBufferView) =>
-    typeof d === 'string' ? d : ArrayBuffer.isView(d) ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : Buffer.from(d);
-  const escapeUri = (v: string) => encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-
   async function presign(headers: Record<string, string>, signableHeaders?: Set<string>): Promise<AuthInput> {
     const signer = new SignatureV4({
       service: 's3',
       region: 'us-west-2',
       credentials: { accessKeyId: AKID, secretAccessKey: SECRET },
-      sha256: Sha256,
+      sha256: TestSha256,
       uriEscapePath: false,
       applyChecksum: false,
     });

@@ -4,25 +4,23 @@
  * serialisation and middleware, with a request handler that captures instead of sending), and
  * the worked examples of the AWS S3 SigV4 documentation.
  */
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
 import {
   CreateMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  S3Client,
   UploadPartCommand,
-  type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { HttpRequest, HttpResponse } from '@smithy/protocol-http';
+import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { type AuthInput, type AuthResult, Authenticator, type SecretLookup } from '../../src/s3/auth';
 
 /** Authenticator.authenticate as a promise, so a throw reads as a rejection in these tests. */
 const authenticate = async (input: AuthInput, lookup: SecretLookup) => new Authenticator(lookup).authenticate(input);
 import { S3Error } from '../../src/s3/errors';
+import { capturingS3Client, escapeUri, TestSha256 } from '../helpers/sigv4';
 
 const AKID = 'AKIDEXAMPLE';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
@@ -35,26 +33,6 @@ const DATE = new Date('2026-01-01T12:00:00Z');
 const HOST = '127.0.0.1:9000';
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
-/** node:crypto as the `sha256` constructor SignatureV4 wants (what @smithy/hash-node does). */
-class TestSha256 {
-  private readonly h: Hash | Hmac;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', toBuf(secret));
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.h.update(toBuf(data));
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.h.digest()));
-  }
-}
-function toBuf(d: string | ArrayBuffer | ArrayBufferView): string | Buffer {
-  if (typeof d === 'string') return d;
-  return ArrayBuffer.isView(d) ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : Buffer.from(d);
-}
-
-/** The SDK's escapeUri. */
-const escapeUri = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 /** The path the S3 client sends for a bucket and key (greedy label: '/' kept, segments escaped). */
 const s3Path = (bucket: string, key: string) => `/${bucket}/${key.split('/').map(escapeUri).join('/')}`;
 /** The query string the SDK's node http handler sends (@smithy/querystring-builder). */
@@ -430,24 +408,7 @@ describe('authenticate: anonymous requests', () => {
 
 describe('authenticate: requests made by the real S3 client', () => {
   /** An S3Client whose request handler records the signed request instead of sending it. */
-  function capturingClient(secret = SECRET) {
-    const captured: HttpRequest[] = [];
-    const requestHandler = {
-      handle: async (request: HttpRequest) => {
-        captured.push(request);
-        return { response: new HttpResponse({ statusCode: 200, headers: {}, body: Readable.from([Buffer.alloc(0)]) }) };
-      },
-    };
-    const client = new S3Client({
-      region: 'us-east-1',
-      endpoint: 'http://127.0.0.1:9000',
-      forcePathStyle: true,
-      maxAttempts: 1,
-      credentials: { accessKeyId: AKID, secretAccessKey: secret },
-      requestHandler: requestHandler as unknown as S3ClientConfig['requestHandler'],
-    });
-    return { client, captured };
-  }
+  const capturingClient = (secret = SECRET) => capturingS3Client({ accessKeyId: AKID, secretAccessKey: secret });
 
   /** What the server sees for a request the SDK's node http handler would send. */
   function received(request: HttpRequest): AuthInput {

@@ -8,18 +8,11 @@ import { EventEmitter } from 'node:events';
 import Consul from 'consul';
 import { ConsulEmulator, startConsulEmulator, type AgentHandle } from '../emulators/consul/consul-emulator';
 import { nativeErrorsAreErrors } from '../helpers/native-errors';
+import { waitUntil } from '../helpers/wait-until';
 
 nativeErrorsAreErrors();
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 interface Entry {
   Node: { Node: string };
@@ -113,7 +106,7 @@ describe('Consul emulator: one catalog, several agents', () => {
 
     // A blocking query on node-2, from the index it knows: held until node-2 sees the change.
     const blocking = health(c2, 'svc', { index: before.index, wait: '10s' });
-    await waitFor(() => emulator.blockedQueries() === 1, 'the query to be held');
+    await waitUntil(() => emulator.blockedQueries() === 1, 'the query to be held');
     const changedAt = Date.now();
     await registerPassing(c1, 'b');
     const consistent = await health(c2, 'svc', { consistent: true });
@@ -147,15 +140,15 @@ describe('Consul emulator: one catalog, several agents', () => {
     watch.on('change', (data: Entry[]) => seen.push({ at: Date.now(), ids: data.map((e) => e.Service.ID) }));
     watch.on('error', (err: unknown) => seen.push({ at: Date.now(), ids: [`error: ${String(err)}`] }));
     try {
-      await waitFor(() => seen.length === 1 && emulator.blockedQueries() === 1, 'the first answer and a held query');
+      await waitUntil(() => seen.length === 1 && emulator.blockedQueries() === 1, 'the first answer and a held query');
       const registered = Date.now();
       await registerPassing(c1, 'a');
-      await waitFor(() => seen.some((s) => s.ids.join() === 'a'), 'a seen through node-2', 5000);
+      await waitUntil(() => seen.some((s) => s.ids.join() === 'a'), 'a seen through node-2', 5000);
       expect(seen.find((s) => s.ids.join() === 'a')!.at - registered).toBeGreaterThanOrEqual(lagMs - 20);
       emulator.setLag('node-2', 0);
-      await waitFor(() => emulator.blockedQueries() === 1, 'the watch held again');
+      await waitUntil(() => emulator.blockedQueries() === 1, 'the watch held again');
       await registerPassing(c1, 'b');
-      await waitFor(() => seen.some((s) => s.ids.join() === 'a,b'), 'a and b seen', 5000);
+      await waitUntil(() => seen.some((s) => s.ids.join() === 'a,b'), 'a and b seen', 5000);
       expect(seen.every((s) => !s.ids[0]?.startsWith('error'))).toBe(true);
     } finally {
       watch.end();
@@ -172,7 +165,7 @@ describe('Consul emulator: one catalog, several agents', () => {
     expect(ids(start)).toEqual(['a', 'b']);
 
     const blocking = health(c1, 'svc', { index: start.index, wait: '10s' });
-    await waitFor(() => emulator.blockedQueries() === 1, 'the query to be held');
+    await waitUntil(() => emulator.blockedQueries() === 1, 'the query to be held');
     emulator.failNode('node-2');
     const after = await blocking;
     expect(ids(after)).toEqual(['a']);
@@ -260,7 +253,7 @@ describe('Consul emulator: one catalog, several agents', () => {
       const high = await health(client, 'svc');
       expect(high.index).toBeGreaterThanOrEqual(2);
       const held = health(client, 'svc', { index: high.index, wait: '300ms' });
-      await waitFor(() => emulator.blockedQueries() === 1, 'the query to be held');
+      await waitUntil(() => emulator.blockedQueries() === 1, 'the query to be held');
       emulator.resetIndex(0);
       expect(emulator.blockedQueries()).toBe(1);
       const answer = await held;
@@ -284,19 +277,19 @@ describe('Consul emulator: one catalog, several agents', () => {
         seen.push({ index: Number(res.headers['x-consul-index']), ids: data.map((e) => e.Service.ID) }),
       );
       try {
-        await waitFor(() => seen.length === 1 && emulator.blockedQueries() === 1, 'the first answer and a held query');
+        await waitUntil(() => seen.length === 1 && emulator.blockedQueries() === 1, 'the first answer and a held query');
         const highIndex = seen[0].index;
         const resetAt = Date.now();
         emulator.resetIndex(1);
         // The held query ends with its wait; the lower index makes the watch start again from 0
         // (the package emits that answer, and the next, index-0 one).
-        await waitFor(() => seen.length >= 2, 'the answer after the reset', 5000);
+        await waitUntil(() => seen.length >= 2, 'the answer after the reset', 5000);
         expect(seen[1]).toEqual({ index: 1, ids: ['a'] });
-        await waitFor(() => emulator.blockedQueries() === 1 && seen.length === 3, 'the watch held again');
+        await waitUntil(() => emulator.blockedQueries() === 1 && seen.length === 3, 'the watch held again');
         const queriesAfter = emulator.requests.filter((r) => r.path === '/v1/health/service/svc' && (r.respondedAt ?? Infinity) >= resetAt);
         expect(queriesAfter.map((r) => r.query.index)).toEqual([String(highIndex), '0', '1']);
         await registerPassing(client, 'b');
-        await waitFor(() => seen.some((s) => s.ids.join() === 'a,b'), 'b seen after the reset', 5000);
+        await waitUntil(() => seen.some((s) => s.ids.join() === 'a,b'), 'b seen after the reset', 5000);
         expect(seen[seen.length - 1].index).toBe(2);
         expect(highIndex).toBe(4);
       } finally {

@@ -8,6 +8,7 @@ import { ConsulMembership, type ConsulConfig } from '../../src/cluster/consul-me
 import type { MemberInfo } from '../../src/cluster/membership';
 import { ConsulEmulator, startConsulEmulator, type RecordedRequest } from '../emulators/consul/consul-emulator';
 import { nativeErrorsAreErrors } from '../helpers/native-errors';
+import { waitUntil } from '../helpers/wait-until';
 
 interface LogLine {
   level: 'info' | 'warn';
@@ -18,14 +19,6 @@ interface LogLine {
 nativeErrorsAreErrors();
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 const ids = (members: readonly MemberInfo[]): string[] => members.map((m) => m.id);
 const urlOf = (id: string): string => `http://127.0.0.1:${9000 + id.charCodeAt(id.length - 1)}`;
@@ -107,7 +100,7 @@ describe('ConsulMembership against the Consul emulator', () => {
       { id: 'node-b', url: urlOf('node-b') },
       { id: 'node-c', url: urlOf('node-c') },
     ];
-    await waitFor(() => [a, b, c].every((m) => m.members().length === 3), 'three members everywhere');
+    await waitUntil(() => [a, b, c].every((m) => m.members().length === 3), 'three members everywhere');
     for (const m of [a, b, c]) expect(m.members()).toEqual(all);
 
     const register = emulator.requests.find((r) => r.path === '/v1/agent/service/register' && r.body.includes('"node-a"'));
@@ -136,7 +129,7 @@ describe('ConsulMembership against the Consul emulator', () => {
     const seen: string[][] = [];
     const unsubscribe = a.onChange((members) => seen.push(ids(members)));
     await node('node-b').membership.start();
-    await waitFor(() => seen.length === 1, 'the join event');
+    await waitUntil(() => seen.length === 1, 'the join event');
     expect(seen).toEqual([['node-a', 'node-b']]);
 
     const passesBefore = passRequests(emulator, 'node-a').length + passRequests(emulator, 'node-b').length;
@@ -148,16 +141,16 @@ describe('ConsulMembership against the Consul emulator', () => {
 
     unsubscribe();
     await node('node-c').membership.start();
-    await waitFor(() => a.members().length === 3, 'node-c seen by node-a');
+    await waitUntil(() => a.members().length === 3, 'node-c seen by node-a');
     expect(seen).toHaveLength(1);
   });
 
   test('a node that stops passing its TTL check leaves the others without deregistering', async () => {
     const [a] = await startNodes('node-a');
     await crashedNode('node-x', '1s');
-    await waitFor(() => ids(a.members()).includes('node-x'), 'node-x joining');
+    await waitUntil(() => ids(a.members()).includes('node-x'), 'node-x joining');
     const joined = Date.now();
-    await waitFor(() => !ids(a.members()).includes('node-x'), 'node-x leaving', 4000);
+    await waitUntil(() => !ids(a.members()).includes('node-x'), 'node-x leaving', 4000);
     expect(Date.now() - joined).toBeGreaterThanOrEqual(700);
     expect(ids(a.members())).toEqual(['node-a']);
     // Still registered, only critical: Consul removes it after DeregisterCriticalServiceAfter.
@@ -168,12 +161,12 @@ describe('ConsulMembership against the Consul emulator', () => {
 
   test('a failing check takes a member out of the ring until its next heartbeat passes', async () => {
     const [a, b] = await startNodes('node-a', 'node-b');
-    await waitFor(() => a.members().length === 2 && b.members().length === 2, 'both members');
+    await waitUntil(() => a.members().length === 2 && b.members().length === 2, 'both members');
     const seen: string[][] = [];
     a.onChange((members) => seen.push(ids(members)));
-    await waitFor(() => emulator.blockedQueries() === 2, 'both watches blocked');
+    await waitUntil(() => emulator.blockedQueries() === 2, 'both watches blocked');
     emulator.failCheck('service:node-b');
-    await waitFor(() => seen.length >= 2, 'the leave and the return', 3000);
+    await waitUntil(() => seen.length >= 2, 'the leave and the return', 3000);
     expect(seen.slice(0, 2)).toEqual([['node-a'], ['node-a', 'node-b']]);
     expect(ids(a.members())).toEqual(['node-a', 'node-b']);
   });
@@ -182,18 +175,18 @@ describe('ConsulMembership against the Consul emulator', () => {
     const memberships = ['node-a', 'node-b', 'node-c'].map((id) => node(id, { checkTtlSeconds: 5 }).membership);
     for (const m of memberships) await m.start();
     const [a, b, c] = memberships;
-    await waitFor(() => memberships.every((m) => m.members().length === 3), 'three members');
+    await waitUntil(() => memberships.every((m) => m.members().length === 3), 'three members');
     const stopping = Date.now();
     await c.stop();
     const deregister = emulator.requests.find((r) => r.path === '/v1/agent/service/deregister/node-c');
     expect(deregister).toMatchObject({ method: 'PUT', status: 200 });
     expect(emulator.services().map((s) => s.id)).toEqual(['node-a', 'node-b']);
-    await waitFor(() => a.members().length === 2 && b.members().length === 2, 'node-c gone');
+    await waitUntil(() => a.members().length === 2 && b.members().length === 2, 'node-c gone');
     // Long before the 5 s TTL could have lapsed.
     expect(Date.now() - stopping).toBeLessThan(1000);
     expect(ids(a.members())).toEqual(['node-a', 'node-b']);
     // c's heartbeat and watch are gone: only a's and b's queries are held, nothing more from c.
-    await waitFor(() => emulator.blockedQueries() === 2, "a's and b's watches blocked again");
+    await waitUntil(() => emulator.blockedQueries() === 2, "a's and b's watches blocked again");
     const passes = passRequests(emulator, 'node-c').length;
     const healthCalls = healthRequests(emulator).length;
     await sleep(400);
@@ -205,11 +198,11 @@ describe('ConsulMembership against the Consul emulator', () => {
   test('health queries block on X-Consul-Index and a change arrives long before the wait ends', async () => {
     const a = node('node-a', { waitSeconds: 5 }).membership;
     await a.start();
-    await waitFor(() => emulator.blockedQueries() === 1, "node-a's watch blocked");
+    await waitUntil(() => emulator.blockedQueries() === 1, "node-a's watch blocked");
     await sleep(300);
     const joining = Date.now();
     await node('node-b', { waitSeconds: 5 }).membership.start();
-    await waitFor(() => a.members().length === 2, 'node-b seen by node-a');
+    await waitUntil(() => a.members().length === 2, 'node-b seen by node-a');
     expect(Date.now() - joining).toBeLessThan(1000);
 
     // node-a's query was sent before the join with the index of its first answer and was held until it.
@@ -234,7 +227,7 @@ describe('ConsulMembership against the Consul emulator', () => {
       const { membership: a, logs } = node('node-a');
       await a.start();
       await node('node-b').membership.start();
-      await waitFor(() => a.members().length === 2, 'two members');
+      await waitUntil(() => a.members().length === 2, 'two members');
       const seen: string[][] = [];
       a.onChange((members) => seen.push(ids(members)));
 
@@ -248,8 +241,8 @@ describe('ConsulMembership against the Consul emulator', () => {
 
       await emulator.setDown(false);
       await node('node-c').membership.start();
-      await waitFor(() => ids(a.members()).join() === 'node-a,node-b,node-c', 'node-c seen after the outage', 6000);
-      await waitFor(() => logs.some((l) => l.level === 'info' && l.msg === 'Consul answers again'), 'the recovery logged', 6000);
+      await waitUntil(() => ids(a.members()).join() === 'node-a,node-b,node-c', 'node-c seen after the outage', 6000);
+      await waitUntil(() => logs.some((l) => l.level === 'info' && l.msg === 'Consul answers again'), 'the recovery logged', 6000);
       expect(logs.filter((l) => l.level === 'warn')).toHaveLength(1);
     },
   );
@@ -274,50 +267,50 @@ describe('ConsulMembership against the Consul emulator', () => {
       const { membership: a, logs } = node('node-a');
       await a.start();
       await node('node-b').membership.start();
-      await waitFor(() => a.members().length === 2, 'two members');
-      await waitFor(() => emulator.blockedQueries() === 2, 'both watches blocked');
+      await waitUntil(() => a.members().length === 2, 'two members');
+      await waitUntil(() => emulator.blockedQueries() === 2, 'both watches blocked');
       emulator.inject({ status: 500, times: 12 });
       emulator.failCheck('service:node-b'); // wakes the held queries: their next ones meet the burst
-      await waitFor(() => emulator.requests.filter((r) => r.fault === 'error').length >= 12, 'the burst to be spent', 15_000);
-      await waitFor(() => ids(a.members()).join() === 'node-a,node-b', 'node-b back after the burst', 15_000);
+      await waitUntil(() => emulator.requests.filter((r) => r.fault === 'error').length >= 12, 'the burst to be spent', 15_000);
+      await waitUntil(() => ids(a.members()).join() === 'node-a,node-b', 'node-b back after the burst', 15_000);
       const warnings = logs.filter((l) => l.level === 'warn');
       expect(warnings.length).toBeGreaterThanOrEqual(1);
       expect(warnings.every((w) => /keeping the last known members/.test(w.msg))).toBe(true);
       await node('node-c').membership.start();
-      await waitFor(() => a.members().length === 3, 'node-c seen by node-a', 10_000);
+      await waitUntil(() => a.members().length === 3, 'node-c seen by node-a', 10_000);
     }, 40_000);
 
     test('a blocking query that never returns is given up after wait + 10 %, and the next one sees the change', async () => {
       const { membership: a, logs } = node('node-a', { waitSeconds: 1 });
       await a.start();
-      await waitFor(() => emulator.blockedQueries() === 1, "node-a's watch blocked");
+      await waitUntil(() => emulator.blockedQueries() === 1, "node-a's watch blocked");
       // From now on the agent holds node-a's blocking queries forever, twice.
       emulator.inject({ hang: true, match: isBlockingHealth, times: 2 });
-      await waitFor(() => emulator.requests.filter((r) => r.fault === 'hang').length === 2, 'two hung queries', 15_000);
+      await waitUntil(() => emulator.requests.filter((r) => r.fault === 'hang').length === 2, 'two hung queries', 15_000);
       const hung = emulator.requests.filter((r) => r.fault === 'hang');
-      await waitFor(() => hung[0].closedUnanswered === true, 'the first hung query to be abandoned', 5000);
+      await waitUntil(() => hung[0].closedUnanswered === true, 'the first hung query to be abandoned', 5000);
       expect(ids(a.members())).toEqual(['node-a']);
       await node('node-b', { waitSeconds: 1 }).membership.start();
-      await waitFor(() => a.members().length === 2, 'node-b seen once the agent answers again', 15_000);
+      await waitUntil(() => a.members().length === 2, 'node-b seen once the agent answers again', 15_000);
       // One warning for the outage of the watch, although heartbeats kept passing meanwhile
       // (they used to clear it, so every hung query warned again), then one recovery line.
       // (The lease's consistent reads may show node-b before the watch answers: wait for the watch.)
-      await waitFor(() => logs.some((l) => l.msg === 'Consul answers again'), 'the watch answering again', 15_000);
+      await waitUntil(() => logs.some((l) => l.msg === 'Consul answers again'), 'the watch answering again', 15_000);
       expect(logs.filter((l) => l.level === 'warn').map((l) => l.msg)).toEqual(['Consul health watch failed; keeping the last known members']);
       expect(logs.filter((l) => l.msg === 'Consul answers again')).toHaveLength(1);
     }, 40_000);
 
     test('a health answer cut off mid-body is given up like a hung one; members are kept', async () => {
       const [a] = await startNodes('node-a');
-      await waitFor(() => emulator.blockedQueries() === 1, "node-a's watch blocked");
+      await waitUntil(() => emulator.blockedQueries() === 1, "node-a's watch blocked");
       emulator.inject({ stallAfter: 20, match: isBlockingHealth });
       await node('node-b').membership.start(); // answers node-a's held query: with 20 bytes, then nothing
       const stalled = await (async () => {
-        await waitFor(() => emulator.requests.some((r) => r.fault === 'stall'), 'the stalled answer', 10_000);
+        await waitUntil(() => emulator.requests.some((r) => r.fault === 'stall'), 'the stalled answer', 10_000);
         return emulator.requests.find((r) => r.fault === 'stall') as RecordedRequest;
       })();
-      await waitFor(() => stalled.closedUnanswered === true, 'the stalled answer to be abandoned', 10_000);
-      await waitFor(() => a.members().length === 2, 'node-b seen by the next query', 15_000);
+      await waitUntil(() => stalled.closedUnanswered === true, 'the stalled answer to be abandoned', 10_000);
+      await waitUntil(() => a.members().length === 2, 'node-b seen by the next query', 15_000);
     }, 40_000);
 
     test('start() against an agent whose health query never returns fails within its bound and leaves nothing registered', async () => {
@@ -331,22 +324,22 @@ describe('ConsulMembership against the Consul emulator', () => {
       expect(error?.message).toMatch(/could not be used to join the cluster: no answer within 5000 ms/);
       expect(Date.now() - started).toBeLessThan(15_000);
       expect(emulator.services()).toEqual([]);
-      await waitFor(() => emulator.requests.filter(isHealth).every((r) => r.closedUnanswered === true), 'the hung query to be closed');
+      await waitUntil(() => emulator.requests.filter(isHealth).every((r) => r.closedUnanswered === true), 'the hung query to be closed');
     }, 30_000);
 
     test('stop() while a blocking query hangs returns at once and deregisters', async () => {
       const { membership: a } = node('node-a', { waitSeconds: 30 });
       await a.start();
-      await waitFor(() => emulator.blockedQueries() === 1, "node-a's watch blocked");
+      await waitUntil(() => emulator.blockedQueries() === 1, "node-a's watch blocked");
       emulator.inject({ hang: true, match: isBlockingHealth, times: Infinity });
       emulator.failCheck('service:node-a'); // answers the held query; the next one hangs
-      await waitFor(() => emulator.requests.some((r) => r.fault === 'hang'), 'a hung query');
+      await waitUntil(() => emulator.requests.some((r) => r.fault === 'hang'), 'a hung query');
       const stopping = Date.now();
       await a.stop();
       expect(Date.now() - stopping).toBeLessThan(5000);
       expect(emulator.services()).toEqual([]);
       const hung = emulator.requests.find((r) => r.fault === 'hang') as RecordedRequest;
-      await waitFor(() => hung.closedUnanswered === true, 'the hung query to be closed');
+      await waitUntil(() => hung.closedUnanswered === true, 'the hung query to be closed');
     }, 30_000);
   });
 
@@ -363,8 +356,8 @@ describe('ConsulMembership against the Consul emulator', () => {
       await a.start();
       const { membership: b, logs } = node('node-b', { url: lagging.url });
       await b.start();
-      await waitFor(() => a.members().length === 2 && b.members().length === 2, 'two members everywhere');
-      await waitFor(() => emulator.blockedQueries() === 2, 'both watches held');
+      await waitUntil(() => a.members().length === 2 && b.members().length === 2, 'two members everywhere');
+      await waitUntil(() => emulator.blockedQueries() === 2, 'both watches held');
       const lagMs = 1500;
       emulator.setLag('agent-2', lagMs);
       const viewsOfB: string[][] = [];
@@ -375,15 +368,15 @@ describe('ConsulMembership against the Consul emulator', () => {
       // watch then answers lagMs late with the states in between (node-c without node-d).
       const joining = Date.now();
       await node('node-c').membership.start();
-      await waitFor(() => ids(b.members()).includes('node-c'), "node-c in node-b's view", 5000);
+      await waitUntil(() => ids(b.members()).includes('node-c'), "node-c in node-b's view", 5000);
       await node('node-d').membership.start();
-      await waitFor(() => ids(b.members()).includes('node-d'), "node-d in node-b's view", 5000);
+      await waitUntil(() => ids(b.members()).includes('node-d'), "node-d in node-b's view", 5000);
       const all = ['node-a', 'node-b', 'node-c', 'node-d'];
-      await waitFor(() => a.members().length === 4, 'node-a seeing both');
+      await waitUntil(() => a.members().length === 4, 'node-a seeing both');
       // Until node-b's watch has been answered with every state up to now (heartbeats do not move the index).
       const now = await fetch(`${emulator.url}/v1/health/service/ringcache?passing&consistent`);
       const latest = Number(now.headers.get('x-consul-index'));
-      await waitFor(() => watchIndexes('agent-2', joining).some((index) => index >= latest), "node-b's watch catching up", 10_000);
+      await waitUntil(() => watchIndexes('agent-2', joining).some((index) => index >= latest), "node-b's watch catching up", 10_000);
       const firstWithD = viewsOfB.findIndex((v) => v.includes('node-d'));
       expect(viewsOfB.slice(firstWithD)).toEqual(viewsOfB.slice(firstWithD).map(() => all));
       expect(ids(b.members())).toEqual(all);
@@ -396,11 +389,11 @@ describe('ConsulMembership against the Consul emulator', () => {
       const [a] = await startNodes('node-a');
       const { membership: b, logs } = node('node-b', { url: second.url, waitSeconds: 1 });
       await b.start();
-      await waitFor(() => a.members().length === 2 && b.members().length === 2, 'two members everywhere');
+      await waitUntil(() => a.members().length === 2 && b.members().length === 2, 'two members everywhere');
       const before = b.view().epoch;
       emulator.resetIndex(1);
       await node('node-c').membership.start();
-      await waitFor(() => [a, b].every((m) => m.members().length === 3), 'node-c seen after the reset', 10_000);
+      await waitUntil(() => [a, b].every((m) => m.members().length === 3), 'node-c seen after the reset', 10_000);
       expect(b.view().epoch).toBeGreaterThan(before);
       expect(logs.some((l) => /index went back/.test(l.msg))).toBe(true);
       expect(b.lease.valid()).toBe(true);
@@ -411,14 +404,14 @@ describe('ConsulMembership against the Consul emulator', () => {
       const [a] = await startNodes('node-a');
       const { membership: b } = node('node-b', { url: second.url });
       await b.start();
-      await waitFor(() => a.members().length === 2 && b.members().length === 2, 'two members everywhere');
+      await waitUntil(() => a.members().length === 2 && b.members().length === 2, 'two members everywhere');
       emulator.failNode('agent-2');
-      await waitFor(() => ids(a.members()).join() === 'node-a' && ids(b.members()).join() === 'node-a', 'node-b gone everywhere');
+      await waitUntil(() => ids(a.members()).join() === 'node-a' && ids(b.members()).join() === 'node-a', 'node-b gone everywhere');
       // node-b is not in the agreed view: no lease extension; the one it had runs out within a TTL.
-      await waitFor(() => !b.lease.valid(), "node-b's lease to run out", 3000);
+      await waitUntil(() => !b.lease.valid(), "node-b's lease to run out", 3000);
       emulator.recoverNode('agent-2');
-      await waitFor(() => [a, b].every((m) => m.members().length === 2), 'node-b back', 5000);
-      await waitFor(() => b.lease.valid(), "node-b's lease again", 3000);
+      await waitUntil(() => [a, b].every((m) => m.members().length === 2), 'node-b back', 5000);
+      await waitUntil(() => b.lease.valid(), "node-b's lease again", 3000);
     }, 30_000);
 
     test('with ACLs, the configured token registers, passes and reads; a token without node:read sees nobody', async () => {
@@ -429,11 +422,11 @@ describe('ConsulMembership against the Consul emulator', () => {
       const a = node('node-a', { token: 'ringcache-secret' }).membership;
       await a.start();
       expect(ids(a.members())).toEqual(['node-a']);
-      await waitFor(() => a.lease.valid(), "node-a's lease");
+      await waitUntil(() => a.lease.valid(), "node-a's lease");
       const { membership: w, logs } = node('node-w', { token: 'write-only' });
       await w.start(); // registered, but its reads come back empty (filtered)
       expect(w.members()).toEqual([]);
-      await waitFor(() => a.members().length === 2, 'node-w seen by node-a');
+      await waitUntil(() => a.members().length === 2, 'node-w seen by node-a');
       expect(w.lease.valid()).toBe(false);
       expect(logs.filter((l) => l.level === 'warn')).toEqual([]);
       const anonymous = node('node-x').membership;
@@ -450,12 +443,12 @@ describe('ConsulMembership against the Consul emulator', () => {
     const [a] = await startNodes('node-a');
     const { membership: b, logs } = node('node-b');
     await b.start();
-    await waitFor(() => a.members().length === 2, 'two members');
+    await waitUntil(() => a.members().length === 2, 'two members');
     const client = new Consul({ host: '127.0.0.1', port: emulator.port });
     clients.push(client);
     await client.agent.service.deregister('node-b'); // as after an agent restart that lost its state
-    await waitFor(() => a.members().length === 1, 'node-b gone');
-    await waitFor(() => a.members().length === 2, 'node-b back', 3000);
+    await waitUntil(() => a.members().length === 1, 'node-b gone');
+    await waitUntil(() => a.members().length === 2, 'node-b back', 3000);
     expect(logs.some((l) => l.msg === 'Consul agent forgot this node; registering again')).toBe(true);
     expect(passRequests(emulator, 'node-b').some((r) => r.status === 404)).toBe(true);
   });
@@ -545,8 +538,8 @@ describe('Consul emulator', () => {
       status: 200,
     });
     expect(status()).toBe('warning');
-    await waitFor(() => status() === 'critical', 'the TTL to lapse', 1000);
+    await waitUntil(() => status() === 'critical', 'the TTL to lapse', 1000);
     expect(emulator.services()[0].checks[0].output).toBe('TTL expired (last output before timeout follows): slow');
-    await waitFor(() => emulator.services().length === 0, 'the reaper', 2000);
+    await waitUntil(() => emulator.services().length === 0, 'the reaper', 2000);
   });
 });

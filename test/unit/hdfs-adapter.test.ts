@@ -3,41 +3,16 @@
  * parsing, the DataNode redirects, ranged reads, atomic writes, metadata in xattrs, folder
  * markers and path conflicts, RemoteException mapping, and delegation tokens.
  */
-import { createHash } from 'node:crypto';
 import { Readable, Transform, pipeline } from 'node:stream';
-import { isUfsError, type UfsErrorKind } from '../../ufs-adapters/errors';
+import { type UfsErrorKind } from '../../ufs-adapters/errors';
 import { HdfsAdapter, createHdfsAdapterFromUri } from '../../ufs-adapters/hdfs/hdfs-adapter';
 import { parseHdfsUri } from '../../ufs-adapters/hdfs/hdfs-uri';
 import { WebHdfsError } from '../../ufs-adapters/hdfs/hdfs-errors';
 import { buildRecord, encodeRecord } from '../../ufs-adapters/hdfs/hdfs-metadata';
 import { WebHdfsClient } from '../../ufs-adapters/hdfs/webhdfs-client';
-import type { ListEntry, ObjectMetadata } from '../../ufs-adapters/types';
 import { startWebHdfsEmulator, type WebHdfsEmulator, type WebHdfsEmulatorOptions } from '../emulators/webhdfs';
+import { body, collect, expectUfsError, md5Hex, meta, readText } from '../helpers/adapter-test-kit';
 
-const md5 = (data: string | Buffer): string => createHash('md5').update(data).digest('hex');
-const body = (data: string | Buffer): Readable => Readable.from([Buffer.from(data)]);
-const meta = (extra: Partial<ObjectMetadata> = {}): ObjectMetadata => ({ userMetadata: {}, ...extra });
-
-async function readAll(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-async function collect(entries: AsyncIterable<ListEntry>): Promise<string[]> {
-  const out: string[] = [];
-  for await (const entry of entries) out.push(entry.kind === 'object' ? entry.key : `prefix:${entry.prefix}`);
-  return out;
-}
-
-async function expectUfsError(promise: Promise<unknown>, kind: UfsErrorKind): Promise<Error> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect({ isUfsError: isUfsError(err), kind: (err as { kind?: string })?.kind, message: (err as Error)?.message }).toMatchObject({ isUfsError: true, kind });
-  return err as Error;
-}
 
 const ROOT = '/data/mount';
 let emulator: WebHdfsEmulator;
@@ -93,7 +68,7 @@ describe('reads and writes through the DataNode', () => {
   it('CREATE and OPEN follow the NameNode 307 to the DataNode, with user.name on every request', async () => {
     emulator.resetCounts();
     const result = await adapter.write({ key: 'docs/hello.txt', body: body('hello world'), metadata: meta({ contentType: 'text/plain' }) });
-    expect(result).toMatchObject({ etag: `"${md5('hello world')}"`, size: 11 });
+    expect(result).toMatchObject({ etag: `"${md5Hex('hello world')}"`, size: 11 });
     expect(emulator.count('CREATE', 'namenode')).toBe(1);
     expect(emulator.count('CREATE', 'datanode')).toBe(1);
     const dnCreate = emulator.requests.find((r) => r.node === 'datanode' && r.op === 'CREATE');
@@ -105,7 +80,7 @@ describe('reads and writes through the DataNode', () => {
     expect(emulator.requests.every((r) => r.params['user.name'] === 'alice' && r.params.delegation === undefined)).toBe(true);
 
     emulator.resetCounts();
-    expect(await readAll(await adapter.read('docs/hello.txt', undefined))).toBe('hello world');
+    expect(await readText(await adapter.read('docs/hello.txt', undefined))).toBe('hello world');
     expect(emulator.counts()).toEqual({ 'namenode:OPEN': 1, 'datanode:OPEN': 1 });
     expect(await tmpFiles()).toEqual([]);
   });
@@ -114,21 +89,21 @@ describe('reads and writes through the DataNode', () => {
     const data = '0123456789abcdefghijklmnopqrstuvwxyz';
     await adapter.write({ key: 'range.txt', body: body(data), metadata: meta() });
     emulator.resetCounts();
-    expect(await readAll(await adapter.read('range.txt', { start: 10, end: 15 }))).toBe('abcdef');
+    expect(await readText(await adapter.read('range.txt', { start: 10, end: 15 }))).toBe('abcdef');
     const nn = emulator.requests.find((r) => r.node === 'namenode' && r.op === 'OPEN');
     const dn = emulator.requests.find((r) => r.node === 'datanode' && r.op === 'OPEN');
     expect(nn?.params).toMatchObject({ offset: '10', length: '6' });
     expect(dn?.params).toMatchObject({ offset: '10', length: '6', 'user.name': 'alice' });
-    expect(await readAll(await adapter.read('range.txt', { start: 0, end: 0 }))).toBe('0');
-    expect(await readAll(await adapter.read('range.txt', { start: 35, end: 35 }))).toBe('z');
+    expect(await readText(await adapter.read('range.txt', { start: 0, end: 0 }))).toBe('0');
+    expect(await readText(await adapter.read('range.txt', { start: 35, end: 35 }))).toBe('z');
   });
 
   it('stats, overwrites and deletes; missing keys are NotFound before any byte', async () => {
     await adapter.write({ key: 'k', body: body('one'), metadata: meta() });
     const second = await adapter.write({ key: 'k', body: body('two!'), metadata: meta({ userMetadata: { n: '2' } }) });
-    expect(await readAll(await adapter.read('k', undefined))).toBe('two!');
+    expect(await readText(await adapter.read('k', undefined))).toBe('two!');
     const info = await adapter.stat('k');
-    expect(info).toMatchObject({ key: 'k', size: 4, etag: `"${md5('two!')}"`, userMetadata: { n: '2' } });
+    expect(info).toMatchObject({ key: 'k', size: 4, etag: `"${md5Hex('two!')}"`, userMetadata: { n: '2' } });
     expect(info.lastModified.getTime()).toBe(second.lastModified.getTime());
     await expectUfsError(adapter.read('missing', undefined), 'NotFound');
     await expectUfsError(adapter.stat('k/deeper'), 'NotFound');
@@ -144,16 +119,16 @@ describe('reads and writes through the DataNode', () => {
     const controller = new AbortController();
     const stream = await adapter.read('big', undefined, { signal: controller.signal });
     controller.abort();
-    await expect(readAll(stream)).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(readText(stream)).rejects.toMatchObject({ name: 'AbortError' });
     expect(stream.destroyed).toBe(true);
   });
 
   it('ifMatch: reads the expected version, refuses another, and catches a replacement during OPEN', async () => {
     const first = await adapter.write({ key: 'v', body: body('one'), metadata: meta() });
-    expect(await readAll(await adapter.read('v', undefined, { ifMatch: first.etag }))).toBe('one');
+    expect(await readText(await adapter.read('v', undefined, { ifMatch: first.etag }))).toBe('one');
     const second = await adapter.write({ key: 'v', body: body('two'), metadata: meta() });
     await expectUfsError(adapter.read('v', undefined, { ifMatch: first.etag }), 'PreconditionFailed');
-    expect(await readAll(await adapter.read('v', { start: 1, end: 2 }, { ifMatch: second.etag }))).toBe('wo');
+    expect(await readText(await adapter.read('v', { start: 1, end: 2 }, { ifMatch: second.etag }))).toBe('wo');
 
     // Another writer replaces the file between the ETag check and the DataNode read.
     const open = WebHdfsClient.prototype.open;
@@ -164,22 +139,10 @@ describe('reads and writes through the DataNode', () => {
     await expectUfsError(adapter.read('v', undefined, { ifMatch: second.etag }), 'PreconditionFailed');
   });
 
-  it('concurrent writes to one key never pair one body with another metadata record', async () => {
-    const bodies = Array.from({ length: 10 }, (_, i) => `body number ${i} `.repeat(i + 1));
-    await Promise.all(bodies.map((b, i) => adapter.write({ key: 'race', body: body(b), metadata: meta({ contentType: `t/${i}` }) })));
-    const content = await readAll(await adapter.read('race', undefined));
-    const info = await adapter.stat('race');
-    const winner = bodies.indexOf(content);
-    expect(winner).toBeGreaterThanOrEqual(0);
-    expect(info.etag).toBe(`"${md5(content)}"`);
-    expect(info.contentType).toBe(`t/${winner}`);
-    expect(await tmpFiles()).toEqual([]);
-  });
-
   it('accepts unusual valid keys and refuses what HDFS cannot name', async () => {
     for (const key of ['sp ace/ü€😀', 'a+b=c&d', '100%', 'dots.../x', '-leading', 'semi;colon', 'q?mark#hash']) {
       await adapter.write({ key, body: body(key), metadata: meta() });
-      expect(await readAll(await adapter.read(key, undefined))).toBe(key);
+      expect(await readText(await adapter.read(key, undefined))).toBe(key);
     }
     for (const key of ['', '/abs', 'a//b', 'a/./b', 'a/../b', '.ringcache/x', '.RingCache', 'a\\b', 'time:12', 'x/.snapshot/y', 'a'.repeat(256)]) {
       await expectUfsError(adapter.write({ key, body: body('x'), metadata: meta() }), 'InvalidKey');
@@ -210,7 +173,7 @@ describe('atomic writes', () => {
     const error = new Error('client went away');
     await expect(adapter.write({ key: 'keep', body: failingBody(error), metadata: meta() })).rejects.toBe(error);
     await expect(adapter.write({ key: 'new/object', body: failingBody(new Error('x')), metadata: meta() })).rejects.toThrow('x');
-    expect(await readAll(await adapter.read('keep', undefined))).toBe('old');
+    expect(await readText(await adapter.read('keep', undefined))).toBe('old');
     await expectUfsError(adapter.stat('new/object'), 'NotFound');
     expect(await tmpFiles()).toEqual([]);
     expect(await emulator.list(ROOT)).toEqual(['.ringcache', 'keep']);
@@ -259,7 +222,7 @@ describe('atomic writes', () => {
     emulator.resetCounts();
     await adapter.write({ key: 'r/x', body: body('two'), metadata: meta({ contentType: 'text/two' }) });
     expect(emulator.requests.filter((r) => ['DELETE', 'RENAME'].includes(r.op)).map((r) => r.op)).toEqual(['DELETE', 'RENAME']);
-    expect(await adapter.stat('r/x')).toMatchObject({ size: 3, etag: `"${md5('two')}"`, contentType: 'text/two' });
+    expect(await adapter.stat('r/x')).toMatchObject({ size: 3, etag: `"${md5Hex('two')}"`, contentType: 'text/two' });
     await adapter.write({ key: 'r/dir/', body: Readable.from([]), metadata: meta() });
     await expectUfsError(adapter.write({ key: 'r/dir', body: body('x'), metadata: meta() }), 'PathConflict');
     expect(await collect(adapter.list({ prefix: 'r/' }))).toEqual(['r/dir/', 'r/x']);
@@ -298,7 +261,7 @@ describe('metadata in extended attributes', () => {
     const status = await emulator.fileStatus(`${ROOT}/m/log`);
     const info = await adapter.stat('m/log');
     expect(info.etag).not.toBe(result.etag);
-    expect(info.etag).toBe(`"${md5(`${status?.length}-${status?.modificationTime}-${status?.fileId}`)}"`);
+    expect(info.etag).toBe(`"${md5Hex(`${status?.length}-${status?.modificationTime}-${status?.fileId}`)}"`);
     expect(info).toMatchObject({ size: 12, userMetadata: {} });
     expect(info.contentType).toBeUndefined();
   });
@@ -326,7 +289,7 @@ describe('metadata in extended attributes', () => {
     expect(a.etag).toBe(b.etag);
     expect(a).toMatchObject({ size: 18, userMetadata: {} });
     expect(await collect(adapter.list({ prefix: 'raw/' }))).toEqual(['raw/file.bin']);
-    expect(await readAll(await adapter.read('raw/file.bin', undefined, { ifMatch: a.etag }))).toBe('from hdfs dfs -put');
+    expect(await readText(await adapter.read('raw/file.bin', undefined, { ifMatch: a.etag }))).toBe('from hdfs dfs -put');
   });
 });
 
@@ -335,10 +298,10 @@ describe('folder markers and path conflicts', () => {
 
   it('stores a folder marker as a directory carrying the record', async () => {
     const result = await adapter.write({ key: 'photos/', body: Readable.from([]), metadata: meta({ userMetadata: { a: 'b' } }) });
-    expect(result).toMatchObject({ etag: `"${md5('')}"`, size: 0 });
+    expect(result).toMatchObject({ etag: `"${md5Hex('')}"`, size: 0 });
     expect((await emulator.fileStatus(`${ROOT}/photos`))?.type).toBe('DIRECTORY');
-    expect(await adapter.stat('photos/')).toMatchObject({ key: 'photos/', size: 0, etag: `"${md5('')}"`, userMetadata: { a: 'b' } });
-    expect(await readAll(await adapter.read('photos/', undefined))).toBe('');
+    expect(await adapter.stat('photos/')).toMatchObject({ key: 'photos/', size: 0, etag: `"${md5Hex('')}"`, userMetadata: { a: 'b' } });
+    expect(await readText(await adapter.read('photos/', undefined))).toBe('');
     await expectUfsError(adapter.stat('photos'), 'NotFound');
     expect(await collect(adapter.list({ prefix: '' }))).toEqual(['photos/']);
     expect(await collect(adapter.list({ prefix: '', delimiter: '/' }))).toEqual(['prefix:photos/']);
@@ -380,16 +343,16 @@ describe('folder markers and path conflicts', () => {
     await expectUfsError(adapter.write({ key: 'dir', body: body('y'), metadata: meta() }), 'PathConflict');
     await adapter.write({ key: 'marker/', body: Readable.from([]), metadata: meta() });
     await expectUfsError(adapter.write({ key: 'marker', body: body('y'), metadata: meta() }), 'PathConflict');
-    expect(await readAll(await adapter.read('a', undefined))).toBe('file a');
+    expect(await readText(await adapter.read('a', undefined))).toBe('file a');
     expect(await collect(adapter.list({ prefix: '' }))).toEqual(['a', 'dir/x', 'marker/']);
     expect(await tmpFiles()).toEqual([]);
 
     await emulator.mkdirs(`${ROOT}/leftover`);
     await adapter.write({ key: 'leftover', body: body('now a file'), metadata: meta() });
-    expect(await readAll(await adapter.read('leftover', undefined))).toBe('now a file');
+    expect(await readText(await adapter.read('leftover', undefined))).toBe('now a file');
     // Deleting "dir" (a folder holding dir/x) is not deleting an object.
     await adapter.delete('dir');
-    expect(await readAll(await adapter.read('dir/x', undefined))).toBe('x');
+    expect(await readText(await adapter.read('dir/x', undefined))).toBe('x');
   });
 });
 
@@ -487,7 +450,7 @@ describe('delegation tokens', () => {
   it('sends delegation=<token> instead of user.name, also to the DataNode', async () => {
     await start({ requireDelegationToken: true, delegationTokens: { 'tok-123': 'alice' } }, '?user=alice', { delegationToken: 'tok-123' });
     await adapter.write({ key: 't/a', body: body('secured'), metadata: meta() });
-    expect(await readAll(await adapter.read('t/a', undefined))).toBe('secured');
+    expect(await readText(await adapter.read('t/a', undefined))).toBe('secured');
     expect(emulator.requests.length).toBeGreaterThan(5);
     for (const r of emulator.requests) {
       expect(r.params.delegation).toBe('tok-123');

@@ -5,29 +5,13 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { isUfsError, type UfsErrorKind } from '../../ufs-adapters/errors';
 import { HdfsAdapter, createHdfsAdapterFromUri } from '../../ufs-adapters/hdfs/hdfs-adapter';
-import { MIN_PART_SIZE, type MultipartUpload, type ObjectMetadata } from '../../ufs-adapters/types';
+import { MIN_PART_SIZE, type MultipartUpload } from '../../ufs-adapters/types';
 import { startWebHdfsEmulator, type WebHdfsEmulator, type WebHdfsEmulatorOptions } from '../emulators/webhdfs';
+import { body, expectUfsError, meta, readAll } from '../helpers/adapter-test-kit';
 
 const md5 = (data: Buffer): Buffer => createHash('md5').update(data).digest();
-const body = (data: Buffer | string): Readable => Readable.from([Buffer.from(data)]);
-const meta = (extra: Partial<ObjectMetadata> = {}): ObjectMetadata => ({ userMetadata: {}, ...extra });
 const multipartEtag = (...parts: Buffer[]): string => `"${createHash('md5').update(Buffer.concat(parts.map(md5))).digest('hex')}-${parts.length}"`;
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
-  return Buffer.concat(chunks);
-}
-
-async function expectUfsError(promise: Promise<unknown>, kind: UfsErrorKind): Promise<void> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect({ isUfsError: isUfsError(err), kind: (err as { kind?: string })?.kind, message: (err as Error)?.message }).toMatchObject({ isUfsError: true, kind });
-}
 
 const ROOT = '/warehouse';
 const UPLOADS = `${ROOT}/.ringcache/uploads`;

@@ -3,48 +3,13 @@
  * back loaded are counted, keys the stop interrupted stay open (never failed); batches that
  * do not answer get a grace period, and their late results are ignored.
  */
-import type { ListEntry, ListOptions } from '../../ufs-adapters/types';
-import type { BucketRegistry } from '../../src/mounts/bucket-registry';
-import { LoadJobRunner, type RunnerSettings } from '../../src/jobs/load-job';
-import { emptyProgress, type Job, type JobCheckpoint } from '../../src/jobs/job-types';
-import type { KeyLoadResult, LoadDispatcher, LoadTarget } from '../../src/jobs/load-dispatcher';
+import { LoadJobRunner } from '../../src/jobs/load-job';
+import type { Job, JobCheckpoint } from '../../src/jobs/job-types';
+import type { KeyLoadResult, LoadDispatcher } from '../../src/jobs/load-dispatcher';
+import { fakeBuckets, keyName, makeJob as makeRunningJob, objects, ok, SETTINGS } from '../helpers/load-job-fixture';
 
-const SETTINGS: RunnerSettings = { batchKeys: 8, batchBytes: 1 << 20, maxRetries: 3, recentFailures: 5, retryBaseMs: 1 };
-
-const keyName = (i: number): string => `data/k${String(i).padStart(3, '0')}`;
-
-function objects(n: number): ListEntry[] {
-  return Array.from({ length: n }, (_, i) => ({ kind: 'object', key: keyName(i), size: 1000 + i, etag: '"e"', lastModified: new Date(0) }));
-}
-
-function fakeBuckets(entries: ListEntry[]): BucketRegistry {
-  const adapter = {
-    async *list(options: ListOptions): AsyncIterable<ListEntry> {
-      for (const entry of entries) {
-        if (entry.kind === 'object' && entry.key.startsWith(options.prefix) && (options.startAfter === undefined || entry.key > options.startAfter)) yield entry;
-      }
-    },
-  };
-  return { get: async (name: string) => ({ name, store: adapter }) } as unknown as BucketRegistry;
-}
-
-function makeJob(concurrency = 2): Job {
-  const at = new Date().toISOString();
-  return {
-    id: 'jtest',
-    spec: { bucket: 'b', prefix: 'data/', options: { skipCached: true, metadataOnly: false, concurrency, bandwidthBytesPerSecond: 0, maxFailures: { kind: 'count', value: 1000 } } },
-    state: 'running',
-    coordinator: 'n0',
-    submittedBy: 'test',
-    createdAt: at,
-    startedAt: at,
-    updatedAt: at,
-    resumes: 0,
-    progress: emptyProgress(),
-  };
-}
-
-const ok = (t: LoadTarget): KeyLoadResult => ({ key: t.key, ok: true, bytesLoaded: t.size, bytesSkipped: 0 });
+/** A running job of `concurrency` whose failure threshold the stop tests never reach by failures alone. */
+const makeJob = (concurrency = 2): Job => makeRunningJob({ concurrency, maxFailures: { kind: 'count', value: 1000 } });
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

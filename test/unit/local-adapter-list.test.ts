@@ -4,45 +4,9 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { LocalAdapter } from '../../ufs-adapters/local/local-adapter';
 import { compareUtf8 } from '../../ufs-adapters/utf8-order';
-import type { ListEntry, ListOptions } from '../../ufs-adapters/types';
+import { byteOrder, listRendered, prng, render } from '../contract/listing-model';
 
-const byteOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-
-/** Deterministic PRNG so failures are reproducible. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
-
-const render = (entry: ListEntry): string => (entry.kind === 'object' ? entry.key : `prefix:${entry.prefix}`);
-
-async function list(adapter: LocalAdapter, options: ListOptions): Promise<string[]> {
-  const out: string[] = [];
-  for await (const entry of adapter.list(options)) out.push(render(entry));
-  return out;
-}
-
-/** What S3 returns, computed by brute force over the full sorted key list. */
-function expectedListing(sortedKeys: string[], { prefix, delimiter, startAfter }: ListOptions): string[] {
-  const out: string[] = [];
-  const seen = new Set<string>();
-  for (const key of sortedKeys) {
-    if (!key.startsWith(prefix)) continue;
-    const cut = delimiter ? key.indexOf(delimiter, prefix.length) : -1;
-    if (delimiter && cut >= 0) {
-      const common = key.slice(0, cut + delimiter.length);
-      if (seen.has(common)) continue;
-      seen.add(common);
-      if (startAfter === undefined || byteOrder(common, startAfter) > 0) out.push(`prefix:${common}`);
-      continue;
-    }
-    if (startAfter === undefined || byteOrder(key, startAfter) > 0) out.push(key);
-  }
-  return out;
-}
+const list = listRendered;
 
 let base: string;
 let root: string;
@@ -79,85 +43,8 @@ describe('compareUtf8', () => {
   });
 });
 
-describe('list against a brute-force model', () => {
-  const alphabet = ['a', 'b', 'z', 'A', '0', '-', '.', '€', '😀', 'ä', '~', ' ', 'ﬀ'];
-
-  /** Random keys a POSIX tree can hold (no key is both a file and a folder). */
-  function randomKeys(random: () => number, count: number): string[] {
-    const files = new Set<string>();
-    const folders = new Set<string>(); // "a/", "a/b/" ...
-    const markers = new Set<string>();
-    const segment = (): string =>
-      Array.from({ length: 1 + Math.floor(random() * 3) }, () => alphabet[Math.floor(random() * alphabet.length)]).join('');
-    let attempts = 0;
-    while (files.size + markers.size < count && attempts++ < count * 20) {
-      const depth = 1 + Math.floor(random() * 3);
-      const segments = Array.from({ length: depth }, segment);
-      if (segments.some((s) => s === '.' || s === '..')) continue;
-      const ancestors = segments.slice(0, -1).map((_, i) => segments.slice(0, i + 1).join('/'));
-      if (ancestors.some((a) => files.has(a))) continue;
-      const key = segments.join('/');
-      const asMarker = random() < 0.12;
-      if (asMarker) {
-        if (files.has(key)) continue;
-        markers.add(`${key}/`);
-      } else {
-        if (folders.has(`${key}/`)) continue;
-        files.add(key);
-      }
-      ancestors.forEach((a) => folders.add(`${a}/`));
-      if (asMarker) folders.add(`${key}/`);
-    }
-    return [...files, ...markers];
-  }
-
-  it('lists random unicode trees in UTF-8 byte order for every prefix, delimiter and startAfter', async () => {
-    const random = prng(7);
-    const keys = randomKeys(random, 160);
-    for (const key of keys) await put(key);
-    // Noise that must never show up: empty plain folders, invalid names, symlinks.
-    await mkdir(path.join(root, 'zz-empty', 'deeper'), { recursive: true });
-    await writeFile(path.join(root, 'back\\slash'), 'x');
-    await symlink(path.join(root, keys[0]), path.join(root, 'a-symlink'));
-    const sorted = [...keys].sort(byteOrder);
-
-    expect(await list(adapter, { prefix: '' })).toEqual(sorted);
-    expect(await list(adapter, { prefix: '', delimiter: '/' })).toEqual(expectedListing(sorted, { prefix: '', delimiter: '/' }));
-
-    const prefixes = new Set<string>(['', 'a', 'a/', '€', '😀/', 'nothing/', 'a/b/c/d/']);
-    for (let i = 0; i < 12; i++) {
-      const key = sorted[Math.floor(random() * sorted.length)];
-      const cut = Math.floor(random() * (key.length + 1));
-      // Never cut inside a surrogate pair (the prefix would not be valid UTF-8).
-      prefixes.add(/[\ud800-\udbff]$/.test(key.slice(0, cut)) ? key.slice(0, cut + 1) : key.slice(0, cut));
-      const slash = key.lastIndexOf('/');
-      if (slash > 0) prefixes.add(key.slice(0, slash + 1));
-    }
-    let checked = 0;
-    for (const prefix of prefixes) {
-      for (const delimiter of [undefined, '/', '-', '€']) {
-        const full = expectedListing(sorted, { prefix, delimiter });
-        expect(await list(adapter, { prefix, delimiter })).toEqual(full);
-        // startAfter at (up to) 6 evenly spread returned positions and just before them, plus arbitrary strings.
-        const returned = full.map((e) => e.replace(/^prefix:/, ''));
-        const step = Math.max(1, Math.ceil(returned.length / 6));
-        const sampled = returned.filter((_, i) => i % step === 0 || i === returned.length - 1);
-        const positions = sampled.concat(sampled.map((k) => Array.from(k).slice(0, -1).join('')), ['', '€', '😀', `${prefix}a`]);
-        for (const startAfter of positions) {
-          const expected = expectedListing(sorted, { prefix, delimiter, startAfter });
-          expect({ prefix, delimiter, startAfter, got: await list(adapter, { prefix, delimiter, startAfter }) }).toEqual({
-            prefix,
-            delimiter,
-            startAfter,
-            got: expected,
-          });
-          checked++;
-        }
-      }
-    }
-    expect(checked).toBeGreaterThan(200);
-  });
-
+// Random trees against the brute-force listing model: the contract suite (test/contract/ufs-contract.ts).
+describe('list entries', () => {
   it('returns object entries with the same size, ETag and date as stat', async () => {
     await put('one/a.txt', 'aaa');
     await put('one/b/', '');

@@ -4,29 +4,13 @@ import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { isUfsError, type UfsErrorKind } from '../../ufs-adapters/errors';
 import { cleanupAbandonedUploads } from '../../ufs-adapters/local/abandoned-cleanup';
 import { LocalAdapter } from '../../ufs-adapters/local/local-adapter';
-import { MIN_PART_SIZE, type MultipartUpload, type ObjectMetadata } from '../../ufs-adapters/types';
+import { MIN_PART_SIZE, type MultipartUpload } from '../../ufs-adapters/types';
+import { expectUfsError, meta, readAll } from '../helpers/adapter-test-kit';
 
 const md5 = (data: Buffer): Buffer => createHash('md5').update(data).digest();
 const quoted = (data: Buffer): string => `"${md5(data).toString('hex')}"`;
-const meta = (extra: Partial<ObjectMetadata> = {}): ObjectMetadata => ({ userMetadata: {}, ...extra });
-
-async function expectUfsError(promise: Promise<unknown>, kind: UfsErrorKind): Promise<void> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isUfsError(err)).toBe(true);
-  expect((err as { kind: string }).kind).toBe(kind);
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 async function uploads(adapter: LocalAdapter, prefix = ''): Promise<MultipartUpload[]> {
   const out: MultipartUpload[] = [];

@@ -1,38 +1,12 @@
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable, Transform, pipeline } from 'node:stream';
-import { isUfsError, type UfsErrorKind } from '../../ufs-adapters/errors';
 import { LocalAdapter } from '../../ufs-adapters/local/local-adapter';
-import type { ListEntry, ObjectMetadata } from '../../ufs-adapters/types';
+import type { ObjectMetadata } from '../../ufs-adapters/types';
+import { body, collect, expectUfsError, md5Hex, meta, readText } from '../helpers/adapter-test-kit';
 
-const md5 = (data: string | Buffer): string => createHash('md5').update(data).digest('hex');
-const body = (data: string | Buffer): Readable => Readable.from([Buffer.from(data)]);
-const meta = (extra: Partial<ObjectMetadata> = {}): ObjectMetadata => ({ userMetadata: {}, ...extra });
-
-async function readAll(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-async function collect(entries: AsyncIterable<ListEntry>): Promise<string[]> {
-  const out: string[] = [];
-  for await (const entry of entries) out.push(entry.kind === 'object' ? entry.key : `prefix:${entry.prefix}`);
-  return out;
-}
-
-async function expectUfsError(promise: Promise<unknown>, kind: UfsErrorKind): Promise<Error> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isUfsError(err)).toBe(true);
-  expect((err as { kind: string }).kind).toBe(kind);
-  return err as Error;
-}
 
 let base: string;
 let root: string;
@@ -74,7 +48,7 @@ describe('LocalAdapter basics', () => {
 
   it('writes, stats, reads (whole and ranged) and deletes an object', async () => {
     const result = await adapter.write({ key: 'docs/hello.txt', body: body('hello world'), metadata: meta({ contentType: 'text/plain' }) });
-    expect(result.etag).toBe(`"${md5('hello world')}"`);
+    expect(result.etag).toBe(`"${md5Hex('hello world')}"`);
     expect(result.size).toBe(11);
 
     const info = await adapter.stat('docs/hello.txt');
@@ -82,9 +56,9 @@ describe('LocalAdapter basics', () => {
     expect(info.lastModified.getTime()).toBe(result.lastModified.getTime());
     expect(await readFile(path.join(root, 'docs', 'hello.txt'), 'utf8')).toBe('hello world');
 
-    expect(await readAll(await adapter.read('docs/hello.txt', undefined))).toBe('hello world');
-    expect(await readAll(await adapter.read('docs/hello.txt', { start: 6, end: 10 }))).toBe('world');
-    expect(await readAll(await adapter.read('docs/hello.txt', { start: 0, end: 0 }))).toBe('h');
+    expect(await readText(await adapter.read('docs/hello.txt', undefined))).toBe('hello world');
+    expect(await readText(await adapter.read('docs/hello.txt', { start: 6, end: 10 }))).toBe('world');
+    expect(await readText(await adapter.read('docs/hello.txt', { start: 0, end: 0 }))).toBe('h');
 
     await adapter.delete('docs/hello.txt');
     await expectUfsError(adapter.stat('docs/hello.txt'), 'NotFound');
@@ -95,22 +69,10 @@ describe('LocalAdapter basics', () => {
   it('overwrites an object and reports NotFound for missing keys before any byte', async () => {
     await adapter.write({ key: 'k', body: body('one'), metadata: meta() });
     await adapter.write({ key: 'k', body: body('two!'), metadata: meta() });
-    expect(await readAll(await adapter.read('k', undefined))).toBe('two!');
-    expect((await adapter.stat('k')).etag).toBe(`"${md5('two!')}"`);
+    expect(await readText(await adapter.read('k', undefined))).toBe('two!');
+    expect((await adapter.stat('k')).etag).toBe(`"${md5Hex('two!')}"`);
     await expectUfsError(adapter.read('missing', undefined), 'NotFound');
     await expectUfsError(adapter.stat('missing/deeper'), 'NotFound');
-  });
-
-  it('concurrent writes to one key never pair one body with another sidecar', async () => {
-    const bodies = Array.from({ length: 12 }, (_, i) => `body number ${i} `.repeat(i + 1));
-    await Promise.all(bodies.map((b, i) => adapter.write({ key: 'race', body: body(b), metadata: meta({ contentType: `t/${i}` }) })));
-    const content = await readAll(await adapter.read('race', undefined));
-    const info = await adapter.stat('race');
-    const winner = bodies.indexOf(content);
-    expect(winner).toBeGreaterThanOrEqual(0);
-    expect(info.etag).toBe(`"${md5(content)}"`);
-    expect(info.contentType).toBe(`t/${winner}`);
-    expect(await tmpFiles()).toEqual([]);
   });
 
   it('destroys a read stream when its signal aborts', async () => {
@@ -118,7 +80,7 @@ describe('LocalAdapter basics', () => {
     const controller = new AbortController();
     const stream = await adapter.read('big', undefined, { signal: controller.signal });
     controller.abort();
-    await expect(readAll(stream)).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(readText(stream)).rejects.toMatchObject({ name: 'AbortError' });
     expect(stream.destroyed).toBe(true);
   });
 
@@ -170,7 +132,7 @@ describe('key safety', () => {
     const keys = ['a/...', '..a', 'a..b/c', ' spaced ', '€/😀/ä', 'x'.repeat(255), 'dir/' + '€'.repeat(85), 'dot.ringcache/x', 'a/.ringcache/b'];
     for (const key of keys) {
       await adapter.write({ key, body: body(key), metadata: meta({ contentType: `type/${key.length}` }) });
-      expect(await readAll(await adapter.read(key, undefined))).toBe(key);
+      expect(await readText(await adapter.read(key, undefined))).toBe(key);
       expect((await adapter.stat(key)).contentType).toBe(`type/${key.length}`);
     }
     expect((await collect(adapter.list({ prefix: '' }))).length).toBe(keys.length);
@@ -226,8 +188,8 @@ describe('atomic writes', () => {
     await expect(adapter.write({ key: 'keep/me', body: failingBody(badDigest), metadata: meta() })).rejects.toBe(badDigest);
     await expect(adapter.write({ key: 'new/object', body: failingBody(badDigest), metadata: meta() })).rejects.toBe(badDigest);
 
-    expect(await readAll(await adapter.read('keep/me', undefined))).toBe('version 1');
-    expect((await adapter.stat('keep/me')).etag).toBe(`"${md5('version 1')}"`);
+    expect(await readText(await adapter.read('keep/me', undefined))).toBe('version 1');
+    expect((await adapter.stat('keep/me')).etag).toBe(`"${md5Hex('version 1')}"`);
     await expectUfsError(adapter.stat('new/object'), 'NotFound');
     expect(existsSync(path.join(root, 'new'))).toBe(false);
     expect(await tmpFiles()).toEqual([]);
@@ -316,7 +278,7 @@ describe('metadata sidecars', () => {
     await writeFile(path.join(root, 'nfs.txt'), 'changed by an NFS user');
     const st = await stat(path.join(root, 'nfs.txt'));
     const info = await adapter.stat('nfs.txt');
-    expect(info.etag).toBe(`"${md5(`${st.size}-${st.mtimeMs}-${st.ino}`)}"`);
+    expect(info.etag).toBe(`"${md5Hex(`${st.size}-${st.mtimeMs}-${st.ino}`)}"`);
     expect(info.contentType).toBeUndefined();
     expect(info.userMetadata).toEqual({});
     expect(info.size).toBe(22);
@@ -332,7 +294,7 @@ describe('metadata sidecars', () => {
     // utimes goes through float seconds: allow for sub-millisecond rounding.
     expect(Math.abs(info.lastModified.getTime() - when.getTime())).toBeLessThanOrEqual(1);
     expect(info.etag).toMatch(/^"[0-9a-f]{32}"$/);
-    expect(info.etag).not.toBe(`"${md5('legacy data')}"`);
+    expect(info.etag).not.toBe(`"${md5Hex('legacy data')}"`);
     expect((await adapter.stat('legacy/data.bin')).etag).toBe(info.etag);
     const listed = [];
     for await (const entry of adapter.list({ prefix: 'legacy/' })) listed.push(entry);
@@ -343,11 +305,11 @@ describe('metadata sidecars', () => {
 describe('folder markers and path conflicts', () => {
   it('stores a folder marker as a directory with a sidecar', async () => {
     const result = await adapter.write({ key: 'photos/', body: Readable.from([]), metadata: meta({ userMetadata: { a: 'b' } }) });
-    expect(result).toMatchObject({ etag: `"${md5('')}"`, size: 0 });
+    expect(result).toMatchObject({ etag: `"${md5Hex('')}"`, size: 0 });
     expect((await lstat(path.join(root, 'photos'))).isDirectory()).toBe(true);
     const info = await adapter.stat('photos/');
-    expect(info).toMatchObject({ key: 'photos/', size: 0, etag: `"${md5('')}"`, userMetadata: { a: 'b' } });
-    expect(await readAll(await adapter.read('photos/', undefined))).toBe('');
+    expect(info).toMatchObject({ key: 'photos/', size: 0, etag: `"${md5Hex('')}"`, userMetadata: { a: 'b' } });
+    expect(await readText(await adapter.read('photos/', undefined))).toBe('');
     await expectUfsError(adapter.stat('photos'), 'NotFound');
     expect(await collect(adapter.list({ prefix: '' }))).toEqual(['photos/']);
     expect(await collect(adapter.list({ prefix: '', delimiter: '/' }))).toEqual(['prefix:photos/']);
@@ -373,7 +335,7 @@ describe('folder markers and path conflicts', () => {
     await adapter.write({ key: 'photos/a.jpg', body: body('jpg'), metadata: meta() });
     await adapter.delete('photos/');
     await expectUfsError(adapter.stat('photos/'), 'NotFound');
-    expect(await readAll(await adapter.read('photos/a.jpg', undefined))).toBe('jpg');
+    expect(await readText(await adapter.read('photos/a.jpg', undefined))).toBe('jpg');
     expect(await collect(adapter.list({ prefix: '' }))).toEqual(['photos/a.jpg']);
     await adapter.delete('photos/a.jpg');
     expect(existsSync(path.join(root, 'photos'))).toBe(false);
@@ -406,8 +368,8 @@ describe('folder markers and path conflicts', () => {
     await adapter.write({ key: 'marker/', body: Readable.from([]), metadata: meta() });
     await expectUfsError(adapter.write({ key: 'marker', body: body('y'), metadata: meta() }), 'PathConflict');
 
-    expect(await readAll(await adapter.read('a', undefined))).toBe('file a');
-    expect(await readAll(await adapter.read('dir/x', undefined))).toBe('x');
+    expect(await readText(await adapter.read('a', undefined))).toBe('file a');
+    expect(await readText(await adapter.read('dir/x', undefined))).toBe('x');
     await expectUfsError(adapter.stat('dir'), 'NotFound');
     expect(await collect(adapter.list({ prefix: '' }))).toEqual(['a', 'dir/x', 'marker/']);
     expect(await tmpFiles()).toEqual([]);
@@ -416,7 +378,7 @@ describe('folder markers and path conflicts', () => {
   it('replaces an empty leftover directory that is not a marker', async () => {
     await mkdir(path.join(root, 'leftover'));
     await adapter.write({ key: 'leftover', body: body('now a file'), metadata: meta() });
-    expect(await readAll(await adapter.read('leftover', undefined))).toBe('now a file');
+    expect(await readText(await adapter.read('leftover', undefined))).toBe('now a file');
   });
 });
 
@@ -426,7 +388,7 @@ describe('copy', () => {
     const copied = await adapter.copy({ sourceKey: 'src/a.txt', destinationKey: 'dst/b.txt' });
     expect(copied.etag).toBe(src.etag);
     expect(copied.size).toBe(7);
-    expect(await readAll(await adapter.read('dst/b.txt', undefined))).toBe('copy me');
+    expect(await readText(await adapter.read('dst/b.txt', undefined))).toBe('copy me');
     expect(await adapter.stat('dst/b.txt')).toMatchObject({ etag: src.etag, contentType: 'text/x', userMetadata: { k: 'v' } });
     expect(await tmpFiles()).toEqual([]);
   });
@@ -436,7 +398,7 @@ describe('copy', () => {
     await adapter.copy({ sourceKey: 'src', destinationKey: 'dst', metadata: meta({ contentType: 'text/y', userMetadata: { n: '1' } }) });
     const info = await adapter.stat('dst');
     expect(info).toMatchObject({ contentType: 'text/y', userMetadata: { n: '1' }, checksums: { CRC32: 'Y3JjMzI=' } });
-    expect(info.etag).toBe(`"${md5('abc')}"`);
+    expect(info.etag).toBe(`"${md5Hex('abc')}"`);
   });
 
   it('copy onto itself with metadata only rewrites the sidecar', async () => {
@@ -463,15 +425,15 @@ describe('read with ifMatch', () => {
     const root = await mkdtemp(path.join(tmpdir(), 'rc-local-ifmatch-'));
     const adapter = new LocalAdapter({ root });
     const first = await adapter.write({ key: 'v', body: Readable.from([Buffer.from('one')]), metadata: { userMetadata: {} } });
-    expect(await readAll(await adapter.read('v', undefined, { ifMatch: first.etag }))).toBe('one');
+    expect(await readText(await adapter.read('v', undefined, { ifMatch: first.etag }))).toBe('one');
     const second = await adapter.write({ key: 'v', body: Readable.from([Buffer.from('two')]), metadata: { userMetadata: {} } });
     expect(second.etag).not.toBe(first.etag);
     // The file of the first version is still open (kept for the next pages of a read of it).
-    expect(await readAll(await adapter.read('v', undefined, { ifMatch: first.etag }))).toBe('one');
+    expect(await readText(await adapter.read('v', undefined, { ifMatch: first.etag }))).toBe('one');
     // Without it, the first version is gone: refused before any byte.
     const fresh = new LocalAdapter({ root });
     await expectUfsError(fresh.read('v', undefined, { ifMatch: first.etag }), 'PreconditionFailed');
-    expect(await readAll(await fresh.read('v', { start: 1, end: 2 }, { ifMatch: second.etag }))).toBe('wo');
+    expect(await readText(await fresh.read('v', { start: 1, end: 2 }, { ifMatch: second.etag }))).toBe('wo');
     await adapter.close();
     await fresh.close();
     await rm(root, { recursive: true, force: true });
