@@ -106,16 +106,15 @@ export async function buildApp(options: AppOptions): Promise<RingcacheApp> {
   const cache = config.cache.enabled ? await openNodeCache(config.cache, metrics, app.log) : undefined;
   // Every store adapter goes behind the generic instrumentation (timeouts, concurrency, metrics).
   const baseFactory = options.adapterFactory ?? createAdapter;
-  const timeouts = new Map(Object.values(config.mounts).map((m) => [m.uri, m]));
   // How each store's calls go, by URI (the dashboard's per-bucket state).
   const storeHealth = new Map<string, StoreHealth>();
-  const factory: AdapterFactory = (uri, adapterOptions) => {
-    const mount = timeouts.get(uri);
+  // Each mount's own limits: two mounts of one URI may set them differently.
+  const factory: AdapterFactory = (uri, adapterOptions, limits) => {
     let health = storeHealth.get(uri);
     if (!health) storeHealth.set(uri, (health = new StoreHealth()));
     return instrumentAdapter(baseFactory(uri, adapterOptions), metrics, {
-      timeoutMs: mount?.timeoutMs ?? 30_000,
-      maxConcurrency: mount?.maxConcurrency ?? 64,
+      timeoutMs: limits?.timeoutMs ?? 30_000,
+      maxConcurrency: limits?.maxConcurrency ?? 64,
       health,
     });
   };

@@ -37,7 +37,13 @@ export const BUCKET_RECHECK_MS = 1000;
 export type BucketChange = 'created' | 'deleted';
 
 /** Builds the adapter of a mount URI; `options` are the mount's adapter settings. */
-export type AdapterFactory = (uri: string, options?: Readonly<Record<string, unknown>>) => UfsAdapter;
+/** The store adapter of `uri`; `limits`: the mount's store-call deadline and concurrency (a data-dir bucket has none: defaults). */
+export type AdapterFactory = (uri: string, options?: Readonly<Record<string, unknown>>, limits?: StoreCallLimits) => UfsAdapter;
+
+export interface StoreCallLimits {
+  timeoutMs: number;
+  maxConcurrency: number;
+}
 
 /** The cache a bucket over `store` gets (none when the cache is disabled). `mountId` is stable across restarts; `admission`: the mount's cache rules. */
 type CacheFactory = (
@@ -86,7 +92,7 @@ export class BucketRegistry {
     assertNoNestedRoots(config);
     const startedAt = new Date();
     for (const [name, mount] of Object.entries(config.mounts)) {
-      const store = createAdapter(mount.uri, mount.options);
+      const store = createAdapter(mount.uri, mount.options, mount);
       this.mounted.set(name, {
         name,
         store,
